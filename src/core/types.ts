@@ -1,0 +1,91 @@
+// Plain data shared by every layer. No behaviour, no I/O.
+
+export type CgroupVersion = 1 | 2;
+
+/** One process as seen at one instant. Sizes in bytes, start time in clock ticks since boot (field 22 of /proc/PID/stat). */
+export interface ProcessSample {
+  pid: number;
+  comm: string;
+  startTimeTicks: number;
+  /** Single-letter state from /proc/PID/stat: R, S, D, Z, T, ... */
+  state: string;
+  rssBytes: number;
+  swapBytes: number;
+  pageTablesBytes: number;
+  oomScoreAdj: number;
+  /** Kernel threads have no mm; they are never candidates. */
+  isKernelThread: boolean;
+}
+
+/** Counters from v2 memory.events (v1 fills oomKill from memory.oom_control and leaves the rest 0). */
+export interface MemoryEventCounters {
+  low: number;
+  high: number;
+  max: number;
+  oom: number;
+  oomKill: number;
+  oomGroupKill: number;
+}
+
+/** A memory cgroup as seen at one instant. */
+export interface CgroupSample {
+  /** Absolute path of the cgroup directory in cgroupfs. */
+  path: string;
+  version: CgroupVersion;
+  usageBytes: number;
+  /** null: no limit. */
+  limitBytes: number | null;
+  /** v1: memory.oom_control under_oom. v2: never observable directly, false. */
+  underOom: boolean;
+  /** v1: memory.oom_control oom_kill_disable. v2: always false (the kernel killer cannot be disabled). */
+  oomKillDisabled: boolean;
+  events: MemoryEventCounters;
+  /** v2 memory.oom.group: the cgroup is killed as a whole. */
+  oomGroup: boolean;
+}
+
+/** Everything one decision is made from: one snapshot per decision, never re-read while ranking. */
+export interface Snapshot {
+  takenAtMs: number;
+  cgroup: CgroupSample;
+  processes: ProcessSample[];
+  /** The daemon's own pid, never a candidate. */
+  selfPid: number;
+  pageSizeBytes: number;
+}
+
+export type IncidentKind =
+  /** v1: the kernel killer is disabled and the cgroup sits under_oom; v2: memory.events oom rose without the kernel killing. */
+  | "memcg-oom"
+  /** v2: the kernel's own OOM killer acted (memory.events oom_kill rose); recorded, not acted on. */
+  | "kernel-oom-kill";
+
+export interface Incident {
+  kind: IncidentKind;
+  cgroup: string;
+  /** host.now() when the kernel's notification reached us; all durations are measured from here. */
+  notifiedAtMs: number;
+}
+
+/** A process that may be killed, with the reason for its score. */
+export interface Candidate {
+  pid: number;
+  comm: string;
+  startTimeTicks: number;
+  rssBytes: number;
+  /** Kernel-compatible badness in pages (may be negative after oom_score_adj). */
+  score: number;
+  reason: string;
+}
+
+export interface Exclusion {
+  pid: number;
+  comm: string;
+  reason: string;
+}
+
+export interface Ranking {
+  /** Best victim first. */
+  candidates: Candidate[];
+  excluded: Exclusion[];
+}

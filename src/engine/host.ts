@@ -1,0 +1,81 @@
+// The engine's view of the machine. Implemented by src/host/linux (real kernel, v1 and v2),
+// and later by the simulator adapter. Time and timers come only from here.
+
+import type { Result } from "../core/result.js";
+import type { CgroupSample, CgroupVersion, ProcessSample } from "../core/types.js";
+
+/** A validated memory cgroup. */
+export interface CgroupRef {
+  /** Absolute cgroupfs path of the directory. */
+  path: string;
+  version: CgroupVersion;
+}
+
+/** A process pinned by a pidfd whose start time matched the snapshot: signals cannot hit a reused pid. */
+export interface VictimHandle {
+  pid: number;
+  startTimeTicks: number;
+  /** Opaque to the engine. */
+  readonly token: unknown;
+}
+
+export interface StallEvidence {
+  /** Single-letter state from /proc/PID/stat. */
+  state: string;
+  /** Kernel function the task sleeps in (/proc/PID/wchan), "" if running or unknown. */
+  wchan: string;
+  /** Per-thread states for a multi-threaded victim ("tid:state"). */
+  threads: string[];
+}
+
+export interface OomTakeover {
+  /** v1: the oom_kill_disable value found before we changed it; null if we did not change it. */
+  previousOomKillDisable: boolean | null;
+  /** Plain words on what the takeover could and could not do (v2 cannot disable the kernel killer). */
+  notes: string[];
+}
+
+export interface Unwatch {
+  (): void;
+}
+
+export interface TimerHandle {
+  readonly id: unknown;
+}
+
+export interface Host {
+  /** Monotonic milliseconds (fractional). */
+  now(): number;
+  setTimer(delayMs: number, callback: () => void): TimerHandle;
+  clearTimer(timer: TimerHandle): void;
+  selfPid(): number;
+  pageSizeBytes(): number;
+
+  /** Checks that path exists, lies inside a cgroup mount and is a memory cgroup; errors name the path. */
+  resolveCgroup(path: string): Result<CgroupRef>;
+  readCgroup(ref: CgroupRef): Result<CgroupSample>;
+  /** Processes in the cgroup and its descendants; pids that vanish while reading are skipped. */
+  listProcesses(ref: CgroupRef): Result<ProcessSample[]>;
+  readProcess(pid: number): Result<ProcessSample>;
+  readStallEvidence(pid: number): Result<StallEvidence>;
+
+  /** v1: remember and disable the kernel OOM killer. v2: nothing to disable; notes say so. */
+  takeOverOom(ref: CgroupRef): Result<OomTakeover>;
+  /** Undo takeOverOom. */
+  restoreOom(ref: CgroupRef, takeover: OomTakeover): Result<void>;
+  /** Calls onEvent whenever the kernel signals an OOM-related change (v1 eventfd, v2 memory.events change). Fires at once if already OOM (v1). */
+  watchOom(ref: CgroupRef, onEvent: () => void): Result<Unwatch>;
+
+  /** Opens a pidfd and checks the start time against the snapshot's. */
+  openVictim(pid: number, startTimeTicks: number): Result<VictimHandle>;
+  /** SIGKILL through the pidfd. */
+  kill(victim: VictimHandle): Result<void>;
+  /** v2 cgroup.kill (or each process through a pidfd when cgroup.kill is absent). */
+  killCgroup(ref: CgroupRef): Result<{ killedPids: number[] }>;
+  /** process_mrelease off the event-loop thread. ESRCH (already gone) is success with alreadyGone. */
+  reap(victim: VictimHandle): Promise<Result<{ durationMs: number; alreadyGone: boolean }>>;
+  /** Calls onExit once when the pidfd becomes readable (the process has exited). */
+  watchExit(victim: VictimHandle, onExit: () => void): Result<Unwatch>;
+  /** Closes the pidfd. */
+  releaseVictim(victim: VictimHandle): void;
+}
