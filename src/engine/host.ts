@@ -19,6 +19,13 @@ export interface VictimHandle {
   readonly token: unknown;
 }
 
+export interface MachineMemory {
+  totalBytes: number;
+  availableBytes: number;
+  swapTotalBytes: number;
+  swapFreeBytes: number;
+}
+
 export interface StallEvidence {
   /** Single-letter state from /proc/PID/stat. */
   state: string;
@@ -50,6 +57,8 @@ export interface Host {
   clearTimer(timer: TimerHandle): void;
   selfPid(): number;
   pageSizeBytes(): number;
+  /** Whole-machine memory (MemTotal, MemAvailable, swap) for reports and for scaling oom_score_adj when a cgroup has no limit. */
+  readMachineMemory(): Result<MachineMemory>;
 
   /** Checks that path exists, lies inside a cgroup mount and is a memory cgroup; errors name the path. */
   resolveCgroup(path: string): Result<CgroupRef>;

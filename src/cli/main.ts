@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// Command-line entry: parses arguments, dispatches, and is the only place that sets the exit code.
+
+import { runDaemon } from "../daemon/daemon.js";
+import { runDemo } from "../daemon/demo.js";
+import { CONFIG_KEYS_HELP } from "../daemon/config.js";
+import { parseRunArgs } from "./args.js";
+
+const USAGE = `oomwarden: a user-space OOM handler for Linux memory cgroups
+
+Usage:
+  oomwarden run [--config FILE] [--cgroup PATH]... [--journal FILE] [--dry-run]
+      Manage the given memory cgroups (v1 or v2): take over their OOM handling,
+      choose and kill exactly one victim per OOM, confirm the memory came back.
+      Without options: report the machine's memory and the cgroups it could manage.
+  oomwarden demo
+      Create a scratch 64 MiB cgroup with a memory hog and an innocent process,
+      resolve its OOM, print the decision and the timings, clean up (root, cgroup v1).
+  oomwarden help
+
+Config file keys (YAML):
+${CONFIG_KEYS_HELP.map(([k, h]) => `  ${k.padEnd(32)}${h}`).join("\n")}
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command = "run", ...rest] = argv;
+  switch (command) {
+    case "run": {
+      const parsed = parseRunArgs(rest);
+      if ("error" in parsed) {
+        process.stderr.write(`oomwarden run: ${parsed.error}\n\n${USAGE}`);
+        return 2;
+      }
+      return runDaemon(parsed);
+    }
+    case "demo":
+      if (rest.length > 0) {
+        process.stderr.write(`oomwarden demo takes no arguments, got: ${rest.join(" ")}\n`);
+        return 2;
+      }
+      return runDemo();
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(USAGE);
+      return 0;
+    default:
+      process.stderr.write(`oomwarden: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`oomwarden: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,7 @@
+// The public API of the pure core: plain data types, typed results, badness, ranking, victim tracking.
+
+export * from "./types.js";
+export * from "./result.js";
+export * from "./badness.js";
+export * from "./rank.js";
+export * from "./victim-tracker.js";

@@ -1,0 +1,103 @@
+// Victim ranking over one snapshot: every process becomes a Candidate (with its badness and the
+// reason for it) or an Exclusion (with the reason it can never be chosen). Reads nothing but the
+// snapshot and the options.
+//
+// Order (fixed, so ties always resolve the same way whatever order the processes were listed in):
+//   1. score (kernel badness in pages) descending,
+//   2. rssBytes descending (of two equal scores, the one that frees more memory at once),
+//   3. pid ascending (stable id),
+//   then startTimeTicks, comm and reason, which only matter for malformed input with duplicate pids.
+//
+// Truncation: `candidates` is always the FULL order, because the engine must be able to fall
+// through to the next candidate when the first has vanished. `top` holds the first maxCandidates
+// for the journal; topCandidates() does the same for any Ranking.
+
+import { computeTotalPages, oomBadness } from "./badness.js";
+import type { Candidate, Exclusion, Ranking, Snapshot } from "./types.js";
+
+/** Identifies one process across pid reuse. */
+export interface ProcessIdentity {
+  pid: number;
+  startTimeTicks: number;
+}
+
+export interface RankOptions {
+  /** How many candidates `top` lists (the journal's share). The full order is always in `candidates`. */
+  maxCandidates: number;
+  /** RAM + swap in pages: scales oom_score_adj when the cgroup has no limit the machine can reach. */
+  totalMemoryPages: number;
+  /** Victims killed earlier in this scope and still alive (victim tracker): never chosen again. Matched on pid and start time. */
+  aliveVictims?: readonly ProcessIdentity[];
+}
+
+export interface RankedSnapshot extends Ranking {
+  /** Every killable process, best victim first. */
+  candidates: Candidate[];
+  /** The first maxCandidates of `candidates`, for the journal. */
+  top: Candidate[];
+  /** Every process that can never be chosen, pid ascending. */
+  excluded: Exclusion[];
+  /** The scope size in pages used to scale oom_score_adj. */
+  totalPages: number;
+}
+
+/** Reason given to a process the tracker still watches dying. */
+export const ALIVE_VICTIM_REASON = "killed earlier, still exiting";
+
+export function rankCandidates(snapshot: Snapshot, options: RankOptions): RankedSnapshot {
+  const totalPages = computeTotalPages(snapshot.cgroup, snapshot.pageSizeBytes, options.totalMemoryPages);
+  const alive = new Set((options.aliveVictims ?? []).map(identityKey));
+  const candidates: Candidate[] = [];
+  const excluded: Exclusion[] = [];
+  for (const process of snapshot.processes) {
+    const badness = oomBadness(process, snapshot.selfPid, totalPages, snapshot.pageSizeBytes);
+    if (badness.points === null) {
+      excluded.push({ pid: process.pid, comm: process.comm, reason: badness.reason });
+    } else if (alive.has(identityKey(process))) {
+      excluded.push({ pid: process.pid, comm: process.comm, reason: ALIVE_VICTIM_REASON });
+    } else {
+      candidates.push({
+        pid: process.pid,
+        comm: process.comm,
+        startTimeTicks: process.startTimeTicks,
+        rssBytes: process.rssBytes,
+        score: badness.points,
+        reason: badness.reason,
+      });
+    }
+  }
+  candidates.sort(compareCandidates);
+  excluded.sort(compareExclusions);
+  return { candidates, top: topCandidates({ candidates, excluded }, options.maxCandidates), excluded, totalPages };
+}
+
+/** The best n candidates of a ranking (n below 0 or not a number gives none). */
+export function topCandidates(ranking: Ranking, n: number): Candidate[] {
+  const count = Number.isNaN(n) ? 0 : Math.max(0, Math.floor(n));
+  return ranking.candidates.slice(0, count);
+}
+
+/** Negative when a is the better victim. A total order: equal only for identical candidates. */
+export function compareCandidates(a: Candidate, b: Candidate): number {
+  return (
+    b.score - a.score ||
+    b.rssBytes - a.rssBytes ||
+    a.pid - b.pid ||
+    a.startTimeTicks - b.startTimeTicks ||
+    compareStrings(a.comm, b.comm) ||
+    compareStrings(a.reason, b.reason)
+  );
+}
+
+function compareExclusions(a: Exclusion, b: Exclusion): number {
+  return a.pid - b.pid || compareStrings(a.comm, b.comm) || compareStrings(a.reason, b.reason);
+}
+
+/** Code-unit order: the same on every machine (localeCompare depends on the locale). */
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function identityKey(identity: ProcessIdentity): string {
+  return `${identity.pid}:${identity.startTimeTicks}`;
+}

@@ -1,0 +1,147 @@
+// The daemon's configuration: YAML file, validated key by key; every error names the key and its line.
+
+import { readFileSync } from "node:fs";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from "yaml";
+import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "../engine/engine-options.js";
+
+export interface DaemonConfig {
+  cgroups: string[];
+  /** null: the built-in default location chosen at start. */
+  journal: string | null;
+  engine: EngineOptions;
+}
+
+export const DEFAULT_CONFIG: DaemonConfig = {
+  cgroups: [],
+  journal: null,
+  engine: DEFAULT_ENGINE_OPTIONS,
+};
+
+export type ConfigResult = { ok: true; config: DaemonConfig } | { ok: false; message: string };
+
+type Check = (node: Node, key: string, where: string) => { value: unknown } | { error: string };
+
+const positiveNumber: Check = (node, key, where) => {
+  const v = isScalar(node) ? node.value : undefined;
+  return typeof v === "number" && Number.isFinite(v) && v > 0
+    ? { value: v }
+    : { error: `${where}: key "${key}": expected a positive number, got ${show(node)}` };
+};
+
+const positiveInteger: Check = (node, key, where) => {
+  const v = isScalar(node) ? node.value : undefined;
+  return typeof v === "number" && Number.isInteger(v) && v > 0
+    ? { value: v }
+    : { error: `${where}: key "${key}": expected a positive integer, got ${show(node)}` };
+};
+
+const nonNegativeInteger: Check = (node, key, where) => {
+  const v = isScalar(node) ? node.value : undefined;
+  return typeof v === "number" && Number.isInteger(v) && v >= 0
+    ? { value: v }
+    : { error: `${where}: key "${key}": expected an integer >= 0, got ${show(node)}` };
+};
+
+const boolean: Check = (node, key, where) => {
+  const v = isScalar(node) ? node.value : undefined;
+  return typeof v === "boolean" ? { value: v } : { error: `${where}: key "${key}": expected true or false, got ${show(node)}` };
+};
+
+const nonEmptyString: Check = (node, key, where) => {
+  const v = isScalar(node) ? node.value : undefined;
+  return typeof v === "string" && v.length > 0
+    ? { value: v }
+    : { error: `${where}: key "${key}": expected a path, got ${show(node)}` };
+};
+
+/** Known keys, the check each value must pass, and where the value goes. */
+const KEYS: Record<string, { check: Check; apply: (c: DaemonConfig, v: unknown) => void; help: string }> = {
+  cgroups: {
+    check: stringList,
+    apply: (c, v) => (c.cgroups = v as string[]),
+    help: "list of memory cgroup paths to manage",
+  },
+  journal: { check: nonEmptyString, apply: (c, v) => (c.journal = v as string), help: "journal file path" },
+  dryRun: { check: boolean, apply: (c, v) => (c.engine.dryRun = v as boolean), help: "journal decisions, kill nothing" },
+  journalCandidates: {
+    check: positiveInteger,
+    apply: (c, v) => (c.engine.journalCandidates = v as number),
+    help: "top candidates listed per decision",
+  },
+  observeIntervalMs: {
+    check: positiveNumber,
+    apply: (c, v) => (c.engine.observeIntervalMs = v as number),
+    help: "interval between progress observations of a victim",
+  },
+  maxObservationsWithoutProgress: {
+    check: positiveInteger,
+    apply: (c, v) => (c.engine.maxObservationsWithoutProgress = v as number),
+    help: "observations without progress before the next victim",
+  },
+  minProgressBytes: {
+    check: nonNegativeInteger,
+    apply: (c, v) => (c.engine.minProgressBytes = v as number),
+    help: "memory decrease that counts as progress",
+  },
+};
+
+export const CONFIG_KEYS_HELP: [string, string][] = Object.entries(KEYS).map(([k, v]) => [k, v.help]);
+
+function stringList(node: Node, key: string, where: string): { value: unknown } | { error: string } {
+  if (!isSeq(node)) return { error: `${where}: key "${key}": expected a list of paths, got ${show(node)}` };
+  const out: string[] = [];
+  for (const item of node.items) {
+    const v = isScalar(item) ? item.value : undefined;
+    if (typeof v !== "string" || v.length === 0) {
+      return { error: `${where}: key "${key}": every item must be a path, got ${show(item as Node)}` };
+    }
+    out.push(v);
+  }
+  return { value: out };
+}
+
+function show(node: Node | null | undefined): string {
+  if (node === null || node === undefined) return "nothing";
+  if (isScalar(node)) return JSON.stringify(node.value);
+  if (isSeq(node)) return "a list";
+  if (isMap(node)) return "a mapping";
+  return "an unsupported value";
+}
+
+/** Parses config text; `source` names the file in messages. */
+export function parseConfig(text: string, source: string): ConfigResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const lineOf = (offset: number | undefined): number => (offset === undefined ? 0 : lines.linePos(offset).line);
+  const firstError = doc.errors[0];
+  if (firstError) {
+    return { ok: false, message: `${source}:${lineOf(firstError.pos[0])}: YAML syntax error: ${firstError.message.split("\n")[0]}` };
+  }
+  const config: DaemonConfig = { cgroups: [], journal: null, engine: { ...DEFAULT_ENGINE_OPTIONS } };
+  if (doc.contents === null) return { ok: true, config };
+  if (!isMap(doc.contents)) {
+    return { ok: false, message: `${source}:${lineOf(doc.contents.range?.[0])}: expected a mapping of keys at the top level` };
+  }
+  for (const pair of doc.contents.items as Pair<Node, Node>[]) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : "?";
+    const where = `${source}:${lineOf(pair.key?.range?.[0])}`;
+    const spec = KEYS[key];
+    if (!spec) {
+      return { ok: false, message: `${where}: unknown key "${key}" (known keys: ${Object.keys(KEYS).join(", ")})` };
+    }
+    const checked = spec.check(pair.value as Node, key, where);
+    if ("error" in checked) return { ok: false, message: checked.error };
+    spec.apply(config, checked.value);
+  }
+  return { ok: true, config };
+}
+
+export function loadConfigFile(path: string): ConfigResult {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    return { ok: false, message: `cannot read config ${path}: ${(error as Error).message}` };
+  }
+  return parseConfig(text, path);
+}

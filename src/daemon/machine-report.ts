@@ -1,0 +1,34 @@
+// The built-in default's report: the machine's memory, the cgroups that could be managed, and how.
+
+import type { LinuxHost } from "../host/linux/linux-host.js";
+
+const GIB = 1024 ** 3;
+const MAX_LISTED = 20;
+
+export function describeMachine(host: LinuxHost): string[] {
+  const lines: string[] = [];
+  const memory = host.readMachineMemory();
+  if (memory.ok) {
+    const m = memory.value;
+    lines.push(
+      `memory: ${(m.availableBytes / GIB).toFixed(1)} GiB available of ${(m.totalBytes / GIB).toFixed(1)} GiB; ` +
+        `swap: ${(m.swapFreeBytes / GIB).toFixed(1)} GiB free of ${(m.swapTotalBytes / GIB).toFixed(1)} GiB`,
+    );
+  } else {
+    lines.push(`memory: unknown (${memory.error.message})`);
+  }
+  const cgroups = host.listMemoryCgroups();
+  if (cgroups.length === 0) {
+    lines.push("no memory cgroups below the cgroup roots that could be managed");
+  } else {
+    lines.push(`memory cgroups that could be managed (${cgroups.length}):`);
+    for (const c of cgroups.slice(0, MAX_LISTED)) {
+      const limit = c.limitBytes === null ? "no limit" : `limit ${(c.limitBytes / 1024 ** 2).toFixed(0)} MiB`;
+      lines.push(`  ${c.path}  (v${c.version}, ${(c.usageBytes / 1024 ** 2).toFixed(0)} MiB used, ${limit})`);
+    }
+    if (cgroups.length > MAX_LISTED) lines.push(`  ... and ${cgroups.length - MAX_LISTED} more`);
+  }
+  lines.push("nothing is managed yet; to manage a cgroup: oomwarden run --cgroup /sys/fs/cgroup/memory/NAME (repeatable), or list it under `cgroups:` in a --config file");
+  lines.push("observing machine memory; stop with Ctrl-C or SIGTERM");
+  return lines;
+}

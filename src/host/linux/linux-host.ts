@@ -1,0 +1,354 @@
+// The Host over the real kernel: cgroupfs (v1 and v2) and procfs readers, eventfd and
+// memory.events notifications, pidfd kills and process_mrelease. Fixture trees plug in through
+// the mounts and the LinuxFs, so the same code runs in the v2 fixture tests.
+
+import { closeSync, openSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fail, ok, type Result } from "../../core/result.js";
+import type { CgroupSample, ProcessSample } from "../../core/types.js";
+import type { CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unwatch, VictimHandle } from "../../engine/host.js";
+import { readCgroupMounts, validateCgroupPath, type CgroupMounts } from "./cgroup-mounts.js";
+import { listCgroupPids, readCgroupSample } from "./cgroup-reader.js";
+import { V1, V2 } from "./control-files.js";
+import { nodeLinuxFs, type LinuxFs } from "./linux-fs.js";
+import * as native from "./native.js";
+import { parseOomControl } from "./parse-cgroup.js";
+import { DEFAULT_PROC_ROOT, readMachineMemory, readProcessSample, readProcessSamples, readStallEvidence } from "./proc-reader.js";
+import { OOM_SCORE_ADJ_MIN } from "./parse-proc.js";
+
+const SIGKILL = 9;
+/** Used only if the addon is missing; every Linux architecture we run on has 4 KiB pages. */
+const FALLBACK_PAGE_SIZE_BYTES = 4096;
+
+export interface LinuxHostOptions {
+  procRoot?: string;
+  fs?: LinuxFs;
+  /** Cgroup mounts; read from /proc/self/mountinfo when absent (fixture tests pass their own). */
+  mounts?: CgroupMounts;
+}
+
+/** A pidfd plus the bookkeeping that keeps it open while process_mrelease still uses it. */
+interface PidfdToken {
+  pidfd: number;
+  reapInFlight: Promise<unknown> | null;
+  released: boolean;
+  closed: boolean;
+}
+
+export interface ManageableCgroup {
+  path: string;
+  version: 1 | 2;
+  usageBytes: number;
+  limitBytes: number | null;
+}
+
+export interface HostCapabilities {
+  root: boolean;
+  canManage: boolean;
+  notes: string[];
+}
+
+const EMPTY_MOUNTS: CgroupMounts = { v1Memory: null, v2: null, v1Freezer: null, all: [] };
+
+export class LinuxHost implements Host {
+  readonly procRoot: string;
+  readonly fs: LinuxFs;
+  readonly mounts: CgroupMounts;
+  private readonly mountsError: string | null;
+  private readonly pageSize: number;
+
+  constructor(options: LinuxHostOptions = {}) {
+    this.procRoot = options.procRoot ?? DEFAULT_PROC_ROOT;
+    this.fs = options.fs ?? nodeLinuxFs;
+    if (options.mounts) {
+      this.mounts = options.mounts;
+      this.mountsError = null;
+    } else {
+      const read = readCgroupMounts(this.procRoot, this.fs);
+      this.mounts = read.ok ? read.value : EMPTY_MOUNTS;
+      this.mountsError = read.ok ? null : read.error.message;
+    }
+    this.pageSize = native.nativeStatus().ok ? native.sysconfPageSize() : FALLBACK_PAGE_SIZE_BYTES;
+  }
+
+  now(): number {
+    return performance.now();
+  }
+  setTimer(delayMs: number, callback: () => void): TimerHandle {
+    return { id: setTimeout(callback, delayMs) };
+  }
+  clearTimer(timer: TimerHandle): void {
+    clearTimeout(timer.id as NodeJS.Timeout);
+  }
+  selfPid(): number {
+    return process.pid;
+  }
+  pageSizeBytes(): number {
+    return this.pageSize;
+  }
+  readMachineMemory(): Result<MachineMemory> {
+    return readMachineMemory(this.procRoot, this.fs);
+  }
+
+  resolveCgroup(path: string): Result<CgroupRef> {
+    return validateCgroupPath(path, this.mounts, this.fs);
+  }
+  readCgroup(ref: CgroupRef): Result<CgroupSample> {
+    return readCgroupSample(ref, this.fs);
+  }
+  listProcesses(ref: CgroupRef): Result<ProcessSample[]> {
+    const pids = listCgroupPids(ref, this.fs);
+    if (!pids.ok) return pids;
+    // Unreadable processes (EACCES under hidepid) cannot be scored and therefore cannot be chosen.
+    return ok(readProcessSamples(pids.value, this.procRoot, this.fs).samples);
+  }
+  readProcess(pid: number): Result<ProcessSample> {
+    return readProcessSample(pid, this.procRoot, this.fs);
+  }
+  readStallEvidence(pid: number): Result<StallEvidence> {
+    return readStallEvidence(pid, this.procRoot, this.fs);
+  }
+
+  takeOverOom(ref: CgroupRef): Result<OomTakeover> {
+    if (ref.version === 2) {
+      return ok({
+        previousOomKillDisable: null,
+        notes: [
+          "cgroup v2 cannot disable the kernel OOM killer: its kills are journaled, and OOMs it leaves unanswered are handled here",
+        ],
+      });
+    }
+    const path = join(ref.path, V1.oomControl);
+    const text = this.fs.readText(path);
+    if (!text.ok) return text;
+    const control = parseOomControl(text.value);
+    if (!control.ok) return fail(control.error.code, `${path}: ${control.error.message}`);
+    if (control.value.oomKillDisabled) {
+      return ok({ previousOomKillDisable: null, notes: ["oom_kill_disable was already 1; it stays 1 when oomwarden stops"] });
+    }
+    const written = writeControl(path, "1");
+    if (!written.ok) return written;
+    return ok({ previousOomKillDisable: false, notes: ["kernel OOM killer disabled here (oom_kill_disable 0 -> 1) until oomwarden stops"] });
+  }
+
+  restoreOom(ref: CgroupRef, takeover: OomTakeover): Result<void> {
+    if (ref.version === 2 || takeover.previousOomKillDisable === null) return ok(undefined);
+    return writeControl(join(ref.path, V1.oomControl), takeover.previousOomKillDisable ? "1" : "0");
+  }
+
+  watchOom(ref: CgroupRef, onEvent: () => void): Result<Unwatch> {
+    return ref.version === 1 ? this.watchV1Oom(ref, onEvent) : this.watchV2Events(ref, onEvent);
+  }
+
+  /** v1: an eventfd registered on memory.oom_control; it fires on OOM, at once if already OOM, and on removal. */
+  private watchV1Oom(ref: CgroupRef, onEvent: () => void): Result<Unwatch> {
+    const efd = native.eventfdCreate();
+    if (!efd.ok) return efd;
+    let controlFd: number;
+    try {
+      controlFd = openSync(join(ref.path, V1.oomControl), "r");
+    } catch (error) {
+      native.closeFd(efd.value);
+      return fail((error as NodeJS.ErrnoException).code ?? "EIO", `cannot open ${join(ref.path, V1.oomControl)}: ${(error as Error).message}`);
+    }
+    const registered = writeControl(join(ref.path, V1.eventControl), `${efd.value} ${controlFd}`);
+    if (!registered.ok) {
+      native.closeFd(efd.value);
+      closeSync(controlFd);
+      return registered;
+    }
+    const watched = native.watchFd(efd.value, () => {
+      // Level-triggered: drain first, or the callback would run again at once.
+      native.eventfdDrain(efd.value);
+      onEvent();
+    });
+    if (!watched.ok) {
+      native.closeFd(efd.value);
+      closeSync(controlFd);
+      return watched;
+    }
+    return ok(() => {
+      watched.value.stop();
+      native.closeFd(efd.value);
+      closeSync(controlFd);
+    });
+  }
+
+  /** v2: memory.events changes are signalled through inotify (kernfs_notify); fs.watch rides on it. */
+  private watchV2Events(ref: CgroupRef, onEvent: () => void): Result<Unwatch> {
+    let watcher: FSWatcher;
+    try {
+      watcher = watch(join(ref.path, V2.events), { persistent: true }, () => onEvent());
+    } catch (error) {
+      return fail((error as NodeJS.ErrnoException).code ?? "EIO", `cannot watch ${join(ref.path, V2.events)}: ${(error as Error).message}`);
+    }
+    // A removed cgroup makes the watcher error out; treat it as one last event so the engine re-reads.
+    watcher.on("error", () => onEvent());
+    return ok(() => watcher.close());
+  }
+
+  openVictim(pid: number, startTimeTicks: number): Result<VictimHandle> {
+    const pidfd = native.pidfdOpen(pid);
+    if (!pidfd.ok) {
+      return fail(pidfd.error.code, pidfd.error.code === "ESRCH" ? `pid ${pid} exited before it could be killed` : pidfd.error.message);
+    }
+    // The pidfd pins the process; if its start time still matches the snapshot's, it is the process we ranked.
+    const now = readProcessSample(pid, this.procRoot, this.fs);
+    if (!now.ok || now.value.startTimeTicks !== startTimeTicks) {
+      native.closeFd(pidfd.value);
+      return now.ok
+        ? fail("START_TIME_MISMATCH", `pid ${pid} was reused (start time ${now.value.startTimeTicks}, ranked ${startTimeTicks})`)
+        : fail(now.error.code, `pid ${pid} exited before it could be killed`);
+    }
+    const token: PidfdToken = { pidfd: pidfd.value, reapInFlight: null, released: false, closed: false };
+    return ok({ pid, startTimeTicks, token });
+  }
+
+  kill(victim: VictimHandle): Result<void> {
+    return native.pidfdSendSignal(tokenOf(victim).pidfd, SIGKILL);
+  }
+
+  killCgroup(ref: CgroupRef): Result<{ killedPids: number[] }> {
+    const pids = listCgroupPids(ref, this.fs);
+    if (!pids.ok) return pids;
+    const killPath = join(ref.path, V2.kill);
+    const kind = this.fs.kind(killPath);
+    if (kind.ok && kind.value === "file") {
+      const written = writeControl(killPath, "1");
+      if (!written.ok) return written;
+      return ok({ killedPids: pids.value });
+    }
+    // Before Linux 5.14 there is no cgroup.kill: signal each process through its own pidfd.
+    const killed: number[] = [];
+    for (const pid of pids.value) {
+      if (pid === process.pid) continue;
+      const fd = native.pidfdOpen(pid);
+      if (!fd.ok) continue;
+      if (native.pidfdSendSignal(fd.value, SIGKILL).ok) killed.push(pid);
+      native.closeFd(fd.value);
+    }
+    return ok({ killedPids: killed });
+  }
+
+  async reap(victim: VictimHandle): Promise<Result<{ durationMs: number; alreadyGone: boolean }>> {
+    const token = tokenOf(victim);
+    if (token.closed) return fail("EBADF", `pid ${victim.pid}: pidfd already released`);
+    const pending = native.processMrelease(token.pidfd);
+    token.reapInFlight = pending;
+    const result = await pending;
+    token.reapInFlight = null;
+    if (token.released) closeToken(token);
+    if (result.ok) return ok({ durationMs: result.value.durationMs, alreadyGone: false });
+    // ESRCH: the exit path already released the mm, which is what we wanted.
+    if (result.error.code === "ESRCH") return ok({ durationMs: 0, alreadyGone: true });
+    return result;
+  }
+
+  watchExit(victim: VictimHandle, onExit: () => void): Result<Unwatch> {
+    const token = tokenOf(victim);
+    let fired = false;
+    const watched = native.watchFd(token.pidfd, () => {
+      // An exited process's pidfd stays readable: report once and stop.
+      watched.ok && watched.value.stop();
+      if (fired) return;
+      fired = true;
+      onExit();
+    });
+    if (!watched.ok) return watched;
+    return ok(() => watched.value.stop());
+  }
+
+  releaseVictim(victim: VictimHandle): void {
+    const token = tokenOf(victim);
+    token.released = true;
+    // process_mrelease may still be using the pidfd on the threadpool: close once it returns.
+    if (token.reapInFlight === null) closeToken(token);
+  }
+
+  /** What this host can and cannot do here, in plain words. */
+  capabilities(): HostCapabilities {
+    const notes: string[] = [];
+    const root = process.getuid?.() === 0;
+    const nativeOk = native.nativeStatus();
+    if (!root) notes.push(`running as uid ${process.getuid?.()}, not root: cannot change memory.oom_control or kill other users' processes; observing only`);
+    if (!nativeOk.ok) notes.push(`native addon unavailable (${nativeOk.error.message}): no eventfd notifications, no pidfd kills; run npm ci to build it`);
+    if (this.mountsError !== null) notes.push(`cannot read the cgroup mounts: ${this.mountsError}`);
+    if (this.mounts.v1Memory !== null) notes.push(`cgroup v1 memory controller at ${this.mounts.v1Memory}`);
+    if (this.mounts.v2 !== null) {
+      const controllers = this.fs.readText(join(this.mounts.v2, V2.controllers));
+      const hasMemory = controllers.ok && controllers.value.split(/\s+/).includes("memory");
+      notes.push(`cgroup v2 at ${this.mounts.v2}${hasMemory ? " with the memory controller" : " without the memory controller (memory is not bound to v2 here)"}`);
+    }
+    if (this.mounts.v1Memory === null && this.mounts.v2 === null) notes.push("no memory cgroup hierarchy is mounted: nothing can be managed");
+    return { root, canManage: root && nativeOk.ok && (this.mounts.v1Memory !== null || this.mounts.v2 !== null), notes };
+  }
+
+  /** Memory cgroups below the roots (two levels deep) that --cgroup would accept. */
+  listMemoryCgroups(maxDepth = 2): ManageableCgroup[] {
+    const found: ManageableCgroup[] = [];
+    const roots = [this.mounts.v1Memory, this.mounts.v2].filter((r): r is string => r !== null);
+    for (const root of roots) {
+      const pending: { dir: string; depth: number }[] = [{ dir: root, depth: 0 }];
+      while (pending.length > 0) {
+        const { dir, depth } = pending.shift() as { dir: string; depth: number };
+        if (depth > 0) {
+          const ref = this.resolveCgroup(dir);
+          if (ref.ok) {
+            const sample = this.readCgroup(ref.value);
+            if (sample.ok) found.push({ path: ref.value.path, version: ref.value.version, usageBytes: sample.value.usageBytes, limitBytes: sample.value.limitBytes });
+          }
+        }
+        if (depth >= maxDepth) continue;
+        const children = this.fs.listSubdirectories(dir);
+        if (children.ok) for (const child of children.value.sort()) pending.push({ dir: join(dir, child), depth: depth + 1 });
+      }
+    }
+    return found;
+  }
+
+  /**
+   * The daemon's own reserve (seed 001): lock its pages as they are touched so it can act under
+   * memory pressure, and ask the kernel killer to spare it. Returns what worked and what did not.
+   */
+  protectSelf(): string[] {
+    const notes: string[] = [];
+    const locked = native.mlockall({ current: true, future: true, onFault: true });
+    notes.push(locked.ok ? "memory locked as it is touched (mlockall MCL_ONFAULT): the daemon is not paged out" : `cannot lock memory (${locked.error.message}): the daemon may be paged out under pressure`);
+    const adjPath = join(this.procRoot, "self", "oom_score_adj");
+    const written = writeControl(adjPath, String(OOM_SCORE_ADJ_MIN));
+    if (written.ok) {
+      notes.push("oom_score_adj set to -1000: the kernel OOM killer will not choose oomwarden");
+    } else {
+      const current = this.fs.readText(adjPath);
+      notes.push(
+        `cannot lower oom_score_adj to -1000 (${written.error.code}; lowering needs CAP_SYS_RESOURCE): the kernel OOM killer could choose oomwarden (current value ${current.ok ? current.value.trim() : "unknown"})`,
+      );
+    }
+    return notes;
+  }
+}
+
+export function createLinuxHost(options: LinuxHostOptions = {}): LinuxHost {
+  return new LinuxHost(options);
+}
+
+function tokenOf(victim: VictimHandle): PidfdToken {
+  return victim.token as PidfdToken;
+}
+
+function closeToken(token: PidfdToken): void {
+  if (token.closed) return;
+  token.closed = true;
+  native.closeFd(token.pidfd);
+}
+
+function writeControl(path: string, value: string): Result<void> {
+  try {
+    writeFileSync(path, value);
+    return ok(undefined);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "EIO";
+    return fail(code, `cannot write "${value}" to ${path}: ${(error as Error).message}`);
+  }
+}

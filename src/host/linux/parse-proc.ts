@@ -1,0 +1,314 @@
+// Pure parsers for procfs text (proc(5)). Text in, typed record out; no I/O, no exceptions:
+// malformed text is a PARSE_ERROR result, because a daemon that dies on one odd line is the
+// failure mode we exist to handle.
+
+import { fail, ok, type Result } from "../../core/result.js";
+import { PF_KTHREAD } from "./control-files.js";
+import { parseInteger, parseUnsigned } from "./parse-number.js";
+
+export const PARSE_ERROR = "PARSE_ERROR";
+
+const KIB = 1024;
+
+// ---------------------------------------------------------------- /proc/PID/stat
+
+export interface ProcStat {
+  pid: number;
+  /** Raw comm (up to 15 bytes): may contain spaces, parentheses, even newlines. */
+  comm: string;
+  /** Single letter: R, S, D, Z, T, t, X, I, ... */
+  state: string;
+  ppid: number;
+  /** Field 9, PF_* bits. */
+  flags: number;
+  /** PF_KTHREAD set: a kernel thread, no mm, never a candidate. */
+  isKernelThread: boolean;
+  /** Field 20. */
+  numThreads: number;
+  /** Field 22: clock ticks after boot. With the pid, it names a process for its whole life. */
+  startTimeTicks: number;
+  /** Field 23. */
+  vsizeBytes: number;
+  /** Field 24, in pages. */
+  rssPages: number;
+}
+
+/** Fields after comm start at field 3 (state); field n is at index n - 3. */
+const STAT_FIRST_FIELD_AFTER_COMM = 3;
+const STAT_LAST_FIELD_USED = 24;
+
+export function parseProcStat(text: string): Result<ProcStat> {
+  // comm is printed raw between "(" and ")", so it can hold ")" itself; everything after it is
+  // numbers and one state letter. The pid never holds "(", so the first "(" opens comm and the
+  // LAST ")" closes it.
+  const open = text.indexOf("(");
+  const close = text.lastIndexOf(")");
+  if (open < 1 || close < open) return fail(PARSE_ERROR, `stat: no "(comm)" in ${JSON.stringify(text.slice(0, 80))}`);
+  const pid = parseInteger(text.slice(0, open).trim());
+  if (pid === null) return fail(PARSE_ERROR, `stat: bad pid in ${JSON.stringify(text.slice(0, open))}`);
+  const comm = text.slice(open + 1, close);
+  const rest = text.slice(close + 1).trim().split(/ +/);
+  if (rest.length < STAT_LAST_FIELD_USED - STAT_FIRST_FIELD_AFTER_COMM + 1) {
+    return fail(PARSE_ERROR, `stat of pid ${pid}: ${rest.length} fields after comm, expected at least ${STAT_LAST_FIELD_USED - 2}`);
+  }
+  const field = (n: number): string => rest[n - STAT_FIRST_FIELD_AFTER_COMM] ?? "";
+  const state = field(3);
+  if (!/^[A-Za-z]$/.test(state)) return fail(PARSE_ERROR, `stat of pid ${pid}: bad state ${JSON.stringify(state)}`);
+  const ppid = parseInteger(field(4));
+  const flags = parseUnsigned(field(9));
+  const numThreads = parseInteger(field(20));
+  const startTimeTicks = parseUnsigned(field(22));
+  const vsizeBytes = parseUnsigned(field(23));
+  const rssPages = parseInteger(field(24));
+  if (ppid === null || flags === null || numThreads === null || startTimeTicks === null || vsizeBytes === null || rssPages === null) {
+    return fail(PARSE_ERROR, `stat of pid ${pid}: a numeric field is not a number`);
+  }
+  return ok({
+    pid,
+    comm,
+    state,
+    ppid,
+    flags,
+    // flags is an unsigned int; & works on its low 32 bits, which is all of it.
+    isKernelThread: (flags & PF_KTHREAD) !== 0,
+    numThreads,
+    startTimeTicks,
+    vsizeBytes,
+    rssPages,
+  });
+}
+
+// ---------------------------------------------------------------- /proc/PID/status
+
+export interface ProcStatusMemory {
+  /** VmRSS = RssAnon + RssFile + RssShmem. */
+  rssBytes: number;
+  /** null on kernels before 4.5, which lack the split. */
+  rssAnonBytes: number | null;
+  rssFileBytes: number | null;
+  rssShmemBytes: number | null;
+  swapBytes: number;
+  pageTablesBytes: number;
+}
+
+export interface ProcStatus {
+  /** Name as printed by status: comm with "\n" and "\\" escaped (stat's comm is raw). */
+  name: string;
+  state: string;
+  tgid: number;
+  pid: number;
+  ppid: number;
+  threads: number | null;
+  /** "Kthread:" line (Linux 6.x); null where the kernel does not print it. */
+  kthread: boolean | null;
+  /** null when the task has no mm: kernel threads, zombies, a process past exit_mm. */
+  memory: ProcStatusMemory | null;
+}
+
+export function parseProcStatus(text: string): Result<ProcStatus> {
+  const values = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) continue;
+    values.set(line.slice(0, colon), line.slice(colon + 1));
+  }
+  const rawName = values.get("Name");
+  if (rawName === undefined) return fail(PARSE_ERROR, "status: no Name line");
+  // "Name:\t%s": strip exactly the tab, keep a comm's own leading or trailing spaces.
+  const name = rawName.startsWith("\t") ? rawName.slice(1) : rawName;
+
+  const int = (key: string): number | null => {
+    const value = values.get(key);
+    return value === undefined ? null : parseInteger(value.trim());
+  };
+  // "VmRSS:\t    1760 kB"
+  const kib = (key: string): number | null | "bad" => {
+    const value = values.get(key);
+    if (value === undefined) return null;
+    const match = /^\s*(\d+) kB\s*$/.exec(value);
+    return match?.[1] === undefined ? "bad" : Number(match[1]) * KIB;
+  };
+
+  const stateText = values.get("State")?.trim() ?? "";
+  const state = stateText.charAt(0);
+  if (!/^[A-Za-z]$/.test(state)) return fail(PARSE_ERROR, `status of ${name}: bad State ${JSON.stringify(stateText)}`);
+  const tgid = int("Tgid");
+  const pid = int("Pid");
+  const ppid = int("PPid");
+  if (tgid === null || pid === null || ppid === null) return fail(PARSE_ERROR, `status of ${name}: Tgid, Pid or PPid missing or not a number`);
+  const kthreadValue = int("Kthread");
+
+  let memory: ProcStatusMemory | null = null;
+  const rss = kib("VmRSS");
+  if (rss !== null) {
+    const fields = { rss, anon: kib("RssAnon"), file: kib("RssFile"), shmem: kib("RssShmem"), swap: kib("VmSwap"), pte: kib("VmPTE") };
+    for (const [key, value] of Object.entries(fields)) {
+      if (value === "bad") return fail(PARSE_ERROR, `status of pid ${pid}: ${key} is not "<n> kB"`);
+    }
+    const num = (value: number | null | "bad"): number | null => (typeof value === "number" ? value : null);
+    memory = {
+      rssBytes: num(fields.rss) ?? 0,
+      rssAnonBytes: num(fields.anon),
+      rssFileBytes: num(fields.file),
+      rssShmemBytes: num(fields.shmem),
+      swapBytes: num(fields.swap) ?? 0,
+      pageTablesBytes: num(fields.pte) ?? 0,
+    };
+  }
+
+  return ok({
+    name,
+    state,
+    tgid,
+    pid,
+    ppid,
+    threads: int("Threads"),
+    kthread: kthreadValue === null ? null : kthreadValue !== 0,
+    memory,
+  });
+}
+
+// ---------------------------------------------------------------- /proc/PID/oom_score_adj
+
+export const OOM_SCORE_ADJ_MIN = -1000;
+export const OOM_SCORE_ADJ_MAX = 1000;
+
+export function parseOomScoreAdj(text: string): Result<number> {
+  const value = parseInteger(text.trim());
+  if (value === null || value < OOM_SCORE_ADJ_MIN || value > OOM_SCORE_ADJ_MAX) {
+    return fail(PARSE_ERROR, `oom_score_adj: ${JSON.stringify(text.trim())} is not an integer in [-1000, 1000]`);
+  }
+  return ok(value);
+}
+
+// ---------------------------------------------------------------- /proc/meminfo
+
+export interface Meminfo {
+  totalBytes: number;
+  freeBytes: number;
+  /** MemAvailable; on kernels before 3.14 estimated as MemFree + Buffers + Cached. */
+  availableBytes: number;
+  swapTotalBytes: number;
+  swapFreeBytes: number;
+  /** Every line: bytes for "kB" lines, the bare count otherwise (HugePages_Total, ...). */
+  byKey: Map<string, number>;
+}
+
+export function parseMeminfo(text: string): Result<Meminfo> {
+  const byKey = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    // "Active(anon):       1528 kB" / "HugePages_Total:       0"
+    const match = /^([^:]+):\s+(\d+)(?: (kB))?\s*$/.exec(line);
+    if (match === null || match[1] === undefined || match[2] === undefined) {
+      return fail(PARSE_ERROR, `meminfo: cannot read line ${JSON.stringify(line)}`);
+    }
+    const count = Number(match[2]);
+    byKey.set(match[1], match[3] === "kB" ? count * KIB : count);
+  }
+  const total = byKey.get("MemTotal");
+  const free = byKey.get("MemFree");
+  if (total === undefined || free === undefined) return fail(PARSE_ERROR, "meminfo: MemTotal or MemFree missing");
+  const available = byKey.get("MemAvailable") ?? free + (byKey.get("Buffers") ?? 0) + (byKey.get("Cached") ?? 0);
+  return ok({
+    totalBytes: total,
+    freeBytes: free,
+    availableBytes: available,
+    // A kernel built without swap prints 0 here rather than omitting the lines; absent means none.
+    swapTotalBytes: byKey.get("SwapTotal") ?? 0,
+    swapFreeBytes: byKey.get("SwapFree") ?? 0,
+    byKey,
+  });
+}
+
+// ---------------------------------------------------------------- /proc/PID/mountinfo
+
+export interface MountinfoEntry {
+  mountId: number;
+  parentId: number;
+  /** "major:minor" of st_dev. */
+  device: string;
+  /** Root of the mount inside its filesystem ("/" usually; "/docker/abc" for a container's cgroup view). */
+  root: string;
+  /** Where it is mounted, unescaped. */
+  mountPoint: string;
+  mountOptions: string[];
+  /** "shared:1", "master:2", ... */
+  optionalFields: string[];
+  fsType: string;
+  source: string;
+  /** Filesystem-specific options; for cgroup v1 they name the controllers ("memory", "cpu", "name=systemd"). */
+  superOptions: string[];
+}
+
+/** The kernel writes space, tab, newline and backslash in paths as \040, \011, \012, \134. */
+export function unescapeMountinfo(text: string): string {
+  return text.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
+/** Mountinfo lines have at least 6 fields before the optional ones, then "-", then 3 more. */
+const MOUNTINFO_FIXED_FIELDS = 6;
+
+export function parseMountinfo(text: string): Result<MountinfoEntry[]> {
+  const entries: MountinfoEntry[] = [];
+  const lines = text.split("\n");
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index] ?? "";
+    if (line.trim() === "") continue;
+    const fields = line.split(" ");
+    const separator = fields.indexOf("-", MOUNTINFO_FIXED_FIELDS);
+    const mountId = parseInteger(fields[0] ?? "");
+    const parentId = parseInteger(fields[1] ?? "");
+    if (separator < 0 || fields.length < separator + 4 || mountId === null || parentId === null) {
+      return fail(PARSE_ERROR, `mountinfo line ${index + 1}: cannot read ${JSON.stringify(line)}`);
+    }
+    const at = (i: number): string => fields[i] ?? "";
+    entries.push({
+      mountId,
+      parentId,
+      device: at(2),
+      root: unescapeMountinfo(at(3)),
+      mountPoint: unescapeMountinfo(at(4)),
+      mountOptions: at(5).split(",").map(unescapeMountinfo),
+      optionalFields: fields.slice(MOUNTINFO_FIXED_FIELDS, separator),
+      fsType: at(separator + 1),
+      source: unescapeMountinfo(at(separator + 2)),
+      superOptions: at(separator + 3).split(",").map(unescapeMountinfo),
+    });
+  }
+  return ok(entries);
+}
+
+// ---------------------------------------------------------------- /proc/PID/cgroup
+
+export interface ProcCgroupEntry {
+  /** 0 for the v2 hierarchy. */
+  hierarchyId: number;
+  /** v1 controllers of the hierarchy ("memory", "cpu", "cpuacct", "name=systemd"); empty for v2. */
+  controllers: string[];
+  /** Path relative to the hierarchy's root as seen from this process's cgroup namespace. */
+  path: string;
+}
+
+export function parseProcCgroup(text: string): Result<ProcCgroupEntry[]> {
+  const entries: ProcCgroupEntry[] = [];
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    // "4:memory:/a/b" — the path itself may contain ':', so split at the first two only.
+    const first = line.indexOf(":");
+    const second = line.indexOf(":", first + 1);
+    const hierarchyId = parseInteger(line.slice(0, first));
+    if (first < 0 || second < 0 || hierarchyId === null) return fail(PARSE_ERROR, `cgroup: cannot read line ${JSON.stringify(line)}`);
+    const controllers = line.slice(first + 1, second);
+    entries.push({ hierarchyId, controllers: controllers === "" ? [] : controllers.split(","), path: line.slice(second + 1) });
+  }
+  return ok(entries);
+}
+
+// ---------------------------------------------------------------- /proc/PID/wchan
+
+/** The kernel prints "0" when the task is running or the address has no symbol; that is "no wait channel". */
+export function parseWchan(text: string): string {
+  const value = text.trim();
+  return value === "0" ? "" : value;
+}

@@ -1,0 +1,137 @@
+// Effectful procfs readers over a LinuxFs: read /proc/PID files, hand the text to the pure
+// parsers in parse-proc.ts, and turn "the process went away" into an ESRCH result.
+
+import { fail, ok, type HostError, type Result } from "../../core/result.js";
+import type { ProcessSample } from "../../core/types.js";
+import type { MachineMemory, StallEvidence } from "../../engine/host.js";
+import { PROC } from "./control-files.js";
+import { isVanishedCode, nodeLinuxFs, type LinuxFs } from "./linux-fs.js";
+import {
+  parseMeminfo,
+  parseOomScoreAdj,
+  parseProcCgroup,
+  parseProcStat,
+  parseProcStatus,
+  parseWchan,
+  type ProcCgroupEntry,
+  type ProcStat,
+} from "./parse-proc.js";
+
+export const DEFAULT_PROC_ROOT = "/proc";
+
+function vanished<T>(pid: number): Result<T> {
+  return fail("ESRCH", `process ${pid} no longer exists`);
+}
+
+/** Reads and parses /proc/PID/<file>; a missing pid directory is ESRCH. */
+function readProcFile<T>(pid: number, file: string, parse: (text: string) => Result<T>, procRoot: string, fs: LinuxFs): Result<T> {
+  const path = `${procRoot}/${pid}/${file}`;
+  const text = fs.readText(path);
+  if (!text.ok) {
+    if (isVanishedCode(text.error.code)) return vanished(pid);
+    return fail(text.error.code, `cannot read ${path}: ${text.error.message}`);
+  }
+  const parsed = parse(text.value);
+  if (!parsed.ok) return fail(parsed.error.code, `${path}: ${parsed.error.message}`);
+  return parsed;
+}
+
+/**
+ * stat + status + oom_score_adj of one process. The three files are separate reads, so the pid
+ * could die and be reused between them; stat is read again at the end and its start time must
+ * match, else the sample would mix two processes (and is reported as ESRCH: ours is gone).
+ */
+export function readProcessSample(pid: number, procRoot = DEFAULT_PROC_ROOT, fs: LinuxFs = nodeLinuxFs): Result<ProcessSample> {
+  const stat = readProcFile(pid, PROC.stat, parseProcStat, procRoot, fs);
+  if (!stat.ok) return stat;
+  const status = readProcFile(pid, PROC.status, parseProcStatus, procRoot, fs);
+  if (!status.ok) return status;
+  const oomScoreAdj = readProcFile(pid, PROC.oomScoreAdj, parseOomScoreAdj, procRoot, fs);
+  if (!oomScoreAdj.ok) return oomScoreAdj;
+  const statAgain = readProcFile(pid, PROC.stat, parseProcStat, procRoot, fs);
+  if (!statAgain.ok) return statAgain;
+  if (statAgain.value.startTimeTicks !== stat.value.startTimeTicks) {
+    return fail("ESRCH", `process ${pid} exited and its pid was reused while it was being read`);
+  }
+
+  // No mm (kernel thread, zombie, exiting): nothing to free, so zeros rather than unknowns.
+  const memory = status.value.memory;
+  return ok({
+    pid,
+    // stat's comm is raw; status's Name is escaped. Use the raw one, as the kernel's OOM report does.
+    comm: stat.value.comm,
+    startTimeTicks: stat.value.startTimeTicks,
+    state: stat.value.state,
+    rssBytes: memory?.rssBytes ?? 0,
+    swapBytes: memory?.swapBytes ?? 0,
+    pageTablesBytes: memory?.pageTablesBytes ?? 0,
+    oomScoreAdj: oomScoreAdj.value,
+    isKernelThread: stat.value.isKernelThread,
+  });
+}
+
+export interface ProcessSamples {
+  samples: ProcessSample[];
+  /** Pids that exist but could not be read (EACCES under hidepid, a parse error): reported, not hidden. */
+  unreadable: Array<{ pid: number; error: HostError }>;
+}
+
+/** Samples for many pids, in the order given; pids that vanished while reading are skipped silently. */
+export function readProcessSamples(pids: readonly number[], procRoot = DEFAULT_PROC_ROOT, fs: LinuxFs = nodeLinuxFs): ProcessSamples {
+  const samples: ProcessSample[] = [];
+  const unreadable: ProcessSamples["unreadable"] = [];
+  for (const pid of pids) {
+    const sample = readProcessSample(pid, procRoot, fs);
+    if (sample.ok) samples.push(sample.value);
+    else if (sample.error.code !== "ESRCH") unreadable.push({ pid, error: sample.error });
+  }
+  return { samples, unreadable };
+}
+
+/**
+ * What a victim that does not die is doing: its state (D = uninterruptible), where it sleeps
+ * (wchan, e.g. mem_cgroup_oom_synchronize) and each thread's state, because one thread stuck
+ * in D on a lock keeps the whole process from exiting.
+ */
+export function readStallEvidence(pid: number, procRoot = DEFAULT_PROC_ROOT, fs: LinuxFs = nodeLinuxFs): Result<StallEvidence> {
+  const stat = readProcFile(pid, PROC.stat, parseProcStat, procRoot, fs);
+  if (!stat.ok) return stat;
+
+  // wchan is evidence, not a requirement: some kernels or security settings hide it.
+  const wchanText = fs.readText(`${procRoot}/${pid}/${PROC.wchan}`);
+  if (!wchanText.ok && isVanishedCode(wchanText.error.code)) return vanished(pid);
+  const wchan = wchanText.ok ? parseWchan(wchanText.value) : "";
+
+  const taskDirectory = `${procRoot}/${pid}/${PROC.task}`;
+  const tids = fs.listEntries(taskDirectory);
+  if (!tids.ok) {
+    if (isVanishedCode(tids.error.code)) return vanished(pid);
+    return fail(tids.error.code, `cannot list ${taskDirectory}: ${tids.error.message}`);
+  }
+  const threads: Array<{ tid: number; state: string }> = [];
+  for (const name of tids.value) {
+    const tid = Number(name);
+    if (!Number.isSafeInteger(tid)) continue;
+    const text = fs.readText(`${taskDirectory}/${name}/${PROC.stat}`);
+    if (!text.ok) continue; // a thread that exited meanwhile
+    const threadStat: Result<ProcStat> = parseProcStat(text.value);
+    if (threadStat.ok) threads.push({ tid, state: threadStat.value.state });
+  }
+  threads.sort((a, b) => a.tid - b.tid);
+  return ok({ state: stat.value.state, wchan, threads: threads.map((thread) => `${thread.tid}:${thread.state}`) });
+}
+
+export function readMachineMemory(procRoot = DEFAULT_PROC_ROOT, fs: LinuxFs = nodeLinuxFs): Result<MachineMemory> {
+  const path = `${procRoot}/${PROC.meminfo}`;
+  const text = fs.readText(path);
+  if (!text.ok) return fail(text.error.code, `cannot read ${path}: ${text.error.message}`);
+  const meminfo = parseMeminfo(text.value);
+  if (!meminfo.ok) return fail(meminfo.error.code, `${path}: ${meminfo.error.message}`);
+  const { totalBytes, availableBytes, swapTotalBytes, swapFreeBytes } = meminfo.value;
+  return ok({ totalBytes, availableBytes, swapTotalBytes, swapFreeBytes });
+}
+
+/** /proc/PID/cgroup: which cgroups a process is in (the daemon checks it is not inside a cgroup it manages). */
+export function readProcCgroups(pid: number, procRoot = DEFAULT_PROC_ROOT, fs: LinuxFs = nodeLinuxFs): Result<ProcCgroupEntry[]> {
+  return readProcFile(pid, PROC.cgroup, parseProcCgroup, procRoot, fs);
+}

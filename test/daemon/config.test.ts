@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import test from "node:test";
+import { parseRunArgs } from "../../src/cli/args.js";
+import { DEFAULT_CONFIG, loadConfigFile, parseConfig } from "../../src/daemon/config.js";
+import { mergeConfig } from "../../src/daemon/daemon.js";
+import { FileJournal } from "../../src/daemon/journal.js";
+import { defaultJournalPath } from "../../src/daemon/paths.js";
+
+test("a full config is read into engine options", () => {
+  const result = parseConfig(
+    ["cgroups:", "  - /sys/fs/cgroup/memory/a", "  - /sys/fs/cgroup/memory/b", "journal: /tmp/j.jsonl", "dryRun: true", "observeIntervalMs: 50", "maxObservationsWithoutProgress: 3", "minProgressBytes: 0", "journalCandidates: 2"].join("\n"),
+    "c.yaml",
+  );
+  assert.ok(result.ok, !result.ok ? result.message : "");
+  assert.deepEqual(result.config.cgroups, ["/sys/fs/cgroup/memory/a", "/sys/fs/cgroup/memory/b"]);
+  assert.equal(result.config.journal, "/tmp/j.jsonl");
+  assert.equal(result.config.engine.dryRun, true);
+  assert.equal(result.config.engine.observeIntervalMs, 50);
+  assert.equal(result.config.engine.maxObservationsWithoutProgress, 3);
+  assert.equal(result.config.engine.minProgressBytes, 0);
+  assert.equal(result.config.engine.journalCandidates, 2);
+  // Defaults are not mutated by parsing.
+  assert.equal(DEFAULT_CONFIG.engine.dryRun, false);
+});
+
+test("an empty config gives the defaults", () => {
+  const result = parseConfig("", "empty.yaml");
+  assert.ok(result.ok);
+  assert.deepEqual(result.config.cgroups, []);
+  assert.equal(result.config.engine.observeIntervalMs, DEFAULT_CONFIG.engine.observeIntervalMs);
+});
+
+test("malformed configs name the key and the line", () => {
+  const cases: [string, RegExp][] = [
+    ["dryRun: false\nobserveIntervalMs: fast\n", /^c\.yaml:2: key "observeIntervalMs": expected a positive number, got "fast"$/],
+    ["cgroups: /sys/fs/cgroup/memory/a\n", /^c\.yaml:1: key "cgroups": expected a list of paths/],
+    ["\n\nobserveInterval: 10\n", /^c\.yaml:3: unknown key "observeInterval" \(known keys: .*observeIntervalMs/],
+    ["maxObservationsWithoutProgress: 0\n", /^c\.yaml:1: key "maxObservationsWithoutProgress": expected a positive integer, got 0$/],
+    ["dryRun: yes please\n", /^c\.yaml:1: key "dryRun": expected true or false/],
+    ["cgroups:\n  - /a\n  - 3\n", /^c\.yaml:1: key "cgroups": every item must be a path, got 3$/],
+    ["journal: [a\n", /^c\.yaml:\d+: YAML syntax error/],
+    ["- a\n- b\n", /^c\.yaml:1: expected a mapping of keys at the top level$/],
+    ["dryRun: true\ndryRun: false\n", /^c\.yaml:2: YAML syntax error: .*unique/i],
+  ];
+  for (const [text, expected] of cases) {
+    const result = parseConfig(text, "c.yaml");
+    assert.equal(result.ok, false, text);
+    if (!result.ok) assert.match(result.message, expected, text);
+  }
+});
+
+test("a missing config file is an error naming the path", () => {
+  const result = loadConfigFile("/nonexistent/oomwarden.yaml");
+  assert.equal(result.ok, false);
+  if (!result.ok) assert.match(result.message, /\/nonexistent\/oomwarden\.yaml/);
+});
+
+test("run arguments: repeatable --cgroup, errors for unknown options", () => {
+  const args = parseRunArgs(["--cgroup", "/a", "--cgroup", "/b", "--journal", "/j", "--dry-run", "--config", "/c"]);
+  assert.deepEqual(args, { config: "/c", cgroups: ["/a", "/b"], journal: "/j", dryRun: true });
+  assert.deepEqual(parseRunArgs([]), { config: null, cgroups: [], journal: null, dryRun: false });
+  const bad = parseRunArgs(["--cgroups", "/a"]);
+  assert.ok("error" in bad && /--cgroups/.test(bad.error));
+  const stray = parseRunArgs(["/a"]);
+  assert.ok("error" in stray && /"\/a"/.test(stray.error));
+});
+
+test("command-line options add to the config file", () => {
+  const base = parseConfig("cgroups: [/a]\njournal: /x\n", "c.yaml");
+  assert.ok(base.ok);
+  const merged = mergeConfig(base.config, { config: "c.yaml", cgroups: ["/a", "/b"], journal: null, dryRun: true });
+  assert.deepEqual(merged.cgroups, ["/a", "/b"]);
+  assert.equal(merged.journal, "/x");
+  assert.equal(merged.engine.dryRun, true);
+});
+
+test("the default journal path follows systemd, root and XDG conventions", () => {
+  assert.equal(defaultJournalPath({ STATE_DIRECTORY: "/var/lib/ow" }, 0), "/var/lib/ow/journal.jsonl");
+  assert.equal(defaultJournalPath({}, 0), "/var/lib/oomwarden/journal.jsonl");
+  assert.equal(defaultJournalPath({ XDG_STATE_HOME: "/home/u/.st" }, 1000), "/home/u/.st/oomwarden/journal.jsonl");
+});
+
+test("the file journal appends one JSON line per record with a timestamp", () => {
+  const dir = mkdtempSync(join(tmpdir(), "oomwarden-journal-"));
+  try {
+    const path = join(dir, "sub", "journal.jsonl");
+    const opened = FileJournal.open(path, () => assert.fail("no write error expected"));
+    assert.ok(opened.ok);
+    opened.journal.append({ type: "daemon", message: "one" });
+    opened.journal.append({ type: "manage", cgroup: "/x", message: "two" });
+    opened.journal.close();
+    const lines = readFileSync(path, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l));
+    assert.equal(lines.length, 2);
+    assert.equal(lines[0].message, "one");
+    assert.equal(lines[1].cgroup, "/x");
+    assert.ok(!Number.isNaN(Date.parse(lines[0].time)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a journal that cannot be opened is an error naming the path", () => {
+  const opened = FileJournal.open("/proc/oomwarden/journal.jsonl", () => {});
+  assert.equal(opened.ok, false);
+  if (!opened.ok) assert.match(opened.message, /\/proc\/oomwarden\/journal\.jsonl/);
+});

@@ -1,0 +1,202 @@
+// The engine over a scripted host in virtual time: who dies, how many, and what the journal says.
+
+import assert from "node:assert/strict";
+import test from "node:test";
+import { MemoryJournal } from "../../src/daemon/journal.js";
+import { Engine } from "../../src/engine/engine.js";
+import type { DecisionRecord } from "../../src/engine/journal-record.js";
+import { FakeHost } from "./fake-host.js";
+
+const MIB = 1024 * 1024;
+
+function setup(version: 1 | 2 = 1): { host: FakeHost; journal: MemoryJournal; engine: Engine } {
+  const host = new FakeHost(version);
+  const journal = new MemoryJournal();
+  const engine = new Engine(host, journal, { observeIntervalMs: 100, maxObservationsWithoutProgress: 5 });
+  return { host, journal, engine };
+}
+
+function decisions(journal: MemoryJournal): DecisionRecord[] {
+  return journal.records.filter((r): r is DecisionRecord => r.type === "decision");
+}
+
+test("an OOM kills exactly the hog, and the journal explains it", async () => {
+  const { host, journal, engine } = setup();
+  host.add({ pid: 100, comm: "innocent", rssBytes: 1 * MIB });
+  host.add({ pid: 200, comm: "hog", rssBytes: 60 * MIB });
+  assert.ok(engine.manage(host.ref.path).ok);
+  assert.equal(host.oomKillDisabled, true, "the kernel killer is disabled while managed");
+
+  host.fireOom();
+  await host.advance(1000);
+  await engine.whenIdle();
+
+  assert.deepEqual(host.killed, [200]);
+  assert.ok(host.alive(100));
+  const [record, ...rest] = decisions(journal);
+  assert.equal(rest.length, 0);
+  assert.ok(record);
+  assert.equal(record.incident.kind, "memcg-oom");
+  assert.equal(record.victim?.pid, 200);
+  assert.equal(record.action, "kill");
+  assert.equal(record.outcome.result, "recovered");
+  assert.equal(record.candidates[0]?.pid, 200);
+  assert.equal(record.candidates[1]?.pid, 100);
+  assert.match(record.candidates[0]?.reason ?? "", /\S/);
+  assert.equal(record.outcome.msToKill, 0, "virtual time: kill in the same tick as the notification");
+  assert.ok(record.outcome.msToMemoryBack !== null && record.outcome.msToMemoryBack <= 2, `memory back at ${record.outcome.msToMemoryBack} ms`);
+  assert.equal(record.outcome.freedBytes, 60 * MIB);
+
+  engine.stop();
+  assert.equal(host.oomKillDisabled, false, "stop restores oom_kill_disable");
+});
+
+test("no second victim while the first is dying slowly but making progress (seed 000)", async () => {
+  const { host, journal, engine } = setup();
+  host.add({ pid: 100, comm: "innocent", rssBytes: 1 * MIB });
+  host.add({ pid: 200, comm: "hog", rssBytes: 60 * MIB, reapable: false, onKill: { shrinkBytesPerMs: 0.03 * MIB } });
+  engine.manage(host.ref.path);
+  host.fireOom();
+  // Notifications keep coming while the victim dies: they must be absorbed, not answered with kills.
+  for (let i = 0; i < 10; i++) {
+    await host.advance(150);
+    host.fireOom();
+  }
+  await host.advance(3000);
+  await engine.whenIdle();
+  assert.deepEqual(host.killed, [200]);
+  assert.ok(host.alive(100));
+  const records = decisions(journal);
+  assert.equal(records[0]?.outcome.result, "recovered");
+  assert.ok((records[0]?.incident.suppressedNotifications ?? 0) > 0, "absorbed notifications are counted");
+  engine.stop();
+});
+
+test("a victim that makes no progress is escalated after the configured observations, with stall evidence (seed 001)", async () => {
+  const { host, journal, engine } = setup();
+  host.add({ pid: 100, comm: "small", rssBytes: 5 * MIB });
+  host.add({ pid: 200, comm: "stuck", rssBytes: 50 * MIB, onKill: "stall", reapable: false });
+  engine.manage(host.ref.path);
+  host.fireOom();
+  await host.advance(400);
+  assert.deepEqual(host.killed, [200], "no escalation before 5 observations");
+  await host.advance(2000);
+  await engine.whenIdle();
+  assert.deepEqual(host.killed, [200, 100]);
+  const [first, second] = decisions(journal);
+  assert.equal(first?.outcome.result, "escalated");
+  assert.equal(first?.outcome.stall?.state, "D");
+  assert.equal(first?.outcome.stall?.wchan, "mem_cgroup_oom_synchronize");
+  assert.equal(first?.outcome.stall?.observationsWithoutProgress, 5);
+  assert.equal(second?.escalatedFrom, first?.decisionId);
+  assert.deepEqual(second?.priorVictimsAlive, [200]);
+  assert.ok(second?.excluded.some((e) => e.pid === 200 && /already killed/.test(e.reason)), "the stuck victim is never chosen twice");
+  engine.stop();
+});
+
+test("a frozen victim whose memory is reaped counts as recovered: no second kill", async () => {
+  const { host, journal, engine } = setup();
+  host.add({ pid: 100, comm: "innocent", rssBytes: 1 * MIB });
+  host.add({ pid: 200, comm: "frozen", rssBytes: 60 * MIB, onKill: "stall", reapable: true });
+  engine.manage(host.ref.path);
+  host.fireOom();
+  await host.advance(3000);
+  await engine.whenIdle();
+  assert.deepEqual(host.killed, [200]);
+  const [record] = decisions(journal);
+  assert.equal(record?.outcome.result, "recovered");
+  assert.equal(record?.outcome.victimExited, false);
+  assert.deepEqual(record?.outcome.reap, { durationMs: 4, alreadyGone: false });
+  engine.stop();
+});
+
+test("a candidate that vanished or whose pid was reused is skipped for the next one", async () => {
+  const { host, journal, engine } = setup();
+  host.add({ pid: 100, comm: "innocent", rssBytes: 1 * MIB });
+  host.add({ pid: 150, comm: "second", rssBytes: 20 * MIB });
+  host.add({ pid: 200, comm: "hog", rssBytes: 40 * MIB });
+  engine.manage(host.ref.path);
+  const original = host.openVictim.bind(host);
+  host.openVictim = (pid, start) => (pid === 200 ? original(pid, start + 1) : original(pid, start));
+  host.fireOom();
+  await host.advance(1000);
+  await engine.whenIdle();
+  assert.deepEqual(host.killed, [150]);
+  const [record] = decisions(journal);
+  assert.equal(record?.victim?.pid, 150);
+  assert.ok(record?.excluded.some((e) => e.pid === 200 && /reused/.test(e.reason)));
+  engine.stop();
+});
+
+test("a spurious notification (not under OOM) kills nobody", async () => {
+  const { host, journal, engine } = setup();
+  host.add({ pid: 200, comm: "hog", rssBytes: 10 * MIB });
+  engine.manage(host.ref.path);
+  host.fireOom();
+  host.underOom = false;
+  await host.advance(500);
+  await engine.whenIdle();
+  assert.deepEqual(host.killed, []);
+  assert.equal(decisions(journal).length, 0);
+  engine.stop();
+});
+
+test("dry run journals the decision, kills nothing, and leaves the kernel killer enabled", async () => {
+  const host = new FakeHost(1);
+  const journal = new MemoryJournal();
+  const engine = new Engine(host, journal, { dryRun: true });
+  host.add({ pid: 200, comm: "hog", rssBytes: 60 * MIB });
+  engine.manage(host.ref.path);
+  assert.equal(host.oomKillDisabled, false);
+  host.fireOom();
+  await host.advance(500);
+  await engine.whenIdle();
+  assert.deepEqual(host.killed, []);
+  const [record] = decisions(journal);
+  assert.equal(record?.action, "dry-run");
+  assert.equal(record?.victim?.pid, 200);
+  assert.equal(record?.outcome.result, "not-acted");
+  engine.stop();
+});
+
+test("v2: the kernel's own kill is journaled, not answered; an OOM without a kernel kill is handled", async () => {
+  const { host, journal, engine } = setup(2);
+  host.add({ pid: 100, comm: "innocent", rssBytes: 1 * MIB });
+  host.add({ pid: 200, comm: "hog", rssBytes: 60 * MIB });
+  engine.manage(host.ref.path);
+
+  host.events = { ...host.events, oom: host.events.oom + 1, oomKill: host.events.oomKill + 1 };
+  host.fireOom(); // fireOom bumps oom again: 2 ooms, 1 kill -> one OOM left unanswered by the kernel
+  await host.advance(500);
+  await engine.whenIdle();
+  const kernelKills = journal.records.filter((r) => r.type === "kernel-kill");
+  assert.equal(kernelKills.length, 1);
+  assert.deepEqual(host.killed, [200]);
+  engine.stop();
+});
+
+test("v2 memory.oom.group: the whole cgroup is killed through cgroup.kill", async () => {
+  const { host, journal, engine } = setup(2);
+  host.oomGroup = true;
+  host.add({ pid: 100, comm: "a", rssBytes: 1 * MIB });
+  host.add({ pid: 200, comm: "b", rssBytes: 60 * MIB });
+  engine.manage(host.ref.path);
+  host.fireOom();
+  await host.advance(500);
+  await engine.whenIdle();
+  assert.deepEqual(host.cgroupKills, [host.ref.path]);
+  const [record] = decisions(journal);
+  assert.equal(record?.action, "kill-cgroup");
+  engine.stop();
+});
+
+test("a path that cannot be managed is an error naming it; the others are still managed", () => {
+  const { host, journal, engine } = setup();
+  const bad = engine.manage("/sys/fs/cgroup/memory/nope");
+  assert.equal(bad.ok, false);
+  if (!bad.ok) assert.match(bad.error.message, /\/sys\/fs\/cgroup\/memory\/nope/);
+  assert.ok(engine.manage(host.ref.path).ok);
+  assert.deepEqual(engine.managedPaths(), [host.ref.path]);
+  assert.ok(journal.records.some((r) => r.type === "error" && r.cgroup === "/sys/fs/cgroup/memory/nope"));
+  engine.stop();
+});

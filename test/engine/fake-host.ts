@@ -1,0 +1,248 @@
+// A scripted Host in virtual time for engine tests: one memory cgroup, processes with sizes,
+// and knobs for how a victim dies (promptly, slowly, never; reapable or not).
+
+import { fail, ok, type Result } from "../../src/core/result.js";
+import type { CgroupSample, CgroupVersion, MemoryEventCounters, ProcessSample } from "../../src/core/types.js";
+import type { CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unwatch, VictimHandle } from "../../src/engine/host.js";
+
+const MIB = 1024 * 1024;
+
+export interface FakeProcess {
+  pid: number;
+  comm: string;
+  rssBytes: number;
+  oomScoreAdj?: number;
+  /** How the process reacts to SIGKILL. */
+  onKill?: "exit" | "stall" | { exitAfterMs: number } | { shrinkBytesPerMs: number };
+  /** Whether process_mrelease can take its memory (false: e.g. stuck before the mm is released). */
+  reapable?: boolean;
+  state?: string;
+}
+
+interface LiveProcess extends Required<Omit<FakeProcess, "onKill">> {
+  onKill: FakeProcess["onKill"];
+  startTimeTicks: number;
+  alive: boolean;
+  killed: boolean;
+  exitWatchers: Set<() => void>;
+}
+
+export class FakeHost implements Host {
+  timeMs = 0;
+  private seq = 0;
+  private timers: { atMs: number; seq: number; cb: () => void }[] = [];
+  readonly processes = new Map<number, LiveProcess>();
+  readonly ref: CgroupRef;
+  limitBytes: number;
+  baseUsageBytes = 2 * MIB;
+  events: MemoryEventCounters = { low: 0, high: 0, max: 0, oom: 0, oomKill: 0, oomGroupKill: 0 };
+  oomGroup = false;
+  oomKillDisabled = false;
+  readonly killed: number[] = [];
+  readonly cgroupKills: string[] = [];
+  private notify: (() => void) | null = null;
+  reapMs = 4;
+
+  constructor(version: CgroupVersion = 1, limitBytes = 64 * MIB) {
+    this.ref = { path: version === 1 ? "/sys/fs/cgroup/memory/test" : "/sys/fs/cgroup/test", version };
+    this.limitBytes = limitBytes;
+  }
+
+  add(p: FakeProcess): void {
+    this.processes.set(p.pid, {
+      oomScoreAdj: 0,
+      reapable: true,
+      state: "S",
+      ...p,
+      onKill: p.onKill ?? "exit",
+      startTimeTicks: 1000 + p.pid,
+      alive: true,
+      killed: false,
+      exitWatchers: new Set(),
+    });
+  }
+
+  usageBytes(): number {
+    let sum = this.baseUsageBytes;
+    for (const p of this.processes.values()) if (p.alive || p.rssBytes > 0) sum += p.rssBytes;
+    return sum;
+  }
+
+  /** v1: under_oom while usage is at the limit (a task is waiting for memory). */
+  underOom = false;
+
+  /** The kernel's OOM notification. */
+  fireOom(): void {
+    this.underOom = true;
+    this.events = { ...this.events, oom: this.events.oom + 1 };
+    this.notify?.();
+  }
+
+  alive(pid: number): boolean {
+    return this.processes.get(pid)?.alive ?? false;
+  }
+
+  // ----- virtual time -----
+  now(): number {
+    return this.timeMs;
+  }
+  setTimer(delayMs: number, callback: () => void): TimerHandle {
+    const entry = { atMs: this.timeMs + delayMs, seq: ++this.seq, cb: callback };
+    this.timers.push(entry);
+    return { id: entry };
+  }
+  clearTimer(timer: TimerHandle): void {
+    this.timers = this.timers.filter((t) => t !== timer.id);
+  }
+  /** Runs every timer due within `ms`, in (time, seq) order, letting promises settle between them. */
+  async advance(ms: number): Promise<void> {
+    const end = this.timeMs + ms;
+    await settle();
+    for (;;) {
+      this.timers.sort((a, b) => a.atMs - b.atMs || a.seq - b.seq);
+      const next = this.timers[0];
+      if (!next || next.atMs > end) break;
+      this.timers.shift();
+      this.timeMs = next.atMs;
+      next.cb();
+      await settle();
+    }
+    this.timeMs = end;
+  }
+
+  // ----- Host -----
+  selfPid(): number {
+    return 4242;
+  }
+  pageSizeBytes(): number {
+    return 4096;
+  }
+  readMachineMemory(): Result<MachineMemory> {
+    return ok({ totalBytes: 24 * 1024 * MIB, availableBytes: 20 * 1024 * MIB, swapTotalBytes: 0, swapFreeBytes: 0 });
+  }
+  resolveCgroup(path: string): Result<CgroupRef> {
+    return path === this.ref.path ? ok(this.ref) : fail("ENOENT", `cgroup ${path} does not exist`);
+  }
+  readCgroup(): Result<CgroupSample> {
+    const usageBytes = this.usageBytes();
+    if (usageBytes < this.limitBytes - MIB) this.underOom = false;
+    return ok({
+      path: this.ref.path,
+      version: this.ref.version,
+      usageBytes,
+      limitBytes: this.limitBytes,
+      underOom: this.ref.version === 1 && this.underOom,
+      oomKillDisabled: this.oomKillDisabled,
+      events: this.events,
+      oomGroup: this.oomGroup,
+    });
+  }
+  listProcesses(): Result<ProcessSample[]> {
+    return ok([...this.processes.values()].filter((p) => p.alive).map((p) => this.sample(p)));
+  }
+  readProcess(pid: number): Result<ProcessSample> {
+    const p = this.processes.get(pid);
+    return p && p.alive ? ok(this.sample(p)) : fail("ESRCH", `pid ${pid} is gone`);
+  }
+  readStallEvidence(pid: number): Result<StallEvidence> {
+    const p = this.processes.get(pid);
+    if (!p || !p.alive) return fail("ESRCH", `pid ${pid} is gone`);
+    return ok({ state: p.state, wchan: p.state === "D" ? "mem_cgroup_oom_synchronize" : "", threads: [`${pid}:${p.state}`] });
+  }
+  takeOverOom(): Result<OomTakeover> {
+    const previous = this.oomKillDisabled;
+    this.oomKillDisabled = true;
+    return ok({ previousOomKillDisable: previous, notes: [] });
+  }
+  restoreOom(_ref: CgroupRef, takeover: OomTakeover): Result<void> {
+    if (takeover.previousOomKillDisable !== null) this.oomKillDisabled = takeover.previousOomKillDisable;
+    return ok(undefined);
+  }
+  watchOom(_ref: CgroupRef, onEvent: () => void): Result<Unwatch> {
+    this.notify = onEvent;
+    return ok(() => {
+      this.notify = null;
+    });
+  }
+  openVictim(pid: number, startTimeTicks: number): Result<VictimHandle> {
+    const p = this.processes.get(pid);
+    if (!p || !p.alive) return fail("ESRCH", `pid ${pid} is gone`);
+    if (p.startTimeTicks !== startTimeTicks) return fail("START_TIME_MISMATCH", `pid ${pid} was reused`);
+    return ok({ pid, startTimeTicks, token: p });
+  }
+  kill(victim: VictimHandle): Result<void> {
+    const p = this.processes.get(victim.pid);
+    if (!p || !p.alive) return fail("ESRCH", `pid ${victim.pid} is gone`);
+    this.killed.push(victim.pid);
+    p.killed = true;
+    const how = p.onKill;
+    if (how === "exit") this.setTimer(1, () => this.exit(p));
+    else if (how !== undefined && how !== "stall" && "exitAfterMs" in how) this.setTimer(how.exitAfterMs, () => this.exit(p));
+    else if (how !== undefined && how !== "stall" && "shrinkBytesPerMs" in how) {
+      const tick = (): void => {
+        if (!p.alive) return;
+        p.rssBytes = Math.max(0, p.rssBytes - how.shrinkBytesPerMs * 10);
+        if (p.rssBytes === 0) this.exit(p);
+        else this.setTimer(10, tick);
+      };
+      this.setTimer(10, tick);
+    } else {
+      p.state = "D";
+    }
+    return ok(undefined);
+  }
+  killCgroup(): Result<{ killedPids: number[] }> {
+    this.cgroupKills.push(this.ref.path);
+    const pids = [...this.processes.values()].filter((p) => p.alive).map((p) => p.pid);
+    for (const pid of pids) this.kill({ pid, startTimeTicks: 0, token: null });
+    return ok({ killedPids: pids });
+  }
+  reap(victim: VictimHandle): Promise<Result<{ durationMs: number; alreadyGone: boolean }>> {
+    const p = this.processes.get(victim.pid);
+    return new Promise((resolve) => {
+      this.setTimer(this.reapMs, () => {
+        if (!p || !p.alive) return resolve(ok({ durationMs: this.reapMs, alreadyGone: true }));
+        if (!p.reapable) return resolve(fail("EAGAIN", `pid ${victim.pid}: mm busy`));
+        p.rssBytes = 0;
+        resolve(ok({ durationMs: this.reapMs, alreadyGone: false }));
+      });
+    });
+  }
+  watchExit(victim: VictimHandle, onExit: () => void): Result<Unwatch> {
+    const p = this.processes.get(victim.pid);
+    if (!p) return fail("ESRCH", `pid ${victim.pid} is gone`);
+    if (!p.alive) {
+      onExit();
+      return ok(() => {});
+    }
+    p.exitWatchers.add(onExit);
+    return ok(() => p.exitWatchers.delete(onExit));
+  }
+  releaseVictim(): void {}
+
+  exit(p: LiveProcess): void {
+    if (!p.alive) return;
+    p.alive = false;
+    p.rssBytes = 0;
+    for (const w of [...p.exitWatchers]) w();
+    p.exitWatchers.clear();
+  }
+
+  private sample(p: LiveProcess): ProcessSample {
+    return {
+      pid: p.pid,
+      comm: p.comm,
+      startTimeTicks: p.startTimeTicks,
+      state: p.state,
+      rssBytes: p.rssBytes,
+      swapBytes: 0,
+      pageTablesBytes: 0,
+      oomScoreAdj: p.oomScoreAdj,
+      isKernelThread: false,
+    };
+  }
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}
