@@ -36,6 +36,8 @@ export class ManagedCgroup {
   private unwatch: Unwatch | null = null;
   private handling = false;
   private notificationsWhileHandling = 0;
+  /** Part of notificationsWhileHandling already reported by an earlier decision of the same handling. */
+  private notificationsReported = 0;
   private lastEvents: MemoryEventCounters | null = null;
   /** Victims already killed in this scope that have not exited: excluded from every later ranking. */
   private readonly aliveVictims = new Map<number, { handle: VictimHandle; unwatch: Unwatch | null }>();
@@ -55,6 +57,9 @@ export class ManagedCgroup {
     const first = host.readCgroup(this.ref);
     if (!first.ok) return first;
     this.lastEvents = first.value.events;
+    // Warm the decision path once (readers, parsers, ranking), so the first OOM is not paid in compile time.
+    const warm = this.snapshot(first.value);
+    if (warm.ok) rankCandidates(warm.value, { maxCandidates: options.journalCandidates, totalMemoryPages: 1 });
     if (options.dryRun) {
       notes.push("dry run: the kernel OOM killer stays in charge; decisions are journaled, nothing is killed");
     } else {
@@ -112,6 +117,7 @@ export class ManagedCgroup {
       })
       .finally(() => {
         this.handling = false;
+        this.notificationsReported = 0;
         if (this.notificationsWhileHandling > 0 && !this.stopped) {
           // Something happened meanwhile: look again; an OOM still in force starts a new incident.
           this.notificationsWhileHandling = 0;
@@ -120,7 +126,8 @@ export class ManagedCgroup {
       });
   }
 
-  private async handleNotification(notifiedAtMs: number): Promise<void> {
+  private async handleNotification(firstNotifiedAtMs: number): Promise<void> {
+    let notifiedAtMs = firstNotifiedAtMs;
     const { host } = this.ctx;
     const sample = host.readCgroup(this.ref);
     if (!sample.ok) {
@@ -138,7 +145,11 @@ export class ManagedCgroup {
       if (decision === null) return;
       // A stalled victim leads to the next one; a victim gone while the cgroup is still out of memory leads to a fresh decision.
       if (decision.outcome.result === "escalated") escalatedFrom = decision.decisionId;
-      else if (decision.outcome.result === "exited-still-oom") escalatedFrom = null;
+      else if (decision.outcome.result === "exited-still-oom") {
+        // A new incident: its timings start now.
+        escalatedFrom = null;
+        notifiedAtMs = host.now();
+      }
       else return;
     }
   }
@@ -196,7 +207,8 @@ export class ManagedCgroup {
       return null;
     }
     const machine = host.readMachineMemory();
-    const totalMemoryPages = machine.ok ? Math.floor(machine.value.totalBytes / snap.value.pageSizeBytes) : 1;
+    // The kernel scales oom_score_adj by RAM + swap when the cgroup's own limit does not bound it.
+    const totalMemoryPages = machine.ok ? Math.floor((machine.value.totalBytes + machine.value.swapTotalBytes) / snap.value.pageSizeBytes) : 1;
     const ranking = rankCandidates(snap.value, {
       maxCandidates: options.journalCandidates,
       totalMemoryPages,
@@ -363,11 +375,13 @@ export class ManagedCgroup {
           return null;
         }
         const fellBytes = usageBeforeBytes - cgroup.value.usageBytes;
-        const memoryReleased = ((exited || reaped) && fellBytes > 0) || fellBytes >= options.minProgressBytes;
+        const victimMemoryGone = exited || reaped;
+        const memoryReleased = (victimMemoryGone && fellBytes > 0) || fellBytes >= options.minProgressBytes;
         const outOfOom = this.ref.version === 1 ? !cgroup.value.underOom : !atLimit(cgroup.value);
-        if (msToMemoryBack === null && memoryReleased && outOfOom) {
-          msToMemoryBack = host.now() - notifiedAtMs;
-          freedBytes = usageBeforeBytes - cgroup.value.usageBytes;
+        if (msToMemoryBack === null && memoryReleased && outOfOom) msToMemoryBack = host.now() - notifiedAtMs;
+        // Done once the victim's memory is wholly gone (exit or reap), so freedBytes is the full amount.
+        if (msToMemoryBack !== null && victimMemoryGone && outOfOom) {
+          freedBytes = fellBytes;
           finish("recovered");
         }
         return cgroup.value;
@@ -426,7 +440,8 @@ export class ManagedCgroup {
       void host.reap(killed.handle).then((result) => {
         if (result.ok) {
           reap = result.value;
-          reaped = true;
+          // ESRCH (alreadyGone) means the exit path owns the mm now, not that the memory is back yet.
+          reaped = !result.value.alreadyGone;
         } else {
           reap = { error: result.error.message };
         }
@@ -438,7 +453,8 @@ export class ManagedCgroup {
   }
 
   private commit(record: DecisionRecord): void {
-    record.incident.suppressedNotifications = this.notificationsWhileHandling;
+    record.incident.suppressedNotifications = this.notificationsWhileHandling - this.notificationsReported;
+    this.notificationsReported = this.notificationsWhileHandling;
     this.ctx.journal.append(record);
     this.ctx.log(describeDecision(record));
   }

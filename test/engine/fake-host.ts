@@ -68,13 +68,21 @@ export class FakeHost implements Host {
     return sum;
   }
 
-  /** v1: under_oom while usage is at the limit (a task is waiting for memory). */
+  /** v1: under_oom while a task waits for memory; it clears once usage fell by oomNeedBytes since the notification. */
   underOom = false;
+  oomNeedBytes = 1 * MIB;
+  private oomClearsBelowBytes = 0;
 
   /** The kernel's OOM notification. */
   fireOom(): void {
     this.underOom = true;
+    this.oomClearsBelowBytes = this.usageBytes() - this.oomNeedBytes;
     this.events = { ...this.events, oom: this.events.oom + 1 };
+    this.notify?.();
+  }
+
+  /** A notification with nothing behind it (the v1 eventfd also fires when a cgroup is removed). */
+  notifyWithoutOom(): void {
     this.notify?.();
   }
 
@@ -125,7 +133,7 @@ export class FakeHost implements Host {
   }
   readCgroup(): Result<CgroupSample> {
     const usageBytes = this.usageBytes();
-    if (usageBytes < this.limitBytes - MIB) this.underOom = false;
+    if (usageBytes <= this.oomClearsBelowBytes) this.underOom = false;
     return ok({
       path: this.ref.path,
       version: this.ref.version,
