@@ -1,0 +1,109 @@
+// cgroup v2 end to end on a fixture tree: the real LinuxHost (inotify on memory.events, pidfd
+// kills of real processes listed in the fixture's cgroup.procs), because our machines bind the
+// memory controller to v1 and have no v2 memory cgroup to test on.
+
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import test from "node:test";
+import { MemoryJournal } from "../../src/daemon/journal.js";
+import { Engine } from "../../src/engine/engine.js";
+import type { DecisionRecord } from "../../src/engine/journal-record.js";
+import { discoverCgroupMounts } from "../../src/host/linux/cgroup-mounts.js";
+import { createLinuxHost } from "../../src/host/linux/linux-host.js";
+import { nativeStatus } from "../../src/host/linux/native.js";
+import { buildCgroupTree, v2MemcgFiles, v2RootFiles, type CgroupTree } from "../fixtures/cgroup-tree.js";
+import { isAlive, MIB, rssBytes, waitFor } from "../real-kernel/support.js";
+
+const native = nativeStatus();
+const options = { skip: native.ok ? false : `native addon unavailable: ${native.ok ? "" : native.error.message}`, timeout: 30_000 };
+
+interface Setup {
+  tree: CgroupTree;
+  path: string;
+  engine: Engine;
+  journal: MemoryJournal;
+  big: ChildProcess & { pid: number };
+  small: ChildProcess & { pid: number };
+}
+
+async function setup(oomGroup = false): Promise<Setup> {
+  const big = spawn("python3", ["-c", "import time\nb=b'x'*(40<<20)\ntime.sleep(600)"], { stdio: "ignore" }) as ChildProcess & { pid: number };
+  const small = spawn("sleep", ["600"], { stdio: "ignore" }) as ChildProcess & { pid: number };
+  await waitFor("the big process to hold 40 MiB", () => rssBytes(big.pid) >= 40 * MIB);
+  const tree = buildCgroupTree({
+    v2: {
+      files: v2RootFiles(),
+      children: { job: { files: v2MemcgFiles({ currentBytes: 64 * MIB, maxBytes: 64 * MIB, oomGroup, pids: [small.pid, big.pid] }) } },
+    },
+  });
+  const mounts = discoverCgroupMounts(tree.mountinfo);
+  assert.ok(mounts.ok);
+  const journal = new MemoryJournal();
+  const engine = new Engine(createLinuxHost({ mounts: mounts.value }), journal);
+  const path = tree.path(tree.v2, "job");
+  const managed = engine.manage(path);
+  assert.ok(managed.ok, managed.ok ? "" : managed.error.message);
+  assert.ok(managed.value.notes.some((n) => /cannot disable the kernel OOM killer/.test(n)), "v2 says what it cannot do");
+  return { tree, path, engine, journal, big, small };
+}
+
+function teardown(s: Setup): void {
+  s.engine.stop();
+  for (const p of [s.big, s.small]) if (isAlive(p.pid)) process.kill(p.pid, "SIGKILL");
+  s.tree.cleanup();
+}
+
+function decisions(journal: MemoryJournal): DecisionRecord[] {
+  return journal.records.filter((r): r is DecisionRecord => r.type === "decision");
+}
+
+test("v2: an OOM the kernel left unanswered is handled: the biggest process dies, the other lives", options, async () => {
+  const s = await setup();
+  try {
+    s.tree.bumpMemoryEvents(s.path, "max", 3);
+    s.tree.bumpMemoryEvents(s.path, "oom", 1);
+    await waitFor("the big process to die", () => !isAlive(s.big.pid));
+    // The kernel would uncharge the victim's pages; the fixture does it by hand.
+    s.tree.writeControl(s.path, "memory.current", `${8 * MIB}\n`);
+    await waitFor("a decision", () => decisions(s.journal).length > 0);
+    await s.engine.whenIdle();
+    const [record] = decisions(s.journal);
+    assert.equal(record?.incident.kind, "memcg-oom");
+    assert.equal(record?.victim?.pid, s.big.pid);
+    assert.equal(record?.action, "kill");
+    assert.equal(record?.outcome.result, "recovered");
+    assert.equal(record?.outcome.freedBytes, 56 * MIB);
+    assert.ok(isAlive(s.small.pid));
+  } finally {
+    teardown(s);
+  }
+});
+
+test("v2: the kernel's own OOM kill is journaled and not answered with another kill", options, async () => {
+  const s = await setup();
+  try {
+    s.tree.bumpMemoryEvents(s.path, "oom", 1);
+    s.tree.bumpMemoryEvents(s.path, "oom_kill", 1);
+    await waitFor("a kernel-kill record", () => s.journal.records.some((r) => r.type === "kernel-kill"));
+    await new Promise((r) => setTimeout(r, 100));
+    await s.engine.whenIdle();
+    assert.equal(decisions(s.journal).length, 0);
+    assert.ok(isAlive(s.big.pid) && isAlive(s.small.pid));
+  } finally {
+    teardown(s);
+  }
+});
+
+test("v2 memory.oom.group: the whole cgroup is killed through cgroup.kill", options, async () => {
+  const s = await setup(true);
+  try {
+    s.tree.bumpMemoryEvents(s.path, "oom", 1);
+    await waitFor("a decision", () => decisions(s.journal).length > 0);
+    await s.engine.whenIdle();
+    const [record] = decisions(s.journal);
+    assert.equal(record?.action, "kill-cgroup");
+    assert.equal(s.tree.readControl(s.path, "cgroup.kill"), "1");
+  } finally {
+    teardown(s);
+  }
+});

@@ -1,0 +1,118 @@
+// The `oomwarden` command as a user runs it: the daemon process, its journal file, SIGTERM and
+// the restored kernel settings; the built-in default; a malformed config.
+
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import test from "node:test";
+import { fileURLToPath } from "node:url";
+import { createScratchMemoryCgroup, v1MemoryUnavailableReason } from "../../src/host/linux/scratch-cgroup.js";
+import { isAlive, MIB, oomControl, startInside, UNBOUNDED_HOG, waitFor } from "./support.js";
+
+const CLI = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "src", "cli", "main.js");
+const skip = v1MemoryUnavailableReason();
+if (skip !== null) console.log(`# real-kernel daemon tests skipped: ${skip}`);
+
+interface Daemon {
+  child: ChildProcess;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function startDaemon(args: string[]): Daemon {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, stderr: () => stderr, exited };
+}
+
+function journalLines(path: string): Array<Record<string, unknown>> {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "oomwarden-cli-"));
+}
+
+test("oomwarden run: manages a cgroup, journals the kill, restores oom_kill_disable on SIGTERM", { skip: skip ?? false, timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const cgroup = createScratchMemoryCgroup("cli", 64 * MIB);
+  const journal = join(dir, "journal.jsonl");
+  let daemon: Daemon | null = null;
+  try {
+    const innocent = await startInside(cgroup, ["sleep", "600"]);
+    const missing = `${cgroup.path}-does-not-exist`;
+    daemon = startDaemon(["run", "--cgroup", missing, "--cgroup", cgroup.path, "--journal", journal]);
+    const d = daemon;
+    await waitFor("the daemon to manage the cgroup", () => d.stderr().includes(`managing ${cgroup.path}`));
+    assert.match(d.stderr(), new RegExp(`cannot manage ${missing}: cgroup path ${missing} does not exist`));
+    assert.equal(oomControl(cgroup.path).oomKillDisable, 1);
+
+    const hog = await startInside(cgroup, UNBOUNDED_HOG);
+    await waitFor("a decision in the journal", () => journalLines(journal).some((r) => r.type === "decision"));
+    const decision = journalLines(journal).find((r) => r.type === "decision") as {
+      victim: { pid: number };
+      outcome: { result: string; msToKill: number; msToMemoryBack: number };
+      time: string;
+    };
+    assert.equal(decision.victim.pid, hog.pid);
+    assert.equal(decision.outcome.result, "recovered");
+    assert.ok(typeof decision.time === "string" && !Number.isNaN(Date.parse(decision.time)));
+    assert.ok(isAlive(innocent.pid));
+
+    d.child.kill("SIGTERM");
+    assert.equal(await d.exited, 0);
+    assert.equal(oomControl(cgroup.path).oomKillDisable, 0, "restored on SIGTERM");
+    const types = journalLines(journal).map((r) => r.type);
+    assert.deepEqual(types, ["daemon", "error", "manage", "decision", "release", "daemon"]);
+  } finally {
+    if (daemon && daemon.child.exitCode === null) daemon.child.kill("SIGKILL");
+    await cgroup.remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("oomwarden run with no options reports memory and manageable cgroups, keeps running, stops on SIGTERM", { timeout: 30_000 }, async () => {
+  const dir = tempDir();
+  try {
+    const daemon = startDaemon(["run", "--journal", join(dir, "j.jsonl")]);
+    await waitFor("the report", () => daemon.stderr().includes("to manage a cgroup"));
+    assert.match(daemon.stderr(), /memory: [\d.]+ GiB available of [\d.]+ GiB/);
+    assert.match(daemon.stderr(), /oomwarden run --cgroup/);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(daemon.child.exitCode, null, "still running: it keeps observing");
+    daemon.child.kill("SIGTERM");
+    assert.equal(await daemon.exited, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("oomwarden run --config with a malformed file exits 2 naming the key and line", { timeout: 30_000 }, async () => {
+  const dir = tempDir();
+  try {
+    const config = join(dir, "oomwarden.yaml");
+    writeFileSync(config, "journal: /tmp/x.jsonl\nobserveIntervalMs: -5\n");
+    const daemon = startDaemon(["run", "--config", config]);
+    assert.equal(await daemon.exited, 2);
+    assert.match(daemon.stderr(), new RegExp(`${config}:2: key "observeIntervalMs": expected a positive number, got -5`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("oomwarden with an unknown command or option exits 2 with the usage", { timeout: 30_000 }, async () => {
+  for (const args of [["frobnicate"], ["run", "--cgroupz", "/x"]]) {
+    const daemon = startDaemon(args);
+    assert.equal(await daemon.exited, 2, args.join(" "));
+    assert.match(daemon.stderr(), /Usage:/);
+  }
+});
