@@ -70,6 +70,8 @@ export interface Host {
 
   /** v1: remember and disable the kernel OOM killer. v2: nothing to disable; notes say so. */
   takeOverOom(ref: CgroupRef): Result<OomTakeover>;
+  /** v1: re-enable the kernel killer (oom_kill_disable 0) so it resolves the OOM in progress (dry run); takeOverOom again afterwards. v2: nothing. */
+  handOomToKernel(ref: CgroupRef): Result<void>;
   /** Undo takeOverOom. */
   restoreOom(ref: CgroupRef, takeover: OomTakeover): Result<void>;
   /** Calls onEvent whenever the kernel signals an OOM-related change (v1 eventfd, v2 memory.events change). Fires at once if already OOM (v1). */

@@ -76,6 +76,8 @@ export interface KernelKillRecord {
   cgroup: string;
   /** Increase of memory.events oom_kill since the last observation. */
   oomKills: number;
+  /** Dry run: pids of the snapshot that are gone after the kernel acted (its victims, or processes that exited). */
+  goneSinceSnapshot?: number[];
   note: string;
 }
 

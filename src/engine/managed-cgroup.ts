@@ -9,6 +9,9 @@ import type { EngineOptions } from "./engine-options.js";
 import type { CgroupRef, Host, OomTakeover, Unwatch, VictimHandle } from "./host.js";
 import type { ActionKind, DecisionRecord, JournalSink, Outcome, VictimRecord } from "./journal-record.js";
 
+/** How long a dry run waits for the kernel killer to resolve an OOM handed to it. */
+const KERNEL_HANDOVER_TIMEOUT_MS = 5_000;
+
 export interface EngineContext {
   host: Host;
   journal: JournalSink;
@@ -60,13 +63,16 @@ export class ManagedCgroup {
     // Warm the decision path once (readers, parsers, ranking), so the first OOM is not paid in compile time.
     const warm = this.snapshot(first.value);
     if (warm.ok) rankCandidates(warm.value, { maxCandidates: options.journalCandidates, totalMemoryPages: 1 });
+    const taken = host.takeOverOom(this.ref);
+    if (!taken.ok) return taken;
+    this.takeover = taken.value;
+    notes.push(...taken.value.notes);
     if (options.dryRun) {
-      notes.push("dry run: the kernel OOM killer stays in charge; decisions are journaled, nothing is killed");
-    } else {
-      const taken = host.takeOverOom(this.ref);
-      if (!taken.ok) return taken;
-      this.takeover = taken.value;
-      notes.push(...taken.value.notes);
+      notes.push(
+        this.ref.version === 1
+          ? "dry run: each OOM is journaled with the victim oomwarden would choose, then handed to the kernel OOM killer, whose kill is journaled too"
+          : "dry run: decisions are journaled, nothing is killed; the kernel OOM killer acts as usual",
+      );
     }
     const watched = host.watchOom(this.ref, () => this.onNotification());
     if (!watched.ok) {
@@ -234,8 +240,13 @@ export class ManagedCgroup {
       priorVictimsAlive: [...this.aliveVictims.keys()],
     };
 
-    if (options.dryRun || (this.ref.version === 2 && snap.value.cgroup.oomGroup && candidates.length > 0)) {
-      return this.finishWithoutKill(base, candidates, options.dryRun ? "dry-run" : "kill-cgroup", notifiedAtMs);
+    if (options.dryRun) {
+      const record = this.finishWithoutKill(base, candidates, "dry-run", notifiedAtMs);
+      if (this.ref.version === 1) await this.handOverToKernel(snap.value);
+      return record;
+    }
+    if (this.ref.version === 2 && snap.value.cgroup.oomGroup && candidates.length > 0) {
+      return this.finishWithoutKill(base, candidates, "kill-cgroup", notifiedAtMs);
     }
 
     const killed = this.killFirstReachable(candidates, excluded);
@@ -262,6 +273,51 @@ export class ManagedCgroup {
     };
     this.commit(record);
     return record;
+  }
+
+  /**
+   * Dry run on v1: let the kernel killer resolve this one OOM (oom_kill_disable 0), wait until the
+   * cgroup is out of OOM, take over again, and journal what the kernel did, so "what oomwarden would
+   * have chosen" and "what the kernel chose" stand side by side in the journal.
+   */
+  private async handOverToKernel(snapshot: Snapshot): Promise<void> {
+    const { host } = this.ctx;
+    const handed = host.handOomToKernel(this.ref);
+    if (!handed.ok) {
+      this.ctx.log(`${this.ref.path}: dry run: cannot hand the OOM to the kernel: ${handed.error.message}`);
+      return;
+    }
+    const deadlineMs = host.now() + KERNEL_HANDOVER_TIMEOUT_MS;
+    let after: CgroupSample | null = null;
+    while (host.now() < deadlineMs) {
+      await new Promise<void>((resolve) => host.setTimer(1, resolve));
+      const sample = host.readCgroup(this.ref);
+      if (!sample.ok) break;
+      after = sample.value;
+      if (!after.underOom && after.events.oomKill > snapshot.cgroup.events.oomKill) break;
+    }
+    const retaken = host.takeOverOom(this.ref);
+    if (!retaken.ok) this.ctx.log(`${this.ref.path}: dry run: cannot disable the kernel killer again: ${retaken.error.message}`);
+    // The kernel's victim may still be exiting: give it a moment to leave the process list.
+    let gone = this.goneSince(snapshot);
+    while (gone.length === 0 && after !== null && after.events.oomKill > snapshot.cgroup.events.oomKill && host.now() < deadlineMs) {
+      await new Promise<void>((resolve) => host.setTimer(1, resolve));
+      gone = this.goneSince(snapshot);
+    }
+    this.ctx.journal.append({
+      type: "kernel-kill",
+      cgroup: this.ref.path,
+      oomKills: after === null ? 0 : after.events.oomKill - snapshot.cgroup.events.oomKill,
+      goneSinceSnapshot: gone,
+      note: "dry run: the kernel's OOM killer resolved this OOM",
+    });
+  }
+
+  /** Pids of the snapshot no longer in the cgroup (matched with their start time). */
+  private goneSince(snapshot: Snapshot): number[] {
+    const alive = this.ctx.host.listProcesses(this.ref);
+    const stillThere = new Set(alive.ok ? alive.value.map((p) => `${p.pid}/${p.startTimeTicks}`) : []);
+    return snapshot.processes.filter((p) => !stillThere.has(`${p.pid}/${p.startTimeTicks}`)).map((p) => p.pid);
   }
 
   /** A killed victim that has not exited stays excluded from every ranking until its pidfd says it is gone. */

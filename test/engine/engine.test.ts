@@ -142,22 +142,29 @@ test("a spurious notification (not under OOM) kills nobody", async () => {
   engine.stop();
 });
 
-test("dry run journals the decision, kills nothing, and leaves the kernel killer enabled", async () => {
+test("dry run journals the decision, kills nothing itself, hands the OOM to the kernel and journals its kill", async () => {
   const host = new FakeHost(1);
   const journal = new MemoryJournal();
   const engine = new Engine(host, journal, { dryRun: true });
+  host.add({ pid: 100, comm: "innocent", rssBytes: 1 * MIB });
   host.add({ pid: 200, comm: "hog", rssBytes: 60 * MIB });
   engine.manage(host.ref.path);
-  assert.equal(host.oomKillDisabled, false);
   host.fireOom();
   await host.advance(500);
   await engine.whenIdle();
-  assert.deepEqual(host.killed, []);
+  assert.deepEqual(host.killed, [], "oomwarden killed nobody");
+  assert.deepEqual(host.kernelKilled, [200]);
   const [record] = decisions(journal);
   assert.equal(record?.action, "dry-run");
   assert.equal(record?.victim?.pid, 200);
   assert.equal(record?.outcome.result, "not-acted");
+  const kernelKill = journal.records.find((r) => r.type === "kernel-kill");
+  assert.ok(kernelKill && kernelKill.type === "kernel-kill");
+  assert.equal(kernelKill.oomKills, 1);
+  assert.deepEqual(kernelKill.goneSinceSnapshot, [200]);
+  assert.equal(host.oomKillDisabled, true, "taken over again after the kernel acted");
   engine.stop();
+  assert.equal(host.oomKillDisabled, false);
 });
 
 test("v2: the kernel's own kill is journaled, not answered; an OOM without a kernel kill is handled", async () => {

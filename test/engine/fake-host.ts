@@ -162,6 +162,19 @@ export class FakeHost implements Host {
     this.oomKillDisabled = true;
     return ok({ previousOomKillDisable: previous, notes: [] });
   }
+  /** The kernel killer takes the biggest process at once, as the real one would (the fake has no badness of its own). */
+  handOomToKernel(): Result<void> {
+    this.oomKillDisabled = false;
+    const biggest = [...this.processes.values()].filter((p) => p.alive).sort((a, b) => b.rssBytes - a.rssBytes)[0];
+    if (biggest) {
+      this.kernelKilled.push(biggest.pid);
+      this.exit(biggest);
+      this.events = { ...this.events, oomKill: this.events.oomKill + 1 };
+    }
+    return ok(undefined);
+  }
+  readonly kernelKilled: number[] = [];
+
   restoreOom(_ref: CgroupRef, takeover: OomTakeover): Result<void> {
     if (takeover.previousOomKillDisable !== null) this.oomKillDisabled = takeover.previousOomKillDisable;
     return ok(undefined);

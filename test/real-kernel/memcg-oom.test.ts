@@ -209,3 +209,33 @@ test("bad paths are errors naming the path; the good cgroup beside them is still
     await freezer.remove();
   }
 });
+
+test("dry run: the decision is journaled, the kernel killer resolves the OOM, and its kill is journaled beside it", options, async () => {
+  await withCgroups(1, 64 * MIB, async ([cgroup]) => {
+    assert.ok(cgroup);
+    const journal = new MemoryJournal();
+    const engine = new Engine(createLinuxHost(), journal, { dryRun: true });
+    try {
+      const innocent = await startInside(cgroup, ["sleep", "600"]);
+      assert.ok(engine.manage(cgroup.path).ok);
+      const hog = await startInside(cgroup, UNBOUNDED_HOG);
+      await waitFor("the kernel's kill to be journaled", () => journal.records.some((r) => r.type === "kernel-kill"));
+      await engine.whenIdle();
+      const [record, ...more] = decisions(journal);
+      assert.equal(more.length, 0);
+      assert.equal(record?.action, "dry-run");
+      assert.equal(record?.victim?.pid, hog.pid, "oomwarden would have chosen the hog");
+      assert.equal(record?.outcome.result, "not-acted");
+      const kernelKill = journal.records.find((r) => r.type === "kernel-kill");
+      assert.ok(kernelKill?.type === "kernel-kill");
+      assert.equal(kernelKill.oomKills, 1);
+      assert.deepEqual(kernelKill.goneSinceSnapshot, [hog.pid], "the kernel chose the same victim");
+      await waitFor("the hog to be gone", () => !isAlive(hog.pid));
+      assert.ok(isAlive(innocent.pid));
+      assert.equal(oomControl(cgroup.path).oomKillDisable, 1, "taken over again after the handover");
+    } finally {
+      engine.stop();
+    }
+    assert.equal(oomControl(cgroup.path).oomKillDisable, 0);
+  });
+});

@@ -132,6 +132,12 @@ export class LinuxHost implements Host {
     return ok({ previousOomKillDisable: false, notes: ["kernel OOM killer disabled here (oom_kill_disable 0 -> 1) until oomwarden stops"] });
   }
 
+  handOomToKernel(ref: CgroupRef): Result<void> {
+    if (ref.version === 2) return ok(undefined);
+    // Writing 0 wakes the tasks waiting in the OOM; their retried charge then meets the kernel killer.
+    return writeControl(join(ref.path, V1.oomControl), "0");
+  }
+
   restoreOom(ref: CgroupRef, takeover: OomTakeover): Result<void> {
     if (ref.version === 2 || takeover.previousOomKillDisable === null) return ok(undefined);
     return writeControl(join(ref.path, V1.oomControl), takeover.previousOomKillDisable ? "1" : "0");
