@@ -59,10 +59,17 @@ export class ManagedCgroup {
     const notes: string[] = [];
     const first = host.readCgroup(this.ref);
     if (!first.ok) return first;
+    this.refreshMachineMemoryPages();
     this.lastEvents = first.value.events;
     // Warm the decision path once (readers, parsers, ranking), so the first OOM is not paid in compile time.
     const warm = this.snapshot(first.value);
     if (warm.ok) rankCandidates(warm.value, { maxCandidates: options.journalCandidates, totalMemoryPages: 1 });
+    // ...and the pidfd half of the kill path, on ourselves (opened and closed, never signalled).
+    const self = host.readProcess(host.selfPid());
+    if (self.ok) {
+      const handle = host.openVictim(self.value.pid, self.value.startTimeTicks);
+      if (handle.ok) host.releaseVictim(handle.value);
+    }
     const taken = host.takeOverOom(this.ref);
     if (!taken.ok) return taken;
     this.takeover = taken.value;
@@ -81,6 +88,18 @@ export class ManagedCgroup {
     }
     this.unwatch = watched.value;
     return { ok: true, value: { notes } };
+  }
+
+  /**
+   * RAM + swap in pages: the kernel scales oom_score_adj by it when the cgroup's own limit does not
+   * bound the scope. Read at start and after each decision, never on the way to a kill.
+   */
+  private machineMemoryPages = 1;
+  private refreshMachineMemoryPages(): void {
+    const machine = this.ctx.host.readMachineMemory();
+    if (machine.ok) {
+      this.machineMemoryPages = Math.floor((machine.value.totalBytes + machine.value.swapTotalBytes) / this.ctx.host.pageSizeBytes());
+    }
   }
 
   /** Stops listening and gives OOM handling back to the kernel as it was. */
@@ -144,10 +163,13 @@ export class ManagedCgroup {
     const kind = this.detect(sample.value);
     if (kind === null) return;
     let escalatedFrom: number | null = null;
+    let fresh: CgroupSample | null = sample.value;
     // Each pass is one decision; only a stalled victim, or a cgroup still OOM after its victim left, leads to another.
     for (;;) {
       if (this.stopped) return;
-      const decision = await this.decideAndAct(kind, notifiedAtMs, escalatedFrom);
+      // The first pass decides on the sample that detected the incident; later passes read afresh.
+      const decision = await this.decideAndAct(kind, notifiedAtMs, escalatedFrom, fresh);
+      fresh = null;
       if (decision === null) return;
       // A stalled victim leads to the next one; a victim gone while the cgroup is still out of memory leads to a fresh decision.
       if (decision.outcome.result === "escalated") escalatedFrom = decision.decisionId;
@@ -200,9 +222,10 @@ export class ManagedCgroup {
     kind: IncidentKind,
     notifiedAtMs: number,
     escalatedFrom: number | null,
+    detectedWith: CgroupSample | null,
   ): Promise<DecisionRecord | null> {
     const { host, options } = this.ctx;
-    const cgroupNow = host.readCgroup(this.ref);
+    const cgroupNow: Result<CgroupSample> = detectedWith !== null ? { ok: true, value: detectedWith } : host.readCgroup(this.ref);
     if (!cgroupNow.ok) return null;
     // After an escalation too: if the cgroup left OOM meanwhile, the stalled victim harms nobody and no one else dies.
     if (this.ref.version === 1 && !cgroupNow.value.underOom) return null;
@@ -212,12 +235,9 @@ export class ManagedCgroup {
       this.ctx.log(`${this.ref.path}: cannot list processes (${snap.error.message})`);
       return null;
     }
-    const machine = host.readMachineMemory();
-    // The kernel scales oom_score_adj by RAM + swap when the cgroup's own limit does not bound it.
-    const totalMemoryPages = machine.ok ? Math.floor((machine.value.totalBytes + machine.value.swapTotalBytes) / snap.value.pageSizeBytes) : 1;
     const ranking = rankCandidates(snap.value, {
       maxCandidates: options.journalCandidates,
-      totalMemoryPages,
+      totalMemoryPages: this.machineMemoryPages,
       aliveVictims: [...this.aliveVictims.values()].map((alive) => alive.handle),
     });
     const excluded: Exclusion[] = [...ranking.excluded];
@@ -431,12 +451,12 @@ export class ManagedCgroup {
           return null;
         }
         const fellBytes = usageBeforeBytes - cgroup.value.usageBytes;
+        // "Memory back" means the victim's whole mm is released: its exit (pidfd readable, after
+        // exit_mm) or process_mrelease done. A first uncharge already clears under_oom, so that alone proves little.
         const victimMemoryGone = exited || reaped;
-        const memoryReleased = (victimMemoryGone && fellBytes > 0) || fellBytes >= options.minProgressBytes;
         const outOfOom = this.ref.version === 1 ? !cgroup.value.underOom : !atLimit(cgroup.value);
-        if (msToMemoryBack === null && memoryReleased && outOfOom) msToMemoryBack = host.now() - notifiedAtMs;
-        // Done once the victim's memory is wholly gone (exit or reap), so freedBytes is the full amount.
-        if (msToMemoryBack !== null && victimMemoryGone && outOfOom) {
+        if (victimMemoryGone && fellBytes > 0 && outOfOom) {
+          msToMemoryBack = host.now() - notifiedAtMs;
           freedBytes = fellBytes;
           finish("recovered");
         }
@@ -509,6 +529,7 @@ export class ManagedCgroup {
   }
 
   private commit(record: DecisionRecord): void {
+    this.refreshMachineMemoryPages();
     record.incident.suppressedNotifications = this.notificationsWhileHandling - this.notificationsReported;
     this.notificationsReported = this.notificationsWhileHandling;
     this.ctx.journal.append(record);

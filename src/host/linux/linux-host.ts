@@ -14,7 +14,7 @@ import { V1, V2 } from "./control-files.js";
 import { nodeLinuxFs, type LinuxFs } from "./linux-fs.js";
 import * as native from "./native.js";
 import { parseOomControl } from "./parse-cgroup.js";
-import { DEFAULT_PROC_ROOT, readMachineMemory, readProcessSample, readProcessSamples, readStallEvidence } from "./proc-reader.js";
+import { DEFAULT_PROC_ROOT, readMachineMemory, readProcessSample, readProcessSamples, readProcessStartTime, readStallEvidence } from "./proc-reader.js";
 import { OOM_SCORE_ADJ_MIN } from "./parse-proc.js";
 
 const SIGKILL = 9;
@@ -200,11 +200,11 @@ export class LinuxHost implements Host {
       return fail(pidfd.error.code, pidfd.error.code === "ESRCH" ? `pid ${pid} exited before it could be killed` : pidfd.error.message);
     }
     // The pidfd pins the process; if its start time still matches the snapshot's, it is the process we ranked.
-    const now = readProcessSample(pid, this.procRoot, this.fs);
-    if (!now.ok || now.value.startTimeTicks !== startTimeTicks) {
+    const now = readProcessStartTime(pid, this.procRoot, this.fs);
+    if (!now.ok || now.value !== startTimeTicks) {
       native.closeFd(pidfd.value);
       return now.ok
-        ? fail("START_TIME_MISMATCH", `pid ${pid} was reused (start time ${now.value.startTimeTicks}, ranked ${startTimeTicks})`)
+        ? fail("START_TIME_MISMATCH", `pid ${pid} was reused (start time ${now.value}, ranked ${startTimeTicks})`)
         : fail(now.error.code, `pid ${pid} exited before it could be killed`);
     }
     const token: PidfdToken = { pidfd: pidfd.value, reapInFlight: null, released: false, closed: false };

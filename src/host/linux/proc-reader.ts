@@ -36,6 +36,12 @@ function readProcFile<T>(pid: number, file: string, parse: (text: string) => Res
   return parsed;
 }
 
+/** Start time alone (one read of /proc/PID/stat): the kill path's identity check after pidfd_open. */
+export function readProcessStartTime(pid: number, procRoot = DEFAULT_PROC_ROOT, fs: LinuxFs = nodeLinuxFs): Result<number> {
+  const stat = readProcFile(pid, PROC.stat, parseProcStat, procRoot, fs);
+  return stat.ok ? ok(stat.value.startTimeTicks) : stat;
+}
+
 /**
  * stat + status + oom_score_adj of one process. The three files are separate reads, so the pid
  * could die and be reused between them; stat is read again at the end and its start time must
