@@ -54,22 +54,14 @@ export class ManagedCgroup {
   ) {}
 
   /** Takes over OOM handling (unless dry-run) and starts listening. */
-  start(): Result<{ notes: string[] }> {
+  start(warmUpRounds: number): Result<{ notes: string[] }> {
     const { host, options } = this.ctx;
     const notes: string[] = [];
     const first = host.readCgroup(this.ref);
     if (!first.ok) return first;
     this.refreshMachineMemoryPages();
     this.lastEvents = first.value.events;
-    // Warm the decision path once (readers, parsers, ranking), so the first OOM is not paid in compile time.
-    const warm = this.snapshot(first.value);
-    if (warm.ok) rankCandidates(warm.value, { maxCandidates: options.journalCandidates, totalMemoryPages: 1 });
-    // ...and the pidfd half of the kill path, on ourselves (opened and closed, never signalled).
-    const self = host.readProcess(host.selfPid());
-    if (self.ok) {
-      const handle = host.openVictim(self.value.pid, self.value.startTimeTicks);
-      if (handle.ok) host.releaseVictim(handle.value);
-    }
+    this.warmUp(warmUpRounds);
     const taken = host.takeOverOom(this.ref);
     if (!taken.ok) return taken;
     this.takeover = taken.value;
@@ -88,6 +80,25 @@ export class ManagedCgroup {
     }
     this.unwatch = watched.value;
     return { ok: true, value: { notes } };
+  }
+
+  /**
+   * Runs the decision path (cgroup and process reads, ranking, pidfd open and start-time check on
+   * ourselves, never a signal) so V8 has compiled it before the first OOM: cold, the first kill took
+   * about twice as long as the later ones (bench/oom-latency).
+   */
+  private warmUp(rounds: number): void {
+    const { host, options } = this.ctx;
+    for (let i = 0; i < rounds; i++) {
+      const cgroup = host.readCgroup(this.ref);
+      const snap = cgroup.ok ? this.snapshot(cgroup.value) : null;
+      if (snap?.ok) rankCandidates(snap.value, { maxCandidates: options.journalCandidates, totalMemoryPages: this.machineMemoryPages });
+      const self = host.readProcess(host.selfPid());
+      if (self.ok) {
+        const handle = host.openVictim(self.value.pid, self.value.startTimeTicks);
+        if (handle.ok) host.releaseVictim(handle.value);
+      }
+    }
   }
 
   /**
