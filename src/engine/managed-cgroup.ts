@@ -241,7 +241,9 @@ export class ManagedCgroup {
     // After an escalation too: if the cgroup left OOM meanwhile, the stalled victim harms nobody and no one else dies.
     if (this.ref.version === 1 && !cgroupNow.value.underOom) return null;
     if (escalatedFrom !== null) this.ctx.log(`${this.ref.path}: decision ${escalatedFrom} stalled; choosing the next victim`);
+    const snapshotStartMs = host.now();
     const snap = this.snapshot(cgroupNow.value);
+    const rankStartMs = host.now();
     if (!snap.ok) {
       this.ctx.log(`${this.ref.path}: cannot list processes (${snap.error.message})`);
       return null;
@@ -280,7 +282,16 @@ export class ManagedCgroup {
       return this.finishWithoutKill(base, candidates, "kill-cgroup", notifiedAtMs);
     }
 
+    const killStartMs = host.now();
     const killed = this.killFirstReachable(candidates, excluded);
+    // Where the time to SIGKILL went, so a slow kill can be explained from the journal.
+    const phasesMs = {
+      detect: snapshotStartMs - notifiedAtMs,
+      snapshot: rankStartMs - snapshotStartMs,
+      rank: killStartMs - rankStartMs,
+      kill: host.now() - killStartMs,
+      processes: snap.value.processes.length,
+    };
     if (killed === null) {
       const record: DecisionRecord = {
         ...base,
@@ -300,7 +311,7 @@ export class ManagedCgroup {
       ...base,
       victim: victimRecord(killed.candidate),
       action: "kill",
-      outcome: confirmation.outcome,
+      outcome: { ...confirmation.outcome, phasesMs },
     };
     this.commit(record);
     return record;

@@ -3,6 +3,7 @@
 // the mounts and the LinuxFs, so the same code runs in the v2 fixture tests.
 
 import { closeSync, openSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import { setPriority } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fail, ok, type Result } from "../../core/result.js";
@@ -18,6 +19,8 @@ import { DEFAULT_PROC_ROOT, readMachineMemory, readProcessSample, readProcessSam
 import { OOM_SCORE_ADJ_MIN } from "./parse-proc.js";
 
 const SIGKILL = 9;
+/** Like earlyoom's -p: the daemon runs ahead of ordinary processes (nice 0) without starving the machine. */
+const DAEMON_NICENESS = -10;
 /** Used only if the addon is missing; every Linux architecture we run on has 4 KiB pages. */
 const FALLBACK_PAGE_SIZE_BYTES = 4096;
 
@@ -321,6 +324,13 @@ export class LinuxHost implements Host {
     // Not mlockall: with locked pages V8's madvise(MADV_DONTNEED) fails and Node 20 aborts (measured
     // here, exit 133), at exit always and sometimes while running. The daemon's footprint stays small instead.
     notes.push("memory not locked: Node 20 aborts when V8 cannot release locked pages, so mlockall stays off");
+    try {
+      // Ahead of the allocating workload when an OOM wakes us; the work is a millisecond, so this costs nobody.
+      setPriority(DAEMON_NICENESS);
+      notes.push(`scheduling priority raised (nice ${DAEMON_NICENESS})`);
+    } catch (error) {
+      notes.push(`cannot raise scheduling priority to nice ${DAEMON_NICENESS} (${(error as NodeJS.ErrnoException).code ?? "error"}; needs CAP_SYS_NICE): kills may wait behind busy processes`);
+    }
     const adjPath = join(this.procRoot, "self", "oom_score_adj");
     const written = writeControl(adjPath, String(OOM_SCORE_ADJ_MIN));
     if (written.ok) {
