@@ -45,6 +45,8 @@ export interface Outcome {
   victimExited: boolean;
   reap: { durationMs: number; alreadyGone: boolean } | { error: string } | null;
   observations: number;
+  /** kill-cgroup: the processes cgroup.kill took with it. */
+  groupKilledPids?: number[];
   /** The time to SIGKILL split by phase (notification to snapshot, snapshot, ranking, pidfd open and signal), and the processes read. */
   phasesMs?: { detect: number; snapshot: number; rank: number; kill: number; processes: number };
   /** Present when the victim did not die promptly (seed 001): what it was doing. */

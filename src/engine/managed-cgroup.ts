@@ -4,13 +4,12 @@
 import { rankCandidates } from "../core/rank.js";
 import type { Result } from "../core/result.js";
 import type { Candidate, CgroupSample, Exclusion, IncidentKind, MemoryEventCounters, Snapshot } from "../core/types.js";
-import { observe, startTracking, type TrackerState } from "../core/victim-tracker.js";
+import { confirmGroupKill, confirmKill, type KilledVictim } from "./confirm-kill.js";
 import type { EngineOptions } from "./engine-options.js";
 import type { CgroupRef, Host, OomTakeover, Unwatch, VictimHandle } from "./host.js";
-import type { ActionKind, DecisionRecord, JournalSink, Outcome, VictimRecord } from "./journal-record.js";
-
-/** How long a dry run waits for the kernel killer to resolve an OOM handed to it. */
-const KERNEL_HANDOVER_TIMEOUT_MS = 5_000;
+import type { DecisionRecord, JournalSink } from "./journal-record.js";
+import { handOverToKernel } from "./kernel-handover.js";
+import { describeDecision, emptyOutcome, victimRecord } from "./outcome.js";
 
 export interface EngineContext {
   host: Host;
@@ -21,18 +20,8 @@ export interface EngineContext {
   nextDecisionId: () => number;
 }
 
-interface KilledVictim {
-  handle: VictimHandle;
-  candidate: Candidate;
-  killedAtMs: number;
-}
-
-/** What the confirmation of one kill found. */
-interface Confirmation {
-  outcome: Outcome;
-  /** The victim is still alive (frozen, stuck in D state) and must never be chosen again. */
-  stillAlive: boolean;
-}
+/** A decision record before its victim, action and outcome are known. */
+type DecisionBase = Omit<DecisionRecord, "victim" | "action" | "outcome">;
 
 export class ManagedCgroup {
   private takeover: OomTakeover | null = null;
@@ -62,6 +51,11 @@ export class ManagedCgroup {
     this.refreshMachineMemoryPages();
     this.lastEvents = first.value.events;
     this.warmUp(warmUpRounds);
+    const members = host.listProcesses(this.ref);
+    if (members.ok && members.value.some((p) => p.pid === host.selfPid())) {
+      // Seed 004: a handler inside the cgroup it handles can be stuck in the very OOM it must resolve.
+      notes.push("warning: oomwarden itself runs inside this cgroup; an OOM here can stall it; run it outside the cgroups it manages");
+    }
     const taken = host.takeOverOom(this.ref);
     if (!taken.ok) return taken;
     this.takeover = taken.value;
@@ -257,8 +251,8 @@ export class ManagedCgroup {
     const candidates = ranking.candidates;
 
     const decisionId = this.ctx.nextDecisionId();
-    const base = {
-      type: "decision" as const,
+    const base: DecisionBase = {
+      type: "decision",
       decisionId,
       incident: {
         kind,
@@ -274,12 +268,12 @@ export class ManagedCgroup {
     };
 
     if (options.dryRun) {
-      const record = this.finishWithoutKill(base, candidates, "dry-run", notifiedAtMs);
-      if (this.ref.version === 1) await this.handOverToKernel(snap.value);
+      const record = this.journalDryRun(base, candidates);
+      if (this.ref.version === 1) await handOverToKernel(this.ctx, this.ref, snap.value);
       return record;
     }
     if (this.ref.version === 2 && snap.value.cgroup.oomGroup && candidates.length > 0) {
-      return this.finishWithoutKill(base, candidates, "kill-cgroup", notifiedAtMs);
+      return this.killGroup(base, snap.value.cgroup.usageBytes, notifiedAtMs);
     }
 
     const killStartMs = host.now();
@@ -304,7 +298,7 @@ export class ManagedCgroup {
       return record;
     }
 
-    const confirmation = await this.confirm(killed, snap.value.cgroup.usageBytes, notifiedAtMs);
+    const confirmation = await confirmKill({ host, options, ref: this.ref }, killed, snap.value.cgroup.usageBytes, notifiedAtMs);
     if (confirmation.stillAlive) this.rememberAliveVictim(killed.handle);
     else host.releaseVictim(killed.handle);
     const record: DecisionRecord = {
@@ -315,51 +309,6 @@ export class ManagedCgroup {
     };
     this.commit(record);
     return record;
-  }
-
-  /**
-   * Dry run on v1: let the kernel killer resolve this one OOM (oom_kill_disable 0), wait until the
-   * cgroup is out of OOM, take over again, and journal what the kernel did, so "what oomwarden would
-   * have chosen" and "what the kernel chose" stand side by side in the journal.
-   */
-  private async handOverToKernel(snapshot: Snapshot): Promise<void> {
-    const { host } = this.ctx;
-    const handed = host.handOomToKernel(this.ref);
-    if (!handed.ok) {
-      this.ctx.log(`${this.ref.path}: dry run: cannot hand the OOM to the kernel: ${handed.error.message}`);
-      return;
-    }
-    const deadlineMs = host.now() + KERNEL_HANDOVER_TIMEOUT_MS;
-    let after: CgroupSample | null = null;
-    while (host.now() < deadlineMs) {
-      await new Promise<void>((resolve) => host.setTimer(1, resolve));
-      const sample = host.readCgroup(this.ref);
-      if (!sample.ok) break;
-      after = sample.value;
-      if (!after.underOom && after.events.oomKill > snapshot.cgroup.events.oomKill) break;
-    }
-    const retaken = host.takeOverOom(this.ref);
-    if (!retaken.ok) this.ctx.log(`${this.ref.path}: dry run: cannot disable the kernel killer again: ${retaken.error.message}`);
-    // The kernel's victim may still be exiting: give it a moment to leave the process list.
-    let gone = this.goneSince(snapshot);
-    while (gone.length === 0 && after !== null && after.events.oomKill > snapshot.cgroup.events.oomKill && host.now() < deadlineMs) {
-      await new Promise<void>((resolve) => host.setTimer(1, resolve));
-      gone = this.goneSince(snapshot);
-    }
-    this.ctx.journal.append({
-      type: "kernel-kill",
-      cgroup: this.ref.path,
-      oomKills: after === null ? 0 : after.events.oomKill - snapshot.cgroup.events.oomKill,
-      goneSinceSnapshot: gone,
-      note: "dry run: the kernel's OOM killer resolved this OOM",
-    });
-  }
-
-  /** Pids of the snapshot no longer in the cgroup (matched with their start time). */
-  private goneSince(snapshot: Snapshot): number[] {
-    const alive = this.ctx.host.listProcesses(this.ref);
-    const stillThere = new Set(alive.ok ? alive.value.map((p) => `${p.pid}/${p.startTimeTicks}`) : []);
-    return snapshot.processes.filter((p) => !stillThere.has(`${p.pid}/${p.startTimeTicks}`)).map((p) => p.pid);
   }
 
   /** A killed victim that has not exited stays excluded from every ranking until its pidfd says it is gone. */
@@ -376,24 +325,23 @@ export class ManagedCgroup {
     if (watched.ok && !exited) entry.unwatch = watched.value;
   }
 
-  /** Dry run, or a v2 group kill (memory.oom.group): the whole cgroup is the unit. */
-  private finishWithoutKill(
-    base: Omit<DecisionRecord, "victim" | "action" | "outcome">,
-    candidates: Candidate[],
-    action: ActionKind,
-    notifiedAtMs: number,
-  ): DecisionRecord {
-    const { host } = this.ctx;
+  /** Dry run: the decision as it would be, with nothing done. */
+  private journalDryRun(base: DecisionBase, candidates: Candidate[]): DecisionRecord {
     const top = candidates[0];
-    let outcome = emptyOutcome("not-acted");
-    if (action === "kill-cgroup") {
-      const killed = host.killCgroup(this.ref);
-      outcome = killed.ok
-        ? { ...emptyOutcome("recovered"), msToKill: host.now() - notifiedAtMs }
-        : { ...emptyOutcome("nothing-done") };
-      if (!killed.ok) this.ctx.log(`${this.ref.path}: cgroup.kill failed: ${killed.error.message}`);
-    }
-    const record: DecisionRecord = { ...base, victim: top ? victimRecord(top) : null, action, outcome };
+    const record: DecisionRecord = { ...base, victim: top ? victimRecord(top) : null, action: "dry-run", outcome: emptyOutcome("not-acted") };
+    this.commit(record);
+    return record;
+  }
+
+  /** v2 memory.oom.group: the whole cgroup is the unit; cgroup.kill, then the same confirmation of memory back. */
+  private async killGroup(base: DecisionBase, usageBeforeBytes: number, notifiedAtMs: number): Promise<DecisionRecord> {
+    const { host, options } = this.ctx;
+    const killed = host.killCgroup(this.ref);
+    if (!killed.ok) this.ctx.log(`${this.ref.path}: cgroup.kill failed: ${killed.error.message}`);
+    const outcome = killed.ok
+      ? { ...(await confirmGroupKill({ host, options, ref: this.ref }, usageBeforeBytes, notifiedAtMs, host.now())), groupKilledPids: killed.value.killedPids }
+      : emptyOutcome("nothing-done");
+    const record: DecisionRecord = { ...base, victim: null, action: "kill-cgroup", outcome };
     this.commit(record);
     return record;
   }
@@ -418,138 +366,6 @@ export class ManagedCgroup {
     return null;
   }
 
-  /**
-   * Watches the victim until its memory is back, or until it stalls (escalate).
-   * Dense reads right after the kill time the recovery; then the progress tracker observes at a steady interval.
-   */
-  private confirm(killed: KilledVictim, usageBeforeBytes: number, notifiedAtMs: number): Promise<Confirmation> {
-    const { host, options } = this.ctx;
-    return new Promise<Confirmation>((resolve) => {
-      let exited = false;
-      let reap: Outcome["reap"] = null;
-      let reaped = false;
-      let msToMemoryBack: number | null = null;
-      let freedBytes: number | null = null;
-      let observations = 0;
-      let tracker: TrackerState = startTracking(
-        { pid: killed.handle.pid, startTimeTicks: killed.handle.startTimeTicks, rssBytes: killed.candidate.rssBytes },
-        usageBeforeBytes,
-        killed.killedAtMs,
-        {
-          config: {
-            maxObservationsWithoutProgress: options.maxObservationsWithoutProgress,
-            minProgressBytes: Math.max(1, options.minProgressBytes),
-          },
-        },
-      );
-      let done = false;
-      let timer: ReturnType<Host["setTimer"]> | null = null;
-      let unwatchExit: Unwatch | null = null;
-
-      const finish = (result: Outcome["result"], stall?: Outcome["stall"]): void => {
-        if (done) return;
-        done = true;
-        if (timer !== null) host.clearTimer(timer);
-        unwatchExit?.();
-        const outcome: Outcome = {
-          result,
-          freedBytes,
-          msToKill: killed.killedAtMs - notifiedAtMs,
-          msToMemoryBack,
-          victimExited: exited,
-          reap,
-          observations,
-        };
-        if (stall) outcome.stall = stall;
-        resolve({ outcome, stillAlive: !exited });
-      };
-
-      /** Reads the cgroup; records when memory is back. Returns the sample for the tracker. */
-      const sample = (): CgroupSample | null => {
-        const cgroup = host.readCgroup(this.ref);
-        if (!cgroup.ok) {
-          // The cgroup went away with its tasks: nothing left to confirm.
-          finish("recovered");
-          return null;
-        }
-        const fellBytes = usageBeforeBytes - cgroup.value.usageBytes;
-        // "Memory back" means the victim's whole mm is released: its exit (pidfd readable, after
-        // exit_mm) or process_mrelease done. A first uncharge already clears under_oom, so that alone proves little.
-        const victimMemoryGone = exited || reaped;
-        const outOfOom = this.ref.version === 1 ? !cgroup.value.underOom : !atLimit(cgroup.value);
-        if (victimMemoryGone && fellBytes > 0 && outOfOom) {
-          msToMemoryBack = host.now() - notifiedAtMs;
-          freedBytes = fellBytes;
-          finish("recovered");
-        }
-        return cgroup.value;
-      };
-
-      const observeTick = (): void => {
-        timer = null;
-        if (done) return;
-        const cgroup = sample();
-        if (cgroup === null || done) return;
-        observations++;
-        const victim = exited ? null : host.readProcess(killed.handle.pid);
-        const step = observe(tracker, {
-          atMs: host.now(),
-          victimExited: exited || (victim !== null && !victim.ok),
-          victimRssBytes: victim !== null && victim.ok ? victim.value.rssBytes : null,
-          scopeUsageBytes: cgroup.usageBytes,
-          scopeUnderOom: this.ref.version === 1 ? cgroup.underOom : atLimit(cgroup),
-        });
-        tracker = step.state;
-        if (step.verdict === "resolved" || step.verdict === "exited-still-oom") {
-          freedBytes ??= usageBeforeBytes - cgroup.usageBytes;
-          finish(step.verdict === "resolved" ? "recovered" : "exited-still-oom");
-          return;
-        }
-        if (step.verdict === "escalate") {
-          const evidence = host.readStallEvidence(killed.handle.pid);
-          freedBytes = usageBeforeBytes - cgroup.usageBytes;
-          finish("escalated", {
-            ...(evidence.ok ? evidence.value : { state: "?", wchan: "", threads: [] }),
-            msSinceKill: step.msSinceKill,
-            observationsWithoutProgress: step.observationsWithoutProgress,
-            explanation: step.stall?.explanation ?? "",
-          });
-          return;
-        }
-        timer = host.setTimer(options.observeIntervalMs, observeTick);
-      };
-
-      const fastDelays = [...options.fastConfirmDelaysMs];
-      const fastTick = (): void => {
-        timer = null;
-        if (done) return;
-        sample();
-        if (done) return;
-        const next = fastDelays.shift();
-        timer = next === undefined ? host.setTimer(options.observeIntervalMs, observeTick) : host.setTimer(next, fastTick);
-      };
-
-      const watched = host.watchExit(killed.handle, () => {
-        exited = true;
-        sample();
-      });
-      if (watched.ok) unwatchExit = watched.value;
-
-      void host.reap(killed.handle).then((result) => {
-        if (result.ok) {
-          reap = result.value;
-          // ESRCH (alreadyGone) means the exit path owns the mm now, not that the memory is back yet.
-          reaped = !result.value.alreadyGone;
-        } else {
-          reap = { error: result.error.message };
-        }
-        if (!done) sample();
-      });
-
-      fastTick();
-    });
-  }
-
   private commit(record: DecisionRecord): void {
     this.refreshMachineMemoryPages();
     record.incident.suppressedNotifications = this.notificationsWhileHandling - this.notificationsReported;
@@ -557,46 +373,4 @@ export class ManagedCgroup {
     this.ctx.journal.append(record);
     this.ctx.log(describeDecision(record));
   }
-}
-
-function atLimit(cgroup: CgroupSample): boolean {
-  // v2 has no under_oom: a cgroup within a page of its limit is still out of memory.
-  return cgroup.limitBytes !== null && cgroup.usageBytes >= cgroup.limitBytes - 4096;
-}
-
-function emptyOutcome(result: Outcome["result"]): Outcome {
-  return {
-    result,
-    freedBytes: null,
-    msToKill: null,
-    msToMemoryBack: null,
-    victimExited: false,
-    reap: null,
-    observations: 0,
-  };
-}
-
-function victimRecord(candidate: Candidate): VictimRecord {
-  return {
-    pid: candidate.pid,
-    comm: candidate.comm,
-    startTime: candidate.startTimeTicks,
-    rssBytes: candidate.rssBytes,
-  };
-}
-
-const MIB = 1024 * 1024;
-
-export function describeDecision(record: DecisionRecord): string {
-  const where = record.incident.cgroup;
-  const victim = record.victim ? `${record.victim.comm}[${record.victim.pid}] (rss ${(record.victim.rssBytes / MIB).toFixed(1)} MiB)` : "nobody";
-  const o = record.outcome;
-  const timing = [
-    o.msToKill !== null ? `SIGKILL after ${o.msToKill.toFixed(2)} ms` : null,
-    o.msToMemoryBack !== null ? `memory back after ${o.msToMemoryBack.toFixed(2)} ms` : null,
-    o.freedBytes !== null ? `${(o.freedBytes / MIB).toFixed(1)} MiB freed` : null,
-  ]
-    .filter((x) => x !== null)
-    .join(", ");
-  return `${where}: decision ${record.decisionId} ${record.action} ${victim}: ${o.result}${timing ? ` (${timing})` : ""}`;
 }

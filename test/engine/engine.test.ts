@@ -183,7 +183,7 @@ test("v2: the kernel's own kill is journaled, not answered; an OOM without a ker
   engine.stop();
 });
 
-test("v2 memory.oom.group: the whole cgroup is killed through cgroup.kill", async () => {
+test("v2 memory.oom.group: the whole cgroup is killed through cgroup.kill, and recovery is confirmed", async () => {
   const { host, journal, engine } = setup(2);
   host.oomGroup = true;
   host.add({ pid: 100, comm: "a", rssBytes: 1 * MIB });
@@ -195,6 +195,9 @@ test("v2 memory.oom.group: the whole cgroup is killed through cgroup.kill", asyn
   assert.deepEqual(host.cgroupKills, [host.ref.path]);
   const [record] = decisions(journal);
   assert.equal(record?.action, "kill-cgroup");
+  assert.deepEqual(record?.outcome.groupKilledPids, [100, 200]);
+  assert.equal(record?.outcome.result, "recovered");
+  assert.ok(record?.outcome.msToMemoryBack !== null);
   engine.stop();
 });
 

@@ -98,11 +98,17 @@ test("v2 memory.oom.group: the whole cgroup is killed through cgroup.kill", opti
   const s = await setup(true);
   try {
     s.tree.bumpMemoryEvents(s.path, "oom", 1);
+    await waitFor("cgroup.kill to be written", () => s.tree.readControl(s.path, "cgroup.kill") === "1");
+    // The kernel would kill every process and uncharge their memory; the fixture does the uncharge by hand.
+    s.tree.writeControl(s.path, "memory.current", `${4 * MIB}\n`);
     await waitFor("a decision", () => decisions(s.journal).length > 0);
     await s.engine.whenIdle();
     const [record] = decisions(s.journal);
     assert.equal(record?.action, "kill-cgroup");
-    assert.equal(s.tree.readControl(s.path, "cgroup.kill"), "1");
+    assert.equal(record?.victim, null);
+    assert.deepEqual(record?.outcome.groupKilledPids, [s.small.pid, s.big.pid].sort((a, b) => a - b));
+    assert.equal(record?.outcome.result, "recovered");
+    assert.equal(record?.outcome.freedBytes, 60 * MIB);
   } finally {
     teardown(s);
   }

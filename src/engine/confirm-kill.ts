@@ -1,0 +1,183 @@
+// Confirmation of one kill: watches the victim until its memory is back in the cgroup, or until
+// it has made no progress for the configured observations (then the engine escalates).
+// Dense reads right after the kill time the recovery; then the progress tracker observes at a steady interval.
+
+import type { Candidate, CgroupSample } from "../core/types.js";
+import { observe, startTracking, type TrackerState } from "../core/victim-tracker.js";
+import type { EngineOptions } from "./engine-options.js";
+import type { CgroupRef, Host, Unwatch, VictimHandle } from "./host.js";
+import type { Outcome } from "./journal-record.js";
+import { atLimit, emptyOutcome } from "./outcome.js";
+
+export interface KilledVictim {
+  handle: VictimHandle;
+  candidate: Candidate;
+  killedAtMs: number;
+}
+
+export interface Confirmation {
+  outcome: Outcome;
+  /** The victim is still alive (frozen, stuck in D state) and must never be chosen again. */
+  stillAlive: boolean;
+}
+
+export interface ConfirmScope {
+  host: Host;
+  options: EngineOptions;
+  ref: CgroupRef;
+}
+
+export function confirmKill(scope: ConfirmScope, killed: KilledVictim, usageBeforeBytes: number, notifiedAtMs: number): Promise<Confirmation> {
+const { host, options, ref } = scope;
+  return new Promise<Confirmation>((resolve) => {
+    let exited = false;
+    let reap: Outcome["reap"] = null;
+    let reaped = false;
+    let msToMemoryBack: number | null = null;
+    let freedBytes: number | null = null;
+    let observations = 0;
+    let tracker: TrackerState = startTracking(
+      { pid: killed.handle.pid, startTimeTicks: killed.handle.startTimeTicks, rssBytes: killed.candidate.rssBytes },
+      usageBeforeBytes,
+      killed.killedAtMs,
+      {
+        config: {
+          maxObservationsWithoutProgress: options.maxObservationsWithoutProgress,
+          minProgressBytes: Math.max(1, options.minProgressBytes),
+        },
+      },
+    );
+    let done = false;
+    let timer: ReturnType<Host["setTimer"]> | null = null;
+    let unwatchExit: Unwatch | null = null;
+
+    const finish = (result: Outcome["result"], stall?: Outcome["stall"]): void => {
+      if (done) return;
+      done = true;
+      if (timer !== null) host.clearTimer(timer);
+      unwatchExit?.();
+      const outcome: Outcome = {
+        result,
+        freedBytes,
+        msToKill: killed.killedAtMs - notifiedAtMs,
+        msToMemoryBack,
+        victimExited: exited,
+        reap,
+        observations,
+      };
+      if (stall) outcome.stall = stall;
+      resolve({ outcome, stillAlive: !exited });
+    };
+
+    /** Reads the cgroup; records when memory is back. Returns the sample for the tracker. */
+    const sample = (): CgroupSample | null => {
+      const cgroup = host.readCgroup(ref);
+      if (!cgroup.ok) {
+        // The cgroup went away with its tasks: nothing left to confirm.
+        finish("recovered");
+        return null;
+      }
+      const fellBytes = usageBeforeBytes - cgroup.value.usageBytes;
+      // "Memory back" means the victim's whole mm is released: its exit (pidfd readable, after
+      // exit_mm) or process_mrelease done. A first uncharge already clears under_oom, so that alone proves little.
+      const victimMemoryGone = exited || reaped;
+      const outOfOom = ref.version === 1 ? !cgroup.value.underOom : !atLimit(cgroup.value);
+      if (victimMemoryGone && fellBytes > 0 && outOfOom) {
+        msToMemoryBack = host.now() - notifiedAtMs;
+        freedBytes = fellBytes;
+        finish("recovered");
+      }
+      return cgroup.value;
+    };
+
+    const observeTick = (): void => {
+      timer = null;
+      if (done) return;
+      const cgroup = sample();
+      if (cgroup === null || done) return;
+      observations++;
+      const victim = exited ? null : host.readProcess(killed.handle.pid);
+      const step = observe(tracker, {
+        atMs: host.now(),
+        victimExited: exited || (victim !== null && !victim.ok),
+        victimRssBytes: victim !== null && victim.ok ? victim.value.rssBytes : null,
+        scopeUsageBytes: cgroup.usageBytes,
+        scopeUnderOom: ref.version === 1 ? cgroup.underOom : atLimit(cgroup),
+      });
+      tracker = step.state;
+      if (step.verdict === "resolved" || step.verdict === "exited-still-oom") {
+        freedBytes ??= usageBeforeBytes - cgroup.usageBytes;
+        finish(step.verdict === "resolved" ? "recovered" : "exited-still-oom");
+        return;
+      }
+      if (step.verdict === "escalate") {
+        const evidence = host.readStallEvidence(killed.handle.pid);
+        freedBytes = usageBeforeBytes - cgroup.usageBytes;
+        finish("escalated", {
+          ...(evidence.ok ? evidence.value : { state: "?", wchan: "", threads: [] }),
+          msSinceKill: step.msSinceKill,
+          observationsWithoutProgress: step.observationsWithoutProgress,
+          explanation: step.stall?.explanation ?? "",
+        });
+        return;
+      }
+      timer = host.setTimer(options.observeIntervalMs, observeTick);
+    };
+
+    const fastDelays = [...options.fastConfirmDelaysMs];
+    const fastTick = (): void => {
+      timer = null;
+      if (done) return;
+      sample();
+      if (done) return;
+      const next = fastDelays.shift();
+      timer = next === undefined ? host.setTimer(options.observeIntervalMs, observeTick) : host.setTimer(next, fastTick);
+    };
+
+    const watched = host.watchExit(killed.handle, () => {
+      exited = true;
+      sample();
+    });
+    if (watched.ok) unwatchExit = watched.value;
+
+    void host.reap(killed.handle).then((result) => {
+      if (result.ok) {
+        reap = result.value;
+        // ESRCH (alreadyGone) means the exit path owns the mm now, not that the memory is back yet.
+        reaped = !result.value.alreadyGone;
+      } else {
+        reap = { error: result.error.message };
+      }
+      if (!done) sample();
+    });
+
+    fastTick();
+  });
+}
+
+/**
+ * After a group kill (cgroup.kill) there is no single victim to watch: memory is back once the
+ * cgroup is below its limit with usage fallen; without that within the tracker's patience, unresolved.
+ */
+export function confirmGroupKill(scope: ConfirmScope, usageBeforeBytes: number, notifiedAtMs: number, killedAtMs: number): Promise<Outcome> {
+  const { host, options, ref } = scope;
+  const delaysMs = [...options.fastConfirmDelaysMs, ...Array<number>(options.maxObservationsWithoutProgress).fill(options.observeIntervalMs)];
+  let observations = 0;
+  return new Promise<Outcome>((resolve) => {
+    const result = (outcome: Partial<Outcome> & Pick<Outcome, "result">): void =>
+      resolve({ ...emptyOutcome(outcome.result), msToKill: killedAtMs - notifiedAtMs, observations, ...outcome });
+    const check = (): void => {
+      observations++;
+      const cgroup = host.readCgroup(ref);
+      if (!cgroup.ok) return result({ result: "recovered", victimExited: true });
+      const fellBytes = usageBeforeBytes - cgroup.value.usageBytes;
+      if (fellBytes > 0 && !atLimit(cgroup.value)) {
+        return result({ result: "recovered", victimExited: true, freedBytes: fellBytes, msToMemoryBack: host.now() - notifiedAtMs });
+      }
+      const next = delaysMs.shift();
+      if (next === undefined) return result({ result: "unresolved", freedBytes: fellBytes });
+      host.setTimer(next, check);
+    };
+    check();
+  });
+}
