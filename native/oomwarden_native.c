@@ -157,27 +157,31 @@ static napi_value result_fail(napi_env env, const char *code, const char *messag
   return res;
 }
 
+/* Failure named `code`, message "<what>: <reason>" with <what> formatted from fmt. */
+static napi_value result_vfail(napi_env env, const char *code, const char *reason, const char *fmt, va_list ap) {
+  char what[160], msg[320];
+  vsnprintf(what, sizeof what, fmt, ap);
+  snprintf(msg, sizeof msg, "%s: %s", what, reason);
+  return result_fail(env, code, msg);
+}
+
 /* Failure from an errno value: message is "<what>: <strerror>", e.g. "pidfd_open(1234): No such process".
  * Only called on the JS thread, so the non-reentrant strerror() is fine. */
 static napi_value result_errno(napi_env env, int err, const char *fmt, ...) {
-  char what[160], msg[320];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(what, sizeof what, fmt, ap);
+  napi_value res = result_vfail(env, errno_name(err), strerror(err), fmt, ap);
   va_end(ap);
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  return result_fail(env, errno_name(err), msg);
+  return res;
 }
 
 /* Failure from a libuv error (negative UV_E* value); uv_err_name gives "EEXIST", "EBADF", ... */
 static napi_value result_uv(napi_env env, int uverr, const char *fmt, ...) {
-  char what[160], msg[320];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(what, sizeof what, fmt, ap);
+  napi_value res = result_vfail(env, uv_err_name(uverr), uv_strerror(uverr), fmt, ap);
   va_end(ap);
-  snprintf(msg, sizeof msg, "%s: %s", what, uv_strerror(uverr));
-  return result_fail(env, uv_err_name(uverr), msg);
+  return res;
 }
 
 /* Integer argument in [min, max]. Rejects non-numbers, NaN and fractions instead of truncating. */

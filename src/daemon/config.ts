@@ -21,38 +21,20 @@ export type ConfigResult = { ok: true; config: DaemonConfig } | { ok: false; mes
 
 type Check = (node: Node, key: string, where: string) => { value: unknown } | { error: string };
 
-const positiveNumber: Check = (node, key, where) => {
-  const v = isScalar(node) ? node.value : undefined;
-  return typeof v === "number" && Number.isFinite(v) && v > 0
-    ? { value: v }
-    : { error: `${where}: key "${key}": expected a positive number, got ${show(node)}` };
-};
+/** A check for one scalar: the predicate it must pass and what the error says was expected. */
+function scalar(accepts: (v: unknown) => boolean, expected: string): Check {
+  return (node, key, where) => {
+    const v = isScalar(node) ? node.value : undefined;
+    return accepts(v) ? { value: v } : { error: `${where}: key "${key}": expected ${expected}, got ${show(node)}` };
+  };
+}
 
-const positiveInteger: Check = (node, key, where) => {
-  const v = isScalar(node) ? node.value : undefined;
-  return typeof v === "number" && Number.isInteger(v) && v > 0
-    ? { value: v }
-    : { error: `${where}: key "${key}": expected a positive integer, got ${show(node)}` };
-};
-
-const nonNegativeInteger: Check = (node, key, where) => {
-  const v = isScalar(node) ? node.value : undefined;
-  return typeof v === "number" && Number.isInteger(v) && v >= 0
-    ? { value: v }
-    : { error: `${where}: key "${key}": expected an integer >= 0, got ${show(node)}` };
-};
-
-const boolean: Check = (node, key, where) => {
-  const v = isScalar(node) ? node.value : undefined;
-  return typeof v === "boolean" ? { value: v } : { error: `${where}: key "${key}": expected true or false, got ${show(node)}` };
-};
-
-const nonEmptyString: Check = (node, key, where) => {
-  const v = isScalar(node) ? node.value : undefined;
-  return typeof v === "string" && v.length > 0
-    ? { value: v }
-    : { error: `${where}: key "${key}": expected a path, got ${show(node)}` };
-};
+const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+const positiveNumber = scalar((v) => isNumber(v) && v > 0, "a positive number");
+const positiveInteger = scalar((v) => isNumber(v) && Number.isInteger(v) && v > 0, "a positive integer");
+const nonNegativeInteger = scalar((v) => isNumber(v) && Number.isInteger(v) && v >= 0, "an integer >= 0");
+const boolean = scalar((v) => typeof v === "boolean", "true or false");
+const nonEmptyString = scalar((v) => typeof v === "string" && v.length > 0, "a path");
 
 /** Known keys, the check each value must pass, and where the value goes. */
 const KEYS: Record<string, { check: Check; apply: (c: DaemonConfig, v: unknown) => void; help: string }> = {

@@ -15,11 +15,7 @@ import {
   v2RootFiles,
   type CgroupTree,
 } from "../fixtures/cgroup-tree.js";
-
-function value<T>(result: Result<T>): T {
-  if (!result.ok) assert.fail(`expected ok, got ${result.error.code}: ${result.error.message}`);
-  return result.value;
-}
+import { value } from "../support/result-assert.js";
 
 /** Asserts the error code and that the message names the path the user gave. */
 function assertError(result: Result<CgroupRef>, code: string, path: string, also?: RegExp): void {

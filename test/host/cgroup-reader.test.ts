@@ -6,16 +6,7 @@ import type { CgroupRef } from "../../src/engine/host.js";
 import { listCgroupPids, readCgroupSample } from "../../src/host/linux/cgroup-reader.js";
 import { nodeLinuxFs, type LinuxFs } from "../../src/host/linux/linux-fs.js";
 import { buildCgroupTree, v1MemcgFiles, v2MemcgFiles, v2RootFiles, type CgroupTree } from "../fixtures/cgroup-tree.js";
-
-function value<T>(result: Result<T>): T {
-  if (!result.ok) assert.fail(`expected ok, got ${result.error.code}: ${result.error.message}`);
-  return result.value;
-}
-
-function errorOf<T>(result: Result<T>): { code: string; message: string } {
-  if (result.ok) assert.fail(`expected an error, got ${JSON.stringify(result.value)}`);
-  return result.error;
-}
+import { value, errorOf } from "../support/result-assert.js";
 
 const MiB = 1 << 20;
 

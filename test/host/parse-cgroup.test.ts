@@ -14,11 +14,7 @@ import {
 } from "../../src/host/linux/parse-cgroup.js";
 import { parsePressure } from "../../src/host/linux/parse-pressure.js";
 import { captured } from "../fixtures/captured.js";
-
-function value<T>(result: { ok: true; value: T } | { ok: false; error: { code: string; message: string } }): T {
-  if (!result.ok) assert.fail(`expected ok, got ${result.error.code}: ${result.error.message}`);
-  return result.value;
-}
+import { value } from "../support/result-assert.js";
 
 describe("parseOomControl (v1)", () => {
   it("reads the real root cgroup: killer enabled, not under OOM", () => {

@@ -12,11 +12,7 @@ import {
   unescapeMountinfo,
 } from "../../src/host/linux/parse-proc.js";
 import { captured } from "../fixtures/captured.js";
-
-function value<T>(result: { ok: true; value: T } | { ok: false; error: { code: string; message: string } }): T {
-  if (!result.ok) assert.fail(`expected ok, got ${result.error.code}: ${result.error.message}`);
-  return result.value;
-}
+import { value } from "../support/result-assert.js";
 
 describe("parseProcStat", () => {
   it("reads a real /proc/self/stat", () => {

@@ -13,16 +13,7 @@ import {
 } from "../../src/host/linux/proc-reader.js";
 import { captured } from "../fixtures/captured.js";
 import { buildProcTree, statLine, statusText, type ProcTree } from "../fixtures/proc-tree.js";
-
-function value<T>(result: Result<T>): T {
-  if (!result.ok) assert.fail(`expected ok, got ${result.error.code}: ${result.error.message}`);
-  return result.value;
-}
-
-function errorOf<T>(result: Result<T>): { code: string; message: string } {
-  if (result.ok) assert.fail(`expected an error, got ${JSON.stringify(result.value)}`);
-  return result.error;
-}
+import { value, errorOf } from "../support/result-assert.js";
 
 const VICTIM = 3573;
 const KTHREADD = 2;

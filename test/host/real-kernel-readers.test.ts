@@ -9,11 +9,7 @@ import type { Result } from "../../src/core/result.js";
 import { listCgroupPids, readCgroupSample } from "../../src/host/linux/cgroup-reader.js";
 import { readCgroupMounts, validateCgroupPath, type CgroupMounts } from "../../src/host/linux/cgroup-mounts.js";
 import { readMachineMemory, readProcCgroups, readProcessSample, readStallEvidence } from "../../src/host/linux/proc-reader.js";
-
-function value<T>(result: Result<T>): T {
-  if (!result.ok) assert.fail(`expected ok, got ${result.error.code}: ${result.error.message}`);
-  return result.value;
-}
+import { value } from "../support/result-assert.js";
 
 const onLinux = process.platform === "linux" && existsSync("/proc/self/stat");
 
