@@ -44,10 +44,12 @@ export async function runDemo(): Promise<number> {
     const hog = cgroup.spawnInside(["tail", "/dev/zero"]);
     say(`started the memory hog: tail /dev/zero, pid ${hog.pid} (reads an endless line into memory)`);
 
+    let timer: NodeJS.Timeout | undefined;
     const record = await Promise.race([
       decided,
-      new Promise<null>((resolve) => setTimeout(() => resolve(null), DECISION_TIMEOUT_MS)),
+      new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), DECISION_TIMEOUT_MS))),
     ]);
+    clearTimeout(timer);
     if (record === null) {
       say(`no OOM decision within ${DECISION_TIMEOUT_MS / 1000} s`);
       return 1;

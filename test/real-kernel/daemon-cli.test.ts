@@ -116,3 +116,15 @@ test("oomwarden with an unknown command or option exits 2 with the usage", { tim
     assert.match(daemon.stderr(), /Usage:/);
   }
 });
+
+test("oomwarden demo: the hog dies, the innocent lives, the timings are printed, nothing is left behind", { skip: skip ?? false, timeout: 60_000 }, async () => {
+  const demo = startDaemon(["demo"]);
+  assert.equal(await demo.exited, 0, demo.stderr());
+  const out = demo.stderr();
+  assert.match(out, /action: kill tail\[\d+\]/);
+  assert.match(out, /SIGKILL sent\s+[\d.]+ ms after the kernel's notification/);
+  assert.match(out, /memory back\s+[\d.]+ ms after the kernel's notification/);
+  assert.match(out, /the hog was killed; the innocent process is alive/);
+  const created = /created (\S+) with/.exec(out)?.[1];
+  assert.ok(created && !existsSync(created), "the scratch cgroup is removed");
+});
