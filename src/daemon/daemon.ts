@@ -10,6 +10,10 @@ import { defaultJournalPath } from "./paths.js";
 import { describeMachine } from "./machine-report.js";
 
 const MEMORY_WATCH_INTERVAL_MS = 10_000;
+/** Each of these would end the process without a word; all of them restore the kernel's settings first. */
+const STOP_SIGNALS: NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP"];
+/** How long a stop waits for a decision in flight (its victim already killed) to reach the journal. */
+const STOP_GRACE_MS = 2_000;
 
 function log(message: string): void {
   process.stderr.write(`oomwarden: ${message}\n`);
@@ -56,47 +60,56 @@ export async function runDaemon(args: RunArgs): Promise<number> {
   journal.append({ type: "daemon", message: `started, pid ${process.pid}${config.engine.dryRun ? ", dry run" : ""}`, notes: capabilities.notes });
 
   const engine = new Engine(host, journal, config.engine, log);
-  for (const path of config.cgroups) {
-    const managed = engine.manage(path);
-    if (managed.ok) {
-      log(`managing ${managed.value.cgroup}${managed.value.notes.length ? ` (${managed.value.notes.join("; ")})` : ""}`);
-    } else {
-      log(`cannot manage ${path}: ${managed.error.message}`);
+  let resolveExit: (code: number) => void = () => {};
+  const exited = new Promise<number>((resolve) => (resolveExit = resolve));
+  let memoryWatch: NodeJS.Timeout | null = null;
+  let stopping = false;
+  // Installed before any cgroup is touched: from the first oom_kill_disable write on, every way out restores.
+  const stop = async (code: number, why: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    if (memoryWatch !== null) clearInterval(memoryWatch);
+    const report = engine.stop();
+    for (const path of report.restored) log(`restored kernel OOM settings of ${path}`);
+    for (const failure of report.failed) log(`could not restore ${failure.cgroup}: ${failure.message}`);
+    // A kill already sent must still reach the journal: give decisions in flight a moment to finish.
+    await Promise.race([engine.whenIdle(), new Promise((r) => setTimeout(r, STOP_GRACE_MS).unref())]);
+    journal.append({ type: "daemon", message: `stopped: ${why}` });
+    fileJournal?.close();
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+    process.off("uncaughtException", onFatal);
+    resolveExit(code);
+  };
+  const onSignal = (signal: NodeJS.Signals): void => void stop(0, signal);
+  const onFatal = (error: Error): void => {
+    log(`fatal: ${error.stack ?? error.message}`);
+    void stop(1, `fatal error: ${error.message}`);
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  // Node 20 raises an unhandled promise rejection as an uncaught exception, so this catches both.
+  process.on("uncaughtException", onFatal);
+
+  try {
+    for (const path of config.cgroups) {
+      if (stopping) break;
+      const managed = engine.manage(path);
+      if (managed.ok) {
+        log(`managing ${managed.value.cgroup}${managed.value.notes.length ? ` (${managed.value.notes.join("; ")})` : ""}`);
+      } else {
+        log(`cannot manage ${path}: ${managed.error.message}`);
+      }
     }
+  } catch (error) {
+    onFatal(error instanceof Error ? error : new Error(String(error)));
   }
-  if (engine.managedPaths().length === 0) {
+  if (!stopping && engine.managedPaths().length === 0) {
     for (const line of describeMachine(host)) log(line);
   }
 
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (code: number, why: string): void => {
-      if (stopping) return;
-      stopping = true;
-      clearInterval(memoryWatch);
-      const report = engine.stop();
-      for (const path of report.restored) log(`restored kernel OOM settings of ${path}`);
-      for (const failure of report.failed) log(`could not restore ${failure.cgroup}: ${failure.message}`);
-      journal.append({ type: "daemon", message: `stopped: ${why}` });
-      fileJournal?.close();
-      process.off("SIGTERM", onTerm);
-      process.off("SIGINT", onInt);
-      process.off("uncaughtException", onFatal);
-      resolve(code);
-    };
-    const onTerm = (): void => stop(0, "SIGTERM");
-    const onInt = (): void => stop(0, "SIGINT");
-    const onFatal = (error: Error): void => {
-      log(`fatal: ${error.stack ?? error.message}`);
-      stop(1, `fatal error: ${error.message}`);
-    };
-    process.on("SIGTERM", onTerm);
-    process.on("SIGINT", onInt);
-    process.on("uncaughtException", onFatal);
-
+  if (!stopping) {
     // Keep observing even with nothing managed: warn when the machine itself runs low.
     let wasLow = false;
-    const memoryWatch = setInterval(() => {
+    memoryWatch = setInterval(() => {
       const memory = host.readMachineMemory();
       if (!memory.ok) return;
       const availablePct = (100 * memory.value.availableBytes) / memory.value.totalBytes;
@@ -104,5 +117,6 @@ export async function runDaemon(args: RunArgs): Promise<number> {
       if (low !== wasLow) log(`machine memory ${low ? "low" : "back to normal"}: ${availablePct.toFixed(1)}% available`);
       wasLow = low;
     }, MEMORY_WATCH_INTERVAL_MS);
-  });
+  }
+  return exited;
 }

@@ -33,6 +33,7 @@ const { host, options, ref } = scope;
     let exited = false;
     let reap: Outcome["reap"] = null;
     let reaped = false;
+    let reapSettled = false;
     let msToMemoryBack: number | null = null;
     let freedBytes: number | null = null;
     let observations = 0;
@@ -105,6 +106,12 @@ const { host, options, ref } = scope;
         scopeUnderOom: ref.version === 1 ? cgroup.underOom : atLimit(cgroup),
       });
       tracker = step.state;
+      if (step.verdict === "resolved" && !exited && !reapSettled) {
+        // The cgroup left OOM at the first uncharge, but the victim's memory is still going down:
+        // wait for its exit or the reap, so no later incident picks a second victim meanwhile.
+        timer = host.setTimer(options.observeIntervalMs, observeTick);
+        return;
+      }
       if (step.verdict === "resolved" || step.verdict === "exited-still-oom") {
         freedBytes ??= usageBeforeBytes - cgroup.usageBytes;
         finish(step.verdict === "resolved" ? "recovered" : "exited-still-oom");
@@ -140,16 +147,20 @@ const { host, options, ref } = scope;
     });
     if (watched.ok) unwatchExit = watched.value;
 
-    void host.reap(killed.handle).then((result) => {
-      if (result.ok) {
-        reap = result.value;
-        // ESRCH (alreadyGone) means the exit path owns the mm now, not that the memory is back yet.
-        reaped = !result.value.alreadyGone;
-      } else {
-        reap = { error: result.error.message };
-      }
-      if (!done) sample();
-    });
+    host
+      .reap(killed.handle)
+      .catch((error: unknown) => ({ ok: false as const, error: { code: "EREAP", message: String(error) } }))
+      .then((result) => {
+        reapSettled = true;
+        if (result.ok) {
+          reap = result.value;
+          // ESRCH (alreadyGone) means the exit path owns the mm now, not that the memory is back yet.
+          reaped = !result.value.alreadyGone;
+        } else {
+          reap = { error: result.error.message };
+        }
+        if (!done) sample();
+      });
 
     fastTick();
   });

@@ -50,6 +50,8 @@ export class Engine {
     const started = cgroup.start(this.managed.size === 0 && !this.warmedUp ? WARM_UP_ROUNDS_FIRST : 1);
     this.warmedUp = true;
     if (!started.ok) {
+      // start() undoes what it did; stop() tries once more, in case that undo failed too.
+      cgroup.stop();
       this.journal.append({ type: "error", cgroup: ref.value.path, message: started.error.message });
       return started;
     }

@@ -1,6 +1,7 @@
-// Dry run on cgroup v1: oomwarden journals the victim it would choose, then lets the kernel killer
-// resolve that one OOM (oom_kill_disable 0), waits until the cgroup is out of OOM, takes over again,
-// and journals what the kernel did, so both choices stand side by side in the journal.
+// Handing one v1 OOM to the kernel killer (oom_kill_disable 0), waiting until the cgroup is out of
+// OOM, taking over again, and journaling what the kernel did. Used by the dry run (so oomwarden's
+// choice and the kernel's stand side by side in the journal) and whenever oomwarden cannot resolve
+// an OOM itself: a v1 cgroup must never hang with its killer disabled.
 
 import type { CgroupSample, Snapshot } from "../core/types.js";
 import type { CgroupRef, Host } from "./host.js";
@@ -13,13 +14,17 @@ export interface HandoverContext {
   host: Host;
   journal: JournalSink;
   log: (message: string) => void;
+  /** Why the OOM goes to the kernel: "dry run", or why oomwarden could not resolve it itself. */
+  reason: string;
+  /** After stop() the kernel's settings are restored: never take over again. */
+  isStopped: () => boolean;
 }
 
 export async function handOverToKernel(ctx: HandoverContext, ref: CgroupRef, snapshot: Snapshot): Promise<void> {
 const { host, journal, log } = ctx;
   const handed = host.handOomToKernel(ref);
   if (!handed.ok) {
-    log(`${ref.path}: dry run: cannot hand the OOM to the kernel: ${handed.error.message}`);
+    log(`${ref.path}: ${ctx.reason}: cannot hand the OOM to the kernel: ${handed.error.message}`);
     return;
   }
   const deadlineMs = host.now() + KERNEL_HANDOVER_TIMEOUT_MS;
@@ -31,8 +36,10 @@ const { host, journal, log } = ctx;
     after = sample.value;
     if (!after.underOom && after.events.oomKill > snapshot.cgroup.events.oomKill) break;
   }
-  const retaken = host.takeOverOom(ref);
-  if (!retaken.ok) log(`${ref.path}: dry run: cannot disable the kernel killer again: ${retaken.error.message}`);
+  if (!ctx.isStopped()) {
+    const retaken = host.takeOverOom(ref);
+    if (!retaken.ok) log(`${ref.path}: ${ctx.reason}: cannot disable the kernel killer again: ${retaken.error.message}`);
+  }
   // The kernel's victim may still be exiting: give it a moment to leave the process list.
   let gone = goneSince(host, ref, snapshot);
   while (gone.length === 0 && after !== null && after.events.oomKill > snapshot.cgroup.events.oomKill && host.now() < deadlineMs) {
@@ -44,7 +51,7 @@ const { host, journal, log } = ctx;
     cgroup: ref.path,
     oomKills: after === null ? 0 : after.events.oomKill - snapshot.cgroup.events.oomKill,
     goneSinceSnapshot: gone,
-    note: "dry run: the kernel's OOM killer resolved this OOM",
+    note: `${ctx.reason}: the OOM was handed to the kernel's OOM killer`,
   });
 }
 

@@ -1,15 +1,17 @@
 // One managed memory cgroup: its OOM notifications, the decisions they lead to, and their outcomes.
 // observe -> detect -> decide -> act -> confirm, all time from host.now().
 
+import { OOM_SCORE_ADJ_MIN } from "../core/badness.js";
 import { rankCandidates } from "../core/rank.js";
+import { observe, startTracking } from "../core/victim-tracker.js";
 import type { Result } from "../core/result.js";
 import type { Candidate, CgroupSample, Exclusion, IncidentKind, MemoryEventCounters, Snapshot } from "../core/types.js";
 import { confirmGroupKill, confirmKill, type KilledVictim } from "./confirm-kill.js";
 import type { EngineOptions } from "./engine-options.js";
 import type { CgroupRef, Host, OomTakeover, Unwatch, VictimHandle } from "./host.js";
 import type { DecisionRecord, JournalSink } from "./journal-record.js";
-import { handOverToKernel } from "./kernel-handover.js";
-import { describeDecision, emptyOutcome, victimRecord } from "./outcome.js";
+import { handOverToKernel, type HandoverContext } from "./kernel-handover.js";
+import { atLimit, describeDecision, emptyOutcome, victimRecord } from "./outcome.js";
 
 export interface EngineContext {
   host: Host;
@@ -30,6 +32,8 @@ export class ManagedCgroup {
   private notificationsWhileHandling = 0;
   /** Part of notificationsWhileHandling already reported by an earlier decision of the same handling. */
   private notificationsReported = 0;
+  /** When the first notification absorbed by the running handling arrived. */
+  private firstAbsorbedAtMs: number | null = null;
   private lastEvents: MemoryEventCounters | null = null;
   /** Victims already killed in this scope that have not exited: excluded from every later ranking. */
   private readonly aliveVictims = new Map<number, { handle: VictimHandle; unwatch: Unwatch | null }>();
@@ -131,12 +135,13 @@ export class ManagedCgroup {
     return restored;
   }
 
-  private onNotification(): void {
+  private onNotification(arrivedAtMs?: number): void {
     if (this.stopped) return;
-    const notifiedAtMs = this.ctx.host.now();
+    const notifiedAtMs = arrivedAtMs ?? this.ctx.host.now();
     if (this.handling) {
       // One decision at a time per scope (seed 000): the running one absorbs this notification.
       this.notificationsWhileHandling++;
+      this.firstAbsorbedAtMs ??= notifiedAtMs;
       return;
     }
     this.handling = true;
@@ -148,10 +153,13 @@ export class ManagedCgroup {
       .finally(() => {
         this.handling = false;
         this.notificationsReported = 0;
+        const absorbedAtMs = this.firstAbsorbedAtMs;
+        this.firstAbsorbedAtMs = null;
         if (this.notificationsWhileHandling > 0 && !this.stopped) {
-          // Something happened meanwhile: look again; an OOM still in force starts a new incident.
+          // Something happened meanwhile: look again; an OOM still in force starts a new incident,
+          // timed from the first notification that arrived while we were busy.
           this.notificationsWhileHandling = 0;
-          this.onNotification();
+          this.onNotification(absorbedAtMs ?? undefined);
         }
       });
   }
@@ -167,8 +175,14 @@ export class ManagedCgroup {
     }
     const kind = this.detect(sample.value);
     if (kind === null) return;
-    let escalatedFrom: number | null = null;
     let fresh: CgroupSample | null = sample.value;
+    if (this.aliveVictims.size > 0) {
+      // Seed 000: an earlier victim still dying gets the tracker's patience before anyone else dies.
+      const waited = await this.waitForAliveVictim();
+      if (waited === "recovered" || this.stopped) return;
+      fresh = null;
+    }
+    let escalatedFrom: number | null = null;
     // Each pass is one decision; only a stalled victim, or a cgroup still OOM after its victim left, leads to another.
     for (;;) {
       if (this.stopped) return;
@@ -179,7 +193,7 @@ export class ManagedCgroup {
       // A stalled victim leads to the next one; a victim gone while the cgroup is still out of memory leads to a fresh decision.
       if (decision.outcome.result === "escalated") escalatedFrom = decision.decisionId;
       else if (decision.outcome.result === "exited-still-oom") {
-        // A new incident: its timings start now.
+        // A new incident, found by our own observation rather than a kernel notification: timed from it.
         escalatedFrom = null;
         notifiedAtMs = host.now();
       }
@@ -240,6 +254,8 @@ export class ManagedCgroup {
     const rankStartMs = host.now();
     if (!snap.ok) {
       this.ctx.log(`${this.ref.path}: cannot list processes (${snap.error.message})`);
+      // Never leave a v1 cgroup hanging in OOM with its killer disabled: let the kernel resolve it.
+      if (this.ref.version === 1) await handOverToKernel(this.handoverContext("oomwarden could not list its processes"), this.ref, emptySnapshot(cgroupNow.value));
       return null;
     }
     const ranking = rankCandidates(snap.value, {
@@ -269,10 +285,13 @@ export class ManagedCgroup {
 
     if (options.dryRun) {
       const record = this.journalDryRun(base, candidates);
-      if (this.ref.version === 1) await handOverToKernel(this.ctx, this.ref, snap.value);
+      if (this.ref.version === 1) await handOverToKernel(this.handoverContext("dry run"), this.ref, snap.value);
       return record;
     }
-    if (this.ref.version === 2 && snap.value.cgroup.oomGroup && candidates.length > 0) {
+    // memory.oom.group: the whole cgroup goes, unless a member is protected (oom_score_adj -1000, or
+    // oomwarden itself): cgroup.kill would take it too, so then the members are killed one by one below.
+    const groupHasProtected = snap.value.processes.some((p) => p.oomScoreAdj === OOM_SCORE_ADJ_MIN || p.pid === snap.value.selfPid);
+    if (this.ref.version === 2 && snap.value.cgroup.oomGroup && candidates.length > 0 && !groupHasProtected) {
       return this.killGroup(base, snap.value.cgroup.usageBytes, notifiedAtMs);
     }
 
@@ -295,11 +314,14 @@ export class ManagedCgroup {
       };
       this.commit(record);
       this.ctx.log(`${this.ref.path}: OOM, but nothing can be killed (${excluded.length} excluded)`);
+      // The kernel may still force the charge or find a victim we may not take; a hung cgroup is the worst outcome.
+      if (this.ref.version === 1) await handOverToKernel(this.handoverContext("oomwarden found nothing it may kill"), this.ref, snap.value);
       return record;
     }
 
     const confirmation = await confirmKill({ host, options, ref: this.ref }, killed, snap.value.cgroup.usageBytes, notifiedAtMs);
-    if (confirmation.stillAlive) this.rememberAliveVictim(killed.handle);
+    // After stop() nothing may keep watching: a victim still alive is released, not remembered.
+    if (confirmation.stillAlive && !this.stopped) this.rememberAliveVictim(killed.handle);
     else host.releaseVictim(killed.handle);
     const record: DecisionRecord = {
       ...base,
@@ -309,6 +331,43 @@ export class ManagedCgroup {
     };
     this.commit(record);
     return record;
+  }
+
+  /**
+   * Observes the most recent victim still alive, as after its kill: "recovered" when the cgroup
+   * left the OOM meanwhile; "decide" when it exited with the OOM still there, or made no progress
+   * for the configured observations (it stays excluded; the next decision picks someone else).
+   */
+  private async waitForAliveVictim(): Promise<"recovered" | "decide"> {
+    const { host, options } = this.ctx;
+    const latest = [...this.aliveVictims.values()].at(-1);
+    if (latest === undefined) return "decide";
+    const victim = host.readProcess(latest.handle.pid);
+    const cgroup = host.readCgroup(this.ref);
+    if (!cgroup.ok) return "recovered";
+    let tracker = startTracking(
+      { pid: latest.handle.pid, startTimeTicks: latest.handle.startTimeTicks, rssBytes: victim.ok ? victim.value.rssBytes : 0 },
+      cgroup.value.usageBytes,
+      host.now(),
+      { config: { maxObservationsWithoutProgress: options.maxObservationsWithoutProgress, minProgressBytes: Math.max(1, options.minProgressBytes) } },
+    );
+    for (;;) {
+      await new Promise<void>((resolve) => host.setTimer(options.observeIntervalMs, resolve));
+      if (this.stopped) return "recovered";
+      const now = host.readCgroup(this.ref);
+      if (!now.ok) return "recovered";
+      const current = host.readProcess(latest.handle.pid);
+      const step = observe(tracker, {
+        atMs: host.now(),
+        victimExited: !this.aliveVictims.has(latest.handle.pid) || !current.ok || current.value.startTimeTicks !== latest.handle.startTimeTicks,
+        victimRssBytes: current.ok ? current.value.rssBytes : null,
+        scopeUsageBytes: now.value.usageBytes,
+        scopeUnderOom: this.ref.version === 1 ? now.value.underOom : atLimit(now.value),
+      });
+      tracker = step.state;
+      if (step.verdict === "resolved") return "recovered";
+      if (step.verdict === "exited-still-oom" || step.verdict === "escalate") return "decide";
+    }
   }
 
   /** A killed victim that has not exited stays excluded from every ranking until its pidfd says it is gone. */
@@ -366,6 +425,10 @@ export class ManagedCgroup {
     return null;
   }
 
+  private handoverContext(reason: string): HandoverContext {
+    return { host: this.ctx.host, journal: this.ctx.journal, log: this.ctx.log, reason, isStopped: () => this.stopped };
+  }
+
   private commit(record: DecisionRecord): void {
     this.refreshMachineMemoryPages();
     record.incident.suppressedNotifications = this.notificationsWhileHandling - this.notificationsReported;
@@ -373,4 +436,9 @@ export class ManagedCgroup {
     this.ctx.journal.append(record);
     this.ctx.log(describeDecision(record));
   }
+}
+
+/** A snapshot with no processes, for a handover when the processes could not be listed. */
+function emptySnapshot(cgroup: CgroupSample): Snapshot {
+  return { takenAtMs: 0, cgroup, processes: [], selfPid: 0, pageSizeBytes: 4096 };
 }

@@ -211,3 +211,116 @@ test("a path that cannot be managed is an error naming it; the others are still 
   assert.ok(journal.records.some((r) => r.type === "error" && r.cgroup === "/sys/fs/cgroup/memory/nope"));
   engine.stop();
 });
+
+test("v1 with nothing oomwarden may kill: the OOM goes to the kernel instead of hanging, and the journal says so", async () => {
+  const { host, journal, engine } = setup();
+  host.add({ pid: 100, comm: "protected", rssBytes: 60 * MIB, oomScoreAdj: -1000 });
+  engine.manage(host.ref.path);
+  host.fireOom();
+  await host.advance(6000);
+  await engine.whenIdle();
+  assert.deepEqual(host.killed, []);
+  const [record] = decisions(journal);
+  assert.equal(record?.action, "none");
+  assert.equal(record?.outcome.result, "nothing-done");
+  const handover = journal.records.find((r) => r.type === "kernel-kill");
+  assert.ok(handover?.type === "kernel-kill" && /found nothing it may kill/.test(handover.note));
+  assert.equal(host.underOom, false, "the cgroup is not left hanging");
+  assert.equal(host.oomKillDisabled, true, "managed again afterwards");
+  engine.stop();
+});
+
+test("stopping during a dry-run handover leaves the kernel killer enabled", async () => {
+  const host = new FakeHost(1);
+  const journal = new MemoryJournal();
+  const engine = new Engine(host, journal, { dryRun: true });
+  host.add({ pid: 100, comm: "protected", rssBytes: 60 * MIB, oomScoreAdj: -1000 });
+  host.add({ pid: 200, comm: "small", rssBytes: 1 * MIB });
+  host.oomNeedBytes = 100 * MIB; // the OOM outlasts the kernel's kill, so the handover keeps waiting
+  engine.manage(host.ref.path);
+  host.fireOom();
+  await host.advance(50);
+  engine.stop();
+  await host.advance(6000);
+  await engine.whenIdle();
+  assert.equal(host.oomKillDisabled, false, "not taken over again after stop");
+});
+
+test("an earlier victim still alive gets the tracker's patience before a new OOM kills anyone else", async () => {
+  const { host, journal, engine } = setup();
+  host.add({ pid: 100, comm: "innocent", rssBytes: 1 * MIB });
+  host.add({ pid: 150, comm: "second", rssBytes: 10 * MIB });
+  host.add({ pid: 200, comm: "frozen", rssBytes: 50 * MIB, onKill: "stall", reapable: true });
+  engine.manage(host.ref.path);
+  host.fireOom();
+  await host.advance(1000);
+  await engine.whenIdle();
+  assert.deepEqual(host.killed, [200], "the frozen victim was reaped: recovered, still alive");
+  const secondOomAtMs = host.now();
+  host.fireOom();
+  await host.advance(300);
+  assert.deepEqual(host.killed, [200], "no new victim while the old one is observed");
+  await host.advance(2000);
+  await engine.whenIdle();
+  assert.deepEqual(host.killed, [200, 150], "after the observations without progress, the next victim");
+  const second = decisions(journal)[1];
+  assert.deepEqual(second?.priorVictimsAlive, [200]);
+  assert.ok((second?.outcome.msToKill ?? 0) >= 500, `waited ${second?.outcome.msToKill} ms since ${secondOomAtMs}`);
+  engine.stop();
+});
+
+test("the cgroup leaving OOM at the first uncharge does not end the watch on a victim whose memory is still going down", async () => {
+  const { host, journal, engine } = setup();
+  host.add({ pid: 100, comm: "innocent", rssBytes: 1 * MIB });
+  host.add({ pid: 200, comm: "big", rssBytes: 50 * MIB, onKill: { exitAfterMs: 900 } });
+  host.reapMs = 700; // a big victim: reaping takes a while
+  host.oomNeedBytes = 1; // the waiter is satisfied by any uncharge
+  engine.manage(host.ref.path);
+  host.fireOom();
+  await host.advance(20);
+  host.processes.get(200)!.rssBytes -= 2 * MIB; // the first pages come back: under_oom clears
+  await host.advance(2000);
+  await engine.whenIdle();
+  assert.deepEqual(host.killed, [200]);
+  const [record] = decisions(journal);
+  assert.equal(record?.outcome.result, "recovered");
+  assert.deepEqual(record?.outcome.reap, { durationMs: 700, alreadyGone: false }, "waited for the reap");
+  assert.ok((record?.outcome.msToMemoryBack ?? 0) >= 700, `memory back at ${record?.outcome.msToMemoryBack} ms`);
+  engine.stop();
+});
+
+test("a victim freeing its memory steadily is never joined by a second one, however many OOMs follow", async () => {
+  const { host, journal, engine } = setup();
+  host.add({ pid: 100, comm: "innocent", rssBytes: 1 * MIB });
+  host.add({ pid: 150, comm: "second", rssBytes: 10 * MIB });
+  host.add({ pid: 200, comm: "big", rssBytes: 50 * MIB, reapable: false, onKill: { shrinkBytesPerMs: 0.05 * MIB } });
+  host.oomNeedBytes = 1;
+  engine.manage(host.ref.path);
+  host.fireOom();
+  // The workload keeps hitting the limit while the victim shrinks (it is gone after about 1 s).
+  for (let i = 0; i < 8; i++) {
+    await host.advance(100);
+    host.fireOom();
+  }
+  await host.advance(2000);
+  await engine.whenIdle();
+  assert.deepEqual(host.killed, [200]);
+  assert.ok(decisions(journal).every((d) => d.victim?.pid === 200 || d.action === "none"));
+  engine.stop();
+});
+
+test("v2 memory.oom.group with a protected member: members are killed one by one, the protected one lives", async () => {
+  const { host, journal, engine } = setup(2);
+  host.oomGroup = true;
+  host.add({ pid: 100, comm: "guard", rssBytes: 1 * MIB, oomScoreAdj: -1000 });
+  host.add({ pid: 200, comm: "b", rssBytes: 60 * MIB });
+  engine.manage(host.ref.path);
+  host.fireOom();
+  await host.advance(1000);
+  await engine.whenIdle();
+  assert.deepEqual(host.cgroupKills, [], "no cgroup.kill: it would take the protected process too");
+  assert.deepEqual(host.killed, [200]);
+  assert.ok(host.alive(100));
+  assert.equal(decisions(journal)[0]?.action, "kill");
+  engine.stop();
+});

@@ -165,11 +165,16 @@ export class FakeHost implements Host {
   /** The kernel killer takes the biggest process at once, as the real one would (the fake has no badness of its own). */
   handOomToKernel(): Result<void> {
     this.oomKillDisabled = false;
-    const biggest = [...this.processes.values()].filter((p) => p.alive).sort((a, b) => b.rssBytes - a.rssBytes)[0];
+    const biggest = [...this.processes.values()]
+      .filter((p) => p.alive && p.oomScoreAdj !== -1000)
+      .sort((a, b) => b.rssBytes - a.rssBytes)[0];
     if (biggest) {
       this.kernelKilled.push(biggest.pid);
       this.exit(biggest);
       this.events = { ...this.events, oomKill: this.events.oomKill + 1 };
+    } else {
+      // Nothing killable: today's kernel forces the charge past the limit; the OOM is over.
+      this.underOom = false;
     }
     return ok(undefined);
   }

@@ -23,6 +23,8 @@ const SIGKILL = 9;
 const DAEMON_NICENESS = -10;
 /** Used only if the addon is missing; every Linux architecture we run on has 4 KiB pages. */
 const FALLBACK_PAGE_SIZE_BYTES = 4096;
+/** Consecutive poll errors on an OOM eventfd after which it is given up (the engine still has its journal and log). */
+const MAX_WATCH_REARMS = 3;
 
 export interface LinuxHostOptions {
   procRoot?: string;
@@ -167,18 +169,37 @@ export class LinuxHost implements Host {
       closeSync(controlFd);
       return registered;
     }
-    const watched = native.watchFd(efd.value, () => {
-      // Level-triggered: drain first, or the callback would run again at once.
-      native.eventfdDrain(efd.value);
-      onEvent();
-    });
-    if (!watched.ok) {
+    let current: native.FdWatch | null = null;
+    let rearms = 0;
+    const arm = (): Result<native.FdWatch> => {
+      const watched = native.watchFd(efd.value, (error) => {
+        if (error) {
+          // libuv stopped the handle on a poll error: re-arm, or every later OOM would go unseen
+          // (a few times only, so a persistent error cannot spin the loop).
+          current?.stop();
+          current = null;
+          if (++rearms <= MAX_WATCH_REARMS) {
+            const again = arm();
+            current = again.ok ? again.value : null;
+          }
+        } else {
+          rearms = 0;
+          // Level-triggered: drain first, or the callback would run again at once.
+          native.eventfdDrain(efd.value);
+        }
+        onEvent();
+      });
+      return watched;
+    };
+    const first = arm();
+    if (!first.ok) {
       native.closeFd(efd.value);
       closeSync(controlFd);
-      return watched;
+      return first;
     }
+    current = first.value;
     return ok(() => {
-      watched.value.stop();
+      current?.stop();
       native.closeFd(efd.value);
       closeSync(controlFd);
     });
@@ -245,9 +266,13 @@ export class LinuxHost implements Host {
     if (token.closed) return fail("EBADF", `pid ${victim.pid}: pidfd already released`);
     const pending = native.processMrelease(token.pidfd);
     token.reapInFlight = pending;
-    const result = await pending;
-    token.reapInFlight = null;
-    if (token.released) closeToken(token);
+    let result: Awaited<typeof pending>;
+    try {
+      result = await pending;
+    } finally {
+      token.reapInFlight = null;
+      if (token.released) closeToken(token);
+    }
     if (result.ok) return ok({ durationMs: result.value.durationMs, alreadyGone: false });
     // ESRCH: the exit path already released the mm, which is what we wanted.
     if (result.error.code === "ESRCH") return ok({ durationMs: 0, alreadyGone: true });
@@ -257,10 +282,11 @@ export class LinuxHost implements Host {
   watchExit(victim: VictimHandle, onExit: () => void): Result<Unwatch> {
     const token = tokenOf(victim);
     let fired = false;
-    const watched = native.watchFd(token.pidfd, () => {
-      // An exited process's pidfd stays readable: report once and stop.
+    const watched = native.watchFd(token.pidfd, (error) => {
+      // An exited process's pidfd stays readable: report once and stop. A poll error is not an exit;
+      // the engine's observations read the process and see its exit anyway.
       watched.ok && watched.value.stop();
-      if (fired) return;
+      if (fired || error) return;
       fired = true;
       onExit();
     });
