@@ -6,6 +6,7 @@ export interface RunArgs {
   config: string | null;
   cgroups: string[];
   journal: string | null;
+  stateDir: string | null;
   dryRun: boolean;
 }
 
@@ -17,6 +18,7 @@ export function parseRunArgs(args: string[]): RunArgs | { error: string } {
         config: { type: "string" },
         cgroup: { type: "string", multiple: true },
         journal: { type: "string" },
+        "state-dir": { type: "string" },
         "dry-run": { type: "boolean" },
       },
       strict: true,
@@ -27,8 +29,20 @@ export function parseRunArgs(args: string[]): RunArgs | { error: string } {
       config: values.config ?? null,
       cgroups: values.cgroup ?? [],
       journal: values.journal ?? null,
+      stateDir: values["state-dir"] ?? null,
       dryRun: values["dry-run"] ?? false,
     };
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+}
+
+/** `oomwarden restore [--state-dir DIR]`. */
+export function parseRestoreArgs(args: string[]): { stateDir: string | null } | { error: string } {
+  try {
+    const { values, positionals } = parseArgs({ args, options: { "state-dir": { type: "string" } }, strict: true, allowPositionals: true });
+    if (positionals.length > 0) return { error: `unexpected argument "${positionals[0]}"` };
+    return { stateDir: values["state-dir"] ?? null };
   } catch (error) {
     return { error: (error as Error).message };
   }

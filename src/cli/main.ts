@@ -4,18 +4,22 @@
 import { runDaemon } from "../daemon/daemon.js";
 import { runDemo } from "../daemon/demo.js";
 import { CONFIG_KEYS_HELP } from "../daemon/config.js";
-import { parseRunArgs } from "./args.js";
+import { runRestore } from "../daemon/restore.js";
+import { parseRestoreArgs, parseRunArgs } from "./args.js";
 
 const USAGE = `oomwarden: a user-space OOM handler for Linux memory cgroups
 
 Usage:
-  oomwarden run [--config FILE] [--cgroup PATH]... [--journal FILE] [--dry-run]
+  oomwarden run [--config FILE] [--cgroup PATH]... [--journal FILE] [--state-dir DIR] [--dry-run]
       Manage the given memory cgroups (v1 or v2): take over their OOM handling,
       choose and kill exactly one victim per OOM, confirm the memory came back.
       Without options: report the machine's memory and the cgroups it could manage.
   oomwarden demo
       Create a scratch 64 MiB cgroup with a memory hog and an innocent process,
       resolve its OOM, print the decision and the timings, clean up (root, cgroup v1).
+  oomwarden restore [--state-dir DIR]
+      Give back the original oom_kill_disable of every cgroup a daemon took over and could
+      not restore itself (it was killed); for systemd ExecStopPost= or by hand.
   oomwarden help
 
 Config file keys (YAML):
@@ -32,6 +36,14 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       return runDaemon(parsed);
+    }
+    case "restore": {
+      const parsed = parseRestoreArgs(rest);
+      if ("error" in parsed) {
+        process.stderr.write(`oomwarden restore: ${parsed.error}\n\n${USAGE}`);
+        return 2;
+      }
+      return runRestore(parsed, (line) => process.stdout.write(`${line}\n`));
     }
     case "demo":
       if (rest.length > 0) {

@@ -6,14 +6,17 @@ import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "../engine/engine-opt
 
 export interface DaemonConfig {
   cgroups: string[];
-  /** null: the built-in default location chosen at start. */
+  /** null: journal.jsonl in the state directory. */
   journal: string | null;
+  /** null: the built-in default ($STATE_DIRECTORY, /var/lib/oomwarden as root, XDG state otherwise). */
+  stateDir: string | null;
   engine: EngineOptions;
 }
 
 export const DEFAULT_CONFIG: DaemonConfig = {
   cgroups: [],
   journal: null,
+  stateDir: null,
   engine: DEFAULT_ENGINE_OPTIONS,
 };
 
@@ -44,6 +47,7 @@ const KEYS: Record<string, { check: Check; apply: (c: DaemonConfig, v: unknown) 
     help: "list of memory cgroup paths to manage",
   },
   journal: { check: nonEmptyString, apply: (c, v) => (c.journal = v as string), help: "journal file path" },
+  stateDir: { check: nonEmptyString, apply: (c, v) => (c.stateDir = v as string), help: "directory for the journal and the takeover ledger" },
   dryRun: { check: boolean, apply: (c, v) => (c.engine.dryRun = v as boolean), help: "journal decisions, kill nothing" },
   journalCandidates: {
     check: positiveInteger,
@@ -99,7 +103,7 @@ export function parseConfig(text: string, source: string): ConfigResult {
   if (firstError) {
     return { ok: false, message: `${source}:${lineOf(firstError.pos[0])}: YAML syntax error: ${firstError.message.split("\n")[0]}` };
   }
-  const config: DaemonConfig = { cgroups: [], journal: null, engine: { ...DEFAULT_ENGINE_OPTIONS } };
+  const config: DaemonConfig = { cgroups: [], journal: null, stateDir: null, engine: { ...DEFAULT_ENGINE_OPTIONS } };
   if (doc.contents === null) return { ok: true, config };
   if (!isMap(doc.contents)) {
     return { ok: false, message: `${source}:${lineOf(doc.contents.range?.[0])}: expected a mapping of keys at the top level` };

@@ -6,7 +6,8 @@ import { createLinuxHost } from "../host/linux/linux-host.js";
 import type { RunArgs } from "../cli/args.js";
 import { DEFAULT_CONFIG, loadConfigFile, type DaemonConfig } from "./config.js";
 import { FileJournal } from "./journal.js";
-import { defaultJournalPath } from "./paths.js";
+import { FileLedger } from "./file-ledger.js";
+import { defaultStateDir, journalPathIn, ledgerPathIn } from "./paths.js";
 import { describeMachine } from "./machine-report.js";
 
 const MEMORY_WATCH_INTERVAL_MS = 10_000;
@@ -23,6 +24,7 @@ export function mergeConfig(base: DaemonConfig, args: RunArgs): DaemonConfig {
   return {
     cgroups: [...base.cgroups, ...args.cgroups.filter((c) => !base.cgroups.includes(c))],
     journal: args.journal ?? base.journal,
+    stateDir: args.stateDir ?? base.stateDir,
     engine: { ...base.engine, dryRun: base.engine.dryRun || args.dryRun },
   };
 }
@@ -44,7 +46,8 @@ export async function runDaemon(args: RunArgs): Promise<number> {
   for (const line of capabilities.notes) log(line);
   for (const line of host.protectSelf()) log(line);
 
-  const journalPath = config.journal ?? defaultJournalPath();
+  const stateDir = config.stateDir ?? defaultStateDir();
+  const journalPath = config.journal ?? journalPathIn(stateDir);
   const opened = FileJournal.open(journalPath, log);
   let journal: JournalSink;
   let fileJournal: FileJournal | null = null;
@@ -59,7 +62,9 @@ export async function runDaemon(args: RunArgs): Promise<number> {
   }
   journal.append({ type: "daemon", message: `started, pid ${process.pid}${config.engine.dryRun ? ", dry run" : ""}`, notes: capabilities.notes });
 
-  const engine = new Engine(host, journal, config.engine, log);
+  // The journal's open created the state directory when it lives there; the ledger needs it too.
+  const ledger = new FileLedger(ledgerPathIn(stateDir), log);
+  const engine = new Engine(host, journal, config.engine, { log, ledger });
   let resolveExit: (code: number) => void = () => {};
   const exited = new Promise<number>((resolve) => (resolveExit = resolve));
   let memoryWatch: NodeJS.Timeout | null = null;

@@ -36,7 +36,7 @@ export async function runDemo(): Promise<number> {
         if (record.type === "decision") resolveDecision(record);
       },
     };
-    engine = new Engine(createLinuxHost(), journal, {}, (message) => say(`  [engine] ${message}`));
+    engine = new Engine(createLinuxHost(), journal, {}, { log: (message) => say(`  [engine] ${message}`) });
     const managed = engine.manage(cgroup.path);
     if (!managed.ok) throw new Error(managed.error.message);
     say(`oomwarden manages it: the kernel OOM killer is disabled there until the demo ends`);

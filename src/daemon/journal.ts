@@ -1,7 +1,8 @@
 // The journal: one JSON line per record, appended and flushed to disk before append() returns,
 // so a kill is explainable even if the daemon dies right after it.
 
-import { closeSync, existsSync, fdatasyncSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { closeSync, fdatasyncSync, openSync, writeSync } from "node:fs";
+import { makeParents } from "./make-parents.js";
 import { dirname } from "node:path";
 import type { JournalRecord, JournalSink } from "../engine/journal-record.js";
 
@@ -51,16 +52,4 @@ export class MemoryJournal implements JournalSink {
   append(record: JournalRecord): void {
     this.records.push(structuredClone(record));
   }
-}
-
-/**
- * mkdir -p, one level at a time: Node 20's recursive mkdirSync never returns for a path under
- * /proc (mkdir there fails with ENOENT and it retries forever), and a mistyped journal path must
- * not hang the daemon.
- */
-function makeParents(directory: string): void {
-  if (existsSync(directory)) return;
-  const parent = dirname(directory);
-  if (parent !== directory) makeParents(parent);
-  mkdirSync(directory);
 }

@@ -5,9 +5,17 @@ import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "./engine-options.js"
 import type { Host } from "./host.js";
 import type { JournalSink } from "./journal-record.js";
 import { ManagedCgroup } from "./managed-cgroup.js";
+import { InMemoryLedger, type TakeoverLedger } from "./takeover-ledger.js";
 
 /** Rounds of the decision path run before the first OOM (about 5 ms in all here). */
 const WARM_UP_ROUNDS_FIRST = 20;
+
+export interface EngineServices {
+  /** Human-readable progress lines. */
+  log?: (message: string) => void;
+  /** Where original kernel settings are written down before they are changed (default: in memory). */
+  ledger?: TakeoverLedger;
+}
 
 export interface StopReport {
   restored: string[];
@@ -20,13 +28,18 @@ export class Engine {
   private warmedUp = false;
   readonly options: EngineOptions;
 
+  private readonly log: (message: string) => void;
+  private readonly ledger: TakeoverLedger;
+
   constructor(
     private readonly host: Host,
     private readonly journal: JournalSink,
     options: Partial<EngineOptions> = {},
-    private readonly log: (message: string) => void = () => {},
+    services: EngineServices = {},
   ) {
     this.options = { ...DEFAULT_ENGINE_OPTIONS, ...options };
+    this.log = services.log ?? (() => {});
+    this.ledger = services.ledger ?? new InMemoryLedger();
   }
 
   /** Starts managing one cgroup. A bad path is an error for that path only; the others keep being managed. */
@@ -44,6 +57,7 @@ export class Engine {
       journal: this.journal,
       options: this.options,
       log: this.log,
+      ledger: this.ledger,
       nextDecisionId: () => ++this.decisionCounter,
     });
     // Compiled code is shared by every cgroup: warm thoroughly once, then a single round each.

@@ -11,6 +11,7 @@ import type { EngineOptions } from "./engine-options.js";
 import type { CgroupRef, Host, OomTakeover, Unwatch, VictimHandle } from "./host.js";
 import type { DecisionRecord, JournalSink } from "./journal-record.js";
 import { handOverToKernel, type HandoverContext } from "./kernel-handover.js";
+import type { TakeoverLedger } from "./takeover-ledger.js";
 import { atLimit, describeDecision, emptyOutcome, victimRecord } from "./outcome.js";
 
 export interface EngineContext {
@@ -19,6 +20,7 @@ export interface EngineContext {
   options: EngineOptions;
   /** Human-readable progress lines (the daemon prints them). */
   log: (message: string) => void;
+  ledger: TakeoverLedger;
   nextDecisionId: () => number;
 }
 
@@ -60,9 +62,8 @@ export class ManagedCgroup {
       // Seed 004: a handler inside the cgroup it handles can be stuck in the very OOM it must resolve.
       notes.push("warning: oomwarden itself runs inside this cgroup; an OOM here can stall it; run it outside the cgroups it manages");
     }
-    const taken = host.takeOverOom(this.ref);
+    const taken = this.takeOver();
     if (!taken.ok) return taken;
-    this.takeover = taken.value;
     notes.push(...taken.value.notes);
     if (options.dryRun) {
       notes.push(
@@ -128,10 +129,38 @@ export class ManagedCgroup {
     return this.idle;
   }
 
+  /**
+   * Disables the kernel killer here, the original value written down first. A cgroup found at
+   * oom_kill_disable 1 that the ledger says an earlier oomwarden changed from 0 (and never restored:
+   * it was killed) is given back 0 when we stop.
+   */
+  private takeOver(): Result<OomTakeover> {
+    const { host, ledger } = this.ctx;
+    const current = host.readCgroup(this.ref);
+    const recalled = ledger.recall(this.ref.path);
+    if (current.ok && this.ref.version === 1 && !current.value.oomKillDisabled) ledger.remember(this.ref.path, false);
+    const taken = host.takeOverOom(this.ref);
+    if (!taken.ok) {
+      if (recalled === null) ledger.forget(this.ref.path);
+      return taken;
+    }
+    this.takeover = taken.value;
+    if (taken.value.previousOomKillDisable === null && recalled === false) {
+      this.takeover = {
+        previousOomKillDisable: false,
+        notes: ["oom_kill_disable was 1 only because an earlier oomwarden stopped without restoring it; it goes back to 0 when oomwarden stops"],
+      };
+    }
+    return { ok: true, value: this.takeover };
+  }
+
   private restore(): Result<void> {
     if (this.takeover === null) return { ok: true, value: undefined };
     const restored = this.ctx.host.restoreOom(this.ref, this.takeover);
-    if (restored.ok) this.takeover = null;
+    if (restored.ok) {
+      this.takeover = null;
+      this.ctx.ledger.forget(this.ref.path);
+    }
     return restored;
   }
 

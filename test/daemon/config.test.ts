@@ -7,7 +7,7 @@ import { parseRunArgs } from "../../src/cli/args.js";
 import { DEFAULT_CONFIG, loadConfigFile, parseConfig } from "../../src/daemon/config.js";
 import { mergeConfig } from "../../src/daemon/daemon.js";
 import { FileJournal } from "../../src/daemon/journal.js";
-import { defaultJournalPath } from "../../src/daemon/paths.js";
+import { defaultStateDir, journalPathIn, ledgerPathIn } from "../../src/daemon/paths.js";
 
 test("a full config is read into engine options", () => {
   const result = parseConfig(
@@ -60,8 +60,8 @@ test("a missing config file is an error naming the path", () => {
 
 test("run arguments: repeatable --cgroup, errors for unknown options", () => {
   const args = parseRunArgs(["--cgroup", "/a", "--cgroup", "/b", "--journal", "/j", "--dry-run", "--config", "/c"]);
-  assert.deepEqual(args, { config: "/c", cgroups: ["/a", "/b"], journal: "/j", dryRun: true });
-  assert.deepEqual(parseRunArgs([]), { config: null, cgroups: [], journal: null, dryRun: false });
+  assert.deepEqual(args, { config: "/c", cgroups: ["/a", "/b"], journal: "/j", stateDir: null, dryRun: true });
+  assert.deepEqual(parseRunArgs(["--state-dir", "/s"]), { config: null, cgroups: [], journal: null, stateDir: "/s", dryRun: false });
   const bad = parseRunArgs(["--cgroups", "/a"]);
   assert.ok("error" in bad && /--cgroups/.test(bad.error));
   const stray = parseRunArgs(["/a"]);
@@ -71,16 +71,19 @@ test("run arguments: repeatable --cgroup, errors for unknown options", () => {
 test("command-line options add to the config file", () => {
   const base = parseConfig("cgroups: [/a]\njournal: /x\n", "c.yaml");
   assert.ok(base.ok);
-  const merged = mergeConfig(base.config, { config: "c.yaml", cgroups: ["/a", "/b"], journal: null, dryRun: true });
+  const merged = mergeConfig(base.config, { config: "c.yaml", cgroups: ["/a", "/b"], journal: null, stateDir: "/st", dryRun: true });
   assert.deepEqual(merged.cgroups, ["/a", "/b"]);
   assert.equal(merged.journal, "/x");
   assert.equal(merged.engine.dryRun, true);
+  assert.equal(merged.stateDir, "/st");
 });
 
-test("the default journal path follows systemd, root and XDG conventions", () => {
-  assert.equal(defaultJournalPath({ STATE_DIRECTORY: "/var/lib/ow" }, 0), "/var/lib/ow/journal.jsonl");
-  assert.equal(defaultJournalPath({}, 0), "/var/lib/oomwarden/journal.jsonl");
-  assert.equal(defaultJournalPath({ XDG_STATE_HOME: "/home/u/.st" }, 1000), "/home/u/.st/oomwarden/journal.jsonl");
+test("the default state directory follows systemd, root and XDG conventions", () => {
+  assert.equal(defaultStateDir({ STATE_DIRECTORY: "/var/lib/ow" }, 0), "/var/lib/ow");
+  assert.equal(defaultStateDir({}, 0), "/var/lib/oomwarden");
+  assert.equal(defaultStateDir({ XDG_STATE_HOME: "/home/u/.st" }, 1000), "/home/u/.st/oomwarden");
+  assert.equal(journalPathIn("/s"), "/s/journal.jsonl");
+  assert.equal(ledgerPathIn("/s"), "/s/takeover.json");
 });
 
 test("the file journal appends one JSON line per record with a timestamp", () => {

@@ -324,3 +324,30 @@ test("v2 memory.oom.group with a protected member: members are killed one by one
   assert.equal(decisions(journal)[0]?.action, "kill");
   engine.stop();
 });
+
+test("the ledger holds the original value while managed, and a value left by a killed daemon is given back", async () => {
+  const { InMemoryLedger } = await import("../../src/engine/takeover-ledger.js");
+  const host = new FakeHost(1);
+  const ledger = new InMemoryLedger();
+  const engine = new Engine(host, new MemoryJournal(), {}, { ledger });
+  engine.manage(host.ref.path);
+  assert.equal(ledger.recall(host.ref.path), false, "written down before the change");
+  engine.stop();
+  assert.equal(ledger.recall(host.ref.path), null, "forgotten once restored");
+
+  // A daemon killed by SIGKILL left 1 behind; the ledger knows it was 0.
+  host.oomKillDisabled = true;
+  ledger.remember(host.ref.path, false);
+  const next = new Engine(host, new MemoryJournal(), {}, { ledger });
+  const managed = next.manage(host.ref.path);
+  assert.ok(managed.ok && managed.value.notes.some((n) => /earlier oomwarden stopped without restoring/.test(n)));
+  next.stop();
+  assert.equal(host.oomKillDisabled, false);
+
+  // 1 set by the operator (not in the ledger) stays 1.
+  host.oomKillDisabled = true;
+  const third = new Engine(host, new MemoryJournal(), {}, { ledger });
+  third.manage(host.ref.path);
+  third.stop();
+  assert.equal(host.oomKillDisabled, true);
+});

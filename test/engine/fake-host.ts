@@ -157,10 +157,11 @@ export class FakeHost implements Host {
     if (!p || !p.alive) return fail("ESRCH", `pid ${pid} is gone`);
     return ok({ state: p.state, wchan: p.state === "D" ? "mem_cgroup_oom_synchronize" : "", threads: [`${pid}:${p.state}`] });
   }
+  /** As LinuxHost: a killer already disabled is left as found (null: nothing to restore). */
   takeOverOom(): Result<OomTakeover> {
-    const previous = this.oomKillDisabled;
+    if (this.oomKillDisabled) return ok({ previousOomKillDisable: null, notes: ["oom_kill_disable was already 1"] });
     this.oomKillDisabled = true;
-    return ok({ previousOomKillDisable: previous, notes: [] });
+    return ok({ previousOomKillDisable: false, notes: [] });
   }
   /** The kernel killer takes the biggest process at once, as the real one would (the fake has no badness of its own). */
   handOomToKernel(): Result<void> {

@@ -50,7 +50,7 @@ test("oomwarden run: manages a cgroup, journals the kill, restores oom_kill_disa
   try {
     const innocent = await startInside(cgroup, ["sleep", "600"]);
     const missing = `${cgroup.path}-does-not-exist`;
-    daemon = startDaemon(["run", "--cgroup", missing, "--cgroup", cgroup.path, "--journal", journal]);
+    daemon = startDaemon(["run", "--cgroup", missing, "--cgroup", cgroup.path, "--journal", journal, "--state-dir", dir]);
     const d = daemon;
     await waitFor("the daemon to manage the cgroup", () => d.stderr().includes(`managing ${cgroup.path}`));
     assert.match(d.stderr(), new RegExp(`cannot manage ${missing}: cgroup path ${missing} does not exist`));
@@ -83,8 +83,9 @@ test("oomwarden run: manages a cgroup, journals the kill, restores oom_kill_disa
 test("oomwarden run with no options reports memory and manageable cgroups, keeps running, stops on SIGTERM", { timeout: 30_000 }, async () => {
   const dir = tempDir();
   try {
-    const daemon = startDaemon(["run", "--journal", join(dir, "j.jsonl")]);
+    const daemon = startDaemon(["run", "--state-dir", dir]);
     await waitFor("the report", () => daemon.stderr().includes("to manage a cgroup"));
+    assert.match(daemon.stderr(), new RegExp(`journal: ${dir}/journal.jsonl`));
     assert.match(daemon.stderr(), /memory: [\d.]+ GiB available of [\d.]+ GiB/);
     assert.match(daemon.stderr(), /oomwarden run --cgroup/);
     await new Promise((r) => setTimeout(r, 200));
@@ -127,4 +128,44 @@ test("oomwarden demo: the hog dies, the innocent lives, the timings are printed,
   assert.match(out, /the hog was killed; the innocent process is alive/);
   const created = /created (\S+) with/.exec(out)?.[1];
   assert.ok(created && !existsSync(created), "the scratch cgroup is removed");
+});
+
+test("a daemon killed by SIGKILL leaves oom_kill_disable=1; `oomwarden restore` and the next daemon give the original back", { skip: skip ?? false, timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const cgroup = createScratchMemoryCgroup("crash", 64 * MIB);
+  const running: Daemon[] = [];
+  try {
+    const first = startDaemon(["run", "--cgroup", cgroup.path, "--state-dir", dir]);
+    running.push(first);
+    await waitFor("the daemon to manage the cgroup", () => first.stderr().includes(`managing ${cgroup.path}`));
+    const restoreWhileRunning = startDaemon(["restore", "--state-dir", dir]);
+    assert.equal(await restoreWhileRunning.exited, 1);
+    assert.match(restoreWhileRunning.stderr(), /is still running/);
+    assert.equal(oomControl(cgroup.path).oomKillDisable, 1, "a running daemon's cgroup is left alone");
+
+    first.child.kill("SIGKILL");
+    await first.exited;
+    assert.equal(oomControl(cgroup.path).oomKillDisable, 1, "nobody restored it");
+
+    // The next daemon finds 1, learns from the ledger that it was 0, and gives 0 back when it stops.
+    const second = startDaemon(["run", "--cgroup", cgroup.path, "--state-dir", dir]);
+    running.push(second);
+    await waitFor("the second daemon to manage the cgroup", () => second.stderr().includes(`managing ${cgroup.path}`));
+    assert.match(second.stderr(), /earlier oomwarden stopped without restoring it/);
+    second.child.kill("SIGKILL");
+    await second.exited;
+    assert.equal(oomControl(cgroup.path).oomKillDisable, 1);
+
+    const restore = startDaemon(["restore", "--state-dir", dir]);
+    assert.equal(await restore.exited, 0, restore.stderr());
+    assert.match(restore.stderr(), new RegExp(`${cgroup.path}: oom_kill_disable restored to 0`));
+    assert.equal(oomControl(cgroup.path).oomKillDisable, 0);
+    const again = startDaemon(["restore", "--state-dir", dir]);
+    assert.equal(await again.exited, 0);
+    assert.match(again.stderr(), /nothing to restore/);
+  } finally {
+    for (const d of running) if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill("SIGKILL");
+    await cgroup.remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -30,7 +30,7 @@ test("as an unprivileged user the daemon starts, says what it cannot do, leaves 
   chmodSync(dir, 0o777);
   const cgroup = createScratchMemoryCgroup("nonroot", 64 * MIB);
   try {
-    const child = spawn(process.execPath, [CLI, "run", "--cgroup", cgroup.path, "--journal", join(dir, "journal.jsonl")], {
+    const child = spawn(process.execPath, [CLI, "run", "--cgroup", cgroup.path, "--state-dir", dir], {
       uid: NOBODY,
       gid: NOBODY,
       stdio: ["ignore", "ignore", "pipe"],

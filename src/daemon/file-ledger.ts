@@ -1,0 +1,89 @@
+// The takeover ledger as a small JSON file in the state directory, replaced atomically and synced,
+// so the original oom_kill_disable values survive a daemon killed by SIGKILL.
+
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import type { TakeoverLedger } from "../engine/takeover-ledger.js";
+import { makeParents } from "./make-parents.js";
+
+interface LedgerFile {
+  version: 1;
+  /** The daemon that wrote it last: `oomwarden restore` leaves a running daemon's cgroups alone. */
+  ownerPid: number;
+  /** cgroup path -> original oom_kill_disable. */
+  cgroups: Record<string, boolean>;
+}
+
+export class FileLedger implements TakeoverLedger {
+  private entries: Record<string, boolean>;
+  /** The pid that wrote the file last (null: no file yet). */
+  readonly ownerPid: number | null;
+
+  constructor(
+    readonly path: string,
+    private readonly onError: (message: string) => void = () => {},
+  ) {
+    const read = readLedger(path, onError);
+    this.entries = read.cgroups;
+    this.ownerPid = read.ownerPid;
+  }
+
+  recall(cgroupPath: string): boolean | null {
+    return this.entries[cgroupPath] ?? null;
+  }
+
+  remember(cgroupPath: string, originalOomKillDisable: boolean): void {
+    if (this.entries[cgroupPath] === originalOomKillDisable) return;
+    this.entries = { ...this.entries, [cgroupPath]: originalOomKillDisable };
+    this.save();
+  }
+
+  forget(cgroupPath: string): void {
+    if (!(cgroupPath in this.entries)) return;
+    const { [cgroupPath]: _gone, ...rest } = this.entries;
+    this.entries = rest;
+    this.save();
+  }
+
+  all(): Record<string, boolean> {
+    return { ...this.entries };
+  }
+
+  private save(): void {
+    const data: LedgerFile = { version: 1, ownerPid: process.pid, cgroups: this.entries };
+    const temporary = `${this.path}.${process.pid}.tmp`;
+    try {
+      makeParents(dirname(this.path));
+      const fd = openSync(temporary, "w", 0o600);
+      try {
+        writeSync(fd, `${JSON.stringify(data, null, 2)}\n`);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temporary, this.path);
+    } catch (error) {
+      this.onError(`cannot write the takeover ledger ${this.path}: ${(error as Error).message}`);
+    }
+  }
+}
+
+function readLedger(path: string, onError: (message: string) => void): { cgroups: Record<string, boolean>; ownerPid: number | null } {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") onError(`cannot read the takeover ledger ${path}: ${(error as Error).message}`);
+    return { cgroups: {}, ownerPid: null };
+  }
+  try {
+    const parsed = JSON.parse(text) as Partial<LedgerFile>;
+    const cgroups = Object.fromEntries(
+      Object.entries(parsed.cgroups ?? {}).filter((entry): entry is [string, boolean] => typeof entry[1] === "boolean"),
+    );
+    return { cgroups, ownerPid: typeof parsed.ownerPid === "number" ? parsed.ownerPid : null };
+  } catch (error) {
+    onError(`the takeover ledger ${path} is not valid JSON (${(error as Error).message}); starting a new one`);
+    return { cgroups: {}, ownerPid: null };
+  }
+}

@@ -1,0 +1,26 @@
+// What oomwarden changed in the kernel's settings, kept where a later process can read it: a daemon
+// killed by SIGKILL cannot restore oom_kill_disable itself, but `oomwarden restore` (or the next
+// daemon) can, because the original value was written down before it was changed.
+
+export interface TakeoverLedger {
+  /** The original oom_kill_disable of a cgroup, if an earlier oomwarden changed it and did not restore it. */
+  recall(cgroupPath: string): boolean | null;
+  /** Written durably before the change is made. */
+  remember(cgroupPath: string, originalOomKillDisable: boolean): void;
+  /** After the original value is back. */
+  forget(cgroupPath: string): void;
+}
+
+/** No memory across processes (tests, the demo). */
+export class InMemoryLedger implements TakeoverLedger {
+  readonly entries = new Map<string, boolean>();
+  recall(cgroupPath: string): boolean | null {
+    return this.entries.get(cgroupPath) ?? null;
+  }
+  remember(cgroupPath: string, originalOomKillDisable: boolean): void {
+    this.entries.set(cgroupPath, originalOomKillDisable);
+  }
+  forget(cgroupPath: string): void {
+    this.entries.delete(cgroupPath);
+  }
+}
