@@ -1,6 +1,6 @@
 // What the engine tells the journal. The daemon stamps wall-clock time and writes one JSON line per record.
 
-import type { Candidate, Exclusion, IncidentKind } from "../core/types.js";
+import type { Candidate, Exclusion, IncidentKind, MemoryEventCounters } from "../core/types.js";
 import type { StallEvidence } from "./host.js";
 
 export interface VictimRecord {
@@ -63,6 +63,8 @@ export interface DecisionRecord {
     limitBytes: number | null;
     /** OOM notifications that arrived while this decision was in progress and were absorbed by it. */
     suppressedNotifications: number;
+    /** v2: memory.events counters at the snapshot (low, high, max, oom, oom_kill, oom_group_kill); v1: oom_kill only. */
+    events: MemoryEventCounters;
   };
   candidates: Candidate[];
   excluded: Exclusion[];

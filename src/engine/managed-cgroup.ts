@@ -305,6 +305,7 @@ export class ManagedCgroup {
         usageBytes: snap.value.cgroup.usageBytes,
         limitBytes: snap.value.cgroup.limitBytes,
         suppressedNotifications: 0,
+        events: snap.value.cgroup.events,
       },
       candidates: ranking.top,
       excluded,

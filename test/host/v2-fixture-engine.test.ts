@@ -69,6 +69,8 @@ test("v2: an OOM the kernel left unanswered is handled: the biggest process dies
     await s.engine.whenIdle();
     const [record] = decisions(s.journal);
     assert.equal(record?.incident.kind, "memcg-oom");
+    assert.equal(record?.incident.events.max, 3, "memory.events counters travel with the incident");
+    assert.equal(record?.incident.events.oom, 1);
     assert.equal(record?.victim?.pid, s.big.pid);
     assert.equal(record?.action, "kill");
     assert.equal(record?.outcome.result, "recovered");
