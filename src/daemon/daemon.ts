@@ -44,7 +44,8 @@ export async function runDaemon(args: RunArgs): Promise<number> {
   const host = createLinuxHost();
   const capabilities = host.capabilities();
   for (const line of capabilities.notes) log(line);
-  for (const line of host.protectSelf()) log(line);
+  const protection = host.protectSelf();
+  for (const line of protection) log(line);
 
   const stateDir = config.stateDir ?? defaultStateDir();
   const journalPath = config.journal ?? journalPathIn(stateDir);
@@ -60,7 +61,7 @@ export async function runDaemon(args: RunArgs): Promise<number> {
     log(`${opened.message}; decisions are printed here only`);
     journal = { append: (record) => log(JSON.stringify(record)) };
   }
-  journal.append({ type: "daemon", message: `started, pid ${process.pid}${config.engine.dryRun ? ", dry run" : ""}`, notes: capabilities.notes });
+  journal.append({ type: "daemon", message: `started, pid ${process.pid}${config.engine.dryRun ? ", dry run" : ""}`, notes: [...capabilities.notes, ...protection] });
 
   // The journal's open created the state directory when it lives there; the ledger needs it too.
   const ledger = new FileLedger(ledgerPathIn(stateDir), log);
