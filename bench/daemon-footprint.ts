@@ -2,7 +2,8 @@
 // against a bare idle Node process measured over the same minute (the floor any Node daemon pays).
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createScratchMemoryCgroup, type ScratchCgroup } from "../src/host/linux/scratch-cgroup.js";
@@ -38,10 +39,11 @@ function memory(pid: number): { rssBytes: number; rssAnonBytes: number } {
 export async function run(): Promise<BenchOutcome> {
   const cgroups: ScratchCgroup[] = [];
   const children: ChildProcess[] = [];
+  const stateDir = mkdtempSync(join(tmpdir(), "oomwarden-bench-"));
   try {
     for (let i = 0; i < CGROUPS; i++) cgroups.push(createScratchMemoryCgroup("bench-idle", 64 * MIB));
     let stderr = "";
-    const daemon = spawn(process.execPath, [CLI, "run", "--journal", "/dev/null", ...cgroups.flatMap((c) => ["--cgroup", c.path])], {
+    const daemon = spawn(process.execPath, [CLI, "run", "--state-dir", stateDir, ...cgroups.flatMap((c) => ["--cgroup", c.path])], {
       stdio: ["ignore", "ignore", "pipe"],
     });
     daemon.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
@@ -77,5 +79,6 @@ export async function run(): Promise<BenchOutcome> {
     for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 500));
     for (const c of cgroups) await c.remove();
+    rmSync(stateDir, { recursive: true, force: true });
   }
 }
