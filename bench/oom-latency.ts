@@ -55,7 +55,7 @@ function victimGone(pid: number): boolean {
   }
 }
 
-async function kernelTrial(sizeBytes: number): Promise<Trial> {
+export async function kernelTrial(sizeBytes: number): Promise<Trial> {
   const cgroup = createScratchMemoryCgroup("bench-kernel", sizeBytes);
   const fds: number[] = [];
   try {
@@ -108,7 +108,7 @@ async function kernelTrial(sizeBytes: number): Promise<Trial> {
   }
 }
 
-async function oomwardenTrial(sizeBytes: number): Promise<Trial> {
+export async function oomwardenTrial(sizeBytes: number): Promise<Trial> {
   const cgroup: ScratchCgroup = createScratchMemoryCgroup("bench-oomwarden", sizeBytes);
   const records: JournalRecord[] = [];
   const engine = new Engine(createLinuxHost(), { append: (r) => records.push(r) });
