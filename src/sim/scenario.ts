@@ -1,0 +1,213 @@
+// The contract between a scenario file (scenarios/*.yaml, parsed and validated by
+// src/sim/scenario-file.ts) and the simulated kernel (src/sim/kernel/). Plain data, validated:
+// sizes in pages of PAGE_SIZE_BYTES, times in ms of virtual time.
+
+export const PAGE_SIZE_BYTES = 4096;
+
+/** Allocation contexts (gfp masks) the simulated allocator distinguishes. */
+export type GfpContext =
+  /** May reclaim, may invoke the OOM killer, may fail after the OOM killer made no progress. */
+  | "GFP_KERNEL"
+  /** May reclaim (not via filesystems); never invokes the OOM killer; loops (or fails) instead. */
+  | "GFP_NOFS"
+  /** GFP_NOFS | __GFP_NOFAIL: never fails; loops until it succeeds (may invoke OOM in today's kernel). */
+  | "GFP_NOFS_NOFAIL"
+  /** GFP_KERNEL | __GFP_NOFAIL. */
+  | "GFP_KERNEL_NOFAIL"
+  /** Cannot sleep or reclaim; may dip below min down to the ALLOC_HIGH level (min/2); fails below it. */
+  | "GFP_ATOMIC";
+
+/** How a memcg charge that would exceed the hard limit ends. */
+export type ChargeFailure =
+  /** Syscall-context charges fail with ENOMEM; fault-context charges enter memcg OOM (seed 002's baseline). */
+  | "enomem"
+  /** The charge is forced past the limit and reconciled later (seed 002's proposal). */
+  | "overcharge";
+
+export type KernelVersion =
+  /** OOM reaper as of 2018: runs at once, 10 tries x 100 ms, skips mlocked VMAs; no forced charges. */
+  | "2018"
+  /** Today: reaper waits 2 s (OOM_REAPER_DELAY), then 10 tries, mlocked memory reapable. */
+  | "today";
+
+/** The seeds' proposals, as alternative kernel policies. */
+export type KernelProposal =
+  /** 000: a victim keeps blocking new selections until this timeout, not until the reaper gives up. */
+  | { kind: "victim-timeout"; timeoutMs: number }
+  /** 001: the OOM victim (TIF_MEMDIE) gets access to memory reserves, also for its NOFAIL waits. */
+  | { kind: "victim-reserves" }
+  /** 002: memcg charges are forced past the limit and reconciled asynchronously (kill or reclaim). */
+  | { kind: "overcharge-reconcile"; reconcileMs: number }
+  /** 003: OOM-kill instead of looping when free pages fall below min/2 while reclaim keeps running. */
+  | { kind: "kill-below-half-min" }
+  /** 004: the kernel waits this long for a user-space handler before acting on a memcg OOM. */
+  | { kind: "oom-delay"; delayMs: number };
+
+/** One instruction of a task's program. Programs run step by step in virtual time. */
+export type Step =
+  | { op: "alloc"; pages: number; pagesPerMs: number; context: GfpContext; charge: "fault" | "syscall"; mlocked?: boolean; fileBacked?: boolean }
+  | { op: "free"; pages: number }
+  | { op: "lock"; lock: string; mode: "read" | "write" | "exclusive" }
+  | { op: "unlock"; lock: string }
+  | { op: "sleep"; ms: number }
+  /** Repeat the steps `times` times (null: forever). */
+  | { op: "loop"; times: number | null; steps: Step[] }
+  | { op: "exit" };
+
+export interface ThreadSpec {
+  name: string;
+  program: Step[];
+}
+
+export interface TaskSpec {
+  name: string;
+  /** Path of the memcg the task is charged to ("/" = root, no limit). */
+  cgroup: string;
+  oomScoreAdj: number;
+  /** Memory the task holds at the start. */
+  mm: {
+    anonPages: number;
+    mlockedPages: number;
+    sharedPages: number;
+    pageTablePages: number;
+    /** A blockable mmu notifier makes the 2018 reaper skip the mm at once (seed 000). */
+    blockableMmuNotifier: boolean;
+  };
+  /** Every task has at least one thread. */
+  threads: ThreadSpec[];
+  /** Marks a task the scenario counts as innocent: killing it is a wrong kill. */
+  innocent: boolean;
+  /** Starts at this virtual time. */
+  startMs: number;
+}
+
+export interface ZoneSpec {
+  name: string;
+  pages: number;
+  minPages: number;
+  lowPages: number;
+  highPages: number;
+}
+
+export interface CgroupSpec {
+  path: string;
+  /** null: no limit. */
+  limitPages: number | null;
+  version: 1 | 2;
+  /** v1: the kernel killer disabled (a user-space handler is expected). */
+  oomKillDisable: boolean;
+  /** v2 memory.oom.group. */
+  oomGroup: boolean;
+  chargeFailure: ChargeFailure;
+}
+
+export interface LockSpec {
+  name: string;
+  /** rwsem: readers share, a queued writer blocks later readers (FIFO); mutex: one holder. */
+  kind: "rwsem" | "mutex";
+}
+
+/** Who handles OOMs from user space in a run. */
+export type UserspaceSpec =
+  | { kind: "none" }
+  /** oomwarden's engine, unchanged, over the simulator's Host adapter; options as in the daemon config. */
+  | { kind: "oomwarden"; managedCgroups: string[]; options: Record<string, unknown> }
+  /** A user's own handler task (seed 004): notified on OOM, acts after `reactMs`, may itself be stuck. */
+  | { kind: "handler"; task: string; cgroups: string[]; reactMs: number };
+
+export interface PolicySpec {
+  name: string;
+  kernel: { version: KernelVersion; proposals: KernelProposal[] };
+  userspace: UserspaceSpec;
+}
+
+export interface MemorySpec {
+  zones: ZoneSpec[];
+  swapPages: number;
+  /** Page cache at start (reclaimable, clean). */
+  fileCachePages: number;
+  /** kswapd reclaim rate while free < low, until free >= high. */
+  kswapdPagesPerMs: number;
+  /** Reclaim an allocating task does itself when free < min. */
+  directReclaimPagesPerMs: number;
+  /** Time exit_mmap takes per page once a killed task runs it. */
+  exitMmapMsPerKiPage: number;
+}
+
+export interface Scenario {
+  name: string;
+  /** Which seed this reproduces ("000".."004"), or null. */
+  seed: string | null;
+  description: string;
+  /** Seed of the pseudo-random generator: same scenario + seed = byte-identical results. */
+  randomSeed: number;
+  durationMs: number;
+  /** Granularity of the simulation loop. */
+  tickMs: number;
+  memory: MemorySpec;
+  cgroups: CgroupSpec[];
+  locks: LockSpec[];
+  tasks: TaskSpec[];
+  /** The policies this scenario is compared under, in order; `--policy NAME` picks among them. */
+  policies: PolicySpec[];
+  /** What the scenario expects of each policy (checked by tests, shown by the CLI). */
+  expectations: Record<string, Partial<Pick<PolicyResult, "innocentKilled" | "livelock" | "panic">> & { maxKilled?: number; recoveredWithinMs?: number }>;
+}
+
+/** One row of `oomwarden simulate` output: what happened under one policy. */
+export interface PolicyResult {
+  policy: string;
+  /** Names of the tasks killed, in kill order (by the kernel or user space). */
+  killed: string[];
+  /** Number of killed tasks marked innocent. */
+  innocentKilled: number;
+  /** Virtual ms from the first OOM condition to the end of the last one; null if never recovered. */
+  recoveredMs: number | null;
+  /** Failed allocations by context (ENOMEM in syscalls, GFP_ATOMIC failures, ...). */
+  allocFailures: Partial<Record<GfpContext | "memcg-syscall-enomem", number>>;
+  /** Longest time any task waited for memory or a lock without progress. */
+  maxStallMs: number;
+  /** True when no task made progress for the rest of the run while some were runnable-but-stuck. */
+  livelock: boolean;
+  panic: boolean;
+}
+
+export type TimelineEventKind =
+  | "oom"
+  | "kill"
+  | "reaper-attempt"
+  | "reaper-gave-up"
+  | "mmf-oom-skip"
+  | "exit"
+  | "alloc-fail"
+  | "handler-notified"
+  | "handler-acted"
+  | "watchdog"
+  | "panic"
+  | "userspace-kill";
+
+export interface TimelineEvent {
+  tMs: number;
+  kind: TimelineEventKind;
+  /** Task or cgroup concerned. */
+  subject: string;
+  detail: string;
+}
+
+/** Sampled state for plots: free pages and watermarks of the first zone, usage and limit per cgroup. */
+export interface TimelineSample {
+  tMs: number;
+  freePages: number;
+  minPages: number;
+  lowPages: number;
+  highPages: number;
+  cgroups: Record<string, { usagePages: number; limitPages: number | null }>;
+}
+
+export interface SimulationRun {
+  result: PolicyResult;
+  events: TimelineEvent[];
+  samples: TimelineSample[];
+  /** Count of simulated events processed (benchmarks report events per second). */
+  simulatedEvents: number;
+}
