@@ -2,6 +2,7 @@
 //   src/core    pure: no Node builtins, no imports out of src/core, no clock, no timers.
 //   src/engine  no Node builtins, nothing from host, sim, daemon or cli; time and timers only from the Host.
 //   src/host    nothing from daemon or cli.
+//   src/sim     pure and deterministic: no Node builtins, no clock, no Math.random, nothing from engine, host, daemon or cli.
 // Every broken rule is reported with the file, the line and the import or expression.
 
 import assert from "node:assert/strict";
@@ -49,6 +50,14 @@ const RULES: Partial<Record<Layer, LayerRule>> = {
     forbiddenExpressions: CLOCK,
   },
   host: { forbiddenLayers: ["daemon", "cli"], selfContained: false, forbidBuiltins: false, forbiddenExpressions: [] },
+  // The simulated kernel is deterministic: virtual time only, no I/O, and it knows nothing of
+  // oomwarden (user space reaches it only through src/sim/userspace-api.ts, via src/host/sim).
+  sim: {
+    forbiddenLayers: ["engine", "host", "daemon", "cli"],
+    selfContained: false,
+    forbidBuiltins: true,
+    forbiddenExpressions: [...CLOCK, { pattern: /\bMath\.random\b/, why: "is not seeded" }],
+  },
 };
 
 const BUILTINS = new Set(builtinModules);

@@ -5,7 +5,8 @@ import { runDaemon } from "../daemon/daemon.js";
 import { runDemo } from "../daemon/demo.js";
 import { CONFIG_KEYS_HELP } from "../daemon/config.js";
 import { runRestore } from "../daemon/restore.js";
-import { parseRestoreArgs, parseRunArgs } from "./args.js";
+import { BUILTIN_POLICIES } from "../sim/scenario-file.js";
+import { parseRestoreArgs, parseRunArgs, parseSimulateArgs } from "./args.js";
 
 const USAGE = `oomwarden: a user-space OOM handler for Linux memory cgroups
 
@@ -20,6 +21,12 @@ Usage:
   oomwarden restore [--state-dir DIR]
       Give back the original oom_kill_disable of every cgroup a daemon took over and could
       not restore itself (it was killed); for systemd ExecStopPost= or by hand.
+  oomwarden simulate FILE [--policy NAME]... [--json] [--svg OUT] [--seed N]
+      Run a scenario (scenarios/*.yaml, format in docs/scenario-format.md) in the simulated
+      kernel under each policy it lists, or those named; print one row per policy (--json: an
+      array of objects), write a timeline with --svg, override the random seed with --seed.
+      Built-in policies:
+${BUILTIN_POLICIES.map((p) => `        ${p.name.padEnd(30)}${p.summary}`).join("\n")}
   oomwarden help
 
 Config file keys (YAML):
@@ -44,6 +51,16 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       return runRestore(parsed, (line) => process.stdout.write(`${line}\n`));
+    }
+    case "simulate": {
+      const parsed = parseSimulateArgs(rest);
+      if ("error" in parsed) {
+        process.stderr.write(`oomwarden simulate: ${parsed.error}\n\n${USAGE}`);
+        return 2;
+      }
+      // Loaded on demand: the daemon never carries the simulator.
+      const { runSimulate } = await import("./simulate-command.js");
+      return runSimulate(parsed);
     }
     case "demo":
       if (rest.length > 0) {

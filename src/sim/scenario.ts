@@ -113,7 +113,18 @@ export type UserspaceSpec =
   /** oomwarden's engine, unchanged, over the simulator's Host adapter; options as in the daemon config. */
   | { kind: "oomwarden"; managedCgroups: string[]; options: Record<string, unknown> }
   /** A user's own handler task (seed 004): notified on OOM, acts after `reactMs`, may itself be stuck. */
-  | { kind: "handler"; task: string; cgroups: string[]; reactMs: number };
+  | {
+      kind: "handler";
+      task: string;
+      cgroups: string[];
+      reactMs: number;
+      /**
+       * What the handler's task does before it can kill (optional; default: fault in one page of
+       * heap, as reading a /proc file or growing a buffer does). E.g. take "mmap_sem:TASK" for read
+       * to model reading /proc/PID/cmdline of the OOMing task.
+       */
+      actionSteps?: Step[];
+    };
 
 export interface PolicySpec {
   name: string;

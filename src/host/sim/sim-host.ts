@@ -1,0 +1,155 @@
+// oomwarden's Host over the simulated kernel: the engine runs inside the simulator unchanged,
+// seeing the simulated cgroups, processes, notifications and kills through the same interface as
+// on Linux. Time is the simulator's virtual time.
+
+import { fail, ok, type Result } from "../../core/result.js";
+import type { CgroupSample, ProcessSample } from "../../core/types.js";
+import type { CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unwatch, VictimHandle } from "../../engine/host.js";
+import type { SimCgroupInfo, SimProcessInfo, UserspaceApi } from "../../sim/userspace-api.js";
+
+/** The agent is not a simulated task: no pid of the simulation can be its own. */
+const AGENT_PID = -1;
+
+export class SimHost implements Host {
+  constructor(private readonly api: UserspaceApi) {}
+
+  now(): number {
+    return this.api.nowMs();
+  }
+  setTimer(delayMs: number, callback: () => void): TimerHandle {
+    return { id: this.api.setTimer(delayMs, callback) };
+  }
+  clearTimer(timer: TimerHandle): void {
+    this.api.clearTimer(timer.id as number);
+  }
+  selfPid(): number {
+    return AGENT_PID;
+  }
+  pageSizeBytes(): number {
+    return this.api.pageSizeBytes;
+  }
+  readMachineMemory(): Result<MachineMemory> {
+    const m = this.api.machine();
+    const page = this.api.pageSizeBytes;
+    return ok({
+      totalBytes: m.totalPages * page,
+      availableBytes: m.availablePages * page,
+      swapTotalBytes: m.swapTotalPages * page,
+      swapFreeBytes: m.swapFreePages * page,
+    });
+  }
+
+  resolveCgroup(path: string): Result<CgroupRef> {
+    const cgroup = this.api.cgroup(path);
+    return cgroup === null ? fail("ENOENT", `cgroup path ${path} does not exist in the simulation`) : ok({ path, version: cgroup.version });
+  }
+  readCgroup(ref: CgroupRef): Result<CgroupSample> {
+    const cgroup = this.api.cgroup(ref.path);
+    return cgroup === null ? fail("ENOENT", `cgroup ${ref.path} no longer exists`) : ok(this.toSample(cgroup));
+  }
+  listProcesses(ref: CgroupRef): Result<ProcessSample[]> {
+    if (this.api.cgroup(ref.path) === null) return fail("ENOENT", `cgroup ${ref.path} no longer exists`);
+    const samples: ProcessSample[] = [];
+    for (const pid of this.api.cgroupPids(ref.path)) {
+      const info = this.api.process(pid);
+      if (info !== null) samples.push(this.toProcess(info));
+    }
+    return ok(samples);
+  }
+  readProcess(pid: number): Result<ProcessSample> {
+    const info = this.api.process(pid);
+    return info === null ? fail("ESRCH", `process ${pid} no longer exists`) : ok(this.toProcess(info));
+  }
+  readStallEvidence(pid: number): Result<StallEvidence> {
+    const info = this.api.process(pid);
+    if (info === null) return fail("ESRCH", `process ${pid} no longer exists`);
+    const main = info.threads[0];
+    return ok({
+      state: info.state,
+      wchan: main?.waitingOn ?? "",
+      threads: info.threads.map((t) => `${t.tid}:${t.state}${t.waitingOn ? `(${t.waitingOn})` : ""}`),
+    });
+  }
+
+  takeOverOom(ref: CgroupRef): Result<OomTakeover> {
+    const cgroup = this.api.cgroup(ref.path);
+    if (cgroup === null) return fail("ENOENT", `cgroup ${ref.path} no longer exists`);
+    if (ref.version === 2) {
+      return ok({ previousOomKillDisable: null, notes: ["cgroup v2 cannot disable the kernel OOM killer"] });
+    }
+    if (cgroup.oomKillDisable) return ok({ previousOomKillDisable: null, notes: ["oom_kill_disable was already 1"] });
+    this.api.setOomKillDisable(ref.path, true);
+    return ok({ previousOomKillDisable: false, notes: ["kernel OOM killer disabled here (oom_kill_disable 0 -> 1)"] });
+  }
+  handOomToKernel(ref: CgroupRef): Result<void> {
+    if (ref.version === 1) this.api.setOomKillDisable(ref.path, false);
+    return ok(undefined);
+  }
+  restoreOom(ref: CgroupRef, takeover: OomTakeover): Result<void> {
+    if (ref.version === 1 && takeover.previousOomKillDisable !== null) this.api.setOomKillDisable(ref.path, takeover.previousOomKillDisable);
+    return ok(undefined);
+  }
+  watchOom(ref: CgroupRef, onEvent: () => void): Result<Unwatch> {
+    const unwatch = ref.version === 1 ? this.api.onOomNotification(ref.path, onEvent) : this.api.onEventsChange(ref.path, onEvent);
+    return ok(unwatch);
+  }
+
+  openVictim(pid: number, startTimeTicks: number): Result<VictimHandle> {
+    const info = this.api.process(pid);
+    if (info === null) return fail("ESRCH", `pid ${pid} exited before it could be killed`);
+    if (info.startTimeTicks !== startTimeTicks) {
+      return fail("START_TIME_MISMATCH", `pid ${pid} was reused (start time ${info.startTimeTicks}, ranked ${startTimeTicks})`);
+    }
+    return ok({ pid, startTimeTicks, token: null });
+  }
+  kill(victim: VictimHandle): Result<void> {
+    return this.api.kill(victim.pid, victim.startTimeTicks) === "ok" ? ok(undefined) : fail("ESRCH", `pid ${victim.pid} is gone`);
+  }
+  killCgroup(ref: CgroupRef): Result<{ killedPids: number[] }> {
+    return ok({ killedPids: this.api.killCgroup(ref.path) });
+  }
+  reap(victim: VictimHandle): Promise<Result<{ durationMs: number; alreadyGone: boolean }>> {
+    return new Promise((resolve) => {
+      this.api.mrelease(victim.pid, victim.startTimeTicks, (r) => {
+        if (r.ok) resolve(ok({ durationMs: r.durationMs, alreadyGone: false }));
+        else if (r.code === "ESRCH") resolve(ok({ durationMs: 0, alreadyGone: true }));
+        else resolve(fail(r.code, `process_mrelease(${victim.pid}): ${r.code}`));
+      });
+    });
+  }
+  watchExit(victim: VictimHandle, onExit: () => void): Result<Unwatch> {
+    return ok(this.api.onExit(victim.pid, onExit));
+  }
+  releaseVictim(): void {
+    // No descriptors in the simulation.
+  }
+
+  private toSample(cgroup: SimCgroupInfo): CgroupSample {
+    const page = this.api.pageSizeBytes;
+    return {
+      path: cgroup.path,
+      version: cgroup.version,
+      usageBytes: cgroup.usagePages * page,
+      limitBytes: cgroup.limitPages === null ? null : cgroup.limitPages * page,
+      underOom: cgroup.version === 1 && cgroup.underOom,
+      oomKillDisabled: cgroup.oomKillDisable,
+      events: { ...cgroup.events },
+      oomGroup: cgroup.oomGroup,
+    };
+  }
+
+  private toProcess(info: SimProcessInfo): ProcessSample {
+    const page = this.api.pageSizeBytes;
+    return {
+      pid: info.pid,
+      comm: info.name,
+      startTimeTicks: info.startTimeTicks,
+      state: info.state,
+      rssBytes: info.rssPages * page,
+      swapBytes: info.swapPages * page,
+      pageTablesBytes: info.pageTablePages * page,
+      oomScoreAdj: info.oomScoreAdj,
+      isKernelThread: false,
+    };
+  }
+}
