@@ -5,7 +5,7 @@
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { formatExpectations, formatResultTable, resultRow, type ResultRow } from "../sim/result-table.js";
-import { builtinPolicySpec, parseScenario, type Expectation } from "../sim/scenario-file.js";
+import { builtinPolicySpec, parseScenario } from "../sim/scenario-file.js";
 import type { PolicySpec, Scenario, SimulationRun, UserspaceSpec } from "../sim/scenario.js";
 import { renderTimelineSvg } from "../sim/svg-timeline.js";
 import type { UserspaceAgent, UserspaceApi } from "../sim/userspace-api.js";
@@ -69,8 +69,7 @@ export async function runSimulate(args: SimulateArgs, io?: SimulateIo): Promise<
     }
   }
 
-  const expectations = scenario.expectations as Record<string, Expectation>;
-  const rows: ResultRow[] = runs.map((run) => resultRow(run.result, expectations[run.result.policy], run.events));
+  const rows: ResultRow[] = runs.map((run) => resultRow(run.result, scenario.expectations[run.result.policy], run.events));
   if (args.json) io.stdout(`${JSON.stringify(rows, null, 2)}\n`);
   else if (rows.length > 0) {
     io.stdout(`${scenario.name}${scenario.seed !== null ? ` (seed ${scenario.seed})` : ""}: ${formatMs(scenario.durationMs)} of virtual time, random seed ${scenario.randomSeed}\n\n`);

@@ -1,8 +1,7 @@
 // What `oomwarden simulate` prints: one row per policy as a plain text table, the JSON objects
 // of --json, and whether each policy met what the scenario expects of it.
 
-import type { Expectation } from "./scenario-file.js";
-import type { PolicyResult, TimelineEvent } from "./scenario.js";
+import type { Expectation, PolicyResult, TimelineEvent } from "./scenario.js";
 
 /** One object of `--json`: the policy's result and its expectation check (null: none stated). */
 export interface ResultRow extends PolicyResult {

@@ -1,6 +1,16 @@
 // The contract between a scenario file (scenarios/*.yaml, parsed and validated by
 // src/sim/scenario-file.ts) and the simulated kernel (src/sim/kernel/). Plain data, validated:
 // sizes in pages of PAGE_SIZE_BYTES, times in ms of virtual time.
+//
+// Conventions the parser and the kernel both follow:
+// - Memory: `mlockedPages` is part of `anonPages`, not in addition to it (the parser rejects
+//   mlockedPages > anonPages; the kernel counts mlocked pages inside anon, as rss does).
+// - Lock names in `lock`/`unlock` steps: a lock declared in `locks`; `mmap_sem`, the running
+//   task's own mmap_sem; or `mmap_sem:TASK`, another task's (e.g. a handler reading
+//   /proc/PID/cmdline of the OOMing task). mmap_sem locks are rwsems and never listed in `locks`.
+// - `PolicyResult.recoveredMs`: 0 when there never was an OOM condition; null when one is still
+//   active at the end of the run (or the run panicked); else ms from the first OOM condition to
+//   the end of the last one.
 
 export const PAGE_SIZE_BYTES = 4096;
 
@@ -47,6 +57,7 @@ export type KernelProposal =
 export type Step =
   | { op: "alloc"; pages: number; pagesPerMs: number; context: GfpContext; charge: "fault" | "syscall"; mlocked?: boolean; fileBacked?: boolean }
   | { op: "free"; pages: number }
+  /** `lock`: a declared lock, "mmap_sem" (the task's own) or "mmap_sem:TASK" (another task's). */
   | { op: "lock"; lock: string; mode: "read" | "write" | "exclusive" }
   | { op: "unlock"; lock: string }
   | { op: "sleep"; ms: number }
@@ -66,7 +77,9 @@ export interface TaskSpec {
   oomScoreAdj: number;
   /** Memory the task holds at the start. */
   mm: {
+    /** Resident anonymous pages, the mlocked ones included. */
     anonPages: number;
+    /** The part of anonPages that is mlocked (at most anonPages; not counted twice). */
     mlockedPages: number;
     sharedPages: number;
     pageTablePages: number;
@@ -161,8 +174,35 @@ export interface Scenario {
   tasks: TaskSpec[];
   /** The policies this scenario is compared under, in order; `--policy NAME` picks among them. */
   policies: PolicySpec[];
-  /** What the scenario expects of each policy (checked by tests, shown by the CLI). */
-  expectations: Record<string, Partial<Pick<PolicyResult, "innocentKilled" | "livelock" | "panic">> & { maxKilled?: number; recoveredWithinMs?: number }>;
+  /** What the scenario expects of each policy, by policy name (checked by tests, shown by the CLI). */
+  expectations: Record<string, Expectation>;
+}
+
+/**
+ * What a scenario may expect of one policy; every key optional. Besides exact values and upper
+ * bounds, lower bounds and failure counts, which the seeds' bad outcomes need ("more than one
+ * kill", "syscalls fail with ENOMEM", "allocations stall"). src/sim/result-table.ts checks it.
+ */
+export interface Expectation {
+  innocentKilled?: PolicyResult["innocentKilled"];
+  livelock?: PolicyResult["livelock"];
+  panic?: PolicyResult["panic"];
+  maxKilled?: number;
+  minKilled?: number;
+  minInnocentKilled?: number;
+  /** Exactly these tasks killed, in this order. */
+  killed?: string[];
+  /** false: the OOM condition must never end (recoveredMs null); true: it must end. */
+  recovered?: boolean;
+  recoveredWithinMs?: number;
+  minAllocFailures?: PolicyResult["allocFailures"];
+  maxAllocFailures?: PolicyResult["allocFailures"];
+  minStallMs?: number;
+  maxStallMs?: number;
+  /** The first kill (kernel or user space) comes at or before this virtual time. */
+  firstKillByMs?: number;
+  /** The first kill comes after this virtual time (or never): the kernel acting late. */
+  firstKillAfterMs?: number;
 }
 
 /** One row of `oomwarden simulate` output: what happened under one policy. */
@@ -172,7 +212,10 @@ export interface PolicyResult {
   killed: string[];
   /** Number of killed tasks marked innocent. */
   innocentKilled: number;
-  /** Virtual ms from the first OOM condition to the end of the last one; null if never recovered. */
+  /**
+   * Virtual ms from the first OOM condition to the end of the last one; 0 if there never was an
+   * OOM condition; null if one is still active at the end of the run (or the run panicked).
+   */
   recoveredMs: number | null;
   /** Failed allocations by context (ENOMEM in syscalls, GFP_ATOMIC failures, ...). */
   allocFailures: Partial<Record<GfpContext | "memcg-syscall-enomem", number>>;

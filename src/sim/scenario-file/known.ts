@@ -1,0 +1,16 @@
+// What later sections of a scenario file need to know about earlier ones, to check references
+// (a task's cgroup, a step's lock, a handler's task, an expectation's policy).
+
+import type { Node } from "yaml";
+import type { CgroupSpec, LockSpec, TaskSpec } from "../scenario.js";
+
+export interface Known {
+  cgroups: Map<string, CgroupSpec>;
+  locks: Map<string, LockSpec>;
+  tasks: Map<string, TaskSpec>;
+  /** Where each cgroup path and lock name was declared, for errors found after the whole list is read. */
+  declaredAt: Map<string, { node: Node; path: string }>;
+  /** Tasks named by "mmap_sem:TASK" lock steps, checked once every task is read. */
+  taskRefs: { task: string; node: Node; path: string }[];
+  durationMs: number;
+}

@@ -1,0 +1,112 @@
+// parseScenario: YAML text to a validated Scenario, section by section (memory, cgroups, locks,
+// tasks, policies, expectations), each in its own module here. Sections read later check their
+// references against what earlier ones declared (Known).
+
+import { isScalar, LineCounter, parseDocument, type Node } from "yaml";
+import type { MemorySpec, Scenario } from "../scenario.js";
+import { checkCgroupParents, readCgroup } from "./cgroups.js";
+import { SCENARIO_DEFAULTS } from "./defaults.js";
+import { Diagnostics, type ScenarioFileResult } from "./diagnostics.js";
+import { readExpectations } from "./expectations.js";
+import type { Fields } from "./fields.js";
+import type { Known } from "./known.js";
+import { checkTaskRefs, readLock } from "./locks.js";
+import { checkInitialMemory, readMemory } from "./memory.js";
+import { joinPath, show } from "./messages.js";
+import { readPolicies } from "./policies.js";
+import { readTask } from "./tasks.js";
+import { TIME } from "./units.js";
+
+/** Parses and validates scenario text; `source` names the file in every message. */
+export function parseScenario(text: string, source: string): ScenarioFileResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const d = new Diagnostics(source, lines, doc);
+  for (const error of doc.errors) d.reportAt(lines.linePos(error.pos[0]).line, "", `YAML syntax error: ${error.message.split("\n")[0]}`);
+  if (doc.errors.length > 0) return d.result(null);
+  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
+    d.reportAt(1, "", "the file is empty: expected a scenario (a mapping with memory, tasks, durationS, ...)");
+    return d.result(null);
+  }
+  const top = d.map(doc.contents as Node, "");
+  if (!top) return d.result(null);
+  // Top-level keys starting with "x-" hold YAML anchors to reuse (`x-handler: &h {...}`, then `*h`).
+  for (const key of top.keys()) if (key.startsWith("x-")) top.get(key);
+  return d.result(readScenario(top, source));
+}
+
+function readScenario(top: Fields, source: string): Scenario | null {
+  const d = top.d;
+  const name = top.string("name") ?? source.split("/").pop()!.replace(/\.ya?ml$/, "");
+  const seed = readSeedNumber(top);
+  const description = top.string("description") ?? "";
+  const randomSeed = top.number("randomSeed", { integer: true, min: 0 }) ?? SCENARIO_DEFAULTS.randomSeed;
+  const durationMs = top.requiredQuantity("duration", TIME, { min: 0, above: true }) ?? 0;
+  const tickMs = top.quantity("tick", TIME, { min: 0, above: true }) ?? SCENARIO_DEFAULTS.tickMs;
+
+  const memoryNode = top.get("memory");
+  let memory: MemorySpec | null = null;
+  if (memoryNode === undefined) top.missing('"memory"');
+  else {
+    const f = d.map(memoryNode, "memory");
+    if (f) memory = readMemory(f);
+  }
+
+  const known: Known = { cgroups: new Map(), locks: new Map(), tasks: new Map(), declaredAt: new Map(), taskRefs: [], durationMs };
+  const cgroups = readList(top, "cgroups", (f) => readCgroup(f, known));
+  checkCgroupParents(d, cgroups, known);
+  const locks = readList(top, "locks", (f) => readLock(f, known));
+  const tasks = readList(top, "tasks", (f) => readTask(f, known));
+  if (!top.has("tasks")) top.missing('"tasks"');
+  else if (tasks.length === 0 && !d.failed) d.report(top.lineNode("tasks"), "tasks", "list at least one task");
+  checkTaskRefs(d, known);
+  if (memory !== null) checkInitialMemory(d, top, memory, known);
+  const policies = readPolicies(top, known);
+  const expectations = readExpectations(top, policies, known);
+  top.done();
+
+  if (d.failed || memory === null) return null;
+  return {
+    name,
+    seed,
+    description,
+    randomSeed,
+    durationMs,
+    tickMs,
+    memory,
+    cgroups,
+    locks,
+    tasks,
+    policies,
+    expectations,
+  };
+}
+
+/** `seed: "003"` (or 3: YAML reads an unquoted 003 as the number 3). */
+function readSeedNumber(top: Fields): string | null {
+  const node = top.get("seed");
+  if (node === undefined) return null;
+  const v = isScalar(node) ? node.value : undefined;
+  if (v === null) return null;
+  if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 999) return String(v).padStart(3, "0");
+  if (typeof v === "string" && /^\d{3}$/.test(v)) return v;
+  top.d.report(node, "seed", `expected the seed's number, e.g. "003", got ${show(node)}`);
+  return null;
+}
+
+/** Reads an optional list of mappings; bad items are reported and left out. */
+function readList<T>(parent: Fields, key: string, read: (f: Fields) => T | null): T[] {
+  const node = parent.get(key);
+  if (node === undefined || (isScalar(node) && node.value === null)) return [];
+  const items = parent.d.list(node, parent.at(key));
+  if (!items) return [];
+  const out: T[] = [];
+  items.forEach((item, i) => {
+    const f = parent.d.map(item, joinPath(parent.at(key), i));
+    if (!f) return;
+    const value = read(f);
+    f.done();
+    if (value !== null) out.push(value);
+  });
+  return out;
+}

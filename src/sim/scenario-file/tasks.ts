@@ -1,0 +1,101 @@
+// The `tasks` section: each task's cgroup, OOM score, the memory it holds at the start (`mm`) and
+// its threads (`program:` for one thread, or `threads:` with optional `count`).
+
+import type { Node } from "yaml";
+import type { Step, TaskSpec, ThreadSpec } from "../scenario.js";
+import { SCENARIO_DEFAULTS } from "./defaults.js";
+import type { Diagnostics } from "./diagnostics.js";
+import type { Fields } from "./fields.js";
+import type { Known } from "./known.js";
+import { joinPath, listOrNone, suggest } from "./messages.js";
+import { readProgram } from "./programs.js";
+import { SIZE, TIME } from "./units.js";
+
+export function readTask(f: Fields, known: Known): TaskSpec | null {
+  const d = f.d;
+  const name = f.requiredString("name");
+  if (name !== undefined && known.tasks.has(name)) d.report(f.lineNode("name"), f.at("name"), `task "${name}" is listed twice`);
+  const cgroup = f.string("cgroup") ?? "/";
+  if (cgroup !== "/" && !known.cgroups.has(cgroup)) {
+    d.report(f.lineNode("cgroup"), f.at("cgroup"), `unknown cgroup "${cgroup}"${suggest(cgroup, [...known.cgroups.keys()])} (declared: ${listOrNone(["/", ...known.cgroups.keys()])})`);
+  }
+  const oomScoreAdj = f.number("oomScoreAdj", { integer: true, min: -1000, max: 1000 }) ?? SCENARIO_DEFAULTS.oomScoreAdj;
+  const innocent = f.boolean("innocent") ?? false;
+  const startMs = f.quantity("start", TIME, { min: 0 }) ?? 0;
+  if (startMs >= known.durationMs && known.durationMs > 0) d.report(f.spelled("start", TIME).node, f.spelled("start", TIME).path, `starts at ${startMs} ms, after the run ends (${known.durationMs} ms)`);
+  const mmNode = f.get("mm");
+  const mm = mmNode === undefined ? emptyMm() : readMm(d, mmNode, f.at("mm"));
+  const threads = readThreads(f, name ?? "task", known);
+  if (name === undefined || mm === null) return null;
+  const spec: TaskSpec = { name, cgroup, oomScoreAdj, mm, threads, innocent, startMs };
+  if (!known.tasks.has(name)) known.tasks.set(name, spec);
+  return spec;
+}
+
+function emptyMm(): TaskSpec["mm"] {
+  return { anonPages: 0, mlockedPages: 0, sharedPages: 0, pageTablePages: 0, blockableMmuNotifier: false };
+}
+
+function readMm(d: Diagnostics, node: Node | null, path: string): TaskSpec["mm"] | null {
+  const f = d.map(node, path);
+  if (!f) return null;
+  const mm: TaskSpec["mm"] = {
+    anonPages: f.quantity("anon", SIZE, { min: 0 }) ?? 0,
+    mlockedPages: f.quantity("mlocked", SIZE, { min: 0 }) ?? 0,
+    sharedPages: f.quantity("shared", SIZE, { min: 0 }) ?? 0,
+    pageTablePages: f.quantity("pageTable", SIZE, { min: 0 }) ?? 0,
+    blockableMmuNotifier: f.boolean("blockableMmuNotifier") ?? false,
+  };
+  if (mm.mlockedPages > mm.anonPages) {
+    const at = f.spelled("mlocked", SIZE);
+    d.report(at.node, at.path, `mlocked memory is part of the anonymous memory: at most anon (${mm.anonPages} pages), got ${mm.mlockedPages} pages`);
+  }
+  f.done();
+  return mm;
+}
+
+/** `program:` for a one-thread task, or `threads:`; neither means one idle thread. */
+function readThreads(f: Fields, taskName: string, known: Known): ThreadSpec[] {
+  const d = f.d;
+  const programNode = f.get("program");
+  const threadsNode = f.get("threads");
+  if (programNode !== undefined && threadsNode !== undefined) {
+    d.report(threadsNode, f.at("threads"), "give either program (one thread) or threads, not both");
+    return [];
+  }
+  if (threadsNode === undefined) {
+    const program = programNode === undefined ? idleProgram(known) : readProgram(d, programNode, f.at("program"), known);
+    return [{ name: "main", program }];
+  }
+  const items = d.list(threadsNode, f.at("threads"));
+  if (!items) return [];
+  if (items.length === 0) d.report(threadsNode, f.at("threads"), "a task needs at least one thread");
+  const threads: ThreadSpec[] = [];
+  const names = new Set<string>();
+  items.forEach((item, i) => {
+    const path = joinPath(f.at("threads"), i);
+    const t = d.map(item, path);
+    if (!t) return;
+    const name = t.string("name") ?? `thread${i + 1}`;
+    const count = t.number("count", { integer: true, min: 1 }) ?? 1;
+    const pNode = t.get("program");
+    const program = pNode === undefined ? idleProgram(known) : readProgram(d, pNode, t.at("program"), known);
+    t.done();
+    // `count: N` stands for N identical threads, named name-1 .. name-N.
+    const expanded = count === 1 ? [name] : Array.from({ length: count }, (_, k) => `${name}-${k + 1}`);
+    for (const n of expanded) {
+      if (names.has(n)) d.report(t.lineNode("name"), t.at("name"), `task "${taskName}" has two threads named "${n}"`);
+      names.add(n);
+      threads.push({ name: n, program });
+    }
+  });
+  return threads;
+}
+
+/**
+ * A thread without a program holds its memory and sleeps past the end of the run (a sleep that
+ * ended at the last instant would count as progress and hide a livelock).
+ */
+function idleProgram(known: Known): Step[] {
+  return [{ op: "sleep", ms: 2 * known.durationMs }];
+}
