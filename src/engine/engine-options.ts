@@ -19,10 +19,13 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   dryRun: false,
   // Five is enough to see why the victim was chosen without bloating every line.
   journalCandidates: 5,
-  // Reaping a 1 GiB victim took ~45 ms here; 100 ms observations see a healthy victim finish within one or two.
-  observeIntervalMs: 100,
-  // 5 x 100 ms = 0.5 s without any progress: far past a healthy exit (<50 ms/GiB), far below a frozen desktop.
-  maxObservationsWithoutProgress: 5,
+  // Reaping a 1 GiB victim took ~45 ms here: a healthy victim is gone within the first observation.
+  observeIntervalMs: 250,
+  // 12 x 250 ms = 3 s without any progress before a second victim: never sooner than today's kernel
+  // gives up on a victim (OOM_REAPER_DELAY 2 s + 10 x 100 ms). Seed 000's hog, its mmap_sem held by
+  // its own compacting threads, needed 2.6 s to exit; half a second of patience killed an innocent
+  // in the simulator (scenarios/000-reaper-gives-up-memcg.yaml).
+  maxObservationsWithoutProgress: 12,
   // Page-cache noise in a busy cgroup moves usage by less than this between observations.
   minProgressBytes: 1024 * 1024,
   // Memory came back 4-5 ms after the notification for a 64 MiB victim (GUIDE §4): sample densely at first.
