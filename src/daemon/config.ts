@@ -2,7 +2,7 @@
 
 import { readFileSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from "yaml";
-import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "../engine/engine-options.js";
+import { DEFAULT_ENGINE_OPTIONS, MIN_OBSERVE_INTERVAL_MS, type EngineOptions } from "../engine/engine-options.js";
 
 export interface DaemonConfig {
   cgroups: string[];
@@ -33,7 +33,6 @@ function scalar(accepts: (v: unknown) => boolean, expected: string): Check {
 }
 
 const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
-const positiveNumber = scalar((v) => isNumber(v) && v > 0, "a positive number");
 const positiveInteger = scalar((v) => isNumber(v) && Number.isInteger(v) && v > 0, "a positive integer");
 const nonNegativeInteger = scalar((v) => isNumber(v) && Number.isInteger(v) && v >= 0, "an integer >= 0");
 const boolean = scalar((v) => typeof v === "boolean", "true or false");
@@ -55,7 +54,7 @@ const KEYS: Record<string, { check: Check; apply: (c: DaemonConfig, v: unknown) 
     help: "top candidates listed per decision",
   },
   observeIntervalMs: {
-    check: positiveNumber,
+    check: scalar((v) => isNumber(v) && v >= MIN_OBSERVE_INTERVAL_MS, `a number of ms >= ${MIN_OBSERVE_INTERVAL_MS}`),
     apply: (c, v) => (c.engine.observeIntervalMs = v as number),
     help: "interval between progress observations of a victim",
   },

@@ -1,7 +1,7 @@
 // oomwarden as a user-space agent inside the simulator: the same Engine as the daemon, over the
 // simulator's Host adapter, managing the cgroups the scenario's policy names.
 
-import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "../engine/engine-options.js";
+import { DEFAULT_ENGINE_OPTIONS, MIN_OBSERVE_INTERVAL_MS, type EngineOptions } from "../engine/engine-options.js";
 import { Engine } from "../engine/engine.js";
 import type { JournalRecord } from "../engine/journal-record.js";
 import { SimHost } from "../host/sim/sim-host.js";
@@ -18,6 +18,10 @@ export function engineOptionsFrom(options: Record<string, unknown>): Partial<Eng
   for (const key of SETTABLE) {
     const value = options[key];
     if (value !== undefined && typeof value === typeof DEFAULT_ENGINE_OPTIONS[key]) picked[key] = value;
+  }
+  // Below a millisecond virtual time would not advance between observations: escalation at once.
+  if (typeof picked.observeIntervalMs === "number" && !(picked.observeIntervalMs >= MIN_OBSERVE_INTERVAL_MS)) {
+    throw new Error(`oomwarden option observeIntervalMs must be at least ${MIN_OBSERVE_INTERVAL_MS} ms, got ${picked.observeIntervalMs}`);
   }
   return picked as Partial<EngineOptions>;
 }

@@ -15,6 +15,9 @@ export interface EngineOptions {
   fastConfirmDelaysMs: number[];
 }
 
+/** Shorter observation intervals are refused: the timer granularity of a daemon, and of virtual time. */
+export const MIN_OBSERVE_INTERVAL_MS = 1;
+
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   dryRun: false,
   // Five is enough to see why the victim was chosen without bloating every line.

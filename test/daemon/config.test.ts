@@ -35,7 +35,8 @@ test("an empty config gives the defaults", () => {
 
 test("malformed configs name the key and the line", () => {
   const cases: [string, RegExp][] = [
-    ["dryRun: false\nobserveIntervalMs: fast\n", /^c\.yaml:2: key "observeIntervalMs": expected a positive number, got "fast"$/],
+    ["dryRun: false\nobserveIntervalMs: fast\n", /^c\.yaml:2: key "observeIntervalMs": expected a number of ms >= 1, got "fast"$/],
+    ["observeIntervalMs: 0.5\n", /^c\.yaml:1: key "observeIntervalMs": expected a number of ms >= 1, got 0.5$/],
     ["cgroups: /sys/fs/cgroup/memory/a\n", /^c\.yaml:1: key "cgroups": expected a list of paths/],
     ["\n\nobserveInterval: 10\n", /^c\.yaml:3: unknown key "observeInterval" \(known keys: .*observeIntervalMs/],
     ["maxObservationsWithoutProgress: 0\n", /^c\.yaml:1: key "maxObservationsWithoutProgress": expected a positive integer, got 0$/],

@@ -50,3 +50,23 @@ test("the same scenario with oomwarden inside gives byte-identical runs and jour
   // The journal's records carry no wall-clock time (the daemon adds it), so they must match too.
   assert.equal(JSON.stringify(second.journal), JSON.stringify(first.journal));
 });
+
+test("a global scenario: oomwarden cannot take over the root cgroup and says so, as on Linux", async () => {
+  const { run, journal } = await runWithOomwarden(load("000-reaper-gives-up.yaml"));
+  const errors = journal.filter((r) => r.type === "error");
+  assert.ok(
+    errors.some((r) => r.type === "error" && /cannot disable the kernel OOM killer of \//.test(r.message)),
+    JSON.stringify(journal),
+  );
+  assert.equal(journal.filter((r) => r.type === "decision").length, 0, "global OOMs stay the kernel's");
+  assert.deepEqual(run.result.killed, ["hog"], "today's kernel alone kills only the hog");
+});
+
+test("oomwarden options that would stop virtual time are refused", async () => {
+  const { engineOptionsFrom } = await import("../../src/daemon/sim-agent.js");
+  assert.throws(() => engineOptionsFrom({ observeIntervalMs: 1e-300 }), /observeIntervalMs must be at least 1 ms/);
+  assert.deepEqual(engineOptionsFrom({ observeIntervalMs: 50, maxObservationsWithoutProgress: 4, bogus: 1 }), {
+    observeIntervalMs: 50,
+    maxObservationsWithoutProgress: 4,
+  });
+});

@@ -78,7 +78,10 @@ export class SimHost implements Host {
       return ok({ previousOomKillDisable: null, notes: ["cgroup v2 cannot disable the kernel OOM killer"] });
     }
     if (cgroup.oomKillDisable) return ok({ previousOomKillDisable: null, notes: ["oom_kill_disable was already 1"] });
-    this.api.setOomKillDisable(ref.path, true);
+    // As on Linux, where the root's memory.oom_control refuses the write (EINVAL): global OOMs stay the kernel's.
+    if (!this.api.setOomKillDisable(ref.path, true)) {
+      return fail("EINVAL", `cannot disable the kernel OOM killer of ${ref.path} (the root cgroup, or no v1 memory.oom_control)`);
+    }
     return ok({ previousOomKillDisable: false, notes: ["kernel OOM killer disabled here (oom_kill_disable 0 -> 1)"] });
   }
   handOomToKernel(ref: CgroupRef): Result<void> {
