@@ -44,14 +44,28 @@ export async function runSimulate(args: SimulateArgs, io?: SimulateIo): Promise<
     io.stderr(`oomwarden simulate: cannot read ${args.file}: ${messageOf(error)}\n`);
     return 2;
   }
-  const parsed = parseScenario(text, args.file);
+  // A malformed scenario is reported as errors; anything the parser did not foresee still
+  // becomes one line and exit code 2, never a stack trace.
+  let parsed: ReturnType<typeof parseScenario>;
+  try {
+    parsed = parseScenario(text, args.file);
+  } catch (error) {
+    io.stderr(`oomwarden simulate: ${args.file}: ${messageOf(error)}\n`);
+    return 2;
+  }
   if (!parsed.ok) {
     io.stderr(parsed.errors.map((e) => `${e}\n`).join(""));
     io.stderr(`oomwarden simulate: ${args.file} is not a valid scenario (${parsed.errors.length} error${parsed.errors.length === 1 ? "" : "s"}); see docs/scenario-format.md\n`);
     return 2;
   }
   const scenario: Scenario = args.seed === null ? parsed.scenario : { ...parsed.scenario, randomSeed: args.seed };
-  const policies = selectPolicies(scenario, args.policies);
+  let policies: ReturnType<typeof selectPolicies>;
+  try {
+    policies = selectPolicies(scenario, args.policies);
+  } catch (error) {
+    io.stderr(`oomwarden simulate: ${args.file}: ${messageOf(error)}\n`);
+    return 2;
+  }
   if ("error" in policies) {
     io.stderr(`oomwarden simulate: ${policies.error}\n`);
     return 2;
@@ -113,6 +127,8 @@ function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
+/** One line: the first line of an error's message, without its stack. */
 function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split("\n")[0] || (error instanceof Error ? error.name : "unknown error");
 }

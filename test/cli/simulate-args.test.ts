@@ -138,6 +138,32 @@ describe("oomwarden simulate", () => {
     assert.equal(out.stdout, "");
   });
 
+  it("turns an exception while parsing into one line and exit code 2, no stack trace", async () => {
+    // Text the parser cannot take (not a string) makes it throw, as an unforeseen input would.
+    const { io, out } = fakeIo({ "odd.yaml": {} as unknown as string });
+    assert.equal(await runSimulate(args({ file: "odd.yaml" }), io), 2);
+    assert.match(out.stderr, /^oomwarden simulate: odd\.yaml: [^\n]+\n$/);
+    assert.doesNotMatch(out.stderr, /\n\s+at /);
+    assert.deepEqual(out.runs, []);
+  });
+
+  it("rejects the malformed scenarios of the input-validation review with exit code 2, in one line each", async () => {
+    const files: Record<string, string> = {
+      "tick.yaml": "durationS: 5\ntickMs: 0.3\nmemory: { totalGiB: 1 }\ntasks: [ { name: a } ]\n",
+      "dur.yaml": "durationS: 1e306\nmemory: { totalGiB: 1 }\ntasks: [ { name: a } ]\n",
+      "count.yaml": "durationS: 5\nmemory: { totalGiB: 1 }\ntasks:\n  - name: a\n    threads: [ { name: t, count: 5000000000 } ]\n",
+      "self.yaml": "durationS: 5\nmemory: { totalGiB: 1 }\ntasks:\n  - name: a\n    program: &p\n      - loop: forever\n        steps: *p\n",
+      "rate.yaml": "durationS: 5\nmemory: { totalGiB: 1 }\ntasks: [ { name: a, program: [ { allocMiB: 10, rateMiBPerS: 5e-324 } ] } ]\n",
+    };
+    for (const file of Object.keys(files)) {
+      const { io, out } = fakeIo(files);
+      assert.equal(await runSimulate(args({ file }), io), 2, file);
+      assert.match(out.stderr, new RegExp(`^${file.replace(".", "\\.")}:\\d+: [\\w.\\[\\]]+: `), out.stderr);
+      assert.doesNotMatch(out.stderr, /\n\s+at |RangeError|TypeError/);
+      assert.deepEqual(out.runs, [], file);
+    }
+  });
+
   it("reports an unreadable file with exit code 2", async () => {
     const { io, out } = fakeIo({});
     assert.equal(await runSimulate(args({ file: "missing.yaml" }), io), 2);

@@ -376,6 +376,24 @@ describe("errors name the file, the line and the key path", () => {
     ["duplicate task", [...MINIMAL, "  - name: hog"], /^file\.yaml:6: tasks\[1\]\.name: task "hog" is listed twice$/],
     ["an empty file", [""], /^file\.yaml:1: the file is empty/],
     ["not a mapping", ["- a", "- b"], /^file\.yaml:1: expected a mapping of keys, got a list$/],
+    // Input validation: limits and values checked after unit conversion.
+    ["fractional tick", ["durationS: 5", "tickMs: 0.3", "memory: { totalGiB: 1 }", "tasks: [ { name: a } ]"], /^file\.yaml:2: tickMs: the tick must be a whole number of ms >= 1, got 0\.3 ms$/],
+    ["tick in seconds, not whole ms", ["durationS: 5", "tickS: 0.0015", "memory: { totalGiB: 1 }", "tasks: [ { name: a } ]"], /^file\.yaml:2: tickS: the tick must be a whole number of ms >= 1, got 1\.5 ms$/],
+    ["duration infinite once converted", ["durationS: 1e306", "memory: { totalGiB: 1 }", "tasks: [ { name: a } ]"], /^file\.yaml:1: durationS: 1e\+306 is too large: it does not fit in a number of ms$/],
+    ["duration over 7 days", ["durationS: 1e9", "memory: { totalGiB: 1 }", "tasks: [ { name: a } ]"], /^file\.yaml:1: durationS: 1000000000000 ms is too long: at most 604800000 ms \(7 days\)/],
+    ["too many ticks", ["durationS: 600000", "tickMs: 1", "memory: { totalGiB: 1 }", "tasks: [ { name: a } ]"], /^file\.yaml:1: durationS: 600000000 ms at a tick of 1 ms is 600000000 ticks: at most 100000000/],
+    ["size infinite once converted", [...MINIMAL, "    program: [ { allocGiB: 1e306 } ]"], /^file\.yaml:6: tasks\[0\]\.program\[0\]\.allocGiB: 1e\+306 is too large/],
+    ["swap infinite once converted", ["durationS: 1", "memory: { totalGiB: 1, swapGiB: 1e306 }", "tasks: [ { name: a } ]"], /^file\.yaml:2: memory\.swapGiB: 1e\+306 is too large/],
+    ["sleep infinite once converted", [...MINIMAL, "    program: [ { sleepS: 1e308 } ]"], /^file\.yaml:6: tasks\[0\]\.program\[0\]\.sleepS: 1e\+308 is too large/],
+    ["rate that is 0 once converted", [...MINIMAL, "    program: [ { allocMiB: 10, rateMiBPerS: 5e-324 } ]"], /^file\.yaml:6: tasks\[0\]\.program\[0\]\.rateMiBPerS: 5e-324 is too small: it is 0 pages per ms$/],
+    ["allocation of less than half a page", [...MINIMAL, "    program: [ { allocKiB: 1 } ]"], /^file\.yaml:6: tasks\[0\]\.program\[0\]\.allocKiB: 1 is less than half a page \(4 KiB\); sizes are whole pages$/],
+    ["cgroup limit of less than half a page", [...MINIMAL, "cgroups: [ { path: /a, limitKiB: 1 } ]"], /^file\.yaml:6: cgroups\[0\]\.limitKiB: 1 is less than half a page/],
+    ["anonymous memory of less than half a page", [...MINIMAL, "    mm: { anonKiB: 1 }"], /^file\.yaml:6: tasks\[0\]\.mm\.anonKiB: 1 is less than half a page/],
+    ["thread count too large", [...MINIMAL, "    threads:", "      - name: t", "        count: 5000000000"], /^file\.yaml:8: tasks\[0\]\.threads\[0\]\.count: expected an integer from 1 to 10000, got 5000000000$/],
+    ["threads over 10000 in all", [...MINIMAL, "    threads:", "      - { name: t, count: 10000 }", "      - { name: u, count: 1 }"], /^file\.yaml:8: tasks\[0\]\.threads\[1\]\.count: task "hog" would have 10001 threads: at most 10000 per task$/],
+    ["alias cycle", [...MINIMAL, "    program: &p", "      - loop: forever", "        steps: *p"], /^file\.yaml:8: tasks\[0\]\.program\[0\]\.steps: the alias \*p makes this list of steps contain itself \(an alias cycle\)/],
+    ["alias cycle through a step", [...MINIMAL, "    program:", "      - &s { loop: 2, steps: [ *s ] }"], /^file\.yaml:7: tasks\[0\]\.program\[0\]\.steps\[0\]\.steps: an alias makes this list of steps contain itself/],
+    ["oomwarden observe interval under 1 ms", [...MINIMAL, "policies:", "  - name: kernel-today+oomwarden", "    options: { observeIntervalMs: 1e-300 }"], /^file\.yaml:8: policies\[0\]\.options\.observeIntervalMs: expected a number >= 1, got 1e-300$/],
   ];
   for (const [name, lines, expected] of cases) {
     it(name, () => {
@@ -384,6 +402,24 @@ describe("errors name the file, the line and the key path", () => {
       for (const e of errors) assert.doesNotMatch(e, /\n\s+at |Error:|TypeError/, "no stack traces, no exception names");
     });
   }
+
+  it("caps the steps of nested aliases (a billion laughs) instead of expanding them", () => {
+    const lines = ["durationS: 1", "memory: { totalGiB: 1 }", `x-0: &l0 [ ${Array(8).fill("{sleepMs: 1}").join(", ")} ]`];
+    for (let n = 1; n <= 11; n++) lines.push(`x-${n}: &l${n} [ ${Array(8).fill(`{loop: 1, steps: *l${n - 1}}`).join(", ")} ]`);
+    lines.push("tasks:", "  - name: a", "    program: *l11");
+    const started = Date.now();
+    const errors = errorsOf(lines.join("\n"));
+    assert.ok(Date.now() - started < 5000, "rejected quickly");
+    assert.equal(errors.length, 1, errors.join("\n"));
+    assert.match(errors[0]!, /^file\.yaml:\d+: tasks\[0\]\.program\[0\]\.steps\[0\]\..*: too many steps: a scenario may have at most 100000 steps, counting every use of an alias anew$/);
+  });
+
+  it("accepts a reused anchor, tickS in whole ms and a few KiB rounded to a page", () => {
+    const s = parse(["durationS: 10", "tickS: 0.007", "memory: { totalGiB: 1 }", "x-p: &p [ { allocKiB: 3 }, { sleepMs: 10 } ]", "tasks:", "  - { name: a, program: *p }", "  - { name: b, program: [ { loop: 2, steps: *p } ] }"].join("\n"));
+    assert.equal(s.tickMs, 7);
+    assert.deepEqual(s.tasks[0]!.threads[0]!.program[0], { op: "alloc", pages: 1, pagesPerMs: SCENARIO_DEFAULTS.allocPagesPerMs, context: "GFP_KERNEL", charge: "fault" });
+    assert.equal(s.tasks[1]!.threads[0]!.program[0]!.op, "loop");
+  });
 
   it("reports every error, in line order", () => {
     const errors = errorsOf(["durationS: soon", "memory: { totalGiB: 1 }", "tasks:", "  - name: a", "    oomScoreAdj: high", "    innocent: maybe"].join("\n"));

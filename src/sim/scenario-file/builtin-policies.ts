@@ -79,10 +79,10 @@ export const BUILTIN_POLICIES: readonly BuiltinPolicy[] = [
  * config, with its rules (src/daemon/config.ts). Listed here because the simulator does not
  * depend on the engine (test/layering.test.ts); src/daemon/sim-agent.ts applies them.
  */
-export const OOMWARDEN_OPTIONS: Record<string, "boolean" | "positive" | "positive-integer" | "integer>=0"> = {
+export const OOMWARDEN_OPTIONS: Record<string, "boolean" | "ms>=1" | "positive-integer" | "integer>=0"> = {
   dryRun: "boolean",
   journalCandidates: "positive-integer",
-  observeIntervalMs: "positive",
+  observeIntervalMs: "ms>=1",
   maxObservationsWithoutProgress: "positive-integer",
   minProgressBytes: "integer>=0",
 };

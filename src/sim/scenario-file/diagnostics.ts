@@ -26,6 +26,7 @@ function describeRule(rule: NumberRule): string {
 
 export class Diagnostics {
   private readonly errors: { line: number; order: number; text: string }[] = [];
+  private readonly resolved = new Map<Node, Node | null>();
 
   constructor(
     private readonly source: string,
@@ -35,7 +36,14 @@ export class Diagnostics {
 
   /** The node an alias (`*name`) stands for, so anchored programs can be reused; others as they are. */
   deref(node: Node | null | undefined): Node | null | undefined {
-    return node && isAlias(node) ? (node.resolve(this.doc) ?? null) : node;
+    if (!node || !isAlias(node)) return node;
+    // Resolving walks the document: remembered, since one alias may be read many times.
+    let target = this.resolved.get(node);
+    if (target === undefined) {
+      target = (node.resolve(this.doc) as Node | undefined) ?? null;
+      this.resolved.set(node, target);
+    }
+    return target;
   }
 
   lineOf(node: Node | null | undefined): number {

@@ -4,7 +4,14 @@
 import { isScalar, type Node, type Pair, type YAMLMap } from "yaml";
 import type { Diagnostics, NumberRule } from "./diagnostics.js";
 import { joinPath, suggest } from "./messages.js";
-import { familyName, SIZE, type Unit } from "./units.js";
+import { PAGE_SIZE_BYTES } from "../scenario.js";
+import { familyName, RATE, SIZE, TIME, type Unit } from "./units.js";
+
+const BASE_UNIT = new Map<Unit[], string>([
+  [SIZE, "pages"],
+  [TIME, "ms"],
+  [RATE, "pages per ms"],
+]);
 
 /** The keys of one YAML mapping: read by name, the rest reported as unknown by done(). */
 export class Fields {
@@ -99,11 +106,28 @@ export class Fields {
     const unit = present[0];
     if (!unit) return undefined;
     const key = base + unit.suffix;
-    const v = this.d.number(this.entries.get(key)!.value, this.at(key), rule);
+    const valueNode = this.entries.get(key)!.value;
+    const v = this.d.number(valueNode, this.at(key), rule);
     if (v === undefined) return undefined;
+    // Checked again after conversion: a finite number of GiB or seconds may overflow to
+    // Infinity, and a positive one may underflow to 0 (or round to 0 pages).
     const converted = v * unit.factor;
-    // Sizes become whole pages; times and rates keep their fraction.
-    return units === SIZE ? Math.round(converted) : converted;
+    if (!Number.isFinite(converted)) {
+      this.d.report(valueNode, this.at(key), `${v} is too large: it does not fit in a number of ${BASE_UNIT.get(units) ?? "base units"}`);
+      return undefined;
+    }
+    // Sizes become whole pages (rounded to the nearest); times and rates keep their fraction.
+    const value = units === SIZE ? Math.round(converted) : converted;
+    if (units === SIZE && value > Number.MAX_SAFE_INTEGER) {
+      this.d.report(valueNode, this.at(key), `${v} is too large: at most ${Number.MAX_SAFE_INTEGER} pages`);
+      return undefined;
+    }
+    if (v !== 0 && value === 0) {
+      const what = units === SIZE ? `less than half a page (${PAGE_SIZE_BYTES / 1024} KiB); sizes are whole pages` : `too small: it is 0 ${BASE_UNIT.get(units) ?? "base units"}`;
+      this.d.report(valueNode, this.at(key), `${v} is ${what}`);
+      return undefined;
+    }
+    return value;
   }
 
   requiredQuantity(base: string, units: Unit[], rule: NumberRule): number | undefined {

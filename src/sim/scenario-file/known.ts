@@ -13,4 +13,8 @@ export interface Known {
   /** Tasks named by "mmap_sem:TASK" lock steps, checked once every task is read. */
   taskRefs: { task: string; node: Node; path: string }[];
   durationMs: number;
+  /** Steps read so far, each use of an alias counted anew (capped at MAX_STEPS). */
+  steps: number;
+  /** The step lists being read, to report an alias that refers to a list containing it. */
+  expanding: Set<Node>;
 }

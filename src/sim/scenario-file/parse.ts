@@ -41,8 +41,12 @@ function readScenario(top: Fields, source: string): Scenario | null {
   const seed = readSeedNumber(top);
   const description = top.string("description") ?? "";
   const randomSeed = top.number("randomSeed", { integer: true, min: 0 }) ?? SCENARIO_DEFAULTS.randomSeed;
-  const durationMs = top.requiredQuantity("duration", TIME, { min: 0, above: true }) ?? 0;
-  const tickMs = top.quantity("tick", TIME, { min: 0, above: true }) ?? SCENARIO_DEFAULTS.tickMs;
+  const durationMs = readDuration(top);
+  const tickMs = readTick(top);
+  if (durationMs > 0 && tickMs !== undefined && durationMs / tickMs > MAX_TICKS) {
+    const at = top.spelled("duration", TIME);
+    d.report(at.node, at.path, `${durationMs} ms at a tick of ${tickMs} ms is ${Math.ceil(durationMs / tickMs)} ticks: at most ${MAX_TICKS} (shorten the run or lengthen tickMs)`);
+  }
 
   const memoryNode = top.get("memory");
   let memory: MemorySpec | null = null;
@@ -52,7 +56,7 @@ function readScenario(top: Fields, source: string): Scenario | null {
     if (f) memory = readMemory(f);
   }
 
-  const known: Known = { cgroups: new Map(), locks: new Map(), tasks: new Map(), declaredAt: new Map(), taskRefs: [], durationMs };
+  const known: Known = { cgroups: new Map(), locks: new Map(), tasks: new Map(), declaredAt: new Map(), taskRefs: [], durationMs, steps: 0, expanding: new Set() };
   const cgroups = readList(top, "cgroups", (f) => readCgroup(f, known));
   checkCgroupParents(d, cgroups, known);
   const locks = readList(top, "locks", (f) => readLock(f, known));
@@ -72,7 +76,7 @@ function readScenario(top: Fields, source: string): Scenario | null {
     description,
     randomSeed,
     durationMs,
-    tickMs,
+    tickMs: tickMs ?? SCENARIO_DEFAULTS.tickMs,
     memory,
     cgroups,
     locks,
@@ -80,6 +84,45 @@ function readScenario(top: Fields, source: string): Scenario | null {
     policies,
     expectations,
   };
+}
+
+/** At most 7 days of virtual time per run. */
+export const MAX_DURATION_MS = 7 * 24 * 3600 * 1000;
+/** At most 1e8 ticks (duration / tick) per run. */
+export const MAX_TICKS = 100_000_000;
+
+function readDuration(top: Fields): number {
+  const ms = top.requiredQuantity("duration", TIME, { min: 0, above: true });
+  if (ms === undefined) return 0;
+  if (ms > MAX_DURATION_MS) {
+    const at = top.spelled("duration", TIME);
+    top.d.report(at.node, at.path, `${ms} ms is too long: at most ${MAX_DURATION_MS} ms (7 days) of virtual time`);
+    return 0;
+  }
+  return ms;
+}
+
+/** The tick: a whole number of ms >= 1 (undefined when invalid; the default when absent). */
+function readTick(top: Fields): number | undefined {
+  if (!top.hasQuantity("tick", TIME)) {
+    top.quantity("tick", TIME, { min: 0, above: true });
+    return SCENARIO_DEFAULTS.tickMs;
+  }
+  const ms = top.quantity("tick", TIME, { min: 0, above: true });
+  if (ms === undefined) return undefined;
+  // tickS: 0.007 is 7.000000000000001 ms in floating point: still a whole number of ms.
+  const whole = Math.round(ms);
+  if (whole < 1 || Math.abs(ms - whole) > 1e-9) {
+    const at = top.spelled("tick", TIME);
+    top.d.report(at.node, at.path, `the tick must be a whole number of ms >= 1, got ${ms} ms`);
+    return undefined;
+  }
+  if (whole > MAX_DURATION_MS) {
+    const at = top.spelled("tick", TIME);
+    top.d.report(at.node, at.path, `${whole} ms is too long: at most ${MAX_DURATION_MS} ms (7 days)`);
+    return undefined;
+  }
+  return whole;
 }
 
 /** `seed: "003"` (or 3: YAML reads an unquoted 003 as the number 3). */

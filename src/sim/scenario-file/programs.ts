@@ -1,7 +1,7 @@
 // Programs: the steps a thread runs (`allocMiB`, `freeMiB`, `lock`, `unlock`, `sleepMs`, `loop`,
 // `exit`), exactly one op per step; a program may be a YAML alias of an anchored one.
 
-import { isMap, isScalar, isSeq, type Node } from "yaml";
+import { isAlias, isMap, isScalar, isSeq, type Node } from "yaml";
 import type { GfpContext, Step } from "../scenario.js";
 import { SCENARIO_DEFAULTS } from "./defaults.js";
 import type { Diagnostics } from "./diagnostics.js";
@@ -24,14 +24,37 @@ const STEP_OPS: { op: Step["op"]; present: (f: Fields) => boolean; shown: string
   { op: "exit", present: (f) => f.has("exit"), shown: "exit" },
 ];
 
+/**
+ * At most this many steps per scenario, each use of an alias counted anew: nested aliases
+ * (`x-2: &l2 [{loop: 1, steps: *l1}, ...]`) would otherwise expand exponentially.
+ */
+export const MAX_STEPS = 100_000;
+
 export function readProgram(d: Diagnostics, node: Node | null, path: string, known: Known): Step[] {
+  if (known.steps > MAX_STEPS) return [];
+  const list = d.deref(node);
+  if (list && known.expanding.has(list)) {
+    const alias = isAlias(node) ? `the alias *${node.source}` : "an alias";
+    d.report(node, path, `${alias} makes this list of steps contain itself (an alias cycle): use loop: forever to repeat steps`);
+    return [];
+  }
   const items = d.list(node, path);
-  if (!items) return [];
+  if (!items || !list) return [];
+  known.expanding.add(list);
   const steps: Step[] = [];
-  items.forEach((item, i) => {
-    const step = readStep(d, item, joinPath(path, i), known);
-    if (step) steps.push(step);
-  });
+  try {
+    for (const [i, item] of items.entries()) {
+      if (++known.steps > MAX_STEPS) {
+        d.report(item, joinPath(path, i), `too many steps: a scenario may have at most ${MAX_STEPS} steps, counting every use of an alias anew`);
+        return [];
+      }
+      const step = readStep(d, item, joinPath(path, i), known);
+      if (step) steps.push(step);
+      if (known.steps > MAX_STEPS) return [];
+    }
+  } finally {
+    known.expanding.delete(list);
+  }
   return steps;
 }
 
@@ -111,12 +134,13 @@ function readStepOp(f: Fields, op: Step["op"], known: Known): Step | null {
         if (typeof v === "number" && Number.isInteger(v) && v >= 1) times = v;
         else d.report(timesNode, f.at("loop"), `expected "forever" or an integer >= 1, got ${show(timesNode)}`);
       }
-      const stepsNode = d.deref(f.get("steps"));
-      if (stepsNode === undefined) {
+      const rawSteps = f.get("steps");
+      const stepsNode = d.deref(rawSteps);
+      if (rawSteps === undefined || stepsNode === undefined) {
         f.missing('"steps"');
         return null;
       }
-      const steps = readProgram(d, stepsNode, f.at("steps"), known);
+      const steps = readProgram(d, rawSteps, f.at("steps"), known);
       if (isSeq(stepsNode) && stepsNode.items.length === 0) d.report(stepsNode, f.at("steps"), "a loop needs at least one step");
       return times === undefined ? null : { op: "loop", times, steps };
     }

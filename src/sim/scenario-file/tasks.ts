@@ -54,6 +54,9 @@ function readMm(d: Diagnostics, node: Node | null, path: string): TaskSpec["mm"]
   return mm;
 }
 
+/** At most this many threads per task (`count` included). */
+export const MAX_THREADS = 10_000;
+
 /** `program:` for a one-thread task, or `threads:`; neither means one idle thread. */
 function readThreads(f: Fields, taskName: string, known: Known): ThreadSpec[] {
   const d = f.d;
@@ -77,7 +80,11 @@ function readThreads(f: Fields, taskName: string, known: Known): ThreadSpec[] {
     const t = d.map(item, path);
     if (!t) return;
     const name = t.string("name") ?? `thread${i + 1}`;
-    const count = t.number("count", { integer: true, min: 1 }) ?? 1;
+    const count = t.number("count", { integer: true, min: 1, max: MAX_THREADS }) ?? 1;
+    if (threads.length + count > MAX_THREADS) {
+      d.report(t.lineNode("count"), t.at("count"), `task "${taskName}" would have ${threads.length + count} threads: at most ${MAX_THREADS} per task`);
+      return;
+    }
     const pNode = t.get("program");
     const program = pNode === undefined ? idleProgram(known) : readProgram(d, pNode, t.at("program"), known);
     t.done();
