@@ -81,16 +81,19 @@ export class SimUserspaceApi implements UserspaceApi {
     if (task === undefined || !isLive(task)) return null;
     const threads = task.threads.filter((t) => t.state !== "done").map(threadInfo);
     const leader = task.threads[0] as Thread;
-    const state: SimTaskState = task.phase === "exiting" ? "D" : leader.state === "done" ? "Z" : threadState(leader);
+    const exiting = task.phase === "exiting";
+    const state: SimTaskState = exiting ? "D" : leader.state === "done" ? "Z" : threadState(leader);
     if (task.phase === "exiting") threads.push({ tid: task.pid, state: "D", waitingOn: "exit_mmap" });
     return {
       pid: task.pid,
       name: task.name,
       startTimeTicks: task.startTimeTicks,
       state,
-      rssPages: rssPages(task.mm),
-      swapPages: task.mm.swapPages,
-      pageTablePages: task.mm.pageTablePages,
+      // Once exit_mm has begun the task has no mm: /proc shows no rss, swap or page tables
+      // (exit_mmap is still freeing them, charged to the memcg, but not this task's any more).
+      rssPages: exiting ? 0 : rssPages(task.mm),
+      swapPages: exiting ? 0 : task.mm.swapPages,
+      pageTablePages: exiting ? 0 : task.mm.pageTablePages,
       oomScoreAdj: task.oomScoreAdj,
       cgroup: task.memcg.path,
       threads,
@@ -129,9 +132,7 @@ export class SimUserspaceApi implements UserspaceApi {
   kill(pid: number, startTimeTicks: number): "ok" | "ESRCH" {
     const task = this.live(pid, startTimeTicks);
     if (task === null) return "ESRCH";
-    const first = !task.killed;
-    sendSigkill(this.k, task, "user");
-    if (first) this.k.log("userspace-kill", task.name, `SIGKILL from user space (pid ${pid})`);
+    if (sendSigkill(this.k, task, "user")) this.k.log("userspace-kill", task.name, `SIGKILL from user space (pid ${pid})`);
     return "ok";
   }
 
@@ -141,9 +142,7 @@ export class SimUserspaceApi implements UserspaceApi {
     const pids: number[] = [];
     for (const task of subtreeTasks(m)) {
       if (!isLive(task)) continue;
-      const first = !task.killed;
-      sendSigkill(this.k, task, "user");
-      if (first) this.k.log("userspace-kill", task.name, `cgroup.kill ${path}`);
+      if (sendSigkill(this.k, task, "user")) this.k.log("userspace-kill", task.name, `cgroup.kill ${path}`);
       pids.push(task.pid);
     }
     return pids.sort((a, b) => a - b);

@@ -11,7 +11,7 @@ import type { Memcg, Sim, Thread } from "./state.js";
 
 export type ChargeResult =
   | { kind: "charged"; pages: number }
-  /** The syscall fails with -ENOMEM (seed 002's baseline). */
+  /** The syscall fails with -ENOMEM (seed 002's 2018 baseline; today only v1 oom_kill_disable). */
   | { kind: "enomem" }
   /** GFP_ATOMIC charge refused (2018). */
   | { kind: "fail" }
@@ -66,9 +66,14 @@ function overLimitCharge(sim: Sim, thread: Thread, over: Memcg, pages: number): 
     return { kind: "stall" };
   }
   if (syscall) {
-    // Only faults wait for the memcg OOM; a syscall gets -ENOMEM (today after an OOM-kill attempt).
-    if (today && killerEnabled(over)) outOfMemory(sim, over, thread, `memcg limit, ${thread.task.name} syscall charge`);
-    return { kind: "enomem" };
+    // 2018 (before 4.19): a syscall charge at the limit fails with -ENOMEM; only faults OOM-kill.
+    // Today try_charge invokes the memcg OOM killer and retries: after a kill, or while a victim
+    // is pending, the charge loops; with nothing killable it is forced. -ENOMEM remains only for
+    // v1 oom_kill_disable (the fault-only OOM wait does not apply to syscalls).
+    if (!today || !killerEnabled(over)) return { kind: "enomem" };
+    const outcome = outOfMemory(sim, over, thread, `memcg limit, ${thread.task.name} syscall charge`);
+    if (outcome === "nothing") return charged(m, pages);
+    return { kind: "stall" };
   }
   if (!killerEnabled(over)) {
     enterOomWait(sim, over, thread);

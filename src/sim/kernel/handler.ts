@@ -78,8 +78,7 @@ export function handlerAct(sim: Sim, thread: Thread, path: string): void {
     sim.log("handler-acted", thread.task.name, `${path}: nothing to kill`);
     return;
   }
-  sendSigkill(sim, victim, "user");
-  sim.log("userspace-kill", victim.name, `killed by handler ${thread.task.name}`);
+  if (sendSigkill(sim, victim, "user")) sim.log("userspace-kill", victim.name, `killed by handler ${thread.task.name}`);
   sim.log("handler-acted", thread.task.name, `${path}: killed ${victim.name} (${rssPages(victim.mm) + victim.mm.swapPages} pages)`);
 }
 

@@ -57,6 +57,8 @@ export class Kernel implements Sim {
   simulatedEvents = 0;
   private tickPending = false;
   private lastTickMs = 0;
+  /** Index of the last tick scheduled: tick n runs at n × tickMs, and n only grows. */
+  private lastTickN = 0;
   private readonly sampleEveryMs: number;
   private readonly allThreads: Thread[] = [];
 
@@ -97,7 +99,13 @@ export class Kernel implements Sim {
     if (this.tickPending) return;
     this.tickPending = true;
     if (this.nowMs - this.lastTickMs > this.tickMs) this.lastTickMs = this.nowMs;
-    this.schedule((Math.floor(this.nowMs / this.tickMs) + 1) * this.tickMs, { kind: "tick" });
+    // The next tick is the first index whose time n × tickMs lies strictly after now. Computed from
+    // an integer index (never by adding or rounding times), so with fractional ticks such as 0.7
+    // the clock still always advances.
+    let n = Math.max(this.lastTickN + 1, Math.floor(this.nowMs / this.tickMs));
+    while (n * this.tickMs <= this.nowMs) n++;
+    this.lastTickN = n;
+    this.schedule(n * this.tickMs, { kind: "tick" });
   }
 
   log(kind: TimelineEventKind, subject: string, detail: string): void {

@@ -10,19 +10,25 @@ import { isLive } from "./state.js";
 
 export type KillCause = "oom" | "user" | "exit";
 
-/** Send SIGKILL (or exit_group for cause "exit"); false if the task is not alive. */
+/**
+ * Send SIGKILL (or exit_group for cause "exit"). True only when this counts as a kill (in
+ * `killed`, `innocentKilled`): the task was alive, had no fatal signal pending and was not yet
+ * exiting (exit_mm begun). Signalling a task that is already dying or exiting changes nothing
+ * it was not already doing, so it is not a kill.
+ */
 export function sendSigkill(sim: Sim, task: Task, cause: KillCause): boolean {
   if (!isLive(task)) return false;
-  if (cause !== "exit" && !task.killed) {
+  const counts = cause !== "exit" && !task.killed && !task.fatalSignal && task.phase === "running";
+  if (counts) {
     task.killed = true;
     task.killedAtMs = sim.nowMs;
     sim.killOrder.push(task);
-    if (task.phase !== "gone") sim.liveKilled.add(task);
+    sim.liveKilled.add(task);
   }
-  if (task.fatalSignal) return true;
+  if (task.fatalSignal) return counts;
   task.fatalSignal = true;
   for (const t of task.threads) wakeForSignal(sim, t);
-  return true;
+  return counts;
 }
 
 /** TIF_MEMDIE: chosen by the kernel OOM killer (reserves, reaper, "abort the scan" rule). */

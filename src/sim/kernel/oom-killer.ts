@@ -60,6 +60,9 @@ export function selectVictim(sim: Sim, scope: Memcg | null): { task: Task; point
  * null for an asynchronous invocation (overcharge reconcile, oom-delay expiry).
  */
 export function outOfMemory(sim: Sim, scope: Memcg | null, trigger: Thread | null, why: string): OomOutcome {
+  // memory.events oom counts every invocation (try_charge counts MEMCG_OOM before mem_cgroup_oom
+  // and out_of_memory), also when the oom_lock is taken or a victim is still pending.
+  if (scope !== null) countEvent(sim, scope, "oom");
   if (scope === null) {
     if (sim.lastGlobalOomTick === sim.tickIndex) return "skipped";
     sim.lastGlobalOomTick = sim.tickIndex;
@@ -79,7 +82,6 @@ export function outOfMemory(sim: Sim, scope: Memcg | null, trigger: Thread | nul
   if (pendingVictim(sim, scope) !== null) return "aborted";
   const domain = scope === null ? "global" : scope.path;
   if (scope !== null) {
-    countEvent(sim, scope, "oom");
     // v1 also signals the OOM eventfd when the kernel killer is about to act (mem_cgroup_oom_notify).
     if (scope.version === 1) notifyOom(sim, scope);
   }
@@ -105,11 +107,15 @@ export function oomKill(sim: Sim, victim: Task, scope: Memcg | null, detail: str
   const tasks = group === null ? [victim] : [victim, ...subtreeTasks(group).filter((t) => t !== victim && t.phase === "running" && t.oomScoreAdj > OOM_SCORE_ADJ_MIN)];
   if (group !== null) countEvent(sim, group, "oomGroupKill");
   for (const task of tasks) {
-    const wasDying = task.fatalSignal;
     markOomVictim(sim, task, scope);
-    sendSigkill(sim, task, "oom");
-    sim.log("kill", task.name, task === victim ? detail + (wasDying ? " (already dying)" : "") : `memory.oom.group ${group?.path ?? ""}`);
-    countEvent(sim, task.memcg, "oomKill");
+    const what = task === victim ? detail : `memory.oom.group ${group?.path ?? ""}`;
+    if (sendSigkill(sim, task, "oom")) {
+      sim.log("kill", task.name, what);
+      countEvent(sim, task.memcg, "oomKill");
+    } else {
+      // Already dying (task_will_free_mem): it only becomes the victim; not a kill, no oom_kill.
+      sim.log("oom", task.name, `${what}: already dying, made the victim without a kill`);
+    }
     queueOomReaper(sim, task);
   }
 }

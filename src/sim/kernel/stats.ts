@@ -2,7 +2,16 @@
 // allocation failures. Updated incrementally so the loop never scans every task for it.
 
 import type { GfpContext } from "../scenario.js";
-import type { Thread } from "./state.js";
+import { roomPages } from "./memcg.js";
+import type { AllocStep, Memcg, Thread } from "./state.js";
+
+interface Refusal {
+  memcg: Memcg;
+  /** The program step that was refused (the same object each time a loop comes back to it). */
+  step: AllocStep | null;
+  /** The refused chunk: the memcg has recovered when this much fits again. */
+  pages: number;
+}
 
 export type FailureKey = GfpContext | "memcg-syscall-enomem";
 
@@ -20,8 +29,10 @@ export class Stats {
   maxStallMs = 0;
   readonly allocFailures: Partial<Record<FailureKey, number>> = {};
   private readonly memoryStalled = new Set<Thread>();
-  /** Memcgs whose last charge attempt at the limit was refused (syscall ENOMEM). */
-  private readonly refusing = new Set<string>();
+  /** Charges refused at a memcg limit (syscall ENOMEM), by refusing thread, until they clear. */
+  private readonly refusing = new Map<Thread, Refusal>();
+  /** A charge was refused during the current instant (the condition holds at least that instant). */
+  private refusedThisInstant = false;
   private conditionActive = false;
   private firstConditionMs: number | null = null;
   private lastConditionEndMs: number | null = null;
@@ -51,13 +62,26 @@ export class Stats {
     }
   }
 
-  /** A memcg refused a charge (seed 002): it is in an OOM condition until a charge succeeds there again. */
-  chargeRefused(memcgPath: string): void {
-    this.refusing.add(memcgPath);
+  /**
+   * A memcg refused a thread's charge (seed 002): an OOM condition until that memcg (or the
+   * ancestor whose limit refused it) has room for the charge again, a charge succeeds there, or
+   * the refusing thread leaves the step that was refused: it exits, or goes on to another alloc
+   * step. A thread whose program comes back to the refused step (seed 002's loop) stays refused.
+   */
+  chargeRefused(thread: Thread, memcg: Memcg, pages: number): void {
+    this.refusing.set(thread, { memcg, step: thread.alloc?.step ?? null, pages });
+    this.refusedThisInstant = true;
   }
 
-  chargeAccepted(memcgPath: string): void {
-    if (this.refusing.size > 0) this.refusing.delete(memcgPath);
+  chargeAccepted(memcg: Memcg): void {
+    for (const [t, r] of this.refusing) if (r.memcg === memcg) this.refusing.delete(t);
+  }
+
+  private pruneRefusals(): void {
+    for (const [t, r] of this.refusing) {
+      const movedOn = t.state === "done" || (t.alloc !== null && t.alloc.step !== r.step);
+      if (movedOn || roomPages(r.memcg) >= r.pages) this.refusing.delete(t);
+    }
   }
 
   fail(key: FailureKey, count = 1): void {
@@ -70,7 +94,9 @@ export class Stats {
    * Called once per virtual instant.
    */
   afterInstant(nowMs: number, liveKilled: number): void {
-    const active = this.memoryStalled.size > 0 || this.refusing.size > 0 || liveKilled > 0;
+    if (this.refusing.size > 0) this.pruneRefusals();
+    const active = this.memoryStalled.size > 0 || this.refusing.size > 0 || this.refusedThisInstant || liveKilled > 0;
+    this.refusedThisInstant = false;
     if (active && !this.conditionActive) {
       if (this.firstConditionMs === null) this.firstConditionMs = nowMs;
     } else if (!active && this.conditionActive) {

@@ -188,10 +188,10 @@ export function serviceAlloc(sim: Sim, t: Thread): void {
   if (out.got > 0 || out.enomem || out.dropped > 0) leaveOomWait(t);
   if (out.got > 0) {
     sim.stats.progress(t, sim.nowMs);
-    sim.stats.chargeAccepted(t.task.memcg.path);
+    sim.stats.chargeAccepted(t.task.memcg);
   }
   if (out.enomem) {
-    sim.stats.chargeRefused(t.task.memcg.path);
+    sim.stats.chargeRefused(t, t.task.memcg, want);
     noteFailure(sim, t, "memcg-syscall-enomem", a.remaining);
     a.remaining = 0;
     sim.stats.progress(t, sim.nowMs);
