@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fail, type Result } from "../../src/core/result.js";
+import { fail } from "../../src/core/result.js";
 import { nodeLinuxFs, type LinuxFs } from "../../src/host/linux/linux-fs.js";
 import {
   readMachineMemory,

@@ -5,7 +5,6 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { describe, it } from "node:test";
-import type { Result } from "../../src/core/result.js";
 import { listCgroupPids, readCgroupSample } from "../../src/host/linux/cgroup-reader.js";
 import { readCgroupMounts, validateCgroupPath, type CgroupMounts } from "../../src/host/linux/cgroup-mounts.js";
 import { readMachineMemory, readProcCgroups, readProcessSample, readStallEvidence } from "../../src/host/linux/proc-reader.js";
