@@ -58,7 +58,15 @@ export type IncidentKind =
   /** v1: the kernel killer is disabled and the cgroup sits under_oom; v2: memory.events oom rose without the kernel killing. */
   | "memcg-oom"
   /** v2: the kernel's own OOM killer acted (memory.events oom_kill rose); recorded, not acted on. */
-  | "kernel-oom-kill";
+  | "kernel-oom-kill"
+  /** Machine guard: MemAvailable (and free swap) below the configured share of RAM (and swap). */
+  | "low-memory"
+  /** Machine guard (seed 003): free memory below the min watermark for a sustained window while reclaim keeps running. */
+  | "watermark-starvation"
+  /** Machine guard: tasks stalled on memory (PSI "full") for a large share of a window. */
+  | "memory-pressure"
+  /** Soft-limit mode (seed 002): usage above the logical limit for longer than the reconcile window. */
+  | "soft-limit";
 
 export interface Incident {
   kind: IncidentKind;
@@ -88,4 +96,31 @@ export interface Ranking {
   /** Best victim first. */
   candidates: Candidate[];
   excluded: Exclusion[];
+}
+
+/**
+ * Whole-machine memory state for the machine guard's detectors (GUIDE roadmap step 4): one sample
+ * of /proc/meminfo, /proc/zoneinfo, /proc/vmstat and /proc/pressure/memory (or the simulator's
+ * equivalents). Counters are cumulative since boot; detectors look at their differences.
+ */
+export interface MachinePressure {
+  totalBytes: number;
+  /** MemAvailable: free above the low watermarks plus reclaimable page cache. */
+  availableBytes: number;
+  /** MemFree. */
+  freeBytes: number;
+  /** Sum over the zones of the min watermark (/proc/zoneinfo "min"), in bytes. */
+  minWatermarkBytes: number;
+  /** Sum over the zones of the low watermark. */
+  lowWatermarkBytes: number;
+  swapTotalBytes: number;
+  swapFreeBytes: number;
+  /** Pages reclaimed so far (vmstat pgsteal_kswapd + pgsteal_direct + pgsteal_khugepaged). */
+  reclaimedPagesTotal: number;
+  /** Times an allocating task entered direct reclaim (vmstat allocstall_*). */
+  allocStallsTotal: number;
+  /** /proc/pressure/memory "some" total= (microseconds); null where PSI is unavailable. */
+  psiSomeTotalUs: number | null;
+  /** /proc/pressure/memory "full" total= (microseconds); null where PSI is unavailable. */
+  psiFullTotalUs: number | null;
 }

@@ -2,7 +2,8 @@
 
 import { readFileSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from "yaml";
-import { DEFAULT_ENGINE_OPTIONS, MIN_OBSERVE_INTERVAL_MS, type EngineOptions } from "../engine/engine-options.js";
+import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "../engine/engine-options.js";
+import { checkTunable, TUNABLES, type TunableKind } from "../engine/tunables.js";
 
 export interface DaemonConfig {
   cgroups: string[];
@@ -32,13 +33,9 @@ function scalar(accepts: (v: unknown) => boolean, expected: string): Check {
   };
 }
 
-const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
-const positiveInteger = scalar((v) => isNumber(v) && Number.isInteger(v) && v > 0, "a positive integer");
-const nonNegativeInteger = scalar((v) => isNumber(v) && Number.isInteger(v) && v >= 0, "an integer >= 0");
-const boolean = scalar((v) => typeof v === "boolean", "true or false");
 const nonEmptyString = scalar((v) => typeof v === "string" && v.length > 0, "a path");
 
-/** Known keys, the check each value must pass, and where the value goes. */
+/** Known keys, the check each value must pass, and where the value goes. Engine tunables come from src/engine/tunables.ts. */
 const KEYS: Record<string, { check: Check; apply: (c: DaemonConfig, v: unknown) => void; help: string }> = {
   cgroups: {
     check: stringList,
@@ -47,28 +44,25 @@ const KEYS: Record<string, { check: Check; apply: (c: DaemonConfig, v: unknown) 
   },
   journal: { check: nonEmptyString, apply: (c, v) => (c.journal = v as string), help: "journal file path" },
   stateDir: { check: nonEmptyString, apply: (c, v) => (c.stateDir = v as string), help: "directory for the journal and the takeover ledger" },
-  dryRun: { check: boolean, apply: (c, v) => (c.engine.dryRun = v as boolean), help: "journal decisions, kill nothing" },
-  journalCandidates: {
-    check: positiveInteger,
-    apply: (c, v) => (c.engine.journalCandidates = v as number),
-    help: "top candidates listed per decision",
-  },
-  observeIntervalMs: {
-    check: scalar((v) => isNumber(v) && v >= MIN_OBSERVE_INTERVAL_MS, `a number of ms >= ${MIN_OBSERVE_INTERVAL_MS}`),
-    apply: (c, v) => (c.engine.observeIntervalMs = v as number),
-    help: "interval between progress observations of a victim",
-  },
-  maxObservationsWithoutProgress: {
-    check: positiveInteger,
-    apply: (c, v) => (c.engine.maxObservationsWithoutProgress = v as number),
-    help: "observations without progress before the next victim",
-  },
-  minProgressBytes: {
-    check: nonNegativeInteger,
-    apply: (c, v) => (c.engine.minProgressBytes = v as number),
-    help: "memory decrease that counts as progress",
-  },
+  ...Object.fromEntries(
+    Object.entries(TUNABLES).map(([key, tunable]) => [
+      key,
+      {
+        check: tunableCheck(tunable.kind),
+        apply: (c: DaemonConfig, v: unknown) => tunable.apply(c.engine, v),
+        help: tunable.help,
+      },
+    ]),
+  ),
 };
+
+function tunableCheck(kind: TunableKind): Check {
+  return (node, key, where) => {
+    const v = isScalar(node) ? node.value : undefined;
+    const checked = checkTunable(kind, v);
+    return checked.ok ? { value: v } : { error: `${where}: key "${key}": expected ${checked.expected}, got ${show(node)}` };
+  };
+}
 
 export const CONFIG_KEYS_HELP: [string, string][] = Object.entries(KEYS).map(([k, v]) => [k, v.help]);
 
@@ -102,7 +96,12 @@ export function parseConfig(text: string, source: string): ConfigResult {
   if (firstError) {
     return { ok: false, message: `${source}:${lineOf(firstError.pos[0])}: YAML syntax error: ${firstError.message.split("\n")[0]}` };
   }
-  const config: DaemonConfig = { cgroups: [], journal: null, stateDir: null, engine: { ...DEFAULT_ENGINE_OPTIONS } };
+  const config: DaemonConfig = {
+    cgroups: [],
+    journal: null,
+    stateDir: null,
+    engine: { ...DEFAULT_ENGINE_OPTIONS, machineGuard: { ...DEFAULT_ENGINE_OPTIONS.machineGuard } },
+  };
   if (doc.contents === null) return { ok: true, config };
   if (!isMap(doc.contents)) {
     return { ok: false, message: `${source}:${lineOf(doc.contents.range?.[0])}: expected a mapping of keys at the top level` };

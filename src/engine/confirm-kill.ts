@@ -2,12 +2,13 @@
 // it has made no progress for the configured observations (then the engine escalates).
 // Dense reads right after the kill time the recovery; then the progress tracker observes at a steady interval.
 
-import type { Candidate, CgroupSample } from "../core/types.js";
+import type { Candidate } from "../core/types.js";
 import { observe, startTracking, type TrackerState } from "../core/victim-tracker.js";
 import type { EngineOptions } from "./engine-options.js";
-import type { CgroupRef, Host, Unwatch, VictimHandle } from "./host.js";
+import type { Host, Unwatch, VictimHandle } from "./host.js";
 import type { Outcome } from "./journal-record.js";
-import { atLimit, emptyOutcome } from "./outcome.js";
+import { emptyOutcome } from "./outcome.js";
+import type { ScopeProbe, ScopeReading } from "./scope-probe.js";
 
 export interface KilledVictim {
   handle: VictimHandle;
@@ -24,11 +25,16 @@ export interface Confirmation {
 export interface ConfirmScope {
   host: Host;
   options: EngineOptions;
-  ref: CgroupRef;
+  probe: ScopeProbe;
+}
+
+/** The tracker's settings from the engine options. */
+export function trackerConfig(options: EngineOptions): { maxObservationsWithoutProgress: number; minProgressBytes: number } {
+  return { maxObservationsWithoutProgress: options.maxObservationsWithoutProgress, minProgressBytes: Math.max(1, options.minProgressBytes) };
 }
 
 export function confirmKill(scope: ConfirmScope, killed: KilledVictim, usageBeforeBytes: number, notifiedAtMs: number): Promise<Confirmation> {
-const { host, options, ref } = scope;
+  const { host, options, probe } = scope;
   return new Promise<Confirmation>((resolve) => {
     let exited = false;
     let reap: Outcome["reap"] = null;
@@ -37,16 +43,12 @@ const { host, options, ref } = scope;
     let msToMemoryBack: number | null = null;
     let freedBytes: number | null = null;
     let observations = 0;
+    let escalationsHeldBack = 0;
     let tracker: TrackerState = startTracking(
       { pid: killed.handle.pid, startTimeTicks: killed.handle.startTimeTicks, rssBytes: killed.candidate.rssBytes },
       usageBeforeBytes,
       killed.killedAtMs,
-      {
-        config: {
-          maxObservationsWithoutProgress: options.maxObservationsWithoutProgress,
-          minProgressBytes: Math.max(1, options.minProgressBytes),
-        },
-      },
+      { config: trackerConfig(options) },
     );
     let done = false;
     let timer: ReturnType<Host["setTimer"]> | null = null;
@@ -67,45 +69,57 @@ const { host, options, ref } = scope;
         observations,
       };
       if (stall) outcome.stall = stall;
+      if (escalationsHeldBack > 0) outcome.escalationsHeldBack = escalationsHeldBack;
       resolve({ outcome, stillAlive: !exited });
     };
 
-    /** Reads the cgroup; records when memory is back. Returns the sample for the tracker. */
-    const sample = (): CgroupSample | null => {
-      const cgroup = host.readCgroup(ref);
-      if (!cgroup.ok) {
+    /** Reads the scope; records when memory is back. Returns the reading for the tracker. */
+    const sample = (): ScopeReading | null => {
+      const reading = probe.read();
+      if (!reading.ok) {
         // The cgroup went away with its tasks: nothing left to confirm.
         finish("recovered");
         return null;
       }
-      const fellBytes = usageBeforeBytes - cgroup.value.usageBytes;
+      const fellBytes = usageBeforeBytes - reading.value.usageBytes;
       // "Memory back" means the victim's whole mm is released: its exit (pidfd readable, after
       // exit_mm) or process_mrelease done. A first uncharge already clears under_oom, so that alone proves little.
       const victimMemoryGone = exited || reaped;
-      const outOfOom = ref.version === 1 ? !cgroup.value.underOom : !atLimit(cgroup.value);
-      if (victimMemoryGone && fellBytes > 0 && outOfOom) {
+      if (victimMemoryGone && fellBytes > 0 && !reading.value.outOfMemory) {
         msToMemoryBack = host.now() - notifiedAtMs;
         freedBytes = fellBytes;
         finish("recovered");
       }
-      return cgroup.value;
+      return reading.value;
     };
 
     const observeTick = (): void => {
       timer = null;
       if (done) return;
-      const cgroup = sample();
-      if (cgroup === null || done) return;
+      const scopeNow = sample();
+      if (scopeNow === null || done) return;
       observations++;
       const victim = exited ? null : host.readProcess(killed.handle.pid);
       const step = observe(tracker, {
         atMs: host.now(),
         victimExited: exited || (victim !== null && !victim.ok),
         victimRssBytes: victim !== null && victim.ok ? victim.value.rssBytes : null,
-        scopeUsageBytes: cgroup.usageBytes,
-        scopeUnderOom: ref.version === 1 ? cgroup.underOom : atLimit(cgroup),
+        scopeUsageBytes: scopeNow.usageBytes,
+        scopeUnderOom: scopeNow.outOfMemory,
       });
       tracker = step.state;
+      if (step.verdict === "escalate" && !scopeNow.critical && victim !== null && victim.ok) {
+        // Stalled, but the scope can still wait for it (seed 000): no second victim; fresh patience.
+        escalationsHeldBack++;
+        tracker = startTracking(
+          { pid: killed.handle.pid, startTimeTicks: killed.handle.startTimeTicks, rssBytes: victim.value.rssBytes },
+          scopeNow.usageBytes,
+          host.now(),
+          { config: trackerConfig(options) },
+        );
+        timer = host.setTimer(options.observeIntervalMs, observeTick);
+        return;
+      }
       if (step.verdict === "resolved" && !exited && !reapSettled) {
         // The cgroup left OOM at the first uncharge, but the victim's memory is still going down:
         // wait for its exit or the reap, so no later incident picks a second victim meanwhile.
@@ -113,13 +127,13 @@ const { host, options, ref } = scope;
         return;
       }
       if (step.verdict === "resolved" || step.verdict === "exited-still-oom") {
-        freedBytes ??= usageBeforeBytes - cgroup.usageBytes;
+        freedBytes ??= usageBeforeBytes - scopeNow.usageBytes;
         finish(step.verdict === "resolved" ? "recovered" : "exited-still-oom");
         return;
       }
       if (step.verdict === "escalate") {
         const evidence = host.readStallEvidence(killed.handle.pid);
-        freedBytes = usageBeforeBytes - cgroup.usageBytes;
+        freedBytes = usageBeforeBytes - scopeNow.usageBytes;
         finish("escalated", {
           ...(evidence.ok ? evidence.value : { state: "?", wchan: "", threads: [] }),
           msSinceKill: step.msSinceKill,
@@ -171,7 +185,7 @@ const { host, options, ref } = scope;
  * cgroup is below its limit with usage fallen; without that within the tracker's patience, unresolved.
  */
 export function confirmGroupKill(scope: ConfirmScope, usageBeforeBytes: number, notifiedAtMs: number, killedAtMs: number): Promise<Outcome> {
-  const { host, options, ref } = scope;
+  const { host, options, probe } = scope;
   const delaysMs = [...options.fastConfirmDelaysMs, ...Array<number>(options.maxObservationsWithoutProgress).fill(options.observeIntervalMs)];
   let observations = 0;
   return new Promise<Outcome>((resolve) => {
@@ -179,10 +193,10 @@ export function confirmGroupKill(scope: ConfirmScope, usageBeforeBytes: number, 
       resolve({ ...emptyOutcome(outcome.result), msToKill: killedAtMs - notifiedAtMs, observations, ...outcome });
     const check = (): void => {
       observations++;
-      const cgroup = host.readCgroup(ref);
-      if (!cgroup.ok) return result({ result: "recovered", victimExited: true });
-      const fellBytes = usageBeforeBytes - cgroup.value.usageBytes;
-      if (fellBytes > 0 && !atLimit(cgroup.value)) {
+      const reading = probe.read();
+      if (!reading.ok) return result({ result: "recovered", victimExited: true });
+      const fellBytes = usageBeforeBytes - reading.value.usageBytes;
+      if (fellBytes > 0 && !reading.value.outOfMemory) {
         return result({ result: "recovered", victimExited: true, freedBytes: fellBytes, msToMemoryBack: host.now() - notifiedAtMs });
       }
       const next = delaysMs.shift();

@@ -1,5 +1,16 @@
 // Engine tunables. Each default carries the reason it has that value.
 
+import type { MachineGuardConfig } from "../core/machine-pressure.js";
+
+export interface MachineGuardOptions extends MachineGuardConfig {
+  /** Off: only the managed cgroups are watched. */
+  enabled: boolean;
+  /** Between samples while memory is near a threshold. */
+  sampleIntervalMs: number;
+  /** Between samples while memory is plentiful. */
+  idleSampleIntervalMs: number;
+}
+
 export interface EngineOptions {
   /** Record decisions, never kill, and leave the kernel OOM killer in charge. */
   dryRun: boolean;
@@ -13,6 +24,8 @@ export interface EngineOptions {
   minProgressBytes: number;
   /** Pause between the first confirmation reads right after the kill, so a fast recovery is timed precisely. */
   fastConfirmDelaysMs: number[];
+  /** Whole-machine protection (low memory, watermark starvation, PSI). */
+  machineGuard: MachineGuardOptions;
 }
 
 /** Shorter observation intervals are refused: the timer granularity of a daemon, and of virtual time. */
@@ -33,4 +46,36 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   minProgressBytes: 1024 * 1024,
   // Memory came back 4-5 ms after the notification for a 64 MiB victim (GUIDE §4): sample densely at first.
   fastConfirmDelaysMs: [0.5, 1, 1, 2, 2, 5, 5, 10, 20, 50],
+  machineGuard: {
+    enabled: true,
+    // earlyoom's SIGKILL level (5% of RAM, and of swap where there is swap): late enough not to
+    // kill what the page cache could still absorb, early enough that the kernel killer, which waits
+    // for reclaim to fail outright, has not acted yet.
+    lowAvailablePct: 5,
+    lowSwapFreePct: 5,
+    // A second victim while the first is alive but stalled only this close to the kernel's own OOM
+    // point; above it the machine can wait for the first (seed 000).
+    criticalAvailablePct: 1.5,
+    // Seed 003: user allocations loop for as long as the starvation lasts; a second is long for a
+    // stall, and four samples at 250 ms rule out a passing dip.
+    starvationWindowMs: 1000,
+    // At most one starvation kill a minute: the upstream objection was a remote DoS (a packet flood
+    // turning the OOM killer on the machine's services).
+    starvationKillIntervalMs: 60_000,
+    // systemd-oomd's defaults for memory pressure: 60% over 30 s (every task stalled on memory).
+    psiFullPct: 60,
+    psiWindowMs: 30_000,
+    // Four samples a second near a threshold (earlyoom polls at most ten times a second); once a
+    // second otherwise, which costs a few file reads.
+    sampleIntervalMs: 250,
+    idleSampleIntervalMs: 1000,
+  },
 };
+
+/** What callers pass: any subset, the machine guard's settings too. */
+export type EngineOptionsInput = Partial<Omit<EngineOptions, "machineGuard">> & { machineGuard?: Partial<MachineGuardOptions> };
+
+export function resolveEngineOptions(input: EngineOptionsInput = {}): EngineOptions {
+  const { machineGuard, ...rest } = input;
+  return { ...DEFAULT_ENGINE_OPTIONS, ...rest, machineGuard: { ...DEFAULT_ENGINE_OPTIONS.machineGuard, ...machineGuard } };
+}

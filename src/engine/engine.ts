@@ -1,10 +1,11 @@
 // The engine: the set of managed cgroups over one Host, and the way back to the kernel's defaults on stop.
 
 import type { Result } from "../core/result.js";
-import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "./engine-options.js";
+import { resolveEngineOptions, type EngineOptions, type EngineOptionsInput } from "./engine-options.js";
 import type { Host } from "./host.js";
 import type { JournalSink } from "./journal-record.js";
-import { ManagedCgroup } from "./managed-cgroup.js";
+import { MachineGuard, MACHINE_SCOPE } from "./machine-guard.js";
+import { ManagedCgroup, type EngineContext } from "./managed-cgroup.js";
 import { InMemoryLedger, type TakeoverLedger } from "./takeover-ledger.js";
 
 /** Rounds of the decision path run before the first OOM (about 5 ms in all here). */
@@ -26,6 +27,7 @@ export class Engine {
   private readonly managed = new Map<string, ManagedCgroup>();
   private decisionCounter = 0;
   private warmedUp = false;
+  private machineGuard: MachineGuard | null = null;
   readonly options: EngineOptions;
 
   private readonly log: (message: string) => void;
@@ -34,10 +36,10 @@ export class Engine {
   constructor(
     private readonly host: Host,
     private readonly journal: JournalSink,
-    options: Partial<EngineOptions> = {},
+    options: EngineOptionsInput = {},
     services: EngineServices = {},
   ) {
-    this.options = { ...DEFAULT_ENGINE_OPTIONS, ...options };
+    this.options = resolveEngineOptions(options);
     this.log = services.log ?? (() => {});
     this.ledger = services.ledger ?? new InMemoryLedger();
   }
@@ -52,14 +54,7 @@ export class Engine {
     if (this.managed.has(ref.value.path)) {
       return { ok: true, value: { cgroup: ref.value.path, notes: ["already managed"] } };
     }
-    const cgroup = new ManagedCgroup(ref.value, {
-      host: this.host,
-      journal: this.journal,
-      options: this.options,
-      log: this.log,
-      ledger: this.ledger,
-      nextDecisionId: () => ++this.decisionCounter,
-    });
+    const cgroup = new ManagedCgroup(ref.value, this.context());
     // Compiled code is shared by every cgroup: warm thoroughly once, then a single round each.
     const started = cgroup.start(this.managed.size === 0 && !this.warmedUp ? WARM_UP_ROUNDS_FIRST : 1);
     this.warmedUp = true;
@@ -79,18 +74,51 @@ export class Engine {
     return { ok: true, value: { cgroup: ref.value.path, notes: started.value.notes } };
   }
 
+  /**
+   * Starts whole-machine protection (low memory, watermark starvation, memory pressure). The
+   * kernel's global OOM killer stays enabled: it cannot be turned off, and it is the last resort.
+   */
+  guardMachine(): Result<{ notes: string[] }> {
+    if (this.machineGuard !== null) return { ok: true, value: { notes: ["already guarding the machine"] } };
+    const guard = new MachineGuard(this.context());
+    const started = guard.start();
+    if (!started.ok) {
+      this.journal.append({ type: "error", cgroup: MACHINE_SCOPE, message: `machine guard: ${started.error.message}` });
+      return started;
+    }
+    this.machineGuard = guard;
+    this.journal.append({ type: "manage", cgroup: MACHINE_SCOPE, message: "guarding the whole machine", notes: started.value.notes });
+    return started;
+  }
+
+  private context(): EngineContext {
+    return {
+      host: this.host,
+      journal: this.journal,
+      options: this.options,
+      log: this.log,
+      ledger: this.ledger,
+      nextDecisionId: () => ++this.decisionCounter,
+    };
+  }
+
   managedPaths(): string[] {
     return [...this.managed.keys()];
   }
 
   /** Resolves once every incident in progress has finished (tests, orderly shutdown). */
   async whenIdle(): Promise<void> {
-    await Promise.all([...this.managed.values()].map((m) => m.whenIdle()));
+    await Promise.all([...[...this.managed.values()].map((m) => m.whenIdle()), this.machineGuard?.whenIdle()]);
   }
 
   /** Stops every watch and restores the kernel OOM killer where we changed it. Never throws. */
   stop(): StopReport {
     const report: StopReport = { restored: [], failed: [] };
+    if (this.machineGuard !== null) {
+      this.machineGuard.stop();
+      this.machineGuard = null;
+      this.journal.append({ type: "release", cgroup: MACHINE_SCOPE, message: "stopped guarding the machine" });
+    }
     for (const [path, cgroup] of this.managed) {
       const stopped = cgroup.stop();
       if (stopped.ok) {

@@ -2,7 +2,9 @@
 // and later by the simulator adapter. Time and timers come only from here.
 
 import type { Result } from "../core/result.js";
-import type { CgroupSample, CgroupVersion, ProcessSample } from "../core/types.js";
+import type { CgroupSample, CgroupVersion, MachinePressure, ProcessSample } from "../core/types.js";
+
+export type { MachinePressure } from "../core/types.js";
 
 /** A validated memory cgroup. */
 export interface CgroupRef {
@@ -60,6 +62,11 @@ export interface Host {
   /** Whole-machine memory (MemTotal, MemAvailable, swap) for reports and for scaling oom_score_adj when a cgroup has no limit. */
   readMachineMemory(): Result<MachineMemory>;
 
+  /** The machine guard's sample: watermarks, free and available memory, reclaim counters, PSI. */
+  readMachinePressure(): Result<MachinePressure>;
+  /** Every user-space process of the machine (kernel threads left out); pids that vanish while reading are skipped. */
+  listAllProcesses(): Result<ProcessSample[]>;
+
   /** Checks that path exists, lies inside a cgroup mount and is a memory cgroup; errors name the path. */
   resolveCgroup(path: string): Result<CgroupRef>;
   readCgroup(ref: CgroupRef): Result<CgroupSample>;
@@ -67,6 +74,12 @@ export interface Host {
   listProcesses(ref: CgroupRef): Result<ProcessSample[]>;
   readProcess(pid: number): Result<ProcessSample>;
   readStallEvidence(pid: number): Result<StallEvidence>;
+
+  /**
+   * Sets the cgroup's hard limit (v1 memory.limit_in_bytes, v2 memory.max); null means no limit.
+   * Soft-limit mode raises it to the logical limit plus headroom and puts it back on stop.
+   */
+  setMemoryLimit(ref: CgroupRef, limitBytes: number | null): Result<void>;
 
   /** v1: remember and disable the kernel OOM killer. v2: nothing to disable; notes say so. */
   takeOverOom(ref: CgroupRef): Result<OomTakeover>;

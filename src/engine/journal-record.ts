@@ -49,6 +49,8 @@ export interface Outcome {
   groupKilledPids?: number[];
   /** The time to SIGKILL split by phase (notification to snapshot, snapshot, ranking, pidfd open and signal), and the processes read. */
   phasesMs?: { detect: number; snapshot: number; rank: number; kill: number; processes: number };
+  /** Times the victim stalled long enough to escalate but the scope was not critical, so nobody else was killed (seed 000). */
+  escalationsHeldBack?: number;
   /** Present when the victim did not die promptly (seed 001): what it was doing. */
   stall?: StallEvidence & { msSinceKill: number; observationsWithoutProgress: number; explanation: string };
 }
@@ -65,6 +67,17 @@ export interface DecisionRecord {
     suppressedNotifications: number;
     /** v2: memory.events counters at the snapshot (low, high, max, oom, oom_kill, oom_group_kill); v1: oom_kill only. */
     events: MemoryEventCounters;
+    /** Machine guard and soft-limit decisions: the rule that fired, with its numbers. */
+    reason?: string;
+    /** Machine guard decisions: the machine's state in the sample that decided ("/" as cgroup; usage = total - available, limit = total). */
+    machine?: {
+      availableBytes: number;
+      freeBytes: number;
+      minWatermarkBytes: number;
+      swapFreeBytes: number;
+      swapTotalBytes: number;
+      psiFullTotalUs: number | null;
+    };
   };
   candidates: Candidate[];
   excluded: Exclusion[];
@@ -88,7 +101,8 @@ export interface KernelKillRecord {
 }
 
 export interface LifecycleRecord {
-  type: "manage" | "release" | "error" | "daemon";
+  /** notice: a condition seen and deliberately not acted on (a rate limit), with the reason. */
+  type: "manage" | "release" | "error" | "daemon" | "notice";
   cgroup?: string;
   message: string;
   notes?: string[];

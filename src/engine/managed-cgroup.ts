@@ -3,12 +3,14 @@
 
 import { OOM_SCORE_ADJ_MIN } from "../core/badness.js";
 import { rankCandidates } from "../core/rank.js";
-import { observe, startTracking } from "../core/victim-tracker.js";
 import type { Result } from "../core/result.js";
 import type { Candidate, CgroupSample, Exclusion, IncidentKind, MemoryEventCounters, Snapshot } from "../core/types.js";
-import { confirmGroupKill, confirmKill, type KilledVictim } from "./confirm-kill.js";
+import { AliveVictims } from "./alive-victims.js";
+import { confirmGroupKill, confirmKill } from "./confirm-kill.js";
 import type { EngineOptions } from "./engine-options.js";
-import type { CgroupRef, Host, OomTakeover, Unwatch, VictimHandle } from "./host.js";
+import type { CgroupRef, Host, OomTakeover, Unwatch } from "./host.js";
+import { killFirstReachable } from "./kill-first-reachable.js";
+import { cgroupProbe, type ScopeProbe } from "./scope-probe.js";
 import type { DecisionRecord, JournalSink } from "./journal-record.js";
 import { handOverToKernel, type HandoverContext } from "./kernel-handover.js";
 import type { TakeoverLedger } from "./takeover-ledger.js";
@@ -38,7 +40,8 @@ export class ManagedCgroup {
   private firstAbsorbedAtMs: number | null = null;
   private lastEvents: MemoryEventCounters | null = null;
   /** Victims already killed in this scope that have not exited: excluded from every later ranking. */
-  private readonly aliveVictims = new Map<number, { handle: VictimHandle; unwatch: Unwatch | null }>();
+  private readonly aliveVictims: AliveVictims;
+  private readonly probe: ScopeProbe;
   private stopped = false;
   /** Resolves when the current incident (if any) has been fully handled; lets tests and shutdown wait. */
   private idle: Promise<void> = Promise.resolve();
@@ -46,7 +49,10 @@ export class ManagedCgroup {
   constructor(
     readonly ref: CgroupRef,
     private readonly ctx: EngineContext,
-  ) {}
+  ) {
+    this.aliveVictims = new AliveVictims(ctx.host);
+    this.probe = cgroupProbe(ctx.host, ref);
+  }
 
   /** Takes over OOM handling (unless dry-run) and starts listening. */
   start(warmUpRounds: number): Result<{ notes: string[] }> {
@@ -117,11 +123,7 @@ export class ManagedCgroup {
     this.stopped = true;
     this.unwatch?.();
     this.unwatch = null;
-    for (const alive of this.aliveVictims.values()) {
-      alive.unwatch?.();
-      this.ctx.host.releaseVictim(alive.handle);
-    }
-    this.aliveVictims.clear();
+    this.aliveVictims.releaseAll();
     return this.restore();
   }
 
@@ -207,7 +209,7 @@ export class ManagedCgroup {
     let fresh: CgroupSample | null = sample.value;
     if (this.aliveVictims.size > 0) {
       // Seed 000: an earlier victim still dying gets the tracker's patience before anyone else dies.
-      const waited = await this.waitForAliveVictim();
+      const waited = await this.aliveVictims.waitForLatest(this.probe, this.ctx.options, () => this.stopped);
       if (waited === "recovered" || this.stopped) return;
       fresh = null;
     }
@@ -290,7 +292,7 @@ export class ManagedCgroup {
     const ranking = rankCandidates(snap.value, {
       maxCandidates: options.journalCandidates,
       totalMemoryPages: this.machineMemoryPages,
-      aliveVictims: [...this.aliveVictims.values()].map((alive) => alive.handle),
+      aliveVictims: this.aliveVictims.handles(),
     });
     const excluded: Exclusion[] = [...ranking.excluded];
     const candidates = ranking.candidates;
@@ -310,7 +312,7 @@ export class ManagedCgroup {
       candidates: ranking.top,
       excluded,
       escalatedFrom,
-      priorVictimsAlive: [...this.aliveVictims.keys()],
+      priorVictimsAlive: this.aliveVictims.pids(),
     };
 
     if (options.dryRun) {
@@ -326,7 +328,7 @@ export class ManagedCgroup {
     }
 
     const killStartMs = host.now();
-    const killed = this.killFirstReachable(candidates, excluded);
+    const killed = killFirstReachable(host, candidates, excluded);
     // Where the time to SIGKILL went, so a slow kill can be explained from the journal.
     const phasesMs = {
       detect: snapshotStartMs - notifiedAtMs,
@@ -349,9 +351,9 @@ export class ManagedCgroup {
       return record;
     }
 
-    const confirmation = await confirmKill({ host, options, ref: this.ref }, killed, snap.value.cgroup.usageBytes, notifiedAtMs);
+    const confirmation = await confirmKill({ host, options, probe: this.probe }, killed, snap.value.cgroup.usageBytes, notifiedAtMs);
     // After stop() nothing may keep watching: a victim still alive is released, not remembered.
-    if (confirmation.stillAlive && !this.stopped) this.rememberAliveVictim(killed.handle);
+    if (confirmation.stillAlive && !this.stopped) this.aliveVictims.remember(killed.handle);
     else host.releaseVictim(killed.handle);
     const record: DecisionRecord = {
       ...base,
@@ -361,57 +363,6 @@ export class ManagedCgroup {
     };
     this.commit(record);
     return record;
-  }
-
-  /**
-   * Observes the most recent victim still alive, as after its kill: "recovered" when the cgroup
-   * left the OOM meanwhile; "decide" when it exited with the OOM still there, or made no progress
-   * for the configured observations (it stays excluded; the next decision picks someone else).
-   */
-  private async waitForAliveVictim(): Promise<"recovered" | "decide"> {
-    const { host, options } = this.ctx;
-    const latest = [...this.aliveVictims.values()].at(-1);
-    if (latest === undefined) return "decide";
-    const victim = host.readProcess(latest.handle.pid);
-    const cgroup = host.readCgroup(this.ref);
-    if (!cgroup.ok) return "recovered";
-    let tracker = startTracking(
-      { pid: latest.handle.pid, startTimeTicks: latest.handle.startTimeTicks, rssBytes: victim.ok ? victim.value.rssBytes : 0 },
-      cgroup.value.usageBytes,
-      host.now(),
-      { config: { maxObservationsWithoutProgress: options.maxObservationsWithoutProgress, minProgressBytes: Math.max(1, options.minProgressBytes) } },
-    );
-    for (;;) {
-      await new Promise<void>((resolve) => host.setTimer(options.observeIntervalMs, resolve));
-      if (this.stopped) return "recovered";
-      const now = host.readCgroup(this.ref);
-      if (!now.ok) return "recovered";
-      const current = host.readProcess(latest.handle.pid);
-      const step = observe(tracker, {
-        atMs: host.now(),
-        victimExited: !this.aliveVictims.has(latest.handle.pid) || !current.ok || current.value.startTimeTicks !== latest.handle.startTimeTicks,
-        victimRssBytes: current.ok ? current.value.rssBytes : null,
-        scopeUsageBytes: now.value.usageBytes,
-        scopeUnderOom: this.ref.version === 1 ? now.value.underOom : atLimit(now.value),
-      });
-      tracker = step.state;
-      if (step.verdict === "resolved") return "recovered";
-      if (step.verdict === "exited-still-oom" || step.verdict === "escalate") return "decide";
-    }
-  }
-
-  /** A killed victim that has not exited stays excluded from every ranking until its pidfd says it is gone. */
-  private rememberAliveVictim(handle: VictimHandle): void {
-    const { host } = this.ctx;
-    const entry: { handle: VictimHandle; unwatch: Unwatch | null } = { handle, unwatch: null };
-    this.aliveVictims.set(handle.pid, entry);
-    let exited = false;
-    const watched = host.watchExit(handle, () => {
-      exited = true;
-      entry.unwatch?.();
-      if (this.aliveVictims.delete(handle.pid)) host.releaseVictim(handle);
-    });
-    if (watched.ok && !exited) entry.unwatch = watched.value;
   }
 
   /** Dry run: the decision as it would be, with nothing done. */
@@ -428,31 +379,11 @@ export class ManagedCgroup {
     const killed = host.killCgroup(this.ref);
     if (!killed.ok) this.ctx.log(`${this.ref.path}: cgroup.kill failed: ${killed.error.message}`);
     const outcome = killed.ok
-      ? { ...(await confirmGroupKill({ host, options, ref: this.ref }, usageBeforeBytes, notifiedAtMs, host.now())), groupKilledPids: killed.value.killedPids }
+      ? { ...(await confirmGroupKill({ host, options, probe: this.probe }, usageBeforeBytes, notifiedAtMs, host.now())), groupKilledPids: killed.value.killedPids }
       : emptyOutcome("nothing-done");
     const record: DecisionRecord = { ...base, victim: null, action: "kill-cgroup", outcome };
     this.commit(record);
     return record;
-  }
-
-  /** Opens a pidfd for the best candidate whose start time still matches, and kills it through that pidfd. */
-  private killFirstReachable(candidates: Candidate[], excluded: Exclusion[]): KilledVictim | null {
-    const { host } = this.ctx;
-    for (const candidate of candidates) {
-      const opened = host.openVictim(candidate.pid, candidate.startTimeTicks);
-      if (!opened.ok) {
-        excluded.push({ pid: candidate.pid, comm: candidate.comm, reason: `not killed: ${opened.error.message}` });
-        continue;
-      }
-      const sent = host.kill(opened.value);
-      if (!sent.ok) {
-        host.releaseVictim(opened.value);
-        excluded.push({ pid: candidate.pid, comm: candidate.comm, reason: `SIGKILL failed: ${sent.error.message}` });
-        continue;
-      }
-      return { handle: opened.value, candidate, killedAtMs: host.now() };
-    }
-    return null;
   }
 
   private handoverContext(reason: string): HandoverContext {

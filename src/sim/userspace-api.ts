@@ -45,6 +45,25 @@ export interface SimCgroupInfo {
   oomGroup: boolean;
 }
 
+/** /proc/meminfo, /proc/zoneinfo, /proc/vmstat and /proc/pressure/memory, in pages and µs. */
+export interface SimMachineInfo {
+  totalPages: number;
+  /** Like MemAvailable: free above the low watermark plus reclaimable page cache. */
+  availablePages: number;
+  freePages: number;
+  /** Sums over the zones. */
+  minWatermarkPages: number;
+  lowWatermarkPages: number;
+  swapTotalPages: number;
+  swapFreePages: number;
+  /** pgsteal: pages reclaimed so far (kswapd, direct and memcg reclaim). */
+  reclaimedPagesTotal: number;
+  /** allocstall: direct-reclaim entries of allocating threads (one per thread per tick spent there). */
+  allocStallsTotal: number;
+  psiSomeTotalUs: number;
+  psiFullTotalUs: number;
+}
+
 export type MreleaseResult = { ok: true; durationMs: number } | { ok: false; code: "ESRCH" | "EINVAL" | "EAGAIN" };
 
 export interface UserspaceApi {
@@ -53,7 +72,14 @@ export interface UserspaceApi {
   setTimer(delayMs: number, cb: () => void): number;
   clearTimer(id: number): void;
   pageSizeBytes: number;
-  machine(): { totalPages: number; availablePages: number; swapTotalPages: number; swapFreePages: number };
+  machine(): SimMachineInfo;
+  /** Every live process of the machine, sorted (kernel contexts of the scenario included: they carry oomScoreAdj -1000). */
+  allPids(): number[];
+  /**
+   * memory.limit_in_bytes / memory.max: null removes the limit. EBUSY when the new limit is below
+   * the current usage (v1's answer; the simulator does not reclaim down to a lowered v2 limit).
+   */
+  setLimit(path: string, limitPages: number | null): "ok" | "ENOENT" | "EINVAL" | "EBUSY";
   cgroup(path: string): SimCgroupInfo | null;
   /** Live processes of the cgroup and its descendants, sorted. */
   cgroupPids(path: string): number[];

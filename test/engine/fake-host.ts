@@ -2,7 +2,7 @@
 // and knobs for how a victim dies (promptly, slowly, never; reapable or not).
 
 import { fail, ok, type Result } from "../../src/core/result.js";
-import type { CgroupSample, CgroupVersion, MemoryEventCounters, ProcessSample } from "../../src/core/types.js";
+import type { CgroupSample, CgroupVersion, MachinePressure, MemoryEventCounters, ProcessSample } from "../../src/core/types.js";
 import type { CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unwatch, VictimHandle } from "../../src/engine/host.js";
 
 const MIB = 1024 * 1024;
@@ -42,6 +42,16 @@ export class FakeHost implements Host {
   readonly cgroupKills: string[] = [];
   private notify: (() => void) | null = null;
   reapMs = 4;
+
+  /**
+   * The machine, for the machine guard: RAM of machineTotalBytes holding the processes' memory and
+   * machineOtherUsedBytes more; available = free (no page cache). `machine` overrides any field.
+   */
+  machineTotalBytes = 1024 * MIB;
+  machineOtherUsedBytes = 0;
+  machine: Partial<MachinePressure> = {};
+  machineReads = 0;
+  readonly limitWrites: (number | null)[] = [];
 
   constructor(version: CgroupVersion = 1, limitBytes = 64 * MIB) {
     this.ref = { path: version === 1 ? "/sys/fs/cgroup/memory/test" : "/sys/fs/cgroup/test", version };
@@ -127,6 +137,33 @@ export class FakeHost implements Host {
   }
   readMachineMemory(): Result<MachineMemory> {
     return ok({ totalBytes: 24 * 1024 * MIB, availableBytes: 20 * 1024 * MIB, swapTotalBytes: 0, swapFreeBytes: 0 });
+  }
+  readMachinePressure(): Result<MachinePressure> {
+    this.machineReads++;
+    const available = Math.max(0, this.machineTotalBytes - this.machineOtherUsedBytes - this.usageBytes());
+    return ok({
+      totalBytes: this.machineTotalBytes,
+      availableBytes: available,
+      freeBytes: available,
+      minWatermarkBytes: 8 * MIB,
+      lowWatermarkBytes: 10 * MIB,
+      swapTotalBytes: 0,
+      swapFreeBytes: 0,
+      reclaimedPagesTotal: 0,
+      allocStallsTotal: 0,
+      psiSomeTotalUs: null,
+      psiFullTotalUs: null,
+      ...this.machine,
+    });
+  }
+  listAllProcesses(): Result<ProcessSample[]> {
+    return this.listProcesses();
+  }
+  setMemoryLimit(_ref: CgroupRef, limitBytes: number | null): Result<void> {
+    if (limitBytes !== null && limitBytes < this.usageBytes()) return fail("EBUSY", `limit ${limitBytes} below usage`);
+    this.limitWrites.push(limitBytes);
+    this.limitBytes = limitBytes ?? Number.MAX_SAFE_INTEGER;
+    return ok(undefined);
   }
   resolveCgroup(path: string): Result<CgroupRef> {
     return path === this.ref.path ? ok(this.ref) : fail("ENOENT", `cgroup ${path} does not exist`);

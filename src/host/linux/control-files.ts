@@ -63,6 +63,10 @@ export const PROC = {
   task: "task",
   cgroup: "cgroup",
   meminfo: "meminfo",
+  /** Per-zone free pages and min/low/high watermarks. */
+  zoneinfo: "zoneinfo",
+  /** Machine-wide event counters (pgsteal_*, allocstall_*). */
+  vmstat: "vmstat",
   mountinfo: "self/mountinfo",
   pressureMemory: "pressure/memory",
 } as const;
@@ -74,6 +78,9 @@ export const PROC = {
  * one exact value. 2^62 is exactly representable as a double, so the comparison is exact.
  */
 export const V1_UNLIMITED_THRESHOLD_BYTES = 2 ** 62;
+
+/** What v1 accepts in memory.limit_in_bytes for "no limit" (it reads back as the PAGE_COUNTER_MAX sentinel). */
+export const V1_UNLIMITED_WRITE = "-1";
 
 /** v2 writes the literal "max" for no limit. */
 export const V2_UNLIMITED = "max";

@@ -7,12 +7,13 @@ import { setPriority } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fail, ok, type Result } from "../../core/result.js";
-import type { CgroupSample, ProcessSample } from "../../core/types.js";
+import type { CgroupSample, MachinePressure, ProcessSample } from "../../core/types.js";
 import type { CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unwatch, VictimHandle } from "../../engine/host.js";
 import { readCgroupMounts, validateCgroupPath, type CgroupMounts } from "./cgroup-mounts.js";
 import { listCgroupPids, readCgroupSample } from "./cgroup-reader.js";
-import { V1, V2 } from "./control-files.js";
+import { V1, V1_UNLIMITED_WRITE, V2, V2_UNLIMITED } from "./control-files.js";
 import { nodeLinuxFs, type LinuxFs } from "./linux-fs.js";
+import { readMachinePressure } from "./machine-pressure-reader.js";
 import * as native from "./native.js";
 import { parseOomControl } from "./parse-cgroup.js";
 import { DEFAULT_PROC_ROOT, readMachineMemory, readProcessSample, readProcessSamples, readProcessStartTime, readStallEvidence } from "./proc-reader.js";
@@ -95,6 +96,18 @@ export class LinuxHost implements Host {
   readMachineMemory(): Result<MachineMemory> {
     return readMachineMemory(this.procRoot, this.fs);
   }
+  readMachinePressure(): Result<MachinePressure> {
+    return readMachinePressure(this.procRoot, this.fs, this.pageSize);
+  }
+  listAllProcesses(): Result<ProcessSample[]> {
+    const entries = this.fs.listEntries(this.procRoot);
+    if (!entries.ok) return fail(entries.error.code, `cannot list processes: ${entries.error.message}`);
+    // Numeric entries are the processes (thread ids are hidden from readdir); "self", "meminfo", ... are not.
+    const pids = entries.value.filter((name) => /^\d+$/.test(name)).map(Number).sort((a, b) => a - b);
+    // As in listProcesses: a process that cannot be read (hidepid) cannot be scored, so it is left out.
+    const { samples } = readProcessSamples(pids, this.procRoot, this.fs);
+    return ok(samples.filter((sample) => !sample.isKernelThread));
+  }
 
   resolveCgroup(path: string): Result<CgroupRef> {
     return validateCgroupPath(path, this.mounts, this.fs);
@@ -113,6 +126,17 @@ export class LinuxHost implements Host {
   }
   readStallEvidence(pid: number): Result<StallEvidence> {
     return readStallEvidence(pid, this.procRoot, this.fs);
+  }
+
+  setMemoryLimit(ref: CgroupRef, limitBytes: number | null): Result<void> {
+    const path = join(ref.path, ref.version === 1 ? V1.limitInBytes : V2.max);
+    if (limitBytes !== null && !(Number.isSafeInteger(limitBytes) && limitBytes >= 0)) {
+      return fail("EINVAL", `refusing to write ${limitBytes} to ${path}: a limit is a whole number of bytes`);
+    }
+    const text = limitBytes !== null ? String(limitBytes) : ref.version === 1 ? V1_UNLIMITED_WRITE : V2_UNLIMITED;
+    const written = writeControl(path, text);
+    if (written.ok || ref.version === 2) return written;
+    return fail(written.error.code, `${written.error.message}${v1LimitHint(ref.path, written.error.code, this.fs)}`);
   }
 
   takeOverOom(ref: CgroupRef): Result<OomTakeover> {
@@ -383,6 +407,17 @@ function closeToken(token: PidfdToken): void {
   if (token.closed) return;
   token.closed = true;
   native.closeFd(token.pidfd);
+}
+
+/**
+ * Why v1 refused a new limit, in words: EBUSY means the kernel could not reclaim down to it;
+ * EINVAL usually means it would exceed memory.memsw.limit_in_bytes, which v1 forbids.
+ */
+function v1LimitHint(cgroupPath: string, code: string, fs: LinuxFs): string {
+  if (code === "EBUSY") return " (usage is above the new limit and the kernel could not reclaim enough)";
+  if (code !== "EINVAL") return "";
+  const memsw = fs.readText(join(cgroupPath, V1.memswLimitInBytes));
+  return memsw.ok ? ` (memory.limit_in_bytes may not exceed ${V1.memswLimitInBytes}, ${memsw.value.trim()})` : "";
 }
 
 function writeControl(path: string, value: string): Result<void> {

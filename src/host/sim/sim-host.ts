@@ -3,7 +3,7 @@
 // on Linux. Time is the simulator's virtual time.
 
 import { fail, ok, type Result } from "../../core/result.js";
-import type { CgroupSample, ProcessSample } from "../../core/types.js";
+import type { CgroupSample, MachinePressure, ProcessSample } from "../../core/types.js";
 import type { CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unwatch, VictimHandle } from "../../engine/host.js";
 import type { SimCgroupInfo, SimProcessInfo, UserspaceApi } from "../../sim/userspace-api.js";
 
@@ -37,6 +37,37 @@ export class SimHost implements Host {
       swapTotalBytes: m.swapTotalPages * page,
       swapFreeBytes: m.swapFreePages * page,
     });
+  }
+
+  readMachinePressure(): Result<MachinePressure> {
+    const m = this.api.machine();
+    const page = this.api.pageSizeBytes;
+    return ok({
+      totalBytes: m.totalPages * page,
+      availableBytes: m.availablePages * page,
+      freeBytes: m.freePages * page,
+      minWatermarkBytes: m.minWatermarkPages * page,
+      lowWatermarkBytes: m.lowWatermarkPages * page,
+      swapTotalBytes: m.swapTotalPages * page,
+      swapFreeBytes: m.swapFreePages * page,
+      reclaimedPagesTotal: m.reclaimedPagesTotal,
+      allocStallsTotal: m.allocStallsTotal,
+      psiSomeTotalUs: m.psiSomeTotalUs,
+      psiFullTotalUs: m.psiFullTotalUs,
+    });
+  }
+  listAllProcesses(): Result<ProcessSample[]> {
+    const samples: ProcessSample[] = [];
+    for (const pid of this.api.allPids()) {
+      const info = this.api.process(pid);
+      if (info !== null) samples.push(this.toProcess(info));
+    }
+    return ok(samples);
+  }
+  setMemoryLimit(ref: CgroupRef, limitBytes: number | null): Result<void> {
+    const pages = limitBytes === null ? null : Math.floor(limitBytes / this.api.pageSizeBytes);
+    const done = this.api.setLimit(ref.path, pages);
+    return done === "ok" ? ok(undefined) : fail(done, `cannot set the memory limit of ${ref.path} to ${limitBytes === null ? "max" : `${limitBytes} bytes`}: ${done}`);
   }
 
   resolveCgroup(path: string): Result<CgroupRef> {

@@ -3,7 +3,7 @@
 // is delivered as an event, never inside the call that caused it.
 
 import { PAGE_SIZE_BYTES } from "../scenario.js";
-import type { MreleaseResult, SimCgroupInfo, SimProcessInfo, SimTaskState, SimThreadInfo, UserspaceApi } from "../userspace-api.js";
+import type { MreleaseResult, SimCgroupInfo, SimMachineInfo, SimProcessInfo, SimTaskState, SimThreadInfo, UserspaceApi } from "../userspace-api.js";
 import { addJob, reapablePages } from "./jobs.js";
 import type { Kernel } from "./kernel.js";
 import { sendSigkill } from "./kill.js";
@@ -41,15 +41,53 @@ export class SimUserspaceApi implements UserspaceApi {
     this.timers.clear();
   }
 
-  machine(): { totalPages: number; availablePages: number; swapTotalPages: number; swapFreePages: number } {
+  machine(): SimMachineInfo {
     let total = 0;
     let available = 0;
+    let free = 0;
+    let min = 0;
+    let low = 0;
     for (const z of this.k.zones) {
       total += z.totalPages;
       // Like MemAvailable: free above the low watermark plus reclaimable page cache.
       available += Math.max(0, z.freePages - z.lowPages) + z.cachePages;
+      free += z.freePages;
+      min += z.minPages;
+      low += z.lowPages;
     }
-    return { totalPages: total, availablePages: available, swapTotalPages: this.k.swapTotalPages, swapFreePages: this.k.swapFreePages };
+    const psi = this.k.stats.pressureTotalsUs(this.k.nowMs);
+    return {
+      totalPages: total,
+      availablePages: available,
+      freePages: free,
+      minWatermarkPages: min,
+      lowWatermarkPages: low,
+      swapTotalPages: this.k.swapTotalPages,
+      swapFreePages: this.k.swapFreePages,
+      reclaimedPagesTotal: this.k.vmstat.reclaimedPages,
+      allocStallsTotal: this.k.vmstat.allocStalls,
+      psiSomeTotalUs: psi.someUs,
+      psiFullTotalUs: psi.fullUs,
+    };
+  }
+
+  allPids(): number[] {
+    return this.k.tasks
+      .filter(isLive)
+      .map((t) => t.pid)
+      .sort((a, b) => a - b);
+  }
+
+  setLimit(path: string, limitPages: number | null): "ok" | "ENOENT" | "EINVAL" | "EBUSY" {
+    const m = this.k.memcgs.get(path);
+    if (m === undefined) return "ENOENT";
+    if (m === this.k.root || (limitPages !== null && !(Number.isInteger(limitPages) && limitPages >= 0))) return "EINVAL";
+    if (limitPages !== null && limitPages < m.usagePages) return "EBUSY";
+    m.limitPages = limitPages;
+    // Room again: tasks waiting in this memcg's OOM retry their charge (memcg_oom_recover).
+    if (m.oomWaiters.size > 0) wakeOomWaiters(this.k, m);
+    this.k.ensureTick();
+    return "ok";
   }
 
   cgroup(path: string): SimCgroupInfo | null {

@@ -43,6 +43,7 @@ export class Kernel implements Sim {
   swapFreePages: number;
   kswapdAwake = false;
   reclaimCursor = { owner: 0, task: 0 };
+  vmstat = { reclaimedPages: 0, allocStalls: 0 };
   allocThreads = new Set<Thread>();
   jobs: Job[] = [];
   liveOomVictims = new Set<Task>();
@@ -135,7 +136,7 @@ export class Kernel implements Sim {
       this.simulatedEvents++;
       this.dispatch(entry.item);
     }
-    this.stats.afterInstant(this.nowMs, this.liveKilled.size);
+    this.stats.afterInstant(this.nowMs, this.liveKilled.size, this.allocThreads);
     return true;
   }
 

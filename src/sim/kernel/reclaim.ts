@@ -21,6 +21,7 @@ export function reclaimGlobal(sim: Sim, pages: number, prefer: Zone | null = nul
   if (pages <= 0) return 0;
   let done = reclaimCacheFrom(sim, [sim.root, ...ownersAfterRoot(sim)], pages, prefer);
   if (done < pages && sim.swapFreePages > 0) done += swapFrom(sim, sim.tasks, pages - done);
+  sim.vmstat.reclaimedPages += done;
   return done;
 }
 
@@ -31,6 +32,7 @@ export function reclaimMemcg(sim: Sim, m: Memcg, pages: number): number {
   collectSubtree(m, owners);
   let done = reclaimCacheFrom(sim, owners, pages, null);
   if (done < pages && sim.swapFreePages > 0) done += swapFrom(sim, subtreeTasks(m), pages - done);
+  sim.vmstat.reclaimedPages += done;
   return done;
 }
 

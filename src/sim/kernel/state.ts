@@ -220,6 +220,8 @@ export interface Sim {
   kswapdAwake: boolean;
   /** Rotating start points so reclaim spreads over cache owners and tasks instead of always hitting the first. */
   reclaimCursor: { owner: number; task: number };
+  /** vmstat-like counters for user space (the machine guard): pages reclaimed, direct-reclaim entries. */
+  vmstat: { reclaimedPages: number; allocStalls: number };
   allocThreads: Set<Thread>;
   jobs: Job[];
   /** Kernel OOM victims whose task is not gone yet. */

@@ -36,6 +36,12 @@ export class Stats {
   private conditionActive = false;
   private firstConditionMs: number | null = null;
   private lastConditionEndMs: number | null = null;
+  /** PSI-like memory stall time in µs: "some" while any thread waits for memory, "full" while no allocating thread runs. */
+  psiSomeUs = 0;
+  psiFullUs = 0;
+  private psiSince = 0;
+  private psiSome = false;
+  private psiFull = false;
 
   /** The thread did something: got pages, finished a step, took a lock, exited. */
   progress(thread: Thread, nowMs: number): void {
@@ -93,7 +99,8 @@ export class Stats {
    * has not exited yet.
    * Called once per virtual instant.
    */
-  afterInstant(nowMs: number, liveKilled: number): void {
+  afterInstant(nowMs: number, liveKilled: number, allocThreads: ReadonlySet<Thread>): void {
+    this.accountPressure(nowMs, allocThreads);
     if (this.refusing.size > 0) this.pruneRefusals();
     const active = this.memoryStalled.size > 0 || this.refusing.size > 0 || this.refusedThisInstant || liveKilled > 0;
     this.refusedThisInstant = false;
@@ -103,6 +110,34 @@ export class Stats {
       this.lastConditionEndMs = nowMs;
     }
     this.conditionActive = active;
+  }
+
+  /**
+   * The state of the instant that just ended held since the previous one. "full": a thread waits for
+   * memory and none of the allocating threads is making progress (sleepers are idle, as in PSI).
+   */
+  private accountPressure(nowMs: number, allocThreads: ReadonlySet<Thread>): void {
+    const elapsedUs = (nowMs - this.psiSince) * 1000;
+    if (this.psiSome) this.psiSomeUs += elapsedUs;
+    if (this.psiFull) this.psiFullUs += elapsedUs;
+    this.psiSince = nowMs;
+    this.psiSome = this.memoryStalled.size > 0;
+    this.psiFull = false;
+    if (this.psiSome) {
+      this.psiFull = true;
+      for (const t of allocThreads) {
+        if (!t.memoryStall) {
+          this.psiFull = false;
+          break;
+        }
+      }
+    }
+  }
+
+  /** PSI totals as of nowMs (the current instant's state counts up to now). */
+  pressureTotalsUs(nowMs: number): { someUs: number; fullUs: number } {
+    const openUs = (nowMs - this.psiSince) * 1000;
+    return { someUs: this.psiSomeUs + (this.psiSome ? openUs : 0), fullUs: this.psiFullUs + (this.psiFull ? openUs : 0) };
   }
 
   /** Ms from the first OOM condition to the end of the last; null if still active; 0 if there was none. */

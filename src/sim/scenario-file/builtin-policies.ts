@@ -29,7 +29,7 @@ export const BUILTIN_POLICIES: readonly BuiltinPolicy[] = [
   { name: "kernel-today", summary: "today's kernel: reaper after 2 s, 10 tries, reaps mlocked memory", version: "today", userspace: "none" },
   {
     name: "kernel-today+oomwarden",
-    summary: "today's kernel + oomwarden on the limited cgroups (else on /)",
+    summary: "today's kernel + oomwarden guarding the machine and managing the limited cgroups",
     version: "today",
     userspace: "oomwarden",
   },
@@ -79,12 +79,21 @@ export const BUILTIN_POLICIES: readonly BuiltinPolicy[] = [
  * config, with its rules (src/daemon/config.ts). Listed here because the simulator does not
  * depend on the engine (test/layering.test.ts); src/daemon/sim-agent.ts applies them.
  */
-export const OOMWARDEN_OPTIONS: Record<string, "boolean" | "ms>=1" | "positive-integer" | "integer>=0"> = {
+export const OOMWARDEN_OPTIONS: Record<string, "boolean" | "ms>=1" | "positive-integer" | "integer>=0" | "percent"> = {
   dryRun: "boolean",
   journalCandidates: "positive-integer",
   observeIntervalMs: "ms>=1",
   maxObservationsWithoutProgress: "positive-integer",
   minProgressBytes: "integer>=0",
+  machineGuard: "boolean",
+  lowAvailablePct: "percent",
+  lowSwapFreePct: "percent",
+  criticalAvailablePct: "percent",
+  starvationWindowMs: "integer>=0",
+  starvationKillIntervalMs: "integer>=0",
+  psiFullPct: "percent",
+  psiWindowMs: "ms>=1",
+  machineSampleIntervalMs: "ms>=1",
 };
 
 export function builtin(name: string): BuiltinPolicy | undefined {

@@ -66,7 +66,10 @@ export function readOomwardenOptions(d: Diagnostics, node: Node | null, path: st
     const v =
       kind === "boolean"
         ? f.boolean(key)
-        : f.number(key, kind === "ms>=1" ? { min: 1 } : kind === "positive-integer" ? { integer: true, min: 1 } : { integer: true, min: 0 });
+        : f.number(
+            key,
+            kind === "ms>=1" ? { min: 1 } : kind === "percent" ? { min: 0, max: 100 } : kind === "positive-integer" ? { integer: true, min: 1 } : { integer: true, min: 0 },
+          );
     if (v !== undefined) out[key] = v;
   }
   f.done();

@@ -1,0 +1,148 @@
+// Whole-machine detectors (GUIDE §2 seeds 001 and 003, roadmap step 4), pure: a short history of
+// machine samples in, a verdict out. The engine samples, keeps the history and acts.
+//
+//   low-memory            MemAvailable below lowAvailablePct of RAM and, with swap, free swap
+//                         below lowSwapFreePct of swap (earlyoom's rule: a machine that still has
+//                         swap is not out of memory). One sample is enough: the threshold is the window.
+//   watermark-starvation  free memory below the min watermark in every sample of the last
+//                         starvationWindowMs, while reclaim keeps reclaiming and allocating tasks
+//                         keep entering direct reclaim (seed 003: "reclaiming is successful", yet
+//                         user allocations loop). Rate-limited: the upstream objection to killing
+//                         on this condition was a remote DoS through the OOM killer (a network
+//                         flood), so at most one such kill per starvationKillIntervalMs.
+//   memory-pressure       PSI "full" (every non-idle task stalled on memory) for at least
+//                         psiFullPct of the last psiWindowMs.
+//
+// "critical" says whether the condition justifies a second victim while an earlier one is still
+// alive but not making progress (seed 000: a slow victim must not cost an innocent its life while
+// the machine can still wait for it).
+
+import type { MachinePressure } from "./types.js";
+
+export interface MachineSample extends MachinePressure {
+  atMs: number;
+}
+
+export interface MachineGuardConfig {
+  /** Low memory below this share of RAM available (MemAvailable). 0 turns the rule off. */
+  lowAvailablePct: number;
+  /** ... together with less than this share of swap free (ignored on a machine without swap). */
+  lowSwapFreePct: number;
+  /** A second victim while the first is still alive needs availability below this share (and swap as above). */
+  criticalAvailablePct: number;
+  /** How long free memory must stay below the min watermark. 0 turns the rule off. */
+  starvationWindowMs: number;
+  /** At most one watermark-starvation kill per this interval. */
+  starvationKillIntervalMs: number;
+  /** Share of psiWindowMs with every task stalled on memory that counts as pressure. 0 turns the rule off. */
+  psiFullPct: number;
+  psiWindowMs: number;
+}
+
+export type MachineVerdictKind = "ok" | "low-memory" | "watermark-starvation" | "memory-pressure";
+
+export interface MachineVerdict {
+  kind: MachineVerdictKind;
+  critical: boolean;
+  /** Plain words with the numbers that decided, for the journal. */
+  reason: string;
+  /** A rule fired but was held back (rate limit); says why. */
+  heldBack?: string;
+}
+
+export interface DetectContext {
+  /** When the last watermark-starvation kill was made (null: never). */
+  lastStarvationKillAtMs: number | null;
+}
+
+const MIB = 1024 * 1024;
+const mib = (bytes: number): string => `${(bytes / MIB).toFixed(1)} MiB`;
+const pct = (part: number, whole: number): number => (whole > 0 ? (100 * part) / whole : 0);
+
+/** The samples a detector still needs: the newest, and those within the longest window before it. */
+export function pruneHistory(history: readonly MachineSample[], config: MachineGuardConfig): MachineSample[] {
+  const newest = history.at(-1);
+  if (newest === undefined) return [];
+  const keepMs = Math.max(config.starvationWindowMs, config.psiWindowMs);
+  // One sample older than the window stays: it is the baseline the window's differences start from.
+  let first = history.length - 1;
+  while (first > 0 && newest.atMs - (history[first] as MachineSample).atMs < keepMs) first--;
+  return history.slice(first);
+}
+
+function swapLow(s: MachinePressure, freePct: number): boolean {
+  return s.swapTotalBytes === 0 || pct(s.swapFreeBytes, s.swapTotalBytes) < freePct;
+}
+
+function swapWords(s: MachinePressure): string {
+  return s.swapTotalBytes === 0 ? "no swap" : `swap free ${mib(s.swapFreeBytes)} of ${mib(s.swapTotalBytes)} (${pct(s.swapFreeBytes, s.swapTotalBytes).toFixed(1)}%)`;
+}
+
+/** Low memory, judged on the newest sample. */
+export function lowMemory(s: MachinePressure, config: MachineGuardConfig): MachineVerdict | null {
+  if (config.lowAvailablePct <= 0) return null;
+  const availablePct = pct(s.availableBytes, s.totalBytes);
+  if (availablePct >= config.lowAvailablePct || !swapLow(s, config.lowSwapFreePct)) return null;
+  return {
+    kind: "low-memory",
+    critical: availablePct < config.criticalAvailablePct && swapLow(s, config.lowSwapFreePct),
+    reason: `available ${mib(s.availableBytes)} of ${mib(s.totalBytes)} (${availablePct.toFixed(1)}% < ${config.lowAvailablePct}%), ${swapWords(s)}`,
+  };
+}
+
+/** Free below min in every sample of the window, with reclaim and direct-reclaim stalls both rising across it. */
+export function watermarkStarvation(history: readonly MachineSample[], config: MachineGuardConfig, context: DetectContext): MachineVerdict | null {
+  const newest = history.at(-1);
+  if (newest === undefined || config.starvationWindowMs <= 0) return null;
+  // The streak of samples below min, newest backwards.
+  let start = history.length - 1;
+  while (start > 0 && (history[start - 1] as MachineSample).freeBytes < (history[start - 1] as MachineSample).minWatermarkBytes) start--;
+  const first = history[start] as MachineSample;
+  if (newest.freeBytes >= newest.minWatermarkBytes || newest.atMs - first.atMs < config.starvationWindowMs) return null;
+  const reclaimed = newest.reclaimedPagesTotal - first.reclaimedPagesTotal;
+  const stalls = newest.allocStallsTotal - first.allocStallsTotal;
+  if (reclaimed <= 0 || stalls <= 0) return null;
+  const spanMs = newest.atMs - first.atMs;
+  const verdict: MachineVerdict = {
+    kind: "watermark-starvation",
+    critical: true,
+    reason:
+      `free ${mib(newest.freeBytes)} below the min watermark ${mib(newest.minWatermarkBytes)} for ${Math.round(spanMs)} ms ` +
+      `while reclaim freed ${reclaimed} pages and allocations entered direct reclaim ${stalls} times`,
+  };
+  const last = context.lastStarvationKillAtMs;
+  if (last !== null && newest.atMs - last < config.starvationKillIntervalMs) {
+    verdict.heldBack = `one watermark-starvation kill per ${config.starvationKillIntervalMs} ms (the last ${Math.round(newest.atMs - last)} ms ago): a flood must not turn oomwarden into a killing machine`;
+  }
+  return verdict;
+}
+
+/** PSI "full" share of the window, from the cumulative totals. */
+export function memoryPressure(history: readonly MachineSample[], config: MachineGuardConfig): MachineVerdict | null {
+  const newest = history.at(-1);
+  if (newest === undefined || config.psiFullPct <= 0 || newest.psiFullTotalUs === null) return null;
+  // The newest sample at least a window old: the share is measured over (about) the window, not more.
+  let base: MachineSample | undefined;
+  for (const s of history) if (s.psiFullTotalUs !== null && newest.atMs - s.atMs >= config.psiWindowMs) base = s;
+  if (base === undefined || base.psiFullTotalUs === null) return null;
+  const spanMs = newest.atMs - base.atMs;
+  const fullPct = pct((newest.psiFullTotalUs - base.psiFullTotalUs) / 1000, spanMs);
+  if (fullPct < config.psiFullPct) return null;
+  return {
+    kind: "memory-pressure",
+    critical: true,
+    reason: `every task stalled on memory ${fullPct.toFixed(1)}% of the last ${Math.round(spanMs)} ms (PSI full, threshold ${config.psiFullPct}%)`,
+  };
+}
+
+/** The first rule that fires, in order of severity: starvation, pressure, low memory. */
+export function detectMachinePressure(history: readonly MachineSample[], config: MachineGuardConfig, context: DetectContext): MachineVerdict {
+  const newest = history.at(-1);
+  if (newest === undefined) return { kind: "ok", critical: false, reason: "no sample yet" };
+  const fired = [watermarkStarvation(history, config, context), memoryPressure(history, config), lowMemory(newest, config)].filter(
+    (v): v is MachineVerdict => v !== null,
+  );
+  // A held-back rule must not hide another rule that may act.
+  const acting = fired.find((v) => v.heldBack === undefined);
+  return acting ?? fired[0] ?? { kind: "ok", critical: false, reason: `available ${mib(newest.availableBytes)}, free ${mib(newest.freeBytes)}` };
+}

@@ -1,0 +1,273 @@
+// The machine guard: whole-machine protection (GUIDE roadmap step 4; seeds 001 and 003, and the
+// global form of seed 000). It samples the machine's memory state, runs the pure detectors of
+// src/core/machine-pressure.ts and, when one fires, kills the best victim of the whole machine with
+// the same pidfd kill, reap and progress-based confirmation as a managed cgroup. While a victim is
+// alive and making progress nobody else dies; a stalled victim leads to a second one only while the
+// machine is critical.
+
+import { detectMachinePressure, pruneHistory, type MachineSample, type MachineVerdict } from "../core/machine-pressure.js";
+import { rankCandidates } from "../core/rank.js";
+import type { Result } from "../core/result.js";
+import type { CgroupSample, Snapshot } from "../core/types.js";
+import { AliveVictims } from "./alive-victims.js";
+import { confirmKill } from "./confirm-kill.js";
+import type { DecisionRecord } from "./journal-record.js";
+import { killFirstReachable } from "./kill-first-reachable.js";
+import type { EngineContext } from "./managed-cgroup.js";
+import { describeDecision, emptyOutcome, victimRecord } from "./outcome.js";
+import type { ScopeProbe, ScopeReading } from "./scope-probe.js";
+
+/** The scope name machine decisions carry in the journal. */
+export const MACHINE_SCOPE = "/";
+
+export class MachineGuard {
+  private history: MachineSample[] = [];
+  private timer: ReturnType<EngineContext["host"]["setTimer"]> | null = null;
+  private handling = false;
+  private stopped = false;
+  private lastStarvationKillAtMs: number | null = null;
+  /** The condition of the current episode was journaled (held back, or a dry-run decision): not again until it clears. */
+  private episodeJournaled = false;
+  /** A "nothing can be killed" decision was journaled in this episode: not again until it clears. */
+  private nothingReported = false;
+  private readonly aliveVictims: AliveVictims;
+  private readonly probe: ScopeProbe;
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(private readonly ctx: EngineContext) {
+    this.aliveVictims = new AliveVictims(ctx.host);
+    this.probe = { read: () => this.readScope() };
+  }
+
+  private get config() {
+    return this.ctx.options.machineGuard;
+  }
+
+  start(): Result<{ notes: string[] }> {
+    // Checked here so a machine without the files is an error at start; the first poll samples it for the detectors.
+    const first = this.ctx.host.readMachinePressure();
+    if (!first.ok) return first;
+    const notes = [
+      `low memory below ${this.config.lowAvailablePct}% available` +
+        (first.value.swapTotalBytes > 0 ? ` with under ${this.config.lowSwapFreePct}% swap free` : "") +
+        `; watermark starvation after ${this.config.starvationWindowMs} ms below min`,
+    ];
+    if (first.value.psiFullTotalUs === null) notes.push("no /proc/pressure/memory: the memory-pressure rule is off");
+    if (this.ctx.options.dryRun) notes.push("dry run: machine decisions are journaled, nothing is killed");
+    // The first judgement at once (as an event, never inside start()): a daemon started on a machine
+    // already short of memory acts on its first sample.
+    this.timer = this.ctx.host.setTimer(0, () => this.poll());
+    return { ok: true, value: { notes } };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== null) this.ctx.host.clearTimer(this.timer);
+    this.timer = null;
+    this.aliveVictims.releaseAll();
+  }
+
+  whenIdle(): Promise<void> {
+    return this.idle;
+  }
+
+  /** Reads the machine and appends to the history the detectors look at. */
+  private sample(): Result<MachineSample> {
+    const read = this.ctx.host.readMachinePressure();
+    if (!read.ok) return read;
+    const sample: MachineSample = { ...read.value, atMs: this.ctx.host.now() };
+    this.history.push(sample);
+    this.history = pruneHistory(this.history, this.config);
+    return { ok: true, value: sample };
+  }
+
+  private verdict(): MachineVerdict {
+    return detectMachinePressure(this.history, this.config, { lastStarvationKillAtMs: this.lastStarvationKillAtMs });
+  }
+
+  /** Densely while memory is anywhere near a threshold, rarely when it is plentiful (as earlyoom does). */
+  private schedule(last: MachineSample): void {
+    if (this.stopped) return;
+    const availablePct = (100 * last.availableBytes) / Math.max(1, last.totalBytes);
+    const near = availablePct < 4 * this.config.lowAvailablePct || last.freeBytes < 2 * last.lowWatermarkBytes;
+    const delayMs = near ? this.config.sampleIntervalMs : this.config.idleSampleIntervalMs;
+    this.timer = this.ctx.host.setTimer(delayMs, () => this.poll());
+  }
+
+  private poll(): void {
+    this.timer = null;
+    if (this.stopped) return;
+    const sample = this.sample();
+    if (!sample.ok) {
+      this.ctx.log(`machine guard: cannot read the machine's memory state (${sample.error.message})`);
+      this.timer = this.ctx.host.setTimer(this.config.idleSampleIntervalMs, () => this.poll());
+      return;
+    }
+    const verdict = this.verdict();
+    if (verdict.kind === "ok") {
+      this.episodeJournaled = false;
+      this.nothingReported = false;
+      this.schedule(sample.value);
+      return;
+    }
+    if (verdict.heldBack !== undefined || (this.ctx.options.dryRun && this.episodeJournaled)) {
+      if (!this.episodeJournaled && verdict.heldBack !== undefined) {
+        this.ctx.journal.append({ type: "notice", cgroup: MACHINE_SCOPE, message: `${verdict.kind}: ${verdict.reason}; not acted on: ${verdict.heldBack}` });
+      }
+      this.episodeJournaled = true;
+      this.schedule(sample.value);
+      return;
+    }
+    this.handling = true;
+    this.idle = this.handle(verdict, sample.value)
+      .catch((error: unknown) => {
+        this.ctx.journal.append({ type: "error", cgroup: MACHINE_SCOPE, message: `machine incident handling failed: ${String(error)}` });
+      })
+      .finally(() => {
+        this.handling = false;
+        const latest = this.history.at(-1);
+        if (latest !== undefined) this.schedule(latest);
+      });
+  }
+
+  private async handle(first: MachineVerdict, detectedWith: MachineSample): Promise<void> {
+    let verdict = first;
+    let sample = detectedWith;
+    const notifiedAtMs = sample.atMs;
+    if (this.aliveVictims.size > 0) {
+      // An earlier victim still dying gets its patience first (seed 000).
+      const waited = await this.aliveVictims.waitForLatest(this.probe, this.ctx.options, () => this.stopped);
+      if (waited === "recovered" || this.stopped) return;
+      const fresh = this.sample();
+      if (!fresh.ok) return;
+      sample = fresh.value;
+      verdict = this.verdict();
+      if (verdict.kind === "ok" || verdict.heldBack !== undefined) return;
+    }
+    let escalatedFrom: number | null = null;
+    for (;;) {
+      if (this.stopped) return;
+      const record = await this.decideAndAct(verdict, sample, notifiedAtMs, escalatedFrom);
+      if (record === null || (record.outcome.result !== "escalated" && record.outcome.result !== "exited-still-oom")) return;
+      escalatedFrom = record.outcome.result === "escalated" ? record.decisionId : null;
+      const fresh = this.sample();
+      if (!fresh.ok) return;
+      sample = fresh.value;
+      verdict = this.verdict();
+      if (verdict.kind === "ok" || verdict.heldBack !== undefined) return;
+    }
+  }
+
+  private async decideAndAct(verdict: MachineVerdict, sample: MachineSample, notifiedAtMs: number, escalatedFrom: number | null): Promise<DecisionRecord | null> {
+    const { host, options } = this.ctx;
+    const snapshotStartMs = host.now();
+    const processes = host.listAllProcesses();
+    if (!processes.ok) {
+      this.ctx.log(`machine guard: cannot list processes (${processes.error.message})`);
+      return null;
+    }
+    const snapshot: Snapshot = {
+      takenAtMs: snapshotStartMs,
+      cgroup: machineAsCgroup(sample),
+      processes: processes.value,
+      selfPid: host.selfPid(),
+      pageSizeBytes: host.pageSizeBytes(),
+    };
+    const rankStartMs = host.now();
+    const ranking = rankCandidates(snapshot, {
+      maxCandidates: options.journalCandidates,
+      totalMemoryPages: Math.floor((sample.totalBytes + sample.swapTotalBytes) / host.pageSizeBytes()),
+      aliveVictims: this.aliveVictims.handles(),
+    });
+    const excluded = [...ranking.excluded];
+    const base = {
+      type: "decision" as const,
+      decisionId: this.ctx.nextDecisionId(),
+      incident: {
+        kind: verdict.kind === "ok" ? ("low-memory" as const) : verdict.kind,
+        cgroup: MACHINE_SCOPE,
+        usageBytes: sample.totalBytes - sample.availableBytes,
+        limitBytes: sample.totalBytes,
+        suppressedNotifications: 0,
+        events: { low: 0, high: 0, max: 0, oom: 0, oomKill: 0, oomGroupKill: 0 },
+        reason: verdict.reason,
+        machine: machineNumbers(sample),
+      },
+      candidates: ranking.top,
+      excluded,
+      escalatedFrom,
+      priorVictimsAlive: this.aliveVictims.pids(),
+    };
+    if (options.dryRun) {
+      const top = ranking.candidates[0];
+      this.episodeJournaled = true;
+      return this.commit({ ...base, victim: top ? victimRecord(top) : null, action: "dry-run", outcome: emptyOutcome("not-acted") });
+    }
+    const killStartMs = host.now();
+    const killed = killFirstReachable(host, ranking.candidates, excluded);
+    const phasesMs = {
+      detect: snapshotStartMs - notifiedAtMs,
+      snapshot: rankStartMs - snapshotStartMs,
+      rank: killStartMs - rankStartMs,
+      kill: host.now() - killStartMs,
+      processes: processes.value.length,
+    };
+    if (killed === null) {
+      if (this.nothingReported) return null;
+      this.nothingReported = true;
+      return this.commit({ ...base, victim: null, action: "none", outcome: emptyOutcome("nothing-done") });
+    }
+    if (verdict.kind === "watermark-starvation") this.lastStarvationKillAtMs = killed.killedAtMs;
+    const confirmation = await confirmKill({ host, options, probe: this.probe }, killed, base.incident.usageBytes, notifiedAtMs);
+    if (confirmation.stillAlive && !this.stopped) this.aliveVictims.remember(killed.handle);
+    else host.releaseVictim(killed.handle);
+    return this.commit({ ...base, victim: victimRecord(killed.candidate), action: "kill", outcome: { ...confirmation.outcome, phasesMs } });
+  }
+
+  /** The machine as a scope: memory in use, whether a rule still fires, and whether it is critical. */
+  private readScope(): Result<ScopeReading> {
+    const sample = this.sample();
+    if (!sample.ok) return sample;
+    const verdict = this.verdict();
+    const acting = verdict.kind !== "ok" && verdict.heldBack === undefined;
+    return {
+      ok: true,
+      value: {
+        usageBytes: sample.value.totalBytes - sample.value.availableBytes,
+        outOfMemory: verdict.kind !== "ok",
+        critical: acting && verdict.critical,
+      },
+    };
+  }
+
+  private commit(record: DecisionRecord): DecisionRecord {
+    this.ctx.journal.append(record);
+    this.ctx.log(describeDecision(record));
+    return record;
+  }
+}
+
+/** The machine in the shape ranking expects: no limit, so oom_score_adj scales by RAM + swap as in a global OOM. */
+function machineAsCgroup(sample: MachineSample): CgroupSample {
+  return {
+    path: MACHINE_SCOPE,
+    version: 2,
+    usageBytes: sample.totalBytes - sample.availableBytes,
+    limitBytes: null,
+    underOom: false,
+    oomKillDisabled: false,
+    events: { low: 0, high: 0, max: 0, oom: 0, oomKill: 0, oomGroupKill: 0 },
+    oomGroup: false,
+  };
+}
+
+function machineNumbers(sample: MachineSample): NonNullable<DecisionRecord["incident"]["machine"]> {
+  return {
+    availableBytes: sample.availableBytes,
+    freeBytes: sample.freeBytes,
+    minWatermarkBytes: sample.minWatermarkBytes,
+    swapFreeBytes: sample.swapFreeBytes,
+    swapTotalBytes: sample.swapTotalBytes,
+    psiFullTotalUs: sample.psiFullTotalUs,
+  };
+}

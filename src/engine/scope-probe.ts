@@ -1,0 +1,35 @@
+// What "the scope" of a decision is when its victim is observed: a memory cgroup (its usage, and
+// whether it is still out of memory) or the whole machine (memory in use, and whether the machine
+// guard's condition still holds). Kill confirmation and the victim tracker read only this.
+
+import type { Result } from "../core/result.js";
+import type { CgroupRef, Host } from "./host.js";
+import { atLimit } from "./outcome.js";
+
+export interface ScopeReading {
+  /** Memory in use in the scope; its fall is the victim's progress. */
+  usageBytes: number;
+  /** The condition that led to the kill still holds. */
+  outOfMemory: boolean;
+  /**
+   * Bad enough for a second victim while the first is alive but stalled. A memcg at its limit
+   * always is (its tasks wait); the machine only below the guard's critical level (seed 000).
+   */
+  critical: boolean;
+}
+
+export interface ScopeProbe {
+  /** A failure means the scope is gone (a removed cgroup): nothing left to confirm. */
+  read(): Result<ScopeReading>;
+}
+
+export function cgroupProbe(host: Host, ref: CgroupRef): ScopeProbe {
+  return {
+    read(): Result<ScopeReading> {
+      const cgroup = host.readCgroup(ref);
+      if (!cgroup.ok) return cgroup;
+      const outOfMemory = ref.version === 1 ? cgroup.value.underOom : atLimit(cgroup.value);
+      return { ok: true, value: { usageBytes: cgroup.value.usageBytes, outOfMemory, critical: outOfMemory } };
+    },
+  };
+}
