@@ -2,7 +2,7 @@
 
 import { readFileSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from "yaml";
-import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "../engine/engine-options.js";
+import { copyEngineOptions, DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "../engine/engine-options.js";
 import { checkTunable, TUNABLES, type TunableKind } from "../engine/tunables.js";
 
 export interface DaemonConfig {
@@ -100,7 +100,7 @@ export function parseConfig(text: string, source: string): ConfigResult {
     cgroups: [],
     journal: null,
     stateDir: null,
-    engine: { ...DEFAULT_ENGINE_OPTIONS, machineGuard: { ...DEFAULT_ENGINE_OPTIONS.machineGuard } },
+    engine: copyEngineOptions(DEFAULT_ENGINE_OPTIONS),
   };
   if (doc.contents === null) return { ok: true, config };
   if (!isMap(doc.contents)) {

@@ -96,6 +96,10 @@ export async function runDaemon(args: RunArgs): Promise<number> {
   process.on("uncaughtException", onFatal);
 
   try {
+    if (config.engine.machineGuard.enabled && !stopping) {
+      const guarded = engine.guardMachine();
+      log(guarded.ok ? `guarding the whole machine (${guarded.value.notes.join("; ")})` : `cannot guard the machine: ${guarded.error.message}`);
+    }
     for (const path of config.cgroups) {
       if (stopping) break;
       const managed = engine.manage(path);
@@ -112,8 +116,8 @@ export async function runDaemon(args: RunArgs): Promise<number> {
     for (const line of describeMachine(host)) log(line);
   }
 
-  if (!stopping) {
-    // Keep observing even with nothing managed: warn when the machine itself runs low.
+  if (!stopping && !config.engine.machineGuard.enabled) {
+    // Without the machine guard, still say when the machine itself runs low.
     let wasLow = false;
     memoryWatch = setInterval(() => {
       const memory = host.readMachineMemory();

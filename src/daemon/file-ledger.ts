@@ -12,10 +12,13 @@ interface LedgerFile {
   ownerPid: number;
   /** cgroup path -> original oom_kill_disable. */
   cgroups: Record<string, boolean>;
+  /** Soft-limit mode: cgroup path -> original hard limit in bytes (null: none). Absent in files of older versions. */
+  limits?: Record<string, number | null>;
 }
 
 export class FileLedger implements TakeoverLedger {
   private entries: Record<string, boolean>;
+  private limits: Record<string, number | null>;
   /** The pid that wrote the file last (null: no file yet). */
   readonly ownerPid: number | null;
 
@@ -25,6 +28,7 @@ export class FileLedger implements TakeoverLedger {
   ) {
     const read = readLedger(path, onError);
     this.entries = read.cgroups;
+    this.limits = read.limits;
     this.ownerPid = read.ownerPid;
   }
 
@@ -49,8 +53,29 @@ export class FileLedger implements TakeoverLedger {
     return { ...this.entries };
   }
 
+  recallLimit(cgroupPath: string): number | null | undefined {
+    return cgroupPath in this.limits ? this.limits[cgroupPath] : undefined;
+  }
+
+  rememberLimit(cgroupPath: string, originalLimitBytes: number | null): void {
+    if (this.limits[cgroupPath] === originalLimitBytes) return;
+    this.limits = { ...this.limits, [cgroupPath]: originalLimitBytes };
+    this.save();
+  }
+
+  forgetLimit(cgroupPath: string): void {
+    if (!(cgroupPath in this.limits)) return;
+    const { [cgroupPath]: _gone, ...rest } = this.limits;
+    this.limits = rest;
+    this.save();
+  }
+
+  allLimits(): Record<string, number | null> {
+    return { ...this.limits };
+  }
+
   private save(): void {
-    const data: LedgerFile = { version: 1, ownerPid: process.pid, cgroups: this.entries };
+    const data: LedgerFile = { version: 1, ownerPid: process.pid, cgroups: this.entries, limits: this.limits };
     const temporary = `${this.path}.${process.pid}.tmp`;
     try {
       makeParents(dirname(this.path));
@@ -68,22 +93,33 @@ export class FileLedger implements TakeoverLedger {
   }
 }
 
-function readLedger(path: string, onError: (message: string) => void): { cgroups: Record<string, boolean>; ownerPid: number | null } {
+interface LedgerContents {
+  cgroups: Record<string, boolean>;
+  limits: Record<string, number | null>;
+  ownerPid: number | null;
+}
+
+function readLedger(path: string, onError: (message: string) => void): LedgerContents {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") onError(`cannot read the takeover ledger ${path}: ${(error as Error).message}`);
-    return { cgroups: {}, ownerPid: null };
+    return { cgroups: {}, limits: {}, ownerPid: null };
   }
   try {
     const parsed = JSON.parse(text) as Partial<LedgerFile>;
     const cgroups = Object.fromEntries(
       Object.entries(parsed.cgroups ?? {}).filter((entry): entry is [string, boolean] => typeof entry[1] === "boolean"),
     );
-    return { cgroups, ownerPid: typeof parsed.ownerPid === "number" ? parsed.ownerPid : null };
+    const limits = Object.fromEntries(
+      Object.entries(parsed.limits ?? {}).filter(
+        (entry): entry is [string, number | null] => entry[1] === null || (typeof entry[1] === "number" && Number.isSafeInteger(entry[1]) && entry[1] >= 0),
+      ),
+    );
+    return { cgroups, limits, ownerPid: typeof parsed.ownerPid === "number" ? parsed.ownerPid : null };
   } catch (error) {
     onError(`the takeover ledger ${path} is not valid JSON (${(error as Error).message}); starting a new one`);
-    return { cgroups: {}, ownerPid: null };
+    return { cgroups: {}, limits: {}, ownerPid: null };
   }
 }

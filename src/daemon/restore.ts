@@ -15,7 +15,8 @@ export function runRestore(options: { stateDir: string | null }, out: (line: str
     out(message);
   });
   const entries = Object.entries(ledger.all());
-  if (entries.length === 0) {
+  const limits = Object.entries(ledger.allLimits());
+  if (entries.length === 0 && limits.length === 0) {
     out(`nothing to restore (${path} lists no cgroup)`);
     return problems > 0 ? 1 : 0;
   }
@@ -36,6 +37,22 @@ export function runRestore(options: { stateDir: string | null }, out: (line: str
     if (restored.ok) {
       ledger.forget(cgroup);
       out(`${cgroup}: oom_kill_disable restored to ${original ? 1 : 0}`);
+    } else {
+      problems++;
+      out(`${cgroup}: ${restored.error.message}`);
+    }
+  }
+  for (const [cgroup, original] of limits) {
+    const ref = host.resolveCgroup(cgroup);
+    if (!ref.ok) {
+      out(`${cgroup}: ${ref.error.message}; forgotten`);
+      ledger.forgetLimit(cgroup);
+      continue;
+    }
+    const restored = host.setMemoryLimit(ref.value, original);
+    if (restored.ok) {
+      ledger.forgetLimit(cgroup);
+      out(`${cgroup}: memory limit restored to ${original === null ? "none" : `${original} bytes`} (soft-limit mode had raised it)`);
     } else {
       problems++;
       out(`${cgroup}: ${restored.error.message}`);

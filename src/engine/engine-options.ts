@@ -1,6 +1,7 @@
 // Engine tunables. Each default carries the reason it has that value.
 
 import type { MachineGuardConfig } from "../core/machine-pressure.js";
+import type { SoftLimitOptions } from "./soft-limit.js";
 
 export interface MachineGuardOptions extends MachineGuardConfig {
   /** Off: only the managed cgroups are watched. */
@@ -26,6 +27,8 @@ export interface EngineOptions {
   fastConfirmDelaysMs: number[];
   /** Whole-machine protection (low memory, watermark starvation, PSI). */
   machineGuard: MachineGuardOptions;
+  /** Soft-limit mode for the managed cgroups (seed 002). */
+  softLimit: SoftLimitOptions;
 }
 
 /** Shorter observation intervals are refused: the timer granularity of a daemon, and of virtual time. */
@@ -70,12 +73,35 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
     sampleIntervalMs: 250,
     idleSampleIntervalMs: 1000,
   },
+  softLimit: {
+    // Off: a cgroup's limit is the kernel's to enforce unless its owner asks for this mode.
+    enabled: false,
+    // Seed 002's file server charges ~16 MiB/s in syscalls: 10% of a 512 MiB limit covers 3 s of it.
+    headroomPct: 10,
+    // Short: the headroom, not the grace, is what keeps syscalls from failing; a victim chosen
+    // sooner leaves more of it.
+    graceMs: 200,
+    intervalMs: 100,
+  },
 };
 
 /** What callers pass: any subset, the machine guard's settings too. */
-export type EngineOptionsInput = Partial<Omit<EngineOptions, "machineGuard">> & { machineGuard?: Partial<MachineGuardOptions> };
+export type EngineOptionsInput = Partial<Omit<EngineOptions, "machineGuard" | "softLimit">> & {
+  machineGuard?: Partial<MachineGuardOptions>;
+  softLimit?: Partial<SoftLimitOptions>;
+};
 
 export function resolveEngineOptions(input: EngineOptionsInput = {}): EngineOptions {
-  const { machineGuard, ...rest } = input;
-  return { ...DEFAULT_ENGINE_OPTIONS, ...rest, machineGuard: { ...DEFAULT_ENGINE_OPTIONS.machineGuard, ...machineGuard } };
+  const { machineGuard, softLimit, ...rest } = input;
+  return {
+    ...DEFAULT_ENGINE_OPTIONS,
+    ...rest,
+    machineGuard: { ...DEFAULT_ENGINE_OPTIONS.machineGuard, ...machineGuard },
+    softLimit: { ...DEFAULT_ENGINE_OPTIONS.softLimit, ...softLimit },
+  };
+}
+
+/** A copy whose nested settings can be changed without touching the defaults. */
+export function copyEngineOptions(options: EngineOptions): EngineOptions {
+  return { ...options, machineGuard: { ...options.machineGuard }, softLimit: { ...options.softLimit } };
 }

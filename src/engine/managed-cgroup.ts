@@ -11,6 +11,7 @@ import type { EngineOptions } from "./engine-options.js";
 import type { CgroupRef, Host, OomTakeover, Unwatch } from "./host.js";
 import { killFirstReachable } from "./kill-first-reachable.js";
 import { cgroupProbe, type ScopeProbe } from "./scope-probe.js";
+import { SoftLimit } from "./soft-limit.js";
 import type { DecisionRecord, JournalSink } from "./journal-record.js";
 import { handOverToKernel, type HandoverContext } from "./kernel-handover.js";
 import type { TakeoverLedger } from "./takeover-ledger.js";
@@ -42,6 +43,8 @@ export class ManagedCgroup {
   /** Victims already killed in this scope that have not exited: excluded from every later ranking. */
   private readonly aliveVictims: AliveVictims;
   private readonly probe: ScopeProbe;
+  /** Soft-limit mode (seed 002), when enabled for this cgroup. */
+  private softLimit: SoftLimit | null = null;
   private stopped = false;
   /** Resolves when the current incident (if any) has been fully handled; lets tests and shutdown wait. */
   private idle: Promise<void> = Promise.resolve();
@@ -71,6 +74,16 @@ export class ManagedCgroup {
     const taken = this.takeOver();
     if (!taken.ok) return taken;
     notes.push(...taken.value.notes);
+    if (options.softLimit.enabled && !options.dryRun) {
+      const soft = new SoftLimit(this.ref, host, this.ctx.ledger, options.softLimit);
+      const raised = soft.start(first.value.limitBytes);
+      if (!raised.ok) {
+        this.restore();
+        return raised;
+      }
+      this.softLimit = soft;
+      notes.push(...raised.value.notes);
+    }
     if (options.dryRun) {
       notes.push(
         this.ref.version === 1
@@ -80,10 +93,15 @@ export class ManagedCgroup {
     }
     const watched = host.watchOom(this.ref, () => this.onNotification());
     if (!watched.ok) {
+      this.softLimit?.stop();
       this.restore();
       return watched;
     }
     this.unwatch = watched.value;
+    this.softLimit?.watch(
+      () => this.handling,
+      (overSinceMs) => this.onSoftLimitExceeded(overSinceMs),
+    );
     return { ok: true, value: { notes } };
   }
 
@@ -124,7 +142,9 @@ export class ManagedCgroup {
     this.unwatch?.();
     this.unwatch = null;
     this.aliveVictims.releaseAll();
-    return this.restore();
+    const limitBack = this.softLimit?.stop() ?? { ok: true as const, value: undefined };
+    const restored = this.restore();
+    return restored.ok ? limitBack : restored;
   }
 
   whenIdle(): Promise<void> {
@@ -166,6 +186,25 @@ export class ManagedCgroup {
     return restored;
   }
 
+  /** Usage stayed above the logical limit for the grace period: an incident of its own, timed from when usage went over. */
+  private onSoftLimitExceeded(overSinceMs: number): void {
+    if (this.stopped || this.handling) return;
+    this.handling = true;
+    this.softOverSinceMs = overSinceMs;
+    this.idle = this.runIncident("soft-limit", this.ctx.host.now(), null)
+      .catch((error: unknown) => {
+        this.ctx.journal.append({ type: "error", cgroup: this.ref.path, message: `soft-limit handling failed: ${String(error)}` });
+      })
+      .finally(() => {
+        this.handling = false;
+      });
+  }
+  private softOverSinceMs = 0;
+
+  private probeFor(kind: IncidentKind): ScopeProbe {
+    return kind === "soft-limit" && this.softLimit !== null ? this.softLimit.probe() : this.probe;
+  }
+
   private onNotification(arrivedAtMs?: number): void {
     if (this.stopped) return;
     const notifiedAtMs = arrivedAtMs ?? this.ctx.host.now();
@@ -195,8 +234,7 @@ export class ManagedCgroup {
       });
   }
 
-  private async handleNotification(firstNotifiedAtMs: number): Promise<void> {
-    let notifiedAtMs = firstNotifiedAtMs;
+  private async handleNotification(notifiedAtMs: number): Promise<void> {
     const { host } = this.ctx;
     const sample = host.readCgroup(this.ref);
     if (!sample.ok) {
@@ -206,10 +244,17 @@ export class ManagedCgroup {
     }
     const kind = this.detect(sample.value);
     if (kind === null) return;
-    let fresh: CgroupSample | null = sample.value;
+    await this.runIncident(kind, notifiedAtMs, sample.value);
+  }
+
+  /** One incident: patience for an earlier victim still alive, then decisions until one resolves it. */
+  private async runIncident(kind: IncidentKind, firstNotifiedAtMs: number, detectedWith: CgroupSample | null): Promise<void> {
+    let notifiedAtMs = firstNotifiedAtMs;
+    const { host } = this.ctx;
+    let fresh: CgroupSample | null = detectedWith;
     if (this.aliveVictims.size > 0) {
       // Seed 000: an earlier victim still dying gets the tracker's patience before anyone else dies.
-      const waited = await this.aliveVictims.waitForLatest(this.probe, this.ctx.options, () => this.stopped);
+      const waited = await this.aliveVictims.waitForLatest(this.probeFor(kind), this.ctx.options, () => this.stopped);
       if (waited === "recovered" || this.stopped) return;
       fresh = null;
     }
@@ -278,7 +323,10 @@ export class ManagedCgroup {
     const cgroupNow: Result<CgroupSample> = detectedWith !== null ? { ok: true, value: detectedWith } : host.readCgroup(this.ref);
     if (!cgroupNow.ok) return null;
     // After an escalation too: if the cgroup left OOM meanwhile, the stalled victim harms nobody and no one else dies.
-    if (this.ref.version === 1 && !cgroupNow.value.underOom) return null;
+    if (kind === "soft-limit") {
+      const logical = this.softLimit?.logicalLimit ?? null;
+      if (logical === null || cgroupNow.value.usageBytes <= logical) return null;
+    } else if (this.ref.version === 1 && !cgroupNow.value.underOom) return null;
     if (escalatedFrom !== null) this.ctx.log(`${this.ref.path}: decision ${escalatedFrom} stalled; choosing the next victim`);
     const snapshotStartMs = host.now();
     const snap = this.snapshot(cgroupNow.value);
@@ -308,6 +356,7 @@ export class ManagedCgroup {
         limitBytes: snap.value.cgroup.limitBytes,
         suppressedNotifications: 0,
         events: snap.value.cgroup.events,
+        ...(kind === "soft-limit" ? { reason: this.softLimitReason(snap.value.cgroup.usageBytes) } : {}),
       },
       candidates: ranking.top,
       excluded,
@@ -351,7 +400,7 @@ export class ManagedCgroup {
       return record;
     }
 
-    const confirmation = await confirmKill({ host, options, probe: this.probe }, killed, snap.value.cgroup.usageBytes, notifiedAtMs);
+    const confirmation = await confirmKill({ host, options, probe: this.probeFor(kind) }, killed, snap.value.cgroup.usageBytes, notifiedAtMs);
     // After stop() nothing may keep watching: a victim still alive is released, not remembered.
     if (confirmation.stillAlive && !this.stopped) this.aliveVictims.remember(killed.handle);
     else host.releaseVictim(killed.handle);
@@ -384,6 +433,12 @@ export class ManagedCgroup {
     const record: DecisionRecord = { ...base, victim: null, action: "kill-cgroup", outcome };
     this.commit(record);
     return record;
+  }
+
+  private softLimitReason(usageBytes: number): string {
+    const logical = this.softLimit?.logicalLimit ?? 0;
+    const forMs = Math.round(this.ctx.host.now() - this.softOverSinceMs);
+    return `usage ${usageBytes} bytes above the logical limit ${logical} bytes for ${forMs} ms (soft-limit mode; grace ${this.ctx.options.softLimit.graceMs} ms)`;
   }
 
   private handoverContext(reason: string): HandoverContext {

@@ -9,6 +9,10 @@ export interface TakeoverLedger {
   remember(cgroupPath: string, originalOomKillDisable: boolean): void;
   /** After the original value is back. */
   forget(cgroupPath: string): void;
+  /** Soft-limit mode: the hard limit found before it was raised (null: it had none); undefined if nothing is recorded. */
+  recallLimit(cgroupPath: string): number | null | undefined;
+  rememberLimit(cgroupPath: string, originalLimitBytes: number | null): void;
+  forgetLimit(cgroupPath: string): void;
 }
 
 /** No memory across processes (tests, the demo). */
@@ -22,5 +26,15 @@ export class InMemoryLedger implements TakeoverLedger {
   }
   forget(cgroupPath: string): void {
     this.entries.delete(cgroupPath);
+  }
+  readonly limits = new Map<string, number | null>();
+  recallLimit(cgroupPath: string): number | null | undefined {
+    return this.limits.get(cgroupPath);
+  }
+  rememberLimit(cgroupPath: string, originalLimitBytes: number | null): void {
+    this.limits.set(cgroupPath, originalLimitBytes);
+  }
+  forgetLimit(cgroupPath: string): void {
+    this.limits.delete(cgroupPath);
   }
 }

@@ -1,7 +1,7 @@
 // The engine's tunables as flat keys, shared by the daemon's config file and the simulator's
 // oomwarden policies (scenario `options`), so both accept the same names with the same checks.
 
-import { MIN_OBSERVE_INTERVAL_MS, type EngineOptions } from "./engine-options.js";
+import { copyEngineOptions, MIN_OBSERVE_INTERVAL_MS, type EngineOptions } from "./engine-options.js";
 
 export type TunableKind = "boolean" | "ms>=1" | "positive-integer" | "integer>=0" | "percent";
 
@@ -48,6 +48,14 @@ export const TUNABLES: Record<string, Tunable> = {
     help: "machine: sample interval near a threshold (1 s otherwise)",
     apply: (o, v) => (o.machineGuard.sampleIntervalMs = n(v)),
   },
+  softLimit: {
+    kind: "boolean",
+    help: "soft-limit mode for the managed cgroups: raise the hard limit, enforce the old one (seed 002)",
+    apply: (o, v) => (o.softLimit.enabled = v as boolean),
+  },
+  softLimitHeadroomPct: { kind: "percent", help: "soft-limit: headroom above the logical limit, % of it", apply: (o, v) => (o.softLimit.headroomPct = n(v)) },
+  softLimitGraceMs: { kind: "integer>=0", help: "soft-limit: time above the logical limit before a victim", apply: (o, v) => (o.softLimit.graceMs = n(v)) },
+  softLimitIntervalMs: { kind: "ms>=1", help: "soft-limit: usage check interval", apply: (o, v) => (o.softLimit.intervalMs = n(v)) },
 };
 
 /** Whether a value passes its tunable's check; the message says what was expected. */
@@ -69,7 +77,7 @@ export function checkTunable(kind: TunableKind, v: unknown): { ok: true } | { ok
 
 /** Applies already-checked flat values onto a copy of the options. */
 export function applyTunables(base: EngineOptions, values: Record<string, unknown>): EngineOptions {
-  const options: EngineOptions = { ...base, machineGuard: { ...base.machineGuard } };
+  const options = copyEngineOptions(base);
   for (const [key, value] of Object.entries(values)) {
     const tunable = TUNABLES[key];
     if (tunable === undefined) throw new Error(`unknown oomwarden option "${key}"`);

@@ -71,7 +71,13 @@ test("oomwarden run: manages a cgroup, journals the kill, restores oom_kill_disa
     d.child.kill("SIGTERM");
     assert.equal(await d.exited, 0);
     assert.equal(oomControl(cgroup.path).oomKillDisable, 0, "restored on SIGTERM");
-    const types = journalLines(journal).map((r) => r.type);
+    const records = journalLines(journal);
+    // The machine guard is on by default: it starts before the cgroups and stops with them.
+    assert.deepEqual(
+      records.filter((r) => r.cgroup === "/").map((r) => r.type),
+      ["manage", "release"],
+    );
+    const types = records.filter((r) => r.cgroup !== "/").map((r) => r.type);
     assert.deepEqual(types, ["daemon", "error", "manage", "decision", "release", "daemon"]);
   } finally {
     if (daemon && daemon.child.exitCode === null) daemon.child.kill("SIGKILL");

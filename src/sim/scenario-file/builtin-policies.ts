@@ -94,6 +94,10 @@ export const OOMWARDEN_OPTIONS: Record<string, "boolean" | "ms>=1" | "positive-i
   psiFullPct: "percent",
   psiWindowMs: "ms>=1",
   machineSampleIntervalMs: "ms>=1",
+  softLimit: "boolean",
+  softLimitHeadroomPct: "percent",
+  softLimitGraceMs: "integer>=0",
+  softLimitIntervalMs: "ms>=1",
 };
 
 export function builtin(name: string): BuiltinPolicy | undefined {

@@ -1,0 +1,108 @@
+// Soft-limit mode (seed 002): a syscall that charges kernel memory at a memcg's hard limit fails
+// with ENOMEM (the 2017 kernel; today's under v1 oom_kill_disable) or forces the kernel killer. Here
+// the hard limit becomes the logical limit plus headroom, and oomwarden enforces the logical limit
+// itself: usage above it for longer than the grace period is an incident (kind "soft-limit") and a
+// victim is chosen as for an OOM, while the headroom lets the syscalls in flight succeed.
+// The original limit is written to the ledger before it is raised and put back on stop.
+
+import type { Result } from "../core/result.js";
+import type { EngineOptions } from "./engine-options.js";
+import type { CgroupRef, Host, TimerHandle } from "./host.js";
+import type { ScopeProbe, ScopeReading } from "./scope-probe.js";
+import type { TakeoverLedger } from "./takeover-ledger.js";
+
+export interface SoftLimitOptions {
+  enabled: boolean;
+  /** Hard limit = logical limit + this share of it. */
+  headroomPct: number;
+  /** Usage may stay above the logical limit this long before a victim is chosen (reclaim and frees may bring it back). */
+  graceMs: number;
+  /** Between usage checks. */
+  intervalMs: number;
+}
+
+export class SoftLimit {
+  private timer: TimerHandle | null = null;
+  private overSinceMs: number | null = null;
+  private logicalLimitBytes: number | null = null;
+  private originalLimitBytes: number | null = null;
+
+  constructor(
+    private readonly ref: CgroupRef,
+    private readonly host: Host,
+    private readonly ledger: TakeoverLedger,
+    private readonly options: EngineOptions["softLimit"],
+  ) {}
+
+  get logicalLimit(): number | null {
+    return this.logicalLimitBytes;
+  }
+
+  /** Raises the hard limit; the logical limit is the one found (or the one an earlier, killed oomwarden raised). */
+  start(currentLimitBytes: number | null): Result<{ notes: string[] }> {
+    const recalled = this.ledger.recallLimit(this.ref.path);
+    const original = recalled !== undefined ? recalled : currentLimitBytes;
+    if (original === null) {
+      return { ok: false, error: { code: "NO_LIMIT", message: `soft-limit mode needs a memory limit on ${this.ref.path}: it has none to enforce` } };
+    }
+    const headroomBytes = Math.ceil((original * this.options.headroomPct) / 100 / 4096) * 4096;
+    this.ledger.rememberLimit(this.ref.path, original);
+    const raised = this.host.setMemoryLimit(this.ref, original + headroomBytes);
+    if (!raised.ok) {
+      if (recalled === undefined) this.ledger.forgetLimit(this.ref.path);
+      return raised;
+    }
+    this.originalLimitBytes = original;
+    this.logicalLimitBytes = original;
+    return {
+      ok: true,
+      value: {
+        notes: [
+          `soft-limit mode: logical limit ${original} bytes enforced by oomwarden after ${this.options.graceMs} ms above it; ` +
+            `hard limit raised by ${headroomBytes} bytes (${this.options.headroomPct}%) so syscalls near the limit do not fail`,
+        ],
+      },
+    };
+  }
+
+  /** Checks usage every interval; calls onExceeded(sinceMs) once the grace period has passed (again after each handling). */
+  watch(isBusy: () => boolean, onExceeded: (overSinceMs: number) => void): void {
+    const check = (): void => {
+      this.timer = this.host.setTimer(this.options.intervalMs, check);
+      if (this.logicalLimitBytes === null) return;
+      const cgroup = this.host.readCgroup(this.ref);
+      if (!cgroup.ok || cgroup.value.usageBytes <= this.logicalLimitBytes) {
+        this.overSinceMs = null;
+        return;
+      }
+      this.overSinceMs ??= this.host.now();
+      if (!isBusy() && this.host.now() - this.overSinceMs >= this.options.graceMs) onExceeded(this.overSinceMs);
+    };
+    this.timer = this.host.setTimer(this.options.intervalMs, check);
+  }
+
+  /** The cgroup as a scope of a soft-limit incident: out of memory while above the logical limit. */
+  probe(): ScopeProbe {
+    return {
+      read: (): Result<ScopeReading> => {
+        const cgroup = this.host.readCgroup(this.ref);
+        if (!cgroup.ok) return cgroup;
+        const over = this.logicalLimitBytes !== null && cgroup.value.usageBytes > this.logicalLimitBytes;
+        return { ok: true, value: { usageBytes: cgroup.value.usageBytes, outOfMemory: over, critical: over } };
+      },
+    };
+  }
+
+  /** Stops checking and puts the original hard limit back. */
+  stop(): Result<void> {
+    if (this.timer !== null) this.host.clearTimer(this.timer);
+    this.timer = null;
+    if (this.logicalLimitBytes === null) return { ok: true, value: undefined };
+    const restored = this.host.setMemoryLimit(this.ref, this.originalLimitBytes);
+    if (restored.ok) {
+      this.ledger.forgetLimit(this.ref.path);
+      this.logicalLimitBytes = null;
+    }
+    return restored;
+  }
+}
