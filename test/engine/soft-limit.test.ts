@@ -1,0 +1,76 @@
+// Soft-limit mode over the scripted host in virtual time (seed 002): the hard limit is raised by the
+// headroom, the old limit is enforced by oomwarden, and everything is given back on stop.
+
+import assert from "node:assert/strict";
+import test from "node:test";
+import { MemoryJournal } from "../../src/daemon/journal.js";
+import { Engine } from "../../src/engine/engine.js";
+import type { DecisionRecord } from "../../src/engine/journal-record.js";
+import { InMemoryLedger } from "../../src/engine/takeover-ledger.js";
+import { FakeHost } from "./fake-host.js";
+
+const MIB = 1024 * 1024;
+
+function setup(limitBytes: number | null = 64 * MIB): { host: FakeHost; journal: MemoryJournal; engine: Engine; ledger: InMemoryLedger } {
+  const host = new FakeHost(2, limitBytes ?? Number.MAX_SAFE_INTEGER);
+  if (limitBytes === null) host.limitBytes = null as unknown as number;
+  const journal = new MemoryJournal();
+  const ledger = new InMemoryLedger();
+  const engine = new Engine(host, journal, { observeIntervalMs: 100, maxObservationsWithoutProgress: 5, softLimit: { enabled: true } }, { ledger });
+  return { host, journal, engine, ledger };
+}
+
+const decisions = (journal: MemoryJournal): DecisionRecord[] => journal.records.filter((r): r is DecisionRecord => r.type === "decision");
+
+test("soft-limit mode raises the hard limit by the headroom and writes the original to the ledger first", () => {
+  const { host, engine, ledger } = setup();
+  const managed = engine.manage(host.ref.path);
+  assert.ok(managed.ok);
+  assert.deepEqual(host.limitWrites, [64 * MIB + Math.ceil((64 * MIB * 0.1) / 4096) * 4096]);
+  assert.equal(ledger.recallLimit(host.ref.path), 64 * MIB);
+  assert.ok(managed.value.notes.some((n) => /logical limit 67108864 bytes/.test(n)), managed.value.notes.join("; "));
+  engine.stop();
+  assert.equal(host.limitWrites.at(-1), 64 * MIB, "the original limit is back");
+  assert.equal(ledger.recallLimit(host.ref.path), undefined, "and forgotten by the ledger");
+});
+
+test("usage above the logical limit for the grace period kills the biggest process; below it nobody dies", async () => {
+  const { host, journal, engine } = setup();
+  host.add({ pid: 10, comm: "cache-hog", rssBytes: 40 * MIB });
+  host.add({ pid: 11, comm: "file-server", rssBytes: 8 * MIB });
+  assert.ok(engine.manage(host.ref.path).ok);
+  await host.advance(5000);
+  assert.deepEqual(host.killed, [], "within the logical limit: nothing happens");
+  // The file server's syscalls push usage 4 MiB over the logical 64 MiB (the kernel's hard limit is 70.4 MiB now).
+  host.machineOtherUsedBytes = 0;
+  host.baseUsageBytes += 18 * MIB;
+  await host.advance(150);
+  assert.deepEqual(host.killed, [], "the grace period (200 ms) has not passed");
+  await host.advance(1000);
+  await engine.whenIdle();
+  assert.deepEqual(host.killed, [10]);
+  const d = decisions(journal);
+  assert.equal(d.length, 1);
+  assert.equal(d[0]?.incident.kind, "soft-limit");
+  assert.match(d[0]?.incident.reason ?? "", /above the logical limit 67108864 bytes for \d+ ms/);
+  assert.equal(d[0]?.outcome.result, "recovered");
+  engine.stop();
+});
+
+test("soft-limit mode refuses a cgroup without a limit and leaves it as it was", () => {
+  const { host, engine, ledger } = setup(null);
+  const managed = engine.manage(host.ref.path);
+  assert.equal(managed.ok, false);
+  assert.match(managed.ok ? "" : managed.error.message, /soft-limit mode needs a memory limit/);
+  assert.deepEqual(host.limitWrites, []);
+  assert.equal(ledger.recallLimit(host.ref.path), undefined);
+});
+
+test("a limit an earlier, killed oomwarden raised is recognised from the ledger: the logical limit stays the original", () => {
+  const { host, engine, ledger } = setup(70 * MIB);
+  ledger.rememberLimit(host.ref.path, 64 * MIB);
+  assert.ok(engine.manage(host.ref.path).ok);
+  assert.equal(host.limitWrites[0], 64 * MIB + Math.ceil((64 * MIB * 0.1) / 4096) * 4096, "headroom over the original, not over the raised limit");
+  engine.stop();
+  assert.equal(host.limitWrites.at(-1), 64 * MIB);
+});
