@@ -26,6 +26,8 @@ export interface ConfirmScope {
   host: Host;
   options: EngineOptions;
   probe: ScopeProbe;
+  /** The engine stopped: observing ends (a victim held back as not critical would otherwise be watched for ever). */
+  isStopped?: () => boolean;
 }
 
 /** The tracker's settings from the engine options. */
@@ -96,6 +98,10 @@ export function confirmKill(scope: ConfirmScope, killed: KilledVictim, usageBefo
     const observeTick = (): void => {
       timer = null;
       if (done) return;
+      if (scope.isStopped?.()) {
+        finish("unresolved");
+        return;
+      }
       const scopeNow = sample();
       if (scopeNow === null || done) return;
       observations++;

@@ -218,7 +218,7 @@ export class MachineGuard {
       return this.commit({ ...base, victim: null, action: "none", outcome: emptyOutcome("nothing-done") });
     }
     if (verdict.kind === "watermark-starvation") this.lastStarvationKillAtMs = killed.killedAtMs;
-    const confirmation = await confirmKill({ host, options, probe: this.probe }, killed, base.incident.usageBytes, notifiedAtMs);
+    const confirmation = await confirmKill({ host, options, probe: this.probe, isStopped: () => this.stopped }, killed, base.incident.usageBytes, notifiedAtMs);
     if (confirmation.stillAlive && !this.stopped) this.aliveVictims.remember(killed.handle);
     else host.releaseVictim(killed.handle);
     return this.commit({ ...base, victim: victimRecord(killed.candidate), action: "kill", outcome: { ...confirmation.outcome, phasesMs } });

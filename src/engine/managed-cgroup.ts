@@ -400,7 +400,7 @@ export class ManagedCgroup {
       return record;
     }
 
-    const confirmation = await confirmKill({ host, options, probe: this.probeFor(kind) }, killed, snap.value.cgroup.usageBytes, notifiedAtMs);
+    const confirmation = await confirmKill({ host, options, probe: this.probeFor(kind), isStopped: () => this.stopped }, killed, snap.value.cgroup.usageBytes, notifiedAtMs);
     // After stop() nothing may keep watching: a victim still alive is released, not remembered.
     if (confirmation.stillAlive && !this.stopped) this.aliveVictims.remember(killed.handle);
     else host.releaseVictim(killed.handle);

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "node:test";
 import { parseRunArgs } from "../../src/cli/args.js";
-import { DEFAULT_CONFIG, loadConfigFile, parseConfig } from "../../src/daemon/config.js";
+import { CONFIG_KEYS_HELP, DEFAULT_CONFIG, loadConfigFile, parseConfig } from "../../src/daemon/config.js";
+import { DEFAULT_ENGINE_OPTIONS } from "../../src/engine/engine-options.js";
 import { mergeConfig } from "../../src/daemon/daemon.js";
 import { FileJournal } from "../../src/daemon/journal.js";
 import { defaultStateDir, journalPathIn, ledgerPathIn } from "../../src/daemon/paths.js";
@@ -45,6 +46,76 @@ test("malformed configs name the key and the line", () => {
     ["journal: [a\n", /^c\.yaml:\d+: YAML syntax error/],
     ["- a\n- b\n", /^c\.yaml:1: expected a mapping of keys at the top level$/],
     ["dryRun: true\ndryRun: false\n", /^c\.yaml:2: YAML syntax error: .*unique/i],
+  ];
+  for (const [text, expected] of cases) {
+    const result = parseConfig(text, "c.yaml");
+    assert.equal(result.ok, false, text);
+    if (!result.ok) assert.match(result.message, expected, text);
+  }
+});
+
+test("machine guard keys are read into engine.machineGuard", () => {
+  const result = parseConfig(
+    [
+      "machineGuard: false",
+      "lowAvailablePct: 10",
+      "lowSwapFreePct: 20",
+      "criticalAvailablePct: 2.5",
+      "starvationWindowMs: 2000",
+      "starvationKillIntervalMs: 0",
+      "psiFullPct: 100",
+      "psiWindowMs: 10000",
+      "machineSampleIntervalMs: 100",
+    ].join("\n"),
+    "c.yaml",
+  );
+  assert.ok(result.ok, !result.ok ? result.message : "");
+  assert.deepEqual(result.config.engine.machineGuard, {
+    ...DEFAULT_ENGINE_OPTIONS.machineGuard,
+    enabled: false,
+    lowAvailablePct: 10,
+    lowSwapFreePct: 20,
+    criticalAvailablePct: 2.5,
+    starvationWindowMs: 2000,
+    starvationKillIntervalMs: 0,
+    psiFullPct: 100,
+    psiWindowMs: 10_000,
+    sampleIntervalMs: 100,
+  });
+  // The rest of the engine options keep their defaults.
+  assert.equal(result.config.engine.observeIntervalMs, DEFAULT_ENGINE_OPTIONS.observeIntervalMs);
+  for (const key of ["machineGuard", "lowAvailablePct", "starvationWindowMs", "psiFullPct", "psiWindowMs"]) {
+    assert.ok(CONFIG_KEYS_HELP.some(([k, help]) => k === key && help.length > 0), `${key} is documented in the help`);
+  }
+});
+
+test("a config that sets machine guard keys leaves the defaults untouched", () => {
+  const before = structuredClone(DEFAULT_ENGINE_OPTIONS);
+  const first = parseConfig("lowAvailablePct: 10\nmachineGuard: false\nsoftLimitGraceMs: 7\n", "a.yaml");
+  assert.ok(first.ok);
+  assert.equal(first.config.engine.machineGuard.lowAvailablePct, 10);
+  assert.notEqual(first.config.engine.machineGuard, DEFAULT_ENGINE_OPTIONS.machineGuard, "a copy, not the shared defaults");
+  assert.deepEqual(DEFAULT_ENGINE_OPTIONS, before);
+  assert.equal(DEFAULT_ENGINE_OPTIONS.machineGuard.lowAvailablePct, 5);
+  assert.equal(DEFAULT_ENGINE_OPTIONS.machineGuard.enabled, true);
+  assert.deepEqual(DEFAULT_CONFIG.engine, before);
+  // A config without the keys gets the defaults, not what the previous config set.
+  const second = parseConfig("dryRun: true\n", "b.yaml");
+  assert.ok(second.ok);
+  assert.deepEqual(second.config.engine.machineGuard, before.machineGuard);
+  assert.deepEqual(second.config.engine.softLimit, before.softLimit);
+});
+
+test("malformed machine guard keys name the key and the line", () => {
+  const cases: [string, RegExp][] = [
+    ["dryRun: true\npsiFullPct: 101\n", /^c\.yaml:2: key "psiFullPct": expected a percentage from 0 to 100, got 101$/],
+    ["lowAvailablePct: -1\n", /^c\.yaml:1: key "lowAvailablePct": expected a percentage from 0 to 100, got -1$/],
+    ["\nstarvationWindowMs: -1\n", /^c\.yaml:2: key "starvationWindowMs": expected an integer >= 0, got -1$/],
+    ["starvationWindowMs: 1.5\n", /^c\.yaml:1: key "starvationWindowMs": expected an integer >= 0, got 1.5$/],
+    ["machineGuard: maybe\n", /^c\.yaml:1: key "machineGuard": expected true or false, got "maybe"$/],
+    ["psiWindowMs: 0\n", /^c\.yaml:1: key "psiWindowMs": expected a number of ms >= 1, got 0$/],
+    ["lowAvailablePct: [5]\n", /^c\.yaml:1: key "lowAvailablePct": expected a percentage from 0 to 100, got a list$/],
+    ["lowAvailablePercent: 5\n", /^c\.yaml:1: unknown key "lowAvailablePercent" \(known keys: .*lowAvailablePct/],
   ];
   for (const [text, expected] of cases) {
     const result = parseConfig(text, "c.yaml");

@@ -1,0 +1,366 @@
+// The whole-machine detectors on literal samples: low memory (earlyoom's rule), watermark
+// starvation (seed 003, rate-limited), PSI "full" pressure, and the history they keep.
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import {
+  detectMachinePressure,
+  lowMemory,
+  memoryPressure,
+  pruneHistory,
+  watermarkStarvation,
+  type MachineGuardConfig,
+  type MachineSample,
+} from "../../src/core/machine-pressure.js";
+import { DEFAULT_ENGINE_OPTIONS } from "../../src/engine/engine-options.js";
+
+const MIB = 1024 * 1024;
+
+const CONFIG: MachineGuardConfig = {
+  lowAvailablePct: 5,
+  lowSwapFreePct: 5,
+  criticalAvailablePct: 1.5,
+  starvationWindowMs: 1000,
+  starvationKillIntervalMs: 60_000,
+  psiFullPct: 60,
+  psiWindowMs: 30_000,
+};
+
+const config = (o: Partial<MachineGuardConfig> = {}): MachineGuardConfig => ({ ...CONFIG, ...o });
+const NEVER = { lastStarvationKillAtMs: null };
+
+/** A healthy 1 GiB machine without swap or PSI; every field can be overridden. */
+function sample(o: Partial<MachineSample> = {}): MachineSample {
+  return {
+    atMs: 0,
+    totalBytes: 1024 * MIB,
+    availableBytes: 800 * MIB,
+    freeBytes: 700 * MIB,
+    minWatermarkBytes: 8 * MIB,
+    lowWatermarkBytes: 10 * MIB,
+    swapTotalBytes: 0,
+    swapFreeBytes: 0,
+    reclaimedPagesTotal: 0,
+    allocStallsTotal: 0,
+    psiSomeTotalUs: null,
+    psiFullTotalUs: null,
+    ...o,
+  };
+}
+
+/** Samples every `stepMs` from `fromMs` to `toMs` inclusive, free below min, counters rising by the given steps. */
+function starving(fromMs: number, toMs: number, o: { stepMs?: number; reclaimStep?: number; stallStep?: number } = {}): MachineSample[] {
+  const stepMs = o.stepMs ?? 250;
+  const out: MachineSample[] = [];
+  for (let t = fromMs, i = 0; t <= toMs; t += stepMs, i++) {
+    out.push(sample({ atMs: t, freeBytes: 4 * MIB, reclaimedPagesTotal: 1000 + i * (o.reclaimStep ?? 500), allocStallsTotal: 50 + i * (o.stallStep ?? 7) }));
+  }
+  return out;
+}
+
+describe("lowMemory", () => {
+  it("the test config is the shipped default, so these numbers are the daemon's", () => {
+    const { enabled: _e, sampleIntervalMs: _s, idleSampleIntervalMs: _i, ...defaults } = DEFAULT_ENGINE_OPTIONS.machineGuard;
+    assert.deepEqual(defaults, CONFIG);
+  });
+
+  it("fires below lowAvailablePct on a machine without swap, with the numbers in the reason", () => {
+    const v = lowMemory(sample({ availableBytes: 40 * MIB }), CONFIG);
+    assert.ok(v);
+    assert.equal(v.kind, "low-memory");
+    assert.equal(v.critical, false, "3.9% is above the critical 1.5%");
+    assert.equal(v.heldBack, undefined);
+    assert.match(v.reason, /available 40\.0 MiB of 1024\.0 MiB \(3\.9% < 5%\), no swap/);
+  });
+
+  it("does not fire at or above the threshold", () => {
+    assert.equal(lowMemory(sample({ availableBytes: 52 * MIB }), CONFIG), null, "5.08%");
+    assert.equal(lowMemory(sample({ totalBytes: 1000 * MIB, availableBytes: 50 * MIB }), CONFIG), null, "exactly 5% is not below 5%");
+  });
+
+  it("does not fire while plenty of swap is free, and fires once swap free is low too", () => {
+    const low = { availableBytes: 20 * MIB, swapTotalBytes: 2048 * MIB };
+    assert.equal(lowMemory(sample({ ...low, swapFreeBytes: 1024 * MIB }), CONFIG), null, "half the swap free: not out of memory");
+    assert.equal(lowMemory(sample({ ...low, swapFreeBytes: 103 * MIB }), CONFIG), null, "5.03% swap free is not below 5%");
+    const v = lowMemory(sample({ ...low, swapFreeBytes: 50 * MIB }), CONFIG);
+    assert.ok(v);
+    assert.equal(v.kind, "low-memory");
+    assert.match(v.reason, /swap free 50\.0 MiB of 2048\.0 MiB \(2\.4%\)/);
+  });
+
+  it("is critical below criticalAvailablePct (with swap low too), not above it", () => {
+    assert.equal(lowMemory(sample({ availableBytes: 15 * MIB }), CONFIG)?.critical, true, "1.46%");
+    assert.equal(lowMemory(sample({ availableBytes: 16 * MIB }), CONFIG)?.critical, false, "1.56%");
+    assert.equal(lowMemory(sample({ availableBytes: 0 }), CONFIG)?.critical, true);
+    assert.equal(lowMemory(sample({ availableBytes: 10 * MIB, swapTotalBytes: 1024 * MIB, swapFreeBytes: 10 * MIB }), CONFIG)?.critical, true);
+  });
+
+  it("lowAvailablePct 0 turns the rule off, even with nothing available", () => {
+    assert.equal(lowMemory(sample({ availableBytes: 0 }), config({ lowAvailablePct: 0 })), null);
+  });
+});
+
+describe("watermarkStarvation", () => {
+  it("fires when free stays below min for the whole window while reclaim and direct-reclaim stalls rise", () => {
+    const history = starving(0, 1000);
+    const v = watermarkStarvation(history, CONFIG, NEVER);
+    assert.ok(v);
+    assert.equal(v.kind, "watermark-starvation");
+    assert.equal(v.critical, true);
+    assert.equal(v.heldBack, undefined);
+    // 5 samples: 4 steps of 500 pages and 7 stalls.
+    assert.match(v.reason, /free 4\.0 MiB below the min watermark 8\.0 MiB for 1000 ms while reclaim freed 2000 pages and allocations entered direct reclaim 28 times/);
+  });
+
+  it("a dip shorter than the window gives no verdict", () => {
+    assert.equal(watermarkStarvation(starving(0, 750), CONFIG, NEVER), null, "750 ms of a 1000 ms window");
+    // Free above min at 250 ms: the streak only starts at 500 ms.
+    const interrupted = starving(0, 1250);
+    interrupted[1] = { ...(interrupted[1] as MachineSample), freeBytes: 9 * MIB };
+    assert.equal(watermarkStarvation(interrupted, CONFIG, NEVER), null, "streak 500..1250 ms is 750 ms");
+    // The same history once the streak has lasted the window fires.
+    const longer = [...interrupted, ...starving(1500, 1500).map((s) => ({ ...s, reclaimedPagesTotal: 99_999, allocStallsTotal: 9_999 }))];
+    assert.equal(watermarkStarvation(longer, CONFIG, NEVER)?.kind, "watermark-starvation");
+  });
+
+  it("needs reclaim to be reclaiming: no pages reclaimed across the window, no verdict", () => {
+    assert.equal(watermarkStarvation(starving(0, 1000, { reclaimStep: 0 }), CONFIG, NEVER), null);
+  });
+
+  it("needs allocating tasks to enter direct reclaim: no stalls across the window, no verdict", () => {
+    assert.equal(watermarkStarvation(starving(0, 1000, { stallStep: 0 }), CONFIG, NEVER), null);
+  });
+
+  it("needs the newest sample below min", () => {
+    const history = starving(0, 1250);
+    history[history.length - 1] = { ...(history.at(-1) as MachineSample), freeBytes: 8 * MIB };
+    assert.equal(watermarkStarvation(history, CONFIG, NEVER), null, "free == min is not below min");
+  });
+
+  it("starvationWindowMs 0 turns the rule off", () => {
+    assert.equal(watermarkStarvation(starving(0, 5000), config({ starvationWindowMs: 0 }), NEVER), null);
+  });
+
+  it("is held back within starvationKillIntervalMs of the last starvation kill, and acts after it", () => {
+    const history = starving(60_000, 61_000);
+    const held = watermarkStarvation(history, CONFIG, { lastStarvationKillAtMs: 30_000 });
+    assert.ok(held);
+    assert.equal(held.kind, "watermark-starvation");
+    assert.equal(
+      held.heldBack,
+      "one watermark-starvation kill per 60000 ms (the last 31000 ms ago): a flood must not turn oomwarden into a killing machine",
+    );
+    assert.equal(watermarkStarvation(history, CONFIG, { lastStarvationKillAtMs: 1000 })?.heldBack, undefined, "exactly the interval ago: acts");
+    assert.equal(watermarkStarvation(history, CONFIG, { lastStarvationKillAtMs: 0 })?.heldBack, undefined);
+  });
+});
+
+describe("memoryPressure (PSI full)", () => {
+  const psi = (fullUs: (number | null)[], stepMs = 30_000): MachineSample[] =>
+    fullUs.map((us, i) => sample({ atMs: i * stepMs, psiSomeTotalUs: us, psiFullTotalUs: us }));
+
+  it("fires with 18 s of full stall in 30 s at psiFullPct 60", () => {
+    const v = memoryPressure(psi([5_000_000, 23_000_000]), CONFIG);
+    assert.ok(v);
+    assert.equal(v.kind, "memory-pressure");
+    assert.equal(v.critical, true);
+    assert.match(v.reason, /60\.0% of the last 30000 ms \(PSI full, threshold 60%\)/);
+  });
+
+  it("does not fire with 12 s in 30 s", () => {
+    assert.equal(memoryPressure(psi([5_000_000, 17_000_000]), CONFIG), null);
+  });
+
+  it("does not fire where PSI is unavailable (null totals)", () => {
+    assert.equal(memoryPressure(psi([null, null]), CONFIG), null);
+  });
+
+  it("needs a sample at least a window old: a shorter history is not judged", () => {
+    // 25 s of history, every millisecond of it stalled: still no verdict until the window is covered.
+    assert.equal(memoryPressure(psi([0, 25_000_000], 25_000), CONFIG), null);
+  });
+
+  it("measures over the window, not since the oldest sample", () => {
+    // 60 s of history: the first 30 s fully stalled, the last 30 s only 10 s of it.
+    assert.equal(memoryPressure(psi([0, 30_000_000, 40_000_000]), CONFIG), null);
+  });
+
+  it("psiFullPct 0 turns the rule off", () => {
+    assert.equal(memoryPressure(psi([0, 30_000_000]), config({ psiFullPct: 0 })), null);
+  });
+});
+
+describe("detectMachinePressure", () => {
+  it("ok on a healthy machine, and on no sample at all", () => {
+    assert.deepEqual(detectMachinePressure([], CONFIG, NEVER), { kind: "ok", critical: false, reason: "no sample yet" });
+    const v = detectMachinePressure([sample()], CONFIG, NEVER);
+    assert.equal(v.kind, "ok");
+    assert.equal(v.critical, false);
+  });
+
+  it("prefers a rule that may act over one held back by the rate limit", () => {
+    const history = starving(60_000, 61_000).map((s) => ({ ...s, availableBytes: 20 * MIB }));
+    const recent = { lastStarvationKillAtMs: 30_000 };
+    const v = detectMachinePressure(history, CONFIG, recent);
+    assert.equal(v.kind, "low-memory");
+    assert.equal(v.heldBack, undefined);
+    // Without the low-memory rule, the held-back verdict is what is reported (so it can be journaled).
+    const only = detectMachinePressure(history, config({ lowAvailablePct: 0 }), recent);
+    assert.equal(only.kind, "watermark-starvation");
+    assert.match(only.heldBack ?? "", /one watermark-starvation kill per 60000 ms/);
+  });
+
+  it("orders acting rules by severity: starvation, then pressure, then low memory", () => {
+    const starvingLow = starving(0, 1000).map((s) => ({ ...s, availableBytes: 20 * MIB }));
+    assert.equal(detectMachinePressure(starvingLow, CONFIG, NEVER).kind, "watermark-starvation");
+    const pressuredLow = [sample({ atMs: 0, psiFullTotalUs: 0, psiSomeTotalUs: 0 }), sample({ atMs: 30_000, availableBytes: 20 * MIB, psiFullTotalUs: 20_000_000, psiSomeTotalUs: 20_000_000 })];
+    assert.equal(detectMachinePressure(pressuredLow, CONFIG, NEVER).kind, "memory-pressure");
+  });
+});
+
+describe("pruneHistory", () => {
+  it("keeps exactly one sample older than the longest window, and everything within it", () => {
+    const at = [0, 10_000, 25_000, 35_000, 50_000, 62_000];
+    const history = at.map((atMs) => sample({ atMs }));
+    const kept = pruneHistory(history, CONFIG).map((s) => s.atMs);
+    // Longest window 30 s before 62 s is 32 s: 25 s is the one baseline before it.
+    assert.deepEqual(kept, [25_000, 35_000, 50_000, 62_000]);
+  });
+
+  it("uses the longest window of the two rules", () => {
+    const history = [0, 500, 1000, 1500, 2000, 2500].map((atMs) => sample({ atMs }));
+    assert.deepEqual(
+      pruneHistory(history, config({ psiWindowMs: 1, starvationWindowMs: 1000 })).map((s) => s.atMs),
+      [1500, 2000, 2500],
+      "a sample exactly one window old is the baseline",
+    );
+    assert.deepEqual(pruneHistory(history, config({ psiWindowMs: 10_000 })).map((s) => s.atMs), [0, 500, 1000, 1500, 2000, 2500]);
+  });
+
+  it("an empty history stays empty; one sample is kept", () => {
+    assert.deepEqual(pruneHistory([], CONFIG), []);
+    assert.deepEqual(pruneHistory([sample({ atMs: 7 })], CONFIG), [sample({ atMs: 7 })]);
+  });
+
+  it("does not change a verdict that depends on the window's baseline", () => {
+    const history = [...starving(0, 20_000)];
+    const pruned = pruneHistory(history, config({ psiWindowMs: 1 }));
+    assert.ok(pruned.length < history.length);
+    assert.equal(watermarkStarvation(pruned, config({ psiWindowMs: 1 }), NEVER)?.kind, "watermark-starvation");
+  });
+});
+
+// ----- property -----
+
+const configArb: fc.Arbitrary<MachineGuardConfig> = fc.record({
+  lowAvailablePct: fc.constantFrom(0, 1, 5, 10, 50),
+  lowSwapFreePct: fc.constantFrom(0, 5, 20),
+  criticalAvailablePct: fc.constantFrom(0, 1.5, 5),
+  starvationWindowMs: fc.constantFrom(0, 250, 1000, 3000),
+  starvationKillIntervalMs: fc.constantFrom(0, 1000, 60_000),
+  psiFullPct: fc.constantFrom(0, 10, 60, 100),
+  psiWindowMs: fc.constantFrom(1, 500, 2000, 30_000),
+});
+
+interface Step {
+  dtMs: number;
+  availablePct: number;
+  freePctOfMin: number;
+  reclaimed: number;
+  stalls: number;
+  psiFullUs: number;
+}
+
+const stepArb: fc.Arbitrary<Step> = fc.record({
+  dtMs: fc.integer({ min: 1, max: 2000 }),
+  availablePct: fc.integer({ min: 0, max: 100 }),
+  freePctOfMin: fc.integer({ min: 0, max: 400 }),
+  reclaimed: fc.integer({ min: 0, max: 1000 }),
+  stalls: fc.integer({ min: 0, max: 20 }),
+  psiFullUs: fc.integer({ min: 0, max: 2_000_000 }),
+});
+
+/** Cumulative counters, increasing time; PSI totals null throughout or growing. */
+function toHistory(steps: Step[], withPsi: boolean, swapTotalBytes: number): MachineSample[] {
+  let t = 0;
+  let reclaimed = 0;
+  let stalls = 0;
+  let psi = 0;
+  return steps.map((s) => {
+    t += s.dtMs;
+    reclaimed += s.reclaimed;
+    stalls += s.stalls;
+    psi += Math.min(s.psiFullUs, s.dtMs * 1000);
+    return sample({
+      atMs: t,
+      // Rounded up: a sample drawn at the threshold is at or above it, never a byte short.
+      availableBytes: Math.ceil((s.availablePct / 100) * 1024 * MIB),
+      freeBytes: Math.ceil((s.freePctOfMin / 100) * 8 * MIB),
+      swapTotalBytes,
+      swapFreeBytes: Math.round(swapTotalBytes / 2),
+      reclaimedPagesTotal: reclaimed,
+      allocStallsTotal: stalls,
+      psiSomeTotalUs: withPsi ? psi : null,
+      psiFullTotalUs: withPsi ? psi : null,
+    });
+  });
+}
+
+describe("property: random histories", () => {
+  it("the verdict is deterministic, pruning keeps the newest sample and one baseline at most", () => {
+    fc.assert(
+      fc.property(
+        configArb,
+        fc.array(stepArb, { minLength: 1, maxLength: 40 }),
+        fc.boolean(),
+        fc.constantFrom(0, 1024 * MIB),
+        fc.option(fc.integer({ min: -100_000, max: 100_000 }), { nil: null }),
+        (cfg, steps, withPsi, swap, lastKill) => {
+          const history = toHistory(steps, withPsi, swap);
+          const frozen = structuredClone(history);
+          const context = { lastStarvationKillAtMs: lastKill };
+          const first = detectMachinePressure(history, cfg, context);
+          const second = detectMachinePressure(structuredClone(history), cfg, { ...context });
+          assert.deepEqual(second, first);
+          assert.deepEqual(history, frozen, "the detectors do not modify the history");
+          // Only the rate-limited rule is ever held back; "ok" is never critical.
+          if (first.heldBack !== undefined) assert.equal(first.kind, "watermark-starvation");
+          if (first.kind === "ok") assert.equal(first.critical, false);
+
+          const pruned = pruneHistory(history, cfg);
+          assert.equal(pruned.at(-1), history.at(-1), "the newest sample is never dropped");
+          assert.deepEqual(pruned, history.slice(history.length - pruned.length), "a suffix of the history");
+          const newest = history.at(-1) as MachineSample;
+          const keepMs = Math.max(cfg.starvationWindowMs, cfg.psiWindowMs);
+          const old = pruned.filter((s) => newest.atMs - s.atMs >= keepMs);
+          assert.ok(old.length <= 1, `at most one sample a window old or older, got ${old.length}`);
+          if (pruned.length < history.length) assert.equal(old.length, 1, "what was dropped leaves one baseline");
+          // Pruning twice changes nothing.
+          assert.deepEqual(pruneHistory(pruned, cfg), pruned);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("ok whenever every sample has enough available, free at or above min, and no PSI", () => {
+    const healthyStep = stepArb.chain((s) =>
+      fc.record({ availablePct: fc.integer({ min: 5, max: 100 }), freePctOfMin: fc.integer({ min: 100, max: 400 }) }).map((h) => ({ ...s, ...h })),
+    );
+    fc.assert(
+      fc.property(configArb, fc.array(healthyStep, { minLength: 1, maxLength: 40 }), fc.option(fc.integer({ min: 0, max: 100_000 }), { nil: null }), (cfg0, steps, lastKill) => {
+        // lowAvailablePct at most 5: every sample is at or above it.
+        const cfg = { ...cfg0, lowAvailablePct: Math.min(cfg0.lowAvailablePct, 5) };
+        for (const swap of [0, 1024 * MIB]) {
+          const history = toHistory(steps, false, swap);
+          const v = detectMachinePressure(history, cfg, { lastStarvationKillAtMs: lastKill });
+          assert.equal(v.kind, "ok", `${v.kind}: ${v.reason}`);
+          assert.equal(v.critical, false);
+          assert.equal(v.heldBack, undefined);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,0 +1,355 @@
+// The machine guard over a scripted host in virtual time: whole-machine low memory, watermark
+// starvation and their journal records; who dies, who never does, and how often the machine is read.
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { MemoryJournal } from "../../src/daemon/journal.js";
+import { Engine } from "../../src/engine/engine.js";
+import type { EngineOptionsInput } from "../../src/engine/engine-options.js";
+import type { DecisionRecord, JournalRecord, LifecycleRecord } from "../../src/engine/journal-record.js";
+import { FakeHost } from "./fake-host.js";
+
+const MIB = 1024 * 1024;
+
+/** A 1 GiB machine (the FakeHost's default) whose processes hold 912 MiB with 2 MiB of base usage. */
+function setup(options: EngineOptionsInput = {}): { host: FakeHost; journal: MemoryJournal; engine: Engine } {
+  const host = new FakeHost(2);
+  const journal = new MemoryJournal();
+  const engine = new Engine(host, journal, { observeIntervalMs: 100, maxObservationsWithoutProgress: 5, ...options });
+  return { host, journal, engine };
+}
+
+function decisions(journal: MemoryJournal): DecisionRecord[] {
+  return journal.records.filter((r): r is DecisionRecord => r.type === "decision");
+}
+
+function notices(journal: MemoryJournal): LifecycleRecord[] {
+  return journal.records.filter((r): r is LifecycleRecord => r.type === "notice");
+}
+
+function errors(journal: MemoryJournal): JournalRecord[] {
+  return journal.records.filter((r) => r.type === "error");
+}
+
+/** Sets machineOtherUsedBytes so that MemAvailable is `availableMiB`. */
+function makeAvailable(host: FakeHost, availableMiB: number): void {
+  host.machineOtherUsedBytes = host.machineTotalBytes - host.usageBytes() - availableMiB * MIB;
+  assert.ok(host.machineOtherUsedBytes >= 0, "the processes fit");
+}
+
+function addWorkload(host: FakeHost, hog: Partial<Parameters<FakeHost["add"]>[0]> = {}): void {
+  host.add({ pid: 100, comm: "small", rssBytes: 10 * MIB });
+  host.add({ pid: 200, comm: "medium", rssBytes: 300 * MIB });
+  host.add({ pid: 300, comm: "hog", rssBytes: 600 * MIB, ...hog });
+}
+
+describe("machine guard: low memory", () => {
+  it("kills exactly the biggest process once, journals it under \"/\" with the reason, and recovers", async () => {
+    const { host, journal, engine } = setup();
+    addWorkload(host);
+    makeAvailable(host, 32); // 3.1% of 1 GiB: below 5%, above the critical 1.5%
+    const started = engine.guardMachine();
+    assert.ok(started.ok);
+    assert.ok(journal.records.some((r) => r.type === "manage" && r.cgroup === "/" && /guarding the whole machine/.test(r.message)));
+    await host.advance(5000);
+    await engine.whenIdle();
+
+    assert.deepEqual(host.killed, [300]);
+    assert.ok(host.alive(100) && host.alive(200));
+    const all = decisions(journal);
+    assert.equal(all.length, 1, JSON.stringify(all));
+    const [record] = all;
+    assert.ok(record);
+    assert.equal(record.incident.cgroup, "/");
+    assert.equal(record.incident.kind, "low-memory");
+    assert.match(record.incident.reason ?? "", /available 32\.0 MiB of 1024\.0 MiB \(3\.1% < 5%\), no swap/);
+    assert.equal(record.incident.limitBytes, 1024 * MIB);
+    assert.equal(record.incident.usageBytes, 992 * MIB);
+    assert.equal(record.incident.machine?.availableBytes, 32 * MIB);
+    assert.equal(record.incident.machine?.swapTotalBytes, 0);
+    assert.equal(record.action, "kill");
+    assert.equal(record.victim?.pid, 300);
+    assert.equal(record.victim?.comm, "hog");
+    assert.deepEqual(
+      record.candidates.map((c) => c.pid),
+      [300, 200, 100],
+    );
+    assert.equal(record.escalatedFrom, null);
+    assert.deepEqual(record.priorVictimsAlive, []);
+    assert.equal(record.outcome.result, "recovered");
+    assert.equal(record.outcome.victimExited, true);
+    assert.equal(record.outcome.freedBytes, 600 * MIB);
+    assert.equal(record.outcome.msToKill, 0, "the first sample is judged at once");
+    assert.ok(record.outcome.msToMemoryBack !== null && record.outcome.msToMemoryBack <= 5, `memory back at ${record.outcome.msToMemoryBack} ms`);
+    assert.deepEqual(errors(journal), []);
+    engine.stop();
+  });
+
+  it("kills nobody while memory is plentiful, sampling at the idle interval; densely near the threshold", async () => {
+    const { host, journal, engine } = setup();
+    addWorkload(host, { rssBytes: 100 * MIB });
+    makeAvailable(host, 600); // 58.6%
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(1); // the first judgement, at once
+    const before = host.machineReads;
+    await host.advance(10_000);
+    assert.equal(host.machineReads - before, 10, "once a second (idleSampleIntervalMs 1000)");
+    assert.deepEqual(host.killed, []);
+    assert.deepEqual(decisions(journal), []);
+
+    // 15% available: within 4 x lowAvailablePct, so sampled every 250 ms, still nobody killed.
+    makeAvailable(host, 154);
+    await host.advance(1000); // the pending idle sample notices
+    const near = host.machineReads;
+    await host.advance(10_000);
+    assert.equal(host.machineReads - near, 40, "four times a second near a threshold (sampleIntervalMs 250)");
+    assert.deepEqual(host.killed, []);
+    assert.deepEqual(decisions(journal), []);
+    engine.stop();
+  });
+});
+
+describe("machine guard: a stalled victim (seed 000, machine-wide)", () => {
+  it("no second victim while the machine is not critical; the next one once it is", async () => {
+    const { host, journal, engine } = setup();
+    addWorkload(host, { onKill: "stall", reapable: false });
+    makeAvailable(host, 32); // 3.1%: low, not critical
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(20_000);
+    assert.deepEqual(host.killed, [300], "a stalled victim on a machine that can wait costs nobody else their life");
+    assert.ok(host.alive(300));
+    // The kill's record is written once its confirmation ends: not yet, or with the holds counted.
+    const early = decisions(journal);
+    assert.ok(early.length === 0 || (early[0]?.outcome.escalationsHeldBack ?? 0) > 0, JSON.stringify(early));
+
+    // The machine becomes critical: 10 MiB available (under 1%).
+    makeAvailable(host, 10);
+    await host.advance(5000);
+    await engine.whenIdle();
+    assert.deepEqual(host.killed, [300, 200], "the next biggest, never the stalled victim again");
+    assert.ok(host.alive(300) && host.alive(100));
+    const [first, second, ...rest] = decisions(journal);
+    assert.equal(rest.length, 0);
+    assert.ok(first && second);
+    assert.equal(first.victim?.pid, 300);
+    assert.equal(first.outcome.result, "escalated");
+    assert.ok((first.outcome.escalationsHeldBack ?? 0) > 0, "the holds while not critical are counted");
+    assert.equal(first.outcome.stall?.state, "D");
+    assert.equal(second.victim?.pid, 200);
+    assert.equal(second.escalatedFrom, first.decisionId);
+    assert.deepEqual(second.priorVictimsAlive, [300]);
+    assert.ok(second.excluded.some((e) => e.pid === 300 && /killed earlier/.test(e.reason)));
+    assert.equal(second.outcome.result, "recovered");
+    engine.stop();
+  });
+});
+
+describe("machine guard: who is never chosen", () => {
+  it("oomwarden itself and oom_score_adj -1000 are skipped for the next process", async () => {
+    const { host, journal, engine } = setup();
+    host.add({ pid: 4242, comm: "oomwarden", rssBytes: 500 * MIB });
+    host.add({ pid: 1, comm: "init", rssBytes: 300 * MIB, oomScoreAdj: -1000 });
+    host.add({ pid: 500, comm: "worker", rssBytes: 100 * MIB });
+    makeAvailable(host, 32);
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(3000);
+    await engine.whenIdle();
+    assert.deepEqual(host.killed, [500]);
+    const [record] = decisions(journal);
+    assert.equal(record?.victim?.pid, 500);
+    assert.deepEqual(record?.candidates.map((c) => c.pid), [500]);
+    assert.deepEqual(
+      record?.excluded.map((e) => e.pid).sort((a, b) => a - b),
+      [1, 4242],
+    );
+    engine.stop();
+  });
+
+  it("nothing killable: one \"nothing-done\" decision per episode, not one per sample", async () => {
+    const { host, journal, engine } = setup();
+    host.add({ pid: 4242, comm: "oomwarden", rssBytes: 500 * MIB });
+    host.add({ pid: 1, comm: "init", rssBytes: 300 * MIB, oomScoreAdj: -1000 });
+    makeAvailable(host, 32);
+    assert.ok(engine.guardMachine().ok);
+    const readsBefore = host.machineReads;
+    await host.advance(5000);
+    await engine.whenIdle();
+    assert.ok(host.machineReads - readsBefore >= 15, `the low machine kept being sampled (${host.machineReads - readsBefore} reads)`);
+    assert.deepEqual(host.killed, []);
+    const first = decisions(journal);
+    assert.equal(first.length, 1, JSON.stringify(first.map((d) => d.outcome.result)));
+    assert.equal(first[0]?.action, "none");
+    assert.equal(first[0]?.victim, null);
+    assert.equal(first[0]?.outcome.result, "nothing-done");
+    assert.equal(first[0]?.incident.cgroup, "/");
+
+    // The episode ends, and a new one begins: one more decision.
+    makeAvailable(host, 200);
+    await host.advance(2000);
+    makeAvailable(host, 32);
+    await host.advance(5000);
+    await engine.whenIdle();
+    const both = decisions(journal);
+    assert.equal(both.length, 2);
+    assert.equal(both[1]?.outcome.result, "nothing-done");
+    assert.deepEqual(host.killed, []);
+    engine.stop();
+  });
+});
+
+describe("machine guard: dry run", () => {
+  it("journals one dry-run decision per episode and kills nothing", async () => {
+    const { host, journal, engine } = setup({ dryRun: true });
+    addWorkload(host);
+    makeAvailable(host, 32);
+    const started = engine.guardMachine();
+    assert.ok(started.ok);
+    assert.ok(started.value.notes.some((n) => /dry run/.test(n)));
+    await host.advance(5000);
+    await engine.whenIdle();
+    assert.deepEqual(host.killed, []);
+    const first = decisions(journal);
+    assert.equal(first.length, 1);
+    assert.equal(first[0]?.action, "dry-run");
+    assert.equal(first[0]?.victim?.pid, 300, "the victim it would have killed");
+    assert.equal(first[0]?.outcome.result, "not-acted");
+    assert.equal(first[0]?.incident.kind, "low-memory");
+
+    makeAvailable(host, 100);
+    await host.advance(2000);
+    makeAvailable(host, 32);
+    await host.advance(5000);
+    await engine.whenIdle();
+    assert.equal(decisions(journal).length, 2, "a second episode, a second dry-run decision");
+    assert.equal(decisions(journal)[1]?.action, "dry-run");
+    assert.deepEqual(host.killed, []);
+    engine.stop();
+  });
+});
+
+describe("machine guard: watermark starvation (seed 003)", () => {
+  /** Free below min with reclaim and direct-reclaim stalls rising, advanced in 250 ms steps. */
+  async function starve(host: FakeHost, ms: number, counters: { reclaimed: number; stalls: number }, until?: () => boolean): Promise<void> {
+    for (let t = 0; t < ms; t += 250) {
+      counters.reclaimed += 400;
+      counters.stalls += 3;
+      host.machine = { freeBytes: 4 * MIB, reclaimedPagesTotal: counters.reclaimed, allocStallsTotal: counters.stalls };
+      await host.advance(250);
+      if (until?.()) return;
+    }
+  }
+
+  it("one kill for a starvation that lasts the window; a second episode within 60 s gets a notice, no kill", async () => {
+    const { host, journal, engine } = setup();
+    host.add({ pid: 100, comm: "small", rssBytes: 10 * MIB });
+    host.add({ pid: 300, comm: "app", rssBytes: 200 * MIB });
+    const counters = { reclaimed: 1000, stalls: 10 };
+    host.machine = { freeBytes: 4 * MIB, reclaimedPagesTotal: counters.reclaimed, allocStallsTotal: counters.stalls };
+    assert.ok(engine.guardMachine().ok);
+    await starve(host, 5000, counters, () => host.killed.length > 0);
+    assert.deepEqual(host.killed, [300]);
+    const killedAtMs = host.now();
+    assert.ok(killedAtMs >= 1000 && killedAtMs <= 1500, `killed at ${killedAtMs} ms: after the 1 s window, not before`);
+    // The kill ends the starvation.
+    host.machine = {};
+    await host.advance(2000);
+    await engine.whenIdle();
+    const [record, ...rest] = decisions(journal);
+    assert.equal(rest.length, 0);
+    assert.ok(record);
+    assert.equal(record.incident.kind, "watermark-starvation");
+    assert.equal(record.incident.cgroup, "/");
+    assert.match(record.incident.reason ?? "", /free 4\.0 MiB below the min watermark 8\.0 MiB for \d+ ms while reclaim freed \d+ pages and allocations entered direct reclaim \d+ times/);
+    assert.equal(record.incident.machine?.freeBytes, 4 * MIB);
+    assert.equal(record.incident.machine?.minWatermarkBytes, 8 * MIB);
+    assert.equal(record.victim?.pid, 300);
+    assert.equal(record.outcome.result, "recovered");
+
+    // A second starvation 10 s later: within the minute, so held back, said once.
+    await host.advance(10_000);
+    await starve(host, 5000, counters);
+    assert.deepEqual(host.killed, [300], "no second starvation kill within starvationKillIntervalMs");
+    assert.equal(decisions(journal).length, 1);
+    const said = notices(journal);
+    assert.equal(said.length, 1, JSON.stringify(said));
+    assert.equal(said[0]?.cgroup, "/");
+    assert.match(said[0]?.message ?? "", /^watermark-starvation: free 4\.0 MiB below the min watermark .*; not acted on: one watermark-starvation kill per 60000 ms/);
+    engine.stop();
+  });
+
+  it("a dip below min shorter than the window, or without reclaim running, kills nobody", async () => {
+    const { host, journal, engine } = setup();
+    host.add({ pid: 300, comm: "app", rssBytes: 200 * MIB });
+    assert.ok(engine.guardMachine().ok);
+    const counters = { reclaimed: 0, stalls: 0 };
+    await starve(host, 750, counters);
+    host.machine = {};
+    await host.advance(1000);
+    // Below min for long, but reclaim reclaims nothing: not starvation.
+    host.machine = { freeBytes: 4 * MIB, reclaimedPagesTotal: 5, allocStallsTotal: 5 };
+    await host.advance(5000);
+    await engine.whenIdle();
+    assert.deepEqual(host.killed, []);
+    assert.deepEqual(decisions(journal), []);
+    assert.deepEqual(notices(journal), []);
+    engine.stop();
+  });
+});
+
+describe("machine guard: stop", () => {
+  it("stops sampling and journals the release of \"/\"", async () => {
+    const { host, journal, engine } = setup();
+    addWorkload(host, { rssBytes: 100 * MIB });
+    assert.ok(engine.guardMachine().ok);
+    assert.deepEqual(engine.guardMachine(), { ok: true, value: { notes: ["already guarding the machine"] } });
+    await host.advance(3000);
+    assert.ok(host.machineReads >= 4);
+    engine.stop();
+    const reads = host.machineReads;
+    makeAvailable(host, 32);
+    await host.advance(10_000);
+    assert.equal(host.machineReads, reads, "no sample after stop");
+    assert.deepEqual(host.killed, []);
+    const released = journal.records.filter((r) => r.type === "release" && r.cgroup === "/");
+    assert.equal(released.length, 1);
+    assert.match((released[0] as LifecycleRecord).message, /stopped guarding the machine/);
+  });
+
+  it("stop during a confirmation on a critical machine: nothing else dies, sampling ends", async () => {
+    const { host, journal, engine } = setup();
+    addWorkload(host, { onKill: "stall", reapable: false });
+    makeAvailable(host, 10); // critical
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(200);
+    assert.deepEqual(host.killed, [300]);
+    engine.stop();
+    await host.advance(5000);
+    const reads = host.machineReads;
+    await host.advance(10_000);
+    await engine.whenIdle();
+    assert.deepEqual(host.killed, [300], "the escalation that follows the stop kills nobody");
+    assert.equal(host.machineReads, reads, "no sample once the confirmation in flight has ended");
+    assert.ok(journal.records.some((r) => r.type === "release" && r.cgroup === "/"));
+  });
+
+  it(
+    "stop during a confirmation on a machine that is not critical: the confirmation ends too",
+    async () => {
+      const { host, engine } = setup();
+      addWorkload(host, { onKill: "stall", reapable: false });
+      makeAvailable(host, 32); // low, not critical: the stalled victim is waited on
+      assert.ok(engine.guardMachine().ok);
+      await host.advance(2000);
+      assert.deepEqual(host.killed, [300]);
+      engine.stop();
+      let idle = false;
+      void engine.whenIdle().then(() => (idle = true));
+      await host.advance(5000);
+      const reads = host.machineReads;
+      await host.advance(10_000);
+      assert.deepEqual(host.killed, [300]);
+      assert.equal(host.machineReads - reads, 0, "the stopped guard still reads the machine");
+      assert.equal(idle, true, "engine.whenIdle() never resolves after stop");
+    },
+  );
+});
