@@ -155,3 +155,16 @@ test("desktop freeze under kernel-today + oomwarden (RAM alone): the leaking tab
   assert.ok(firstKill && firstKill.tMs <= 130_000, `first kill at ${firstKill?.tMs} ms`);
   assert.equal(machineDecisions(journal)[0]?.victim?.comm, "tab-leaky");
 });
+
+test("seed 001 with oomwarden's threshold below the machine's state: the livelock forms, and the journal shows why the kill did not help", async () => {
+  const scenario = load("001-memdie-lock-livelock.yaml");
+  const policy = scenario.policies.find((p) => p.name === "kernel-today+oomwarden-late");
+  assert.ok(policy && policy.userspace.kind === "oomwarden");
+  const journal: JournalRecord[] = [];
+  const run = await simulate(scenario, policy, { agent: oomwardenAgentFactory(policy.userspace, (r) => journal.push(r)) });
+  assert.equal(run.result.livelock, true);
+  const first = machineDecisions(journal)[0];
+  assert.equal(first?.victim?.comm, "database");
+  assert.equal(first?.outcome.result, "escalated", "critical (0% available) and no progress: the tracker gives up on it");
+  assert.equal(first?.outcome.stall?.wchan, "mutex:inode_lock", "the stall evidence names the lock the victim waits on");
+});
