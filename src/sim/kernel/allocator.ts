@@ -74,6 +74,7 @@ function takeFromZones(sim: Sim, thread: Thread, pages: number, dtMs: number): n
   const rate = sim.scenario.memory.directReclaimPagesPerMs;
   // vmstat allocstall: this thread entered direct reclaim (once per tick it spends there).
   sim.vmstat.allocStalls++;
+  thread.directReclaimAtMs = sim.nowMs;
   const reclaimed = rate > 0 ? reclaimGlobal(sim, Math.ceil(rate * dtMs)) : 0;
   got += takePages(zones, pages - got, floor, into, perZone);
   if (got >= pages) return got;

@@ -181,6 +181,7 @@ function makeTask(spec: TaskSpec, pid: number, memcg: Memcg, zoneCount: number):
       unwound: [],
       oomWaitMemcg: null,
       stallSinceMs: null,
+      directReclaimAtMs: -1,
       memoryStall: false,
       lastProgressMs: spec.startMs,
       pendingFrames: [],

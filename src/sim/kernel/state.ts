@@ -72,6 +72,8 @@ export interface Thread {
   oomWaitMemcg: Memcg | null;
   /** Set once the thread got nothing it waited for; cleared on progress. */
   stallSinceMs: number | null;
+  /** The instant this thread last did direct reclaim: PSI counts that time as a memory stall even when it got its pages. */
+  directReclaimAtMs: number;
   /** The stall is a wait for memory (allocator loop or memcg OOM), not only for a lock. */
   memoryStall: boolean;
   lastProgressMs: number;

@@ -113,25 +113,26 @@ export class Stats {
   }
 
   /**
-   * The state of the instant that just ended held since the previous one. "full": a thread waits for
-   * memory and none of the allocating threads is making progress (sleepers are idle, as in PSI).
+   * The state of the instant that just ended holds until the next one. A thread is stalled on memory
+   * while it waits for memory or did direct reclaim this instant (PSI's memstall). "some": one
+   * is; "full": one is and every allocating thread is (sleepers are idle, as in PSI; GFP_ATOMIC
+   * allocations stand for softirq work, which is not a task).
    */
   private accountPressure(nowMs: number, allocThreads: ReadonlySet<Thread>): void {
     const elapsedUs = (nowMs - this.psiSince) * 1000;
     if (this.psiSome) this.psiSomeUs += elapsedUs;
     if (this.psiFull) this.psiFullUs += elapsedUs;
     this.psiSince = nowMs;
-    this.psiSome = this.memoryStalled.size > 0;
-    this.psiFull = false;
-    if (this.psiSome) {
-      this.psiFull = true;
-      for (const t of allocThreads) {
-        if (!t.memoryStall) {
-          this.psiFull = false;
-          break;
-        }
-      }
+    let stalled = this.memoryStalled.size;
+    let running = 0;
+    for (const t of allocThreads) {
+      if (t.alloc?.context === "GFP_ATOMIC") continue;
+      if (t.memoryStall) continue;
+      if (t.directReclaimAtMs === nowMs) stalled++;
+      else running++;
     }
+    this.psiSome = stalled > 0;
+    this.psiFull = stalled > 0 && running === 0;
   }
 
   /** PSI totals as of nowMs (the current instant's state counts up to now). */
