@@ -51,3 +51,21 @@ test("a ledger that cannot be written says so and keeps working in memory", () =
   assert.equal(ledger.recall("/cg/a"), false);
   assert.match(errors[0] ?? "", /cannot write the takeover ledger \/proc\/oomwarden-ledger\/takeover\.json/);
 });
+
+test("soft-limit originals survive the process, an unlimited original included, and malformed ones are dropped", () => {
+  withDir((dir) => {
+    const path = join(dir, "takeover.json");
+    const ledger = new FileLedger(path, (m) => assert.fail(m));
+    assert.equal(ledger.recallLimit("/cg/a"), undefined, "nothing recorded is not the same as no limit");
+    ledger.rememberLimit("/cg/a", 67108864);
+    ledger.rememberLimit("/cg/b", null);
+    const reread = new FileLedger(path, (m) => assert.fail(m));
+    assert.equal(reread.recallLimit("/cg/a"), 67108864);
+    assert.equal(reread.recallLimit("/cg/b"), null);
+    reread.forgetLimit("/cg/a");
+    assert.deepEqual(new FileLedger(path).allLimits(), { "/cg/b": null });
+    // A hand-edited file: only whole byte counts or null are taken.
+    writeFileSync(path, JSON.stringify({ version: 1, ownerPid: 1, cgroups: {}, limits: { "/x": "64M", "/y": -1, "/z": 4096.5, "/ok": 4096 } }));
+    assert.deepEqual(new FileLedger(path).allLimits(), { "/ok": 4096 });
+  });
+});

@@ -175,3 +175,32 @@ test("a daemon killed by SIGKILL leaves oom_kill_disable=1; `oomwarden restore` 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("soft-limit mode from the config file: the raised limit survives a SIGKILL in the ledger and `oomwarden restore` puts 64 MiB back", { skip: skip ?? false, timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  // memory+swap unlimited, or v1 refuses a memory limit above it.
+  const cgroup = createScratchMemoryCgroup("softcli", -1);
+  const running: Daemon[] = [];
+  const limitOf = (): number => Number(readFileSync(join(cgroup.path, "memory.limit_in_bytes"), "utf8").trim());
+  try {
+    writeFileSync(join(cgroup.path, "memory.limit_in_bytes"), String(64 * MIB));
+    const config = join(dir, "oomwarden.yaml");
+    writeFileSync(config, `cgroups: [${cgroup.path}]\nsoftLimit: true\nmachineGuard: false\n`);
+    const daemon = startDaemon(["run", "--config", config, "--state-dir", dir]);
+    running.push(daemon);
+    await waitFor("the daemon to manage the cgroup", () => daemon.stderr().includes(`managing ${cgroup.path}`));
+    assert.match(daemon.stderr(), /soft-limit mode: logical limit 67108864 bytes/);
+    assert.equal(limitOf(), 73822208, "64 MiB + 10%, in pages");
+    daemon.child.kill("SIGKILL");
+    await daemon.exited;
+    assert.equal(limitOf(), 73822208, "nobody put it back");
+    const restore = startDaemon(["restore", "--state-dir", dir]);
+    assert.equal(await restore.exited, 0, restore.stderr());
+    assert.match(restore.stderr(), /memory limit restored to 67108864 bytes/);
+    assert.equal(limitOf(), 64 * MIB);
+  } finally {
+    for (const d of running) if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill("SIGKILL");
+    await cgroup.remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
