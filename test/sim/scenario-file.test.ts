@@ -53,7 +53,7 @@ describe("shipped scenarios", () => {
     });
 
     // The kernel's and the proposals' outcomes are the seeds' documented ones; oomwarden's
-    // expectations need its agent and are checked where the agent is tested.
+    // expectations need its agent and are checked in test/sim/oomwarden-in-sim.test.ts.
     it(`${file}: the kernel baselines and the proposals meet their expectations`, async () => {
       const r = parseScenario(readFileSync(join(SCENARIOS, file), "utf8"), `scenarios/${file}`);
       if (!r.ok) assert.fail(r.errors.join("\n"));
