@@ -42,6 +42,16 @@ function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "oomwarden-cli-"));
 }
 
+/**
+ * A config whose machine guard runs but can never fire: a test daemon must not kill a process of
+ * this shared machine that the test did not start, should the machine run low meanwhile.
+ */
+function inertGuardConfig(dir: string): string {
+  const path = join(dir, "inert-guard.yaml");
+  writeFileSync(path, "lowAvailablePct: 0\nstarvationWindowMs: 0\npsiFullPct: 0\n");
+  return path;
+}
+
 test("oomwarden run: manages a cgroup, journals the kill, restores oom_kill_disable on SIGTERM", { skip: skip ?? false, timeout: 60_000 }, async () => {
   const dir = tempDir();
   const cgroup = createScratchMemoryCgroup("cli", 64 * MIB);
@@ -50,7 +60,7 @@ test("oomwarden run: manages a cgroup, journals the kill, restores oom_kill_disa
   try {
     const innocent = await startInside(cgroup, ["sleep", "600"]);
     const missing = `${cgroup.path}-does-not-exist`;
-    daemon = startDaemon(["run", "--cgroup", missing, "--cgroup", cgroup.path, "--journal", journal, "--state-dir", dir]);
+    daemon = startDaemon(["run", "--config", inertGuardConfig(dir), "--cgroup", missing, "--cgroup", cgroup.path, "--journal", journal, "--state-dir", dir]);
     const d = daemon;
     await waitFor("the daemon to manage the cgroup", () => d.stderr().includes(`managing ${cgroup.path}`));
     assert.match(d.stderr(), new RegExp(`cannot manage ${missing}: cgroup path ${missing} does not exist`));
@@ -141,7 +151,7 @@ test("a daemon killed by SIGKILL leaves oom_kill_disable=1; `oomwarden restore` 
   const cgroup = createScratchMemoryCgroup("crash", 64 * MIB);
   const running: Daemon[] = [];
   try {
-    const first = startDaemon(["run", "--cgroup", cgroup.path, "--state-dir", dir]);
+    const first = startDaemon(["run", "--config", inertGuardConfig(dir), "--cgroup", cgroup.path, "--state-dir", dir]);
     running.push(first);
     await waitFor("the daemon to manage the cgroup", () => first.stderr().includes(`managing ${cgroup.path}`));
     const restoreWhileRunning = startDaemon(["restore", "--state-dir", dir]);
@@ -154,7 +164,7 @@ test("a daemon killed by SIGKILL leaves oom_kill_disable=1; `oomwarden restore` 
     assert.equal(oomControl(cgroup.path).oomKillDisable, 1, "nobody restored it");
 
     // The next daemon finds 1, learns from the ledger that it was 0, and gives 0 back when it stops.
-    const second = startDaemon(["run", "--cgroup", cgroup.path, "--state-dir", dir]);
+    const second = startDaemon(["run", "--config", inertGuardConfig(dir), "--cgroup", cgroup.path, "--state-dir", dir]);
     running.push(second);
     await waitFor("the second daemon to manage the cgroup", () => second.stderr().includes(`managing ${cgroup.path}`));
     assert.match(second.stderr(), /earlier oomwarden stopped without restoring it/);
