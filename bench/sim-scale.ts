@@ -24,7 +24,7 @@ export function generatedScenario(tasks: number, durationMs: number): Scenario {
     name: `worker${i}`,
     cgroup: `/job${i % 10}`,
     oomScoreAdj: 0,
-    mm: { anonPages: 4 * MIB_PAGES, mlockedPages: 0, sharedPages: 0, pageTablePages: 8, blockableMmuNotifier: false },
+    mm: { anonPages: 4 * MIB_PAGES, mlockedPages: 0, sharedPages: 0, pageTablePages: 8, blockableMmuNotifier: false, fileWorkingSetPages: 0 },
     threads: [
       {
         name: "main",
@@ -58,6 +58,7 @@ export function generatedScenario(tasks: number, durationMs: number): Scenario {
       fileCachePages: 64 * MIB_PAGES,
       kswapdPagesPerMs: 256,
       directReclaimPagesPerMs: 64,
+      refaultPagesPerMs: 16,
       exitMmapMsPerKiPage: 0.05,
     },
     cgroups,

@@ -53,6 +53,12 @@ export interface MachineVerdict {
 export interface DetectContext {
   /** When the last watermark-starvation kill was made (null: never). */
   lastStarvationKillAtMs: number | null;
+  /**
+   * When the last kill of any rule was made (null: never). The pressure rule measures only after
+   * it: a window that still holds the stall before a kill would otherwise fire again on memory the
+   * kill has already given back, and take one process after another.
+   */
+  lastKillAtMs?: number | null;
 }
 
 const MIB = 1024 * 1024;
@@ -118,12 +124,16 @@ export function watermarkStarvation(history: readonly MachineSample[], config: M
 }
 
 /** PSI "full" share of the window, from the cumulative totals. */
-export function memoryPressure(history: readonly MachineSample[], config: MachineGuardConfig): MachineVerdict | null {
+export function memoryPressure(history: readonly MachineSample[], config: MachineGuardConfig, context: DetectContext = { lastStarvationKillAtMs: null }): MachineVerdict | null {
   const newest = history.at(-1);
   if (newest === undefined || config.psiFullPct <= 0 || newest.psiFullTotalUs === null) return null;
+  const since = context.lastKillAtMs ?? null;
   // The newest sample at least a window old: the share is measured over (about) the window, not more.
   let base: MachineSample | undefined;
-  for (const s of history) if (s.psiFullTotalUs !== null && newest.atMs - s.atMs >= config.psiWindowMs) base = s;
+  for (const s of history) {
+    if (since !== null && s.atMs < since) continue;
+    if (s.psiFullTotalUs !== null && newest.atMs - s.atMs >= config.psiWindowMs) base = s;
+  }
   if (base === undefined || base.psiFullTotalUs === null) return null;
   const spanMs = newest.atMs - base.atMs;
   const fullPct = pct((newest.psiFullTotalUs - base.psiFullTotalUs) / 1000, spanMs);
@@ -139,7 +149,7 @@ export function memoryPressure(history: readonly MachineSample[], config: Machin
 export function detectMachinePressure(history: readonly MachineSample[], config: MachineGuardConfig, context: DetectContext): MachineVerdict {
   const newest = history.at(-1);
   if (newest === undefined) return { kind: "ok", critical: false, reason: "no sample yet" };
-  const fired = [watermarkStarvation(history, config, context), memoryPressure(history, config), lowMemory(newest, config)].filter(
+  const fired = [watermarkStarvation(history, config, context), memoryPressure(history, config, context), lowMemory(newest, config)].filter(
     (v): v is MachineVerdict => v !== null,
   );
   // A held-back rule must not hide another rule that may act.

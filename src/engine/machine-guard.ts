@@ -26,6 +26,7 @@ export class MachineGuard {
   private handling = false;
   private stopped = false;
   private lastStarvationKillAtMs: number | null = null;
+  private lastKillAtMs: number | null = null;
   /** The condition of the current episode was journaled (held back, or a dry-run decision): not again until it clears. */
   private episodeJournaled = false;
   /** A "nothing can be killed" decision was journaled in this episode: not again until it clears. */
@@ -82,7 +83,7 @@ export class MachineGuard {
   }
 
   private verdict(): MachineVerdict {
-    return detectMachinePressure(this.history, this.config, { lastStarvationKillAtMs: this.lastStarvationKillAtMs });
+    return detectMachinePressure(this.history, this.config, { lastStarvationKillAtMs: this.lastStarvationKillAtMs, lastKillAtMs: this.lastKillAtMs });
   }
 
   /** Densely while memory is anywhere near a threshold, rarely when it is plentiful (as earlyoom does). */
@@ -218,6 +219,7 @@ export class MachineGuard {
       return this.commit({ ...base, victim: null, action: "none", outcome: emptyOutcome("nothing-done") });
     }
     if (verdict.kind === "watermark-starvation") this.lastStarvationKillAtMs = killed.killedAtMs;
+    this.lastKillAtMs = killed.killedAtMs;
     const confirmation = await confirmKill({ host, options, probe: this.probe, isStopped: () => this.stopped }, killed, base.incident.usageBytes, notifiedAtMs);
     if (confirmation.stillAlive && !this.stopped) this.aliveVictims.remember(killed.handle);
     else host.releaseVictim(killed.handle);

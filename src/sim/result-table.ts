@@ -16,6 +16,7 @@ export function resultRow(result: PolicyResult, expectation: Expectation | undef
     recoveredMs: result.recoveredMs,
     allocFailures: result.allocFailures,
     maxStallMs: result.maxStallMs,
+    pressureFullMs: result.pressureFullMs,
     livelock: result.livelock,
     panic: result.panic,
   };
@@ -54,6 +55,12 @@ export function checkExpectation(e: Expectation, r: PolicyResult, events: readon
   }
   if (e.minStallMs !== undefined && r.maxStallMs < e.minStallMs) out.push(`longest stall ${formatMs(r.maxStallMs)}, expected at least ${formatMs(e.minStallMs)}`);
   if (e.maxStallMs !== undefined && r.maxStallMs > e.maxStallMs) out.push(`longest stall ${formatMs(r.maxStallMs)}, expected at most ${formatMs(e.maxStallMs)}`);
+  if (e.minPressureFullMs !== undefined && r.pressureFullMs < e.minPressureFullMs) {
+    out.push(`every task stalled on memory for ${formatMs(r.pressureFullMs)}, expected at least ${formatMs(e.minPressureFullMs)}`);
+  }
+  if (e.maxPressureFullMs !== undefined && r.pressureFullMs > e.maxPressureFullMs) {
+    out.push(`every task stalled on memory for ${formatMs(r.pressureFullMs)}, expected at most ${formatMs(e.maxPressureFullMs)}`);
+  }
   for (const [ctx, min] of Object.entries(e.minAllocFailures ?? {})) {
     const n = r.allocFailures[ctx as keyof PolicyResult["allocFailures"]] ?? 0;
     if (n < (min ?? 0)) out.push(`${ctx} failures ${n}, expected at least ${min}`);
@@ -65,7 +72,7 @@ export function checkExpectation(e: Expectation, r: PolicyResult, events: readon
   return out;
 }
 
-const HEADERS = ["policy", "killed", "innocent", "recovered", "alloc failures", "max stall", "livelock", "panic"];
+const HEADERS = ["policy", "killed", "innocent", "recovered", "alloc failures", "max stall", "full stall", "livelock", "panic"];
 
 /** The result table: one row per policy, columns padded, no colour, no box drawing. */
 export function formatResultTable(results: PolicyResult[]): string {
@@ -76,6 +83,7 @@ export function formatResultTable(results: PolicyResult[]): string {
     r.recoveredMs === null ? "never" : formatMs(r.recoveredMs),
     formatFailures(r.allocFailures),
     formatMs(r.maxStallMs),
+    formatMs(r.pressureFullMs),
     r.livelock ? "YES" : "no",
     r.panic ? "YES" : "no",
   ]);

@@ -85,6 +85,12 @@ export interface TaskSpec {
     pageTablePages: number;
     /** A blockable mmu notifier makes the 2018 reaper skip the mm at once (seed 000). */
     blockableMmuNotifier: boolean;
+    /**
+     * File pages (code, libraries, data files) the task touches whenever it runs: while the page
+     * cache is smaller than the running tasks' working sets together, they are evicted and
+     * refaulted (thrashing, the desktop freeze).
+     */
+    fileWorkingSetPages: number;
   };
   /** Every task has at least one thread. */
   threads: ThreadSpec[];
@@ -156,6 +162,8 @@ export interface MemorySpec {
   directReclaimPagesPerMs: number;
   /** Time exit_mmap takes per page once a killed task runs it. */
   exitMmapMsPerKiPage: number;
+  /** Rate at which a thread reads evicted working-set pages back (random reads from disk). */
+  refaultPagesPerMs: number;
 }
 
 export interface Scenario {
@@ -199,6 +207,8 @@ export interface Expectation {
   maxAllocFailures?: PolicyResult["allocFailures"];
   minStallMs?: number;
   maxStallMs?: number;
+  minPressureFullMs?: number;
+  maxPressureFullMs?: number;
   /** The first kill (kernel or user space) comes at or before this virtual time. */
   firstKillByMs?: number;
   /** The first kill comes after this virtual time (or never): the kernel acting late. */
@@ -221,6 +231,11 @@ export interface PolicyResult {
   allocFailures: Partial<Record<GfpContext | "memcg-syscall-enomem", number>>;
   /** Longest time any task waited for memory or a lock without progress. */
   maxStallMs: number;
+  /**
+   * PSI memory "full" over the run: ms during which every non-idle task was stalled on memory
+   * (waiting for it, in direct reclaim, or refaulting its working set). The freeze a user feels.
+   */
+  pressureFullMs: number;
   /** True when no task made progress for the rest of the run while some were runnable-but-stuck. */
   livelock: boolean;
   panic: boolean;

@@ -53,7 +53,7 @@ const SCENARIO = [
 
 function fakeRun(policy: PolicySpec): SimulationRun {
   return {
-    result: { policy: policy.name, killed: ["hog"], innocentKilled: 0, recoveredMs: 120, allocFailures: {}, maxStallMs: 40, livelock: false, panic: false },
+    result: { policy: policy.name, killed: ["hog"], innocentKilled: 0, recoveredMs: 120, allocFailures: {}, maxStallMs: 40, pressureFullMs: 0, livelock: false, panic: false },
     events: [{ tMs: 100, kind: "kill", subject: "hog", detail: "" }],
     samples: [{ tMs: 0, freePages: 1000, minPages: 10, lowPages: 20, highPages: 30, cgroups: { "/job": { usagePages: 100, limitPages: 16_384 } } }],
     simulatedEvents: 3,
@@ -111,7 +111,7 @@ describe("oomwarden simulate", () => {
     assert.equal(out.runs[0]!.scenario.randomSeed, 7);
     const rows = JSON.parse(out.stdout) as Record<string, unknown>[];
     assert.equal(rows.length, 1);
-    assert.deepEqual(Object.keys(rows[0]!), ["policy", "killed", "innocentKilled", "recoveredMs", "allocFailures", "maxStallMs", "livelock", "panic", "expectation"]);
+    assert.deepEqual(Object.keys(rows[0]!), ["policy", "killed", "innocentKilled", "recoveredMs", "allocFailures", "maxStallMs", "pressureFullMs", "livelock", "panic", "expectation"]);
     assert.equal(rows[0]!.policy, "kernel-today+oomwarden");
   });
 

@@ -104,7 +104,7 @@ describe("defaults", () => {
       name: "hog",
       cgroup: "/",
       oomScoreAdj: 0,
-      mm: { anonPages: 0, mlockedPages: 0, sharedPages: 0, pageTablePages: 0, blockableMmuNotifier: false },
+      mm: { anonPages: 0, mlockedPages: 0, sharedPages: 0, pageTablePages: 0, blockableMmuNotifier: false, fileWorkingSetPages: 0 },
       // One thread, idle past the end of the run: it holds its memory and does nothing else.
       threads: [{ name: "main", program: [{ op: "sleep", ms: 20_000 }] }],
       innocent: false,
@@ -120,6 +120,7 @@ describe("defaults", () => {
     assert.equal(m.kswapdPagesPerMs, SCENARIO_DEFAULTS.kswapdPagesPerMs);
     assert.equal(m.directReclaimPagesPerMs, SCENARIO_DEFAULTS.directReclaimPagesPerMs);
     assert.equal(m.exitMmapMsPerKiPage, 64 / 256);
+    assert.equal(m.refaultPagesPerMs, SCENARIO_DEFAULTS.refaultPagesPerMs);
   });
 
   it("gives one zone the kernel's watermarks for its size", () => {
@@ -184,10 +185,11 @@ describe("units", () => {
         "  kswapdMiBPerS: 500",
         "  directReclaimPagesPerMs: 3",
         "  exitMmapMsPerGiB: 128",
+        "  refaultMiBPerS: 32",
         "tasks:",
         "  - name: hog",
         "    startS: 1",
-        "    mm: { anonMiB: 900, mlockedKiB: 8, sharedGiB: 0.5, pageTablePages: 7, blockableMmuNotifier: true }",
+        "    mm: { anonMiB: 900, mlockedKiB: 8, sharedGiB: 0.5, pageTablePages: 7, blockableMmuNotifier: true, fileWorkingSetMiB: 3 }",
         "    program:",
         "      - allocMiB: 64",
         "        rateMiBPerS: 50",
@@ -210,9 +212,10 @@ describe("units", () => {
     assert.equal(s.memory.kswapdPagesPerMs, 128);
     assert.equal(s.memory.directReclaimPagesPerMs, 3);
     assert.equal(s.memory.exitMmapMsPerKiPage, 0.5);
+    assert.equal(s.memory.refaultPagesPerMs, 8.192);
     const t = s.tasks[0]!;
     assert.equal(t.startMs, 1000);
-    assert.deepEqual(t.mm, { anonPages: 230_400, mlockedPages: 2, sharedPages: 131_072, pageTablePages: 7, blockableMmuNotifier: true });
+    assert.deepEqual(t.mm, { anonPages: 230_400, mlockedPages: 2, sharedPages: 131_072, pageTablePages: 7, blockableMmuNotifier: true, fileWorkingSetPages: 768 });
     assert.deepEqual(t.threads[0]!.program, [
       { op: "alloc", pages: 16_384, pagesPerMs: 12.8, context: "GFP_NOFS_NOFAIL", charge: "syscall", mlocked: true },
       { op: "sleep", ms: 1500 },

@@ -19,6 +19,7 @@ const BASELINE: SimulationRun = {
     recoveredMs: 1800,
     allocFailures: { GFP_ATOMIC: 3 },
     maxStallMs: 1500,
+    pressureFullMs: 0,
     livelock: false,
     panic: false,
   },
@@ -39,7 +40,7 @@ const BASELINE: SimulationRun = {
 
 /** A memcg run with a handler and a panic, to see the other markers. */
 const MEMCG: SimulationRun = {
-  result: { policy: "proposal-oom-delay", killed: ["batch"], innocentKilled: 0, recoveredMs: null, allocFailures: {}, maxStallMs: 20_000, livelock: true, panic: true },
+  result: { policy: "proposal-oom-delay", killed: ["batch"], innocentKilled: 0, recoveredMs: null, allocFailures: {}, maxStallMs: 20_000, pressureFullMs: 0, livelock: true, panic: true },
   events: [
     { tMs: 500, kind: "oom", subject: "/users/alice", detail: "" },
     { tMs: 500, kind: "handler-notified", subject: "alice-oomd", detail: "" },
@@ -132,9 +133,9 @@ describe("result table", () => {
     const table = formatResultTable([BASELINE.result, MEMCG.result]);
     const lines = table.trimEnd().split("\n");
     assert.equal(lines.length, 4);
-    assert.match(lines[0]!, /^policy\s+killed\s+innocent\s+recovered\s+alloc failures\s+max stall\s+livelock\s+panic$/);
-    assert.match(lines[2]!, /^kernel-2018\s+3 \(hog, unittest, harness\)\s+2\s+1800 ms\s+GFP_ATOMIC 3\s+1500 ms\s+no\s+no$/);
-    assert.match(lines[3]!, /^proposal-oom-delay\s+1 \(batch\)\s+0\s+never\s+0\s+20 s\s+YES\s+YES$/);
+    assert.match(lines[0]!, /^policy\s+killed\s+innocent\s+recovered\s+alloc failures\s+max stall\s+full stall\s+livelock\s+panic$/);
+    assert.match(lines[2]!, /^kernel-2018\s+3 \(hog, unittest, harness\)\s+2\s+1800 ms\s+GFP_ATOMIC 3\s+1500 ms\s+0 ms\s+no\s+no$/);
+    assert.match(lines[3]!, /^proposal-oom-delay\s+1 \(batch\)\s+0\s+never\s+0\s+20 s\s+0 ms\s+YES\s+YES$/);
   });
 
   it("checks expectations, saying what was missed", () => {

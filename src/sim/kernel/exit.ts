@@ -16,6 +16,7 @@ export function threadExit(sim: Sim, t: Thread): void {
   leaveOomWait(t);
   sim.allocThreads.delete(t);
   t.alloc = null;
+  t.refaulting = false;
   const held = t.held;
   t.held = [];
   t.unwound = [];

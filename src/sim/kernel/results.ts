@@ -16,6 +16,7 @@ export function buildRun(k: Kernel): SimulationRun {
     recoveredMs: k.panicked ? null : k.stats.recoveredMs(),
     allocFailures,
     maxStallMs,
+    pressureFullMs: Math.round(k.stats.pressureTotalsUs(k.nowMs).fullUs / 1000),
     livelock: !k.panicked && livelock,
     panic: k.panicked,
   };

@@ -182,6 +182,8 @@ function makeTask(spec: TaskSpec, pid: number, memcg: Memcg, zoneCount: number):
       oomWaitMemcg: null,
       stallSinceMs: null,
       directReclaimAtMs: -1,
+      refaulting: false,
+      refaultDone: false,
       memoryStall: false,
       lastProgressMs: spec.startMs,
       pendingFrames: [],

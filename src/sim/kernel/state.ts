@@ -72,6 +72,10 @@ export interface Thread {
   oomWaitMemcg: Memcg | null;
   /** Set once the thread got nothing it waited for; cleared on progress. */
   stallSinceMs: number | null;
+  /** Reading evicted working-set pages back before its next step (thrashing): a memory stall for PSI. */
+  refaulting: boolean;
+  /** The step after a refault runs without another refault check (it would otherwise never start while eviction goes on). */
+  refaultDone: boolean;
   /** The instant this thread last did direct reclaim: PSI counts that time as a memory stall even when it got its pages. */
   directReclaimAtMs: number;
   /** The stall is a wait for memory (allocator loop or memcg OOM), not only for a lock. */

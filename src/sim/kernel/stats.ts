@@ -128,7 +128,7 @@ export class Stats {
     for (const t of allocThreads) {
       if (t.alloc?.context === "GFP_ATOMIC") continue;
       if (t.memoryStall) continue;
-      if (t.directReclaimAtMs === nowMs) stalled++;
+      if (t.refaulting || t.directReclaimAtMs === nowMs) stalled++;
       else running++;
     }
     this.psiSome = stalled > 0;

@@ -10,8 +10,8 @@ import { sendSigkill } from "./kill.js";
 import type { LockMode, LockWaiter, SimLock } from "./locks.js";
 import { leaveOomWait } from "./memcg.js";
 import { FREE_STEP_ORDER, freeInOrder } from "./mm.js";
-import { nextStep } from "./programs.js";
-import type { AllocStep, PageKind, Sim, Task, Thread } from "./state.js";
+import { frameOf, nextStep } from "./programs.js";
+import type { AllocStep, InternalStep, PageKind, Sim, Task, Thread } from "./state.js";
 
 /** Instant steps one thread may run at one instant before it yields a tick (a zero-time loop is a busy CPU). */
 const MAX_INSTANT_STEPS = 100;
@@ -51,6 +51,14 @@ export function runThread(sim: Sim, t: Thread): void {
       threadExit(sim, t);
       return;
     }
+    if ((step.op === "alloc" || step.op === "free") && !t.refaultDone) {
+      const missing = missingWorkingSetPages(sim, t.task);
+      if (missing > 0) {
+        startRefault(sim, t, step, missing);
+        return;
+      }
+    }
+    t.refaultDone = false;
     switch (step.op) {
       case "alloc":
         if (step.pages <= 0) break;
@@ -87,6 +95,40 @@ export function runThread(sim: Sim, t: Thread): void {
         break;
     }
   }
+}
+
+/**
+ * Pages of the task's file working set missing from the page cache: the cache is shared, and once
+ * it is smaller than the running tasks' working sets together, each task misses its share.
+ */
+export function missingWorkingSetPages(sim: Sim, task: Task): number {
+  const own = task.spec.mm.fileWorkingSetPages;
+  if (own <= 0) return 0;
+  let total = 0;
+  for (const other of sim.tasks) if (other.phase === "running") total += other.spec.mm.fileWorkingSetPages;
+  let cache = 0;
+  for (const z of sim.zones) cache += z.cachePages;
+  if (cache >= total) return 0;
+  return Math.ceil((own * (total - cache)) / total);
+}
+
+/** Read the missing working set back (a file-backed fault at the refault rate), then run the step. */
+function startRefault(sim: Sim, t: Thread, step: InternalStep, missing: number): void {
+  t.frames.push(frameOf([step]));
+  const refault: AllocStep = {
+    op: "alloc",
+    pages: missing,
+    pagesPerMs: sim.scenario.memory.refaultPagesPerMs,
+    context: "GFP_KERNEL",
+    charge: "fault",
+    fileBacked: true,
+  };
+  t.alloc = { step: refault, kind: "cache", context: "GFP_KERNEL", remaining: missing, creditPages: 0, lastServedMs: sim.nowMs };
+  t.state = "alloc";
+  t.refaulting = true;
+  t.refaultDone = true;
+  sim.allocThreads.add(t);
+  sim.ensureTick();
 }
 
 /** A thread-run event: a sleep ended, or a wake-up scheduled at a step boundary. */
@@ -202,6 +244,7 @@ export function serviceAlloc(sim: Sim, t: Thread): void {
     leaveOomWait(t);
     sim.allocThreads.delete(t);
     t.alloc = null;
+    t.refaulting = false;
     t.state = "ready";
     sim.stats.progress(t, sim.nowMs);
     runThread(sim, t);

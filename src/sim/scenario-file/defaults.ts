@@ -17,6 +17,8 @@ export const SCENARIO_DEFAULTS = {
   directReclaimPagesPerMs: (128 * PAGES_PER_MIB) / 1000,
   // GUIDE §4: a 1 GiB victim gave its memory back in 64 ms without process_mrelease.
   exitMmapMsPerGiB: 64,
+  // Refaults are random 4 KiB reads: an SSD serves tens of MiB/s of them under load, not GiB/s.
+  refaultPagesPerMs: (64 * PAGES_PER_MIB) / 1000,
   // A page-faulting loop touching fresh anonymous memory runs at about 1 GiB/s or more.
   allocPagesPerMs: (1024 * PAGES_PER_MIB) / 1000,
   // A handler that wakes on the eventfd, reads a few /proc files and sends one signal.

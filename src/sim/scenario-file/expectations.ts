@@ -52,6 +52,8 @@ function readExpectation(f: Fields, known: Known): Expectation {
   set("recoveredWithinMs", f.quantity("recoveredWithin", TIME, { min: 0 }));
   set("minStallMs", f.quantity("minStall", TIME, { min: 0 }));
   set("maxStallMs", f.quantity("maxStall", TIME, { min: 0 }));
+  set("minPressureFullMs", f.quantity("minPressureFull", TIME, { min: 0 }));
+  set("maxPressureFullMs", f.quantity("maxPressureFull", TIME, { min: 0 }));
   set("firstKillByMs", f.quantity("firstKillBy", TIME, { min: 0 }));
   set("firstKillAfterMs", f.quantity("firstKillAfter", TIME, { min: 0 }));
   const killedNode = f.get("killed");

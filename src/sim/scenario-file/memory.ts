@@ -35,6 +35,7 @@ export function readMemory(f: Fields): MemorySpec | null {
   const kswapdPagesPerMs = f.quantity("kswapd", RATE, { min: 0 }) ?? SCENARIO_DEFAULTS.kswapdPagesPerMs;
   const directReclaimPagesPerMs = f.quantity("directReclaim", RATE, { min: 0 }) ?? SCENARIO_DEFAULTS.directReclaimPagesPerMs;
   const exitMmapMsPerGiB = f.number("exitMmapMsPerGiB", { min: 0 }) ?? SCENARIO_DEFAULTS.exitMmapMsPerGiB;
+  const refaultPagesPerMs = f.quantity("refault", RATE, { min: 0, above: true }) ?? SCENARIO_DEFAULTS.refaultPagesPerMs;
   f.done();
   const zonePages = zones.reduce((sum, z) => sum + z.pages, 0);
   if (fileCachePages > zonePages && zones.length > 0) {
@@ -44,7 +45,7 @@ export function readMemory(f: Fields): MemorySpec | null {
   if (zones.length === 0) return null;
   // One KiPage is 1024 pages; a GiB is 256 KiPages.
   const kiPagesPerGiB = (1024 * PAGES_PER_MIB) / 1024;
-  return { zones, swapPages, fileCachePages, kswapdPagesPerMs, directReclaimPagesPerMs, exitMmapMsPerKiPage: exitMmapMsPerGiB / kiPagesPerGiB };
+  return { zones, swapPages, fileCachePages, kswapdPagesPerMs, directReclaimPagesPerMs, exitMmapMsPerKiPage: exitMmapMsPerGiB / kiPagesPerGiB, refaultPagesPerMs };
 }
 
 function readZones(f: Fields, node: Node | null): ZoneSpec[] {

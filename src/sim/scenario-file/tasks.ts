@@ -33,7 +33,7 @@ export function readTask(f: Fields, known: Known): TaskSpec | null {
 }
 
 function emptyMm(): TaskSpec["mm"] {
-  return { anonPages: 0, mlockedPages: 0, sharedPages: 0, pageTablePages: 0, blockableMmuNotifier: false };
+  return { anonPages: 0, mlockedPages: 0, sharedPages: 0, pageTablePages: 0, blockableMmuNotifier: false, fileWorkingSetPages: 0 };
 }
 
 function readMm(d: Diagnostics, node: Node | null, path: string): TaskSpec["mm"] | null {
@@ -45,6 +45,7 @@ function readMm(d: Diagnostics, node: Node | null, path: string): TaskSpec["mm"]
     sharedPages: f.quantity("shared", SIZE, { min: 0 }) ?? 0,
     pageTablePages: f.quantity("pageTable", SIZE, { min: 0 }) ?? 0,
     blockableMmuNotifier: f.boolean("blockableMmuNotifier") ?? false,
+    fileWorkingSetPages: f.quantity("fileWorkingSet", SIZE, { min: 0 }) ?? 0,
   };
   if (mm.mlockedPages > mm.anonPages) {
     const at = f.spelled("mlocked", SIZE);

@@ -10,6 +10,7 @@ export interface TaskOptions {
   shared?: number;
   pageTables?: number;
   blockableMmuNotifier?: boolean;
+  fileWorkingSet?: number;
   innocent?: boolean;
   startMs?: number;
 }
@@ -25,6 +26,7 @@ export function task(name: string, threads: Record<string, Step[]>, o: TaskOptio
       sharedPages: o.shared ?? 0,
       pageTablePages: o.pageTables ?? 0,
       blockableMmuNotifier: o.blockableMmuNotifier ?? false,
+      fileWorkingSetPages: o.fileWorkingSet ?? 0,
     },
     threads: Object.entries(threads).map(([n, program]) => ({ name: n, program })),
     innocent: o.innocent ?? false,
@@ -71,6 +73,7 @@ export function scenario(
       fileCachePages: m.fileCachePages ?? 0,
       kswapdPagesPerMs: m.kswapdPagesPerMs ?? 2,
       directReclaimPagesPerMs: m.directReclaimPagesPerMs ?? 1,
+      refaultPagesPerMs: 16,
       exitMmapMsPerKiPage: m.exitMmapMsPerKiPage ?? 10,
     },
     cgroups: o.cgroups ?? [],
