@@ -364,3 +364,26 @@ describe("property: random histories", () => {
     );
   });
 });
+
+describe("memory pressure after a kill", () => {
+  // Full stall 90% of the time for 60 s, a kill at 40 s, no stall after it.
+  const history: MachineSample[] = [];
+  for (let t = 0; t <= 60_000; t += 1_000) {
+    const stalledUs = Math.min(t, 40_000) * 900;
+    history.push(sample({ atMs: t, psiFullTotalUs: stalledUs, psiSomeTotalUs: stalledUs }));
+  }
+  const upTo = (ms: number): MachineSample[] => history.filter((s) => s.atMs <= ms);
+
+  it("fires on the window before the kill", () => {
+    assert.equal(memoryPressure(upTo(39_000), CONFIG, NEVER)?.kind, "memory-pressure");
+  });
+  it("without the kill's time, the stale window would fire again after it", () => {
+    assert.equal(memoryPressure(upTo(45_000), CONFIG, NEVER)?.kind, "memory-pressure");
+  });
+  it("measures only after the last kill: nothing until a whole window has passed since it", () => {
+    const sinceKill = { lastStarvationKillAtMs: null, lastKillAtMs: 40_000 };
+    assert.equal(memoryPressure(upTo(45_000), CONFIG, sinceKill), null);
+    assert.equal(memoryPressure(upTo(60_000), CONFIG, sinceKill), null, "a calm window after the kill");
+    assert.equal(detectMachinePressure(upTo(45_000), CONFIG, sinceKill).kind, "ok");
+  });
+});
