@@ -8,19 +8,21 @@ import { runRestore } from "../daemon/restore.js";
 import { BUILTIN_POLICIES } from "../sim/scenario-file.js";
 import { parseRestoreArgs, parseRunArgs, parseSimulateArgs } from "./args.js";
 
-const USAGE = `oomwarden: a user-space OOM handler for Linux memory cgroups
+const USAGE = `oomwarden: a user-space OOM handler for Linux machines and memory cgroups
 
 Usage:
   oomwarden run [--config FILE] [--cgroup PATH]... [--journal FILE] [--state-dir DIR] [--dry-run]
-      Manage the given memory cgroups (v1 or v2): take over their OOM handling,
+      Guard the whole machine (low memory, watermark starvation, PSI; machineGuard: false
+      turns it off) and manage the given memory cgroups (v1 or v2): take over their OOM handling,
       choose and kill exactly one victim per OOM, confirm the memory came back.
       Without options: report the machine's memory and the cgroups it could manage.
   oomwarden demo
       Create a scratch 64 MiB cgroup with a memory hog and an innocent process,
       resolve its OOM, print the decision and the timings, clean up (root, cgroup v1).
   oomwarden restore [--state-dir DIR]
-      Give back the original oom_kill_disable of every cgroup a daemon took over and could
-      not restore itself (it was killed); for systemd ExecStopPost= or by hand.
+      Give back the original oom_kill_disable (and, in soft-limit mode, memory limit) of every
+      cgroup a daemon took over and could not restore itself (it was killed); for systemd
+      ExecStopPost= or by hand.
   oomwarden simulate FILE [--policy NAME]... [--json] [--svg OUT] [--seed N]
       Run a scenario (scenarios/*.yaml, format in docs/scenario-format.md) in the simulated
       kernel under each policy it lists, or those named; print one row per policy (--json: an
