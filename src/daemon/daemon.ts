@@ -99,6 +99,8 @@ export async function runDaemon(args: RunArgs): Promise<number> {
     if (config.engine.machineGuard.enabled && !stopping) {
       const guarded = engine.guardMachine();
       log(guarded.ok ? `guarding the whole machine (${guarded.value.notes.join("; ")})` : `cannot guard the machine: ${guarded.error.message}`);
+      // Without root the signal reaches only this user's processes; the others are journaled as excluded.
+      if (guarded.ok && !capabilities.root) log(`machine guard: not root, so it can kill only processes of uid ${process.getuid?.() ?? "?"}`);
     }
     for (const path of config.cgroups) {
       if (stopping) break;

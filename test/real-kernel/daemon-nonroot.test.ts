@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import test from "node:test";
@@ -30,7 +30,10 @@ test("as an unprivileged user the daemon starts, says what it cannot do, leaves 
   chmodSync(dir, 0o777);
   const cgroup = createScratchMemoryCgroup("nonroot", 64 * MIB);
   try {
-    const child = spawn(process.execPath, [CLI, "run", "--cgroup", cgroup.path, "--state-dir", dir], {
+    // The machine guard runs but can never fire: as nobody it could signal other nobody processes of this machine.
+    const config = join(dir, "inert-guard.yaml");
+    writeFileSync(config, "lowAvailablePct: 0\nstarvationWindowMs: 0\npsiFullPct: 0\n", { mode: 0o644 });
+    const child = spawn(process.execPath, [CLI, "run", "--config", config, "--cgroup", cgroup.path, "--state-dir", dir], {
       uid: NOBODY,
       gid: NOBODY,
       stdio: ["ignore", "ignore", "pipe"],
@@ -42,6 +45,7 @@ test("as an unprivileged user the daemon starts, says what it cannot do, leaves 
     assert.match(stderr, /running as uid 65534, not root: cannot change memory\.oom_control/);
     assert.match(stderr, new RegExp(`cannot manage ${cgroup.path}: cannot write "1" to ${cgroup.path}/memory\\.oom_control: EACCES`));
     assert.match(stderr, /cannot lower oom_score_adj/);
+    assert.match(stderr, /machine guard: not root, so it can kill only processes of uid 65534/);
     assert.equal(oomControl(cgroup.path).oomKillDisable, 0, "nothing changed");
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(child.exitCode, null, "still running");
