@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from "yaml";
 import { copyEngineOptions, DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "../engine/engine-options.js";
-import { checkTunable, TUNABLES, type TunableKind } from "../engine/tunables.js";
+import { checkTunable, crossCheck, TUNABLES, type TunableKind } from "../engine/tunables.js";
 
 export interface DaemonConfig {
   cgroups: string[];
@@ -117,6 +117,8 @@ export function parseConfig(text: string, source: string): ConfigResult {
     if ("error" in checked) return { ok: false, message: checked.error };
     spec.apply(config, checked.value);
   }
+  const crossed = crossCheck(config.engine);
+  if (crossed !== null) return { ok: false, message: `${source}: ${crossed}` };
   return { ok: true, config };
 }
 

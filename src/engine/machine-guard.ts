@@ -31,6 +31,14 @@ export class MachineGuard {
   private episodeJournaled = false;
   /** A "nothing can be killed" decision was journaled in this episode: not again until it clears. */
   private nothingReported = false;
+  /**
+   * Kills in the current episode (since the machine was last fine), and whether the last one gave
+   * memory back. A condition no kill can fix (a hugetlb pool, full tmpfs, unreclaimable slab) must
+   * not cost the machine one process after another.
+   */
+  private episodeKills = 0;
+  private lastKillUseless: string | null = null;
+  private holdNoticeGiven = false;
   private readonly aliveVictims: AliveVictims;
   private readonly probe: ScopeProbe;
   private idle: Promise<void> = Promise.resolve();
@@ -106,8 +114,16 @@ export class MachineGuard {
     }
     const verdict = this.verdict();
     if (verdict.kind === "ok") {
-      this.episodeJournaled = false;
-      this.nothingReported = false;
+      this.endEpisode();
+      this.schedule(sample.value);
+      return;
+    }
+    const hold = this.holdBack(verdict);
+    if (hold !== null) {
+      if (!this.holdNoticeGiven) {
+        this.ctx.journal.append({ type: "notice", cgroup: MACHINE_SCOPE, message: `${verdict.kind}: ${verdict.reason}; not acted on: ${hold}` });
+        this.holdNoticeGiven = true;
+      }
       this.schedule(sample.value);
       return;
     }
@@ -131,10 +147,28 @@ export class MachineGuard {
       });
   }
 
+  private endEpisode(): void {
+    this.episodeJournaled = false;
+    this.nothingReported = false;
+    this.episodeKills = 0;
+    this.lastKillUseless = null;
+    this.holdNoticeGiven = false;
+  }
+
+  /** Why another kill in this episode must wait (null: it may go ahead). One kill per episode, more only while critical and while kills help. */
+  private holdBack(verdict: MachineVerdict): string | null {
+    if (this.episodeKills === 0) return null;
+    if (this.lastKillUseless !== null) return `${this.lastKillUseless}: another kill would not help either; waiting until the condition clears`;
+    if (!verdict.critical) {
+      return `${this.episodeKills} kill(s) already in this episode; another only below ${this.config.criticalAvailablePct}% available or on watermark starvation`;
+    }
+    return null;
+  }
+
   private async handle(first: MachineVerdict, detectedWith: MachineSample): Promise<void> {
     let verdict = first;
     let sample = detectedWith;
-    const notifiedAtMs = sample.atMs;
+    let notifiedAtMs = sample.atMs;
     if (this.aliveVictims.size > 0) {
       // An earlier victim still dying gets its patience first (seed 000).
       const waited = await this.aliveVictims.waitForLatest(this.probe, this.ctx.options, () => this.stopped);
@@ -143,7 +177,7 @@ export class MachineGuard {
       if (!fresh.ok) return;
       sample = fresh.value;
       verdict = this.verdict();
-      if (verdict.kind === "ok" || verdict.heldBack !== undefined) return;
+      if (verdict.kind === "ok" || verdict.heldBack !== undefined || this.holdBack(verdict) !== null) return;
     }
     let escalatedFrom: number | null = null;
     for (;;) {
@@ -154,8 +188,11 @@ export class MachineGuard {
       const fresh = this.sample();
       if (!fresh.ok) return;
       sample = fresh.value;
+      // A new decision, timed from the observation that called for it.
+      notifiedAtMs = sample.atMs;
       verdict = this.verdict();
-      if (verdict.kind === "ok" || verdict.heldBack !== undefined) return;
+      // The next poll journals why, if another kill has to wait.
+      if (verdict.kind === "ok" || verdict.heldBack !== undefined || this.holdBack(verdict) !== null) return;
     }
   }
 
@@ -220,7 +257,13 @@ export class MachineGuard {
     }
     if (verdict.kind === "watermark-starvation") this.lastStarvationKillAtMs = killed.killedAtMs;
     this.lastKillAtMs = killed.killedAtMs;
+    this.episodeKills++;
     const confirmation = await confirmKill({ host, options, probe: this.probe, isStopped: () => this.stopped }, killed, base.incident.usageBytes, notifiedAtMs);
+    const freed = confirmation.outcome.freedBytes ?? 0;
+    if (confirmation.outcome.victimExited && freed < killed.candidate.rssBytes / 4) {
+      const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;
+      this.lastKillUseless = `killing ${killed.candidate.comm}[${killed.candidate.pid}] (rss ${mib(killed.candidate.rssBytes)}) gave back ${mib(Math.max(0, freed))}`;
+    }
     if (confirmation.stillAlive && !this.stopped) this.aliveVictims.remember(killed.handle);
     else host.releaseVictim(killed.handle);
     return this.commit({ ...base, victim: victimRecord(killed.candidate), action: "kill", outcome: { ...confirmation.outcome, phasesMs } });
@@ -228,8 +271,11 @@ export class MachineGuard {
 
   /** The machine as a scope: memory in use, whether a rule still fires, and whether it is critical. */
   private readScope(): Result<ScopeReading> {
-    const sample = this.sample();
-    if (!sample.ok) return sample;
+    const read = this.sample();
+    // One failed read under pressure (ENOMEM, EMFILE) is not the machine recovering: judge on the last sample.
+    const last = this.history.at(-1);
+    if (!read.ok && last === undefined) return read;
+    const sample = read.ok ? read : { ok: true as const, value: last as MachineSample };
     const verdict = this.verdict();
     const acting = verdict.kind !== "ok" && verdict.heldBack === undefined;
     return {

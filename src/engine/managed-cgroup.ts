@@ -11,7 +11,7 @@ import type { EngineOptions } from "./engine-options.js";
 import type { CgroupRef, Host, OomTakeover, Unwatch } from "./host.js";
 import { killFirstReachable } from "./kill-first-reachable.js";
 import { cgroupProbe, type ScopeProbe } from "./scope-probe.js";
-import { SoftLimit } from "./soft-limit.js";
+import { giveBackRaisedLimit, SoftLimit } from "./soft-limit.js";
 import type { DecisionRecord, JournalSink } from "./journal-record.js";
 import { handOverToKernel, type HandoverContext } from "./kernel-handover.js";
 import type { TakeoverLedger } from "./takeover-ledger.js";
@@ -74,6 +74,10 @@ export class ManagedCgroup {
     const taken = this.takeOver();
     if (!taken.ok) return taken;
     notes.push(...taken.value.notes);
+    if (!options.softLimit.enabled || options.dryRun) {
+      const given = giveBackRaisedLimit(this.ref, host, this.ctx.ledger);
+      if (given !== null) notes.push(given);
+    }
     if (options.softLimit.enabled && !options.dryRun) {
       const soft = new SoftLimit(this.ref, host, this.ctx.ledger, options.softLimit);
       const raised = soft.start(first.value.limitBytes);
@@ -196,7 +200,9 @@ export class ManagedCgroup {
         this.ctx.journal.append({ type: "error", cgroup: this.ref.path, message: `soft-limit handling failed: ${String(error)}` });
       })
       .finally(() => {
-        this.handling = false;
+        // The grace period starts afresh: time over the limit before this incident was its own.
+        this.softLimit?.resetOver();
+        this.afterHandling();
       });
   }
   private softOverSinceMs = 0;
@@ -220,18 +226,21 @@ export class ManagedCgroup {
         this.ctx.journal.append({ type: "error", cgroup: this.ref.path, message: `incident handling failed: ${String(error)}` });
         this.ctx.log(`${this.ref.path}: incident handling failed: ${String(error)}`);
       })
-      .finally(() => {
-        this.handling = false;
-        this.notificationsReported = 0;
-        const absorbedAtMs = this.firstAbsorbedAtMs;
-        this.firstAbsorbedAtMs = null;
-        if (this.notificationsWhileHandling > 0 && !this.stopped) {
-          // Something happened meanwhile: look again; an OOM still in force starts a new incident,
-          // timed from the first notification that arrived while we were busy.
-          this.notificationsWhileHandling = 0;
-          this.onNotification(absorbedAtMs ?? undefined);
-        }
-      });
+      .finally(() => this.afterHandling());
+  }
+
+  /** After any incident: notifications absorbed meanwhile (an OOM during a soft-limit incident too) are looked at again. */
+  private afterHandling(): void {
+    this.handling = false;
+    this.notificationsReported = 0;
+    const absorbedAtMs = this.firstAbsorbedAtMs;
+    this.firstAbsorbedAtMs = null;
+    if (this.notificationsWhileHandling > 0 && !this.stopped) {
+      // Something happened meanwhile: look again; an OOM still in force starts a new incident,
+      // timed from the first notification that arrived while we were busy.
+      this.notificationsWhileHandling = 0;
+      this.onNotification(absorbedAtMs ?? undefined);
+    }
   }
 
   private async handleNotification(notifiedAtMs: number): Promise<void> {

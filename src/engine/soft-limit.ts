@@ -21,6 +21,19 @@ export interface SoftLimitOptions {
   intervalMs: number;
 }
 
+/**
+ * Soft-limit mode is off for this cgroup now, but an earlier oomwarden raised its limit and was
+ * killed before it could restore it: the ledger's original goes back. Returns a note, or null.
+ */
+export function giveBackRaisedLimit(ref: CgroupRef, host: Host, ledger: TakeoverLedger): string | null {
+  const original = ledger.recallLimit(ref.path);
+  if (original === undefined) return null;
+  const restored = host.setMemoryLimit(ref, original);
+  if (!restored.ok) return `an earlier oomwarden raised the memory limit in soft-limit mode; putting back ${original ?? "max"} failed: ${restored.error.message}`;
+  ledger.forgetLimit(ref.path);
+  return `memory limit put back to ${original ?? "max"} bytes: an earlier oomwarden raised it in soft-limit mode and stopped without restoring it`;
+}
+
 export class SoftLimit {
   private timer: TimerHandle | null = null;
   private overSinceMs: number | null = null;
@@ -80,6 +93,11 @@ export class SoftLimit {
       if (!isBusy() && this.host.now() - this.overSinceMs >= this.options.graceMs - 1) onExceeded(this.overSinceMs);
     };
     this.timer = this.host.setTimer(this.options.intervalMs, check);
+  }
+
+  /** Usage must stay over the limit for a whole grace period again before the next incident. */
+  resetOver(): void {
+    this.overSinceMs = null;
   }
 
   /** The cgroup as a scope of a soft-limit incident: out of memory while above the logical limit. */

@@ -85,5 +85,16 @@ export function applyTunables(base: EngineOptions, values: Record<string, unknow
     if (!checked.ok) throw new Error(`oomwarden option ${key} must be ${checked.expected}, got ${JSON.stringify(value)}`);
     tunable.apply(options, value);
   }
+  const crossed = crossCheck(options);
+  if (crossed !== null) throw new Error(`oomwarden options: ${crossed}`);
   return options;
+}
+
+/** Checks across keys; the message names both. Critical above low would allow a kill after every kill. */
+export function crossCheck(options: EngineOptions): string | null {
+  const guard = options.machineGuard;
+  if (guard.lowAvailablePct > 0 && guard.criticalAvailablePct > guard.lowAvailablePct) {
+    return `criticalAvailablePct (${guard.criticalAvailablePct}) must not be above lowAvailablePct (${guard.lowAvailablePct})`;
+  }
+  return null;
 }

@@ -56,7 +56,7 @@ export interface SimMachineInfo {
   lowWatermarkPages: number;
   swapTotalPages: number;
   swapFreePages: number;
-  /** pgsteal: pages reclaimed so far (kswapd, direct and memcg reclaim). */
+  /** pgsteal_kswapd + pgsteal_direct: pages reclaimed so far by global reclaim (memcg limit reclaim left out, as on Linux). */
   reclaimedPagesTotal: number;
   /** allocstall: direct-reclaim entries of allocating threads (one per thread per tick spent there). */
   allocStallsTotal: number;

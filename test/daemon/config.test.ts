@@ -182,3 +182,10 @@ test("a journal that cannot be opened is an error naming the path", () => {
   assert.equal(opened.ok, false);
   if (!opened.ok) assert.match(opened.message, /\/proc\/oomwarden\/journal\.jsonl/);
 });
+
+test("a critical level above the low-memory level is refused: it would allow a kill after every kill", () => {
+  const r = parseConfig("lowAvailablePct: 2\ncriticalAvailablePct: 3\n", "c.yaml");
+  assert.equal(r.ok, false);
+  assert.match(r.ok ? "" : r.message, /c\.yaml: criticalAvailablePct \(3\) must not be above lowAvailablePct \(2\)/);
+  assert.ok(parseConfig("lowAvailablePct: 2\ncriticalAvailablePct: 1\n", "c.yaml").ok);
+});

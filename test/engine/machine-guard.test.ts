@@ -353,3 +353,46 @@ describe("machine guard: stop", () => {
     },
   );
 });
+
+describe("machine guard: a condition no kill can fix", () => {
+  it("low memory that stays (hugetlb, full tmpfs): one kill for the episode, a notice, then nobody else", async () => {
+    const { host, journal, engine } = setup();
+    for (let i = 1; i <= 6; i++) host.add({ pid: 100 + i, comm: `p${i}`, rssBytes: 10 * i * MIB });
+    // Available pinned at 3.9%, whatever dies: above the critical 1.5%.
+    host.machine = { availableBytes: 40 * MIB, freeBytes: 40 * MIB };
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(20_000);
+    await engine.whenIdle();
+    assert.deepEqual(host.killed, [106], "the biggest, once");
+    const held = notices(journal);
+    assert.equal(held.length, 1, JSON.stringify(held));
+    assert.match(held[0]!.message, /not acted on: .*gave back 0\.0 MiB: another kill would not help either/);
+    engine.stop();
+  });
+
+  it("critical and still useless: no second kill either", async () => {
+    const { host, engine } = setup();
+    for (let i = 1; i <= 6; i++) host.add({ pid: 100 + i, comm: `p${i}`, rssBytes: 10 * i * MIB });
+    host.machine = { availableBytes: 5 * MIB, freeBytes: 5 * MIB }; // 0.5%: critical
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(20_000);
+    await engine.whenIdle();
+    assert.deepEqual(host.killed, [106]);
+    engine.stop();
+  });
+
+  it("after the condition clears, a new episode may kill again", async () => {
+    const { host, engine } = setup();
+    for (let i = 1; i <= 6; i++) host.add({ pid: 100 + i, comm: `p${i}`, rssBytes: 10 * i * MIB });
+    host.machine = { availableBytes: 40 * MIB, freeBytes: 40 * MIB };
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(5_000);
+    host.machine = { availableBytes: 500 * MIB, freeBytes: 500 * MIB };
+    await host.advance(5_000);
+    host.machine = { availableBytes: 40 * MIB, freeBytes: 40 * MIB };
+    await host.advance(5_000);
+    await engine.whenIdle();
+    assert.deepEqual(host.killed, [106, 105]);
+    engine.stop();
+  });
+});

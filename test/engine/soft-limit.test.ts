@@ -74,3 +74,49 @@ test("a limit an earlier, killed oomwarden raised is recognised from the ledger:
   engine.stop();
   assert.equal(host.limitWrites.at(-1), 64 * MIB);
 });
+
+test("without soft-limit mode, a limit an earlier oomwarden raised and never restored is put back from the ledger", () => {
+  const host = new FakeHost(2, 70 * MIB);
+  const ledger = new InMemoryLedger();
+  ledger.rememberLimit(host.ref.path, 64 * MIB);
+  const engine = new Engine(host, new MemoryJournal(), {}, { ledger });
+  const managed = engine.manage(host.ref.path);
+  assert.ok(managed.ok);
+  assert.deepEqual(host.limitWrites, [64 * MIB]);
+  assert.equal(ledger.recallLimit(host.ref.path), undefined);
+  assert.ok(managed.value.notes.some((n) => /memory limit put back to 67108864 bytes/.test(n)), managed.value.notes.join("; "));
+  engine.stop();
+});
+
+test("after a soft-limit incident the grace period starts afresh", async () => {
+  const { host, journal, engine } = setup();
+  host.add({ pid: 10, comm: "first", rssBytes: 40 * MIB });
+  host.add({ pid: 11, comm: "second", rssBytes: 20 * MIB });
+  assert.ok(engine.manage(host.ref.path).ok);
+  // 50 ms after the first kill, usage refills to over the limit: between two usage checks, so no
+  // check sees it below the limit.
+  let refilledAtMs = -1;
+  let secondKillAtMs = -1;
+  const kill = host.kill.bind(host);
+  host.kill = (victim) => {
+    const sent = kill(victim);
+    if (victim.pid === 11) secondKillAtMs = host.now();
+    if (victim.pid === 10) {
+      host.setTimer(50, () => {
+        host.baseUsageBytes += 40 * MIB;
+        refilledAtMs = host.now();
+      });
+    }
+    return sent;
+  };
+  // 2 + 60 + 4 MiB: over the logical 64 MiB; the first goes.
+  host.baseUsageBytes += 4 * MIB;
+  await host.advance(3000);
+  await engine.whenIdle();
+  assert.deepEqual(host.killed, [10, 11]);
+  assert.ok(secondKillAtMs - refilledAtMs >= 199, `refilled at ${refilledAtMs} ms, second kill at ${secondKillAtMs} ms`);
+  const second = journal.records.filter((r): r is DecisionRecord => r.type === "decision")[1];
+  const forMs = Number(/for (\d+) ms/.exec(second?.incident.reason ?? "")?.[1]);
+  assert.ok(forMs >= 199 && forMs <= 400, `the reason counts from the refill: ${forMs} ms`);
+  engine.stop();
+});

@@ -32,7 +32,7 @@ export function reclaimMemcg(sim: Sim, m: Memcg, pages: number): number {
   collectSubtree(m, owners);
   let done = reclaimCacheFrom(sim, owners, pages, null);
   if (done < pages && sim.swapFreePages > 0) done += swapFrom(sim, subtreeTasks(m), pages - done);
-  sim.vmstat.reclaimedPages += done;
+  // Not in pgsteal_kswapd/direct: as on Linux, limit reclaim of a memcg is not the machine's pressure.
   return done;
 }
 

@@ -114,7 +114,7 @@ export class Stats {
 
   /**
    * The state of the instant that just ended holds until the next one. A thread is stalled on memory
-   * while it waits for memory or did direct reclaim this instant (PSI's memstall). "some": one
+   * while it loops in the allocator, refaults, or did direct reclaim this instant (PSI's memstall). "some": one
    * is; "full": one is and every allocating thread is (sleepers are idle, as in PSI; GFP_ATOMIC
    * allocations stand for softirq work, which is not a task).
    */
@@ -123,7 +123,9 @@ export class Stats {
     if (this.psiSome) this.psiSomeUs += elapsedUs;
     if (this.psiFull) this.psiFullUs += elapsedUs;
     this.psiSince = nowMs;
-    let stalled = this.memoryStalled.size;
+    // A task waiting in a memcg OOM (mem_cgroup_oom_synchronize) sleeps outside psi_memstall: not counted.
+    let stalled = 0;
+    for (const t of this.memoryStalled) if (t.state !== "oom-wait") stalled++;
     let running = 0;
     for (const t of allocThreads) {
       if (t.alloc?.context === "GFP_ATOMIC") continue;
