@@ -120,3 +120,29 @@ test("after a soft-limit incident the grace period starts afresh", async () => {
   assert.ok(forMs >= 199 && forMs <= 400, `the reason counts from the refill: ${forMs} ms`);
   engine.stop();
 });
+
+test("a memcg OOM notified while a soft-limit incident is being handled is handled after it", async () => {
+  const host = new FakeHost(1, 64 * MIB);
+  const journal = new MemoryJournal();
+  const engine = new Engine(host, journal, { observeIntervalMs: 100, maxObservationsWithoutProgress: 20, softLimit: { enabled: true } }, { ledger: new InMemoryLedger() });
+  // A slow exit keeps the soft-limit incident busy for 800 ms.
+  host.add({ pid: 10, comm: "a", rssBytes: 30 * MIB, onKill: { exitAfterMs: 800 }, reapable: false });
+  host.add({ pid: 11, comm: "b", rssBytes: 20 * MIB });
+  host.add({ pid: 12, comm: "c", rssBytes: 15 * MIB });
+  assert.ok(engine.manage(host.ref.path).ok);
+  await host.advance(500);
+  host.baseUsageBytes += 10 * MIB; // 77 MiB: over the logical 64
+  await host.advance(400);
+  assert.deepEqual(host.killed, [10], "the soft-limit victim");
+  // The kernel's memcg OOM (v1, oom_kill_disable) arrives while that incident still waits for its victim.
+  host.oomNeedBytes = 60 * MIB;
+  host.fireOom();
+  await host.advance(10_000);
+  await engine.whenIdle();
+  const kinds = journal.records.filter((r): r is DecisionRecord => r.type === "decision").map((d) => d.incident.kind);
+  assert.equal(kinds[0], "soft-limit");
+  assert.ok(kinds.includes("memcg-oom"), `the OOM was looked at: ${kinds.join(", ")}`);
+  const after = host.readCgroup();
+  assert.ok(after.ok && !after.value.underOom, "and resolved");
+  engine.stop();
+});
