@@ -4,6 +4,7 @@ import type { Result } from "../core/result.js";
 import { resolveEngineOptions, type EngineOptions, type EngineOptionsInput } from "./engine-options.js";
 import type { Host } from "./host.js";
 import type { JournalSink } from "./journal-record.js";
+import { KilledRegistry } from "./killed-registry.js";
 import { MachineGuard, MACHINE_SCOPE } from "./machine-guard.js";
 import { ManagedCgroup, type EngineContext } from "./managed-cgroup.js";
 import { InMemoryLedger, type TakeoverLedger } from "./takeover-ledger.js";
@@ -28,6 +29,7 @@ export class Engine {
   private decisionCounter = 0;
   private warmedUp = false;
   private machineGuard: MachineGuard | null = null;
+  private readonly killed: KilledRegistry;
   readonly options: EngineOptions;
 
   private readonly log: (message: string) => void;
@@ -42,6 +44,7 @@ export class Engine {
     this.options = resolveEngineOptions(options);
     this.log = services.log ?? (() => {});
     this.ledger = services.ledger ?? new InMemoryLedger();
+    this.killed = new KilledRegistry(host);
   }
 
   /** Starts managing one cgroup. A bad path is an error for that path only; the others keep being managed. */
@@ -99,6 +102,7 @@ export class Engine {
       log: this.log,
       ledger: this.ledger,
       nextDecisionId: () => ++this.decisionCounter,
+      killed: this.killed,
     };
   }
 

@@ -215,7 +215,7 @@ export class MachineGuard {
     const ranking = rankCandidates(snapshot, {
       maxCandidates: options.journalCandidates,
       totalMemoryPages: Math.floor((sample.totalBytes + sample.swapTotalBytes) / host.pageSizeBytes()),
-      aliveVictims: this.aliveVictims.handles(),
+      aliveVictims: [...this.aliveVictims.handles(), ...this.ctx.killed.identities()],
     });
     const excluded = [...ranking.excluded];
     const base = {
@@ -243,6 +243,7 @@ export class MachineGuard {
     }
     const killStartMs = host.now();
     const killed = killFirstReachable(host, ranking.candidates, excluded);
+    if (killed !== null) this.ctx.killed.add(killed.handle);
     const phasesMs = {
       detect: snapshotStartMs - notifiedAtMs,
       snapshot: rankStartMs - snapshotStartMs,

@@ -10,6 +10,7 @@ import { confirmGroupKill, confirmKill } from "./confirm-kill.js";
 import type { EngineOptions } from "./engine-options.js";
 import type { CgroupRef, Host, OomTakeover, Unwatch } from "./host.js";
 import { killFirstReachable } from "./kill-first-reachable.js";
+import type { KilledRegistry } from "./killed-registry.js";
 import { cgroupProbe, type ScopeProbe } from "./scope-probe.js";
 import { giveBackRaisedLimit, SoftLimit } from "./soft-limit.js";
 import type { DecisionRecord, JournalSink } from "./journal-record.js";
@@ -25,6 +26,8 @@ export interface EngineContext {
   log: (message: string) => void;
   ledger: TakeoverLedger;
   nextDecisionId: () => number;
+  /** Processes killed by any scope of this engine and not gone yet: never chosen again anywhere. */
+  killed: KilledRegistry;
 }
 
 /** A decision record before its victim, action and outcome are known. */
@@ -349,7 +352,7 @@ export class ManagedCgroup {
     const ranking = rankCandidates(snap.value, {
       maxCandidates: options.journalCandidates,
       totalMemoryPages: this.machineMemoryPages,
-      aliveVictims: this.aliveVictims.handles(),
+      aliveVictims: [...this.aliveVictims.handles(), ...this.ctx.killed.identities()],
     });
     const excluded: Exclusion[] = [...ranking.excluded];
     const candidates = ranking.candidates;
@@ -387,6 +390,7 @@ export class ManagedCgroup {
 
     const killStartMs = host.now();
     const killed = killFirstReachable(host, candidates, excluded);
+    if (killed !== null) this.ctx.killed.add(killed.handle);
     // Where the time to SIGKILL went, so a slow kill can be explained from the journal.
     const phasesMs = {
       detect: snapshotStartMs - notifiedAtMs,

@@ -396,3 +396,23 @@ describe("machine guard: a condition no kill can fix", () => {
     engine.stop();
   });
 });
+
+describe("machine guard beside a managed cgroup", () => {
+  it("never chooses a process the cgroup's handling killed and is still watching", async () => {
+    const { host, journal, engine } = setup();
+    addWorkload(host, { onKill: "stall", reapable: false, state: "D" });
+    assert.ok(engine.manage(host.ref.path).ok);
+    host.fireOom();
+    await host.advance(50);
+    assert.deepEqual(host.killed, [300], "the cgroup's victim: the hog, stuck");
+    // Now the machine runs low: the guard's best victim would be the hog, which is already dying.
+    makeAvailable(host, 32);
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(1000);
+    const machine = decisions(journal).filter((d) => d.incident.cgroup === "/");
+    assert.equal(machine.length, 1);
+    assert.equal(machine[0]?.victim?.pid, 200, "the next best, not the hog again");
+    assert.ok(machine[0]?.excluded.some((e) => e.pid === 300 && /killed earlier/.test(e.reason)));
+    engine.stop();
+  });
+});

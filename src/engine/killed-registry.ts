@@ -1,0 +1,28 @@
+// Every process this engine has killed, in any scope, until it is gone. A machine guard decision
+// must not choose a victim a managed cgroup killed a moment ago and is still watching (and the
+// other way round): it would be journaled as a second kill of a process already dying.
+// Entries are dropped lazily, when a read shows the pid gone or reused: no descriptor is kept.
+
+import type { ProcessIdentity } from "../core/rank.js";
+import type { Host } from "./host.js";
+
+export class KilledRegistry {
+  private readonly entries = new Map<number, ProcessIdentity>();
+
+  constructor(private readonly host: Host) {}
+
+  add(identity: ProcessIdentity): void {
+    this.entries.set(identity.pid, { pid: identity.pid, startTimeTicks: identity.startTimeTicks });
+  }
+
+  /** The killed processes still there (zombies included: the ranking excludes those anyway). */
+  identities(): ProcessIdentity[] {
+    const alive: ProcessIdentity[] = [];
+    for (const [pid, identity] of this.entries) {
+      const now = this.host.readProcess(pid);
+      if (now.ok && now.value.startTimeTicks === identity.startTimeTicks) alive.push(identity);
+      else this.entries.delete(pid);
+    }
+    return alive;
+  }
+}
