@@ -4,6 +4,7 @@
 
 import { readFileSync } from "node:fs";
 import { createLinuxHost } from "../host/linux/linux-host.js";
+import { limitBlockedByUsage } from "../engine/soft-limit.js";
 import { FileLedger } from "./file-ledger.js";
 import { defaultStateDir, ledgerPathIn } from "./paths.js";
 
@@ -47,6 +48,12 @@ export function runRestore(options: { stateDir: string | null }, out: (line: str
     if (!ref.ok) {
       out(`${cgroup}: ${ref.error.message}; forgotten`);
       ledger.forgetLimit(cgroup);
+      continue;
+    }
+    const blocked = limitBlockedByUsage(ref.value, host, original);
+    if (blocked !== null) {
+      problems++;
+      out(`${cgroup}: ${blocked}`);
       continue;
     }
     const restored = host.setMemoryLimit(ref.value, original);

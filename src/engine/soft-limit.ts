@@ -34,6 +34,18 @@ export function giveBackRaisedLimit(ref: CgroupRef, host: Host, ledger: Takeover
   return `memory limit put back to ${original ?? "max"} bytes: an earlier oomwarden raised it in soft-limit mode and stopped without restoring it`;
 }
 
+/**
+ * Why the original limit cannot go back now (usage is above it), or null. v1 would refuse the write
+ * (EBUSY); v2 would reclaim and let the kernel's OOM killer act, unjournaled, as the daemon stops.
+ * The ledger keeps the original, and `oomwarden restore` puts it back once usage allows.
+ */
+export function limitBlockedByUsage(ref: CgroupRef, host: Host, originalLimitBytes: number | null): string | null {
+  if (originalLimitBytes === null) return null;
+  const now = host.readCgroup(ref);
+  if (!now.ok || now.value.usageBytes <= originalLimitBytes) return null;
+  return `usage ${now.value.usageBytes} bytes is above the original limit ${originalLimitBytes} bytes: the raised limit stays for now (the ledger keeps the original; run oomwarden restore once usage is below it)`;
+}
+
 export class SoftLimit {
   private timer: TimerHandle | null = null;
   private overSinceMs: number | null = null;
@@ -117,6 +129,8 @@ export class SoftLimit {
     if (this.timer !== null) this.host.clearTimer(this.timer);
     this.timer = null;
     if (this.logicalLimitBytes === null) return { ok: true, value: undefined };
+    const blocked = limitBlockedByUsage(this.ref, this.host, this.originalLimitBytes);
+    if (blocked !== null) return { ok: false, error: { code: "EBUSY", message: blocked } };
     const restored = this.host.setMemoryLimit(this.ref, this.originalLimitBytes);
     if (restored.ok) {
       this.ledger.forgetLimit(this.ref.path);

@@ -146,3 +146,15 @@ test("a memcg OOM notified while a soft-limit incident is being handled is handl
   assert.ok(after.ok && !after.value.underOom, "and resolved");
   engine.stop();
 });
+
+test("stopping while usage is in the headroom leaves the raised limit, says why, and keeps the original in the ledger", async () => {
+  const { host, engine, ledger } = setup();
+  host.add({ pid: 10, comm: "a", rssBytes: 40 * MIB });
+  assert.ok(engine.manage(host.ref.path).ok);
+  host.baseUsageBytes += 24 * MIB; // 66 MiB: above 64, within the grace period
+  const report = engine.stop();
+  assert.equal(report.failed.length, 1);
+  assert.match(report.failed[0]!.message, /usage \d+ bytes is above the original limit 67108864 bytes: the raised limit stays/);
+  assert.equal(host.limitWrites.length, 1, "no write that the kernel would refuse or answer with its own OOM kill");
+  assert.equal(ledger.recallLimit(host.ref.path), 64 * MIB);
+});
