@@ -4,6 +4,8 @@
 import type { Candidate, Exclusion } from "../core/types.js";
 import type { KilledVictim } from "./confirm-kill.js";
 import type { Host } from "./host.js";
+import type { Outcome } from "./journal-record.js";
+import type { KilledRegistry } from "./killed-registry.js";
 
 export function killFirstReachable(host: Host, candidates: Candidate[], excluded: Exclusion[]): KilledVictim | null {
   for (const candidate of candidates) {
@@ -21,4 +23,33 @@ export function killFirstReachable(host: Host, candidates: Candidate[], excluded
     return { handle: opened.value, candidate, killedAtMs: host.now() };
   }
   return null;
+}
+
+/** When each phase of a decision started, so the time to SIGKILL can be split up in the journal. */
+export interface DecisionTimes {
+  notifiedAtMs: number;
+  snapshotStartMs: number;
+  rankStartMs: number;
+  processes: number;
+}
+
+/** Kills the first reachable candidate, registers it engine-wide, and says where the time went. */
+export function killAndTime(
+  host: Host,
+  registry: KilledRegistry,
+  candidates: Candidate[],
+  excluded: Exclusion[],
+  times: DecisionTimes,
+): { killed: KilledVictim | null; phasesMs: NonNullable<Outcome["phasesMs"]> } {
+  const killStartMs = host.now();
+  const killed = killFirstReachable(host, candidates, excluded);
+  if (killed !== null) registry.add(killed.handle);
+  const phasesMs = {
+    detect: times.snapshotStartMs - times.notifiedAtMs,
+    snapshot: times.rankStartMs - times.snapshotStartMs,
+    rank: killStartMs - times.rankStartMs,
+    kill: host.now() - killStartMs,
+    processes: times.processes,
+  };
+  return { killed, phasesMs };
 }

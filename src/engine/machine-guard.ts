@@ -12,7 +12,7 @@ import type { CgroupSample, Snapshot } from "../core/types.js";
 import { AliveVictims } from "./alive-victims.js";
 import { confirmKill } from "./confirm-kill.js";
 import type { DecisionRecord } from "./journal-record.js";
-import { killFirstReachable } from "./kill-first-reachable.js";
+import { killAndTime } from "./kill-first-reachable.js";
 import type { EngineContext } from "./managed-cgroup.js";
 import { describeDecision, emptyOutcome, victimRecord } from "./outcome.js";
 import type { ScopeProbe, ScopeReading } from "./scope-probe.js";
@@ -241,16 +241,12 @@ export class MachineGuard {
       this.episodeJournaled = true;
       return this.commit({ ...base, victim: top ? victimRecord(top) : null, action: "dry-run", outcome: emptyOutcome("not-acted") });
     }
-    const killStartMs = host.now();
-    const killed = killFirstReachable(host, ranking.candidates, excluded);
-    if (killed !== null) this.ctx.killed.add(killed.handle);
-    const phasesMs = {
-      detect: snapshotStartMs - notifiedAtMs,
-      snapshot: rankStartMs - snapshotStartMs,
-      rank: killStartMs - rankStartMs,
-      kill: host.now() - killStartMs,
+    const { killed, phasesMs } = killAndTime(host, this.ctx.killed, ranking.candidates, excluded, {
+      notifiedAtMs,
+      snapshotStartMs,
+      rankStartMs,
       processes: processes.value.length,
-    };
+    });
     if (killed === null) {
       if (this.nothingReported) return null;
       this.nothingReported = true;

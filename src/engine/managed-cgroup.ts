@@ -9,7 +9,7 @@ import { AliveVictims } from "./alive-victims.js";
 import { confirmGroupKill, confirmKill } from "./confirm-kill.js";
 import type { EngineOptions } from "./engine-options.js";
 import type { CgroupRef, Host, OomTakeover, Unwatch } from "./host.js";
-import { killFirstReachable } from "./kill-first-reachable.js";
+import { killAndTime } from "./kill-first-reachable.js";
 import type { KilledRegistry } from "./killed-registry.js";
 import { cgroupProbe, type ScopeProbe } from "./scope-probe.js";
 import { giveBackRaisedLimit, SoftLimit } from "./soft-limit.js";
@@ -388,17 +388,13 @@ export class ManagedCgroup {
       return this.killGroup(base, snap.value.cgroup.usageBytes, notifiedAtMs);
     }
 
-    const killStartMs = host.now();
-    const killed = killFirstReachable(host, candidates, excluded);
-    if (killed !== null) this.ctx.killed.add(killed.handle);
     // Where the time to SIGKILL went, so a slow kill can be explained from the journal.
-    const phasesMs = {
-      detect: snapshotStartMs - notifiedAtMs,
-      snapshot: rankStartMs - snapshotStartMs,
-      rank: killStartMs - rankStartMs,
-      kill: host.now() - killStartMs,
+    const { killed, phasesMs } = killAndTime(host, this.ctx.killed, candidates, excluded, {
+      notifiedAtMs,
+      snapshotStartMs,
+      rankStartMs,
       processes: snap.value.processes.length,
-    };
+    });
     if (killed === null) {
       const record: DecisionRecord = {
         ...base,

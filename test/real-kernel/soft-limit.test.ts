@@ -30,15 +30,16 @@ const LOGICAL_LIMIT = 64 * MIB; // 67108864
 const RAISED_LIMIT = 73_822_208;
 
 /**
- * A hog that creeps: 40 MiB quickly, then 1 MiB every 150 ms (about 6.7 MiB/s) up to 100 MiB. The
- * 6.4 MiB of headroom then lasts about a second, well beyond the grace (200 ms) plus one check
- * interval (100 ms) plus the kill. A hog at 100 MiB/s would cross the headroom in ~65 ms and meet
+ * A hog that creeps: 40 MiB quickly, then 1 MiB every 300 ms (about 3.3 MiB/s) up to 100 MiB. The
+ * 6.4 MiB of headroom then lasts about two seconds, well beyond the grace (200 ms) plus one check
+ * interval (100 ms) plus the kill, even on a machine busy with the rest of the test suite (at
+ * 150 ms per MiB one run in the full suite met the hard limit first). A hog at 100 MiB/s would cross the headroom in ~65 ms and meet
  * the kernel's hard limit first: that is a memcg OOM, not a soft-limit incident.
  */
 const CREEPING_HOG = [
   "python3",
   "-c",
-  "import time\nb=[]\nfor i in range(100):\n  b.append(b'x'*(1<<20))\n  time.sleep(0.01 if i < 40 else 0.15)\ntime.sleep(600)",
+  "import time\nb=[]\nfor i in range(100):\n  b.append(b'x'*(1<<20))\n  time.sleep(0.01 if i < 40 else 0.3)\ntime.sleep(600)",
 ];
 
 function decisions(journal: MemoryJournal): DecisionRecord[] {
