@@ -4,7 +4,8 @@
 
 import { readFileSync } from "node:fs";
 import { createLinuxHost } from "../host/linux/linux-host.js";
-import { limitBlockedByUsage } from "../engine/soft-limit.js";
+import type { CgroupRef } from "../engine/host.js";
+import { giveBackRaisedLimit } from "../engine/soft-limit.js";
 import { FileLedger } from "./file-ledger.js";
 import { defaultStateDir, ledgerPathIn } from "./paths.js";
 
@@ -26,45 +27,41 @@ export function runRestore(options: { stateDir: string | null }, out: (line: str
     return 1;
   }
   const host = createLinuxHost();
-  for (const [cgroup, original] of entries) {
-    const ref = host.resolveCgroup(cgroup);
-    if (!ref.ok) {
-      // A removed cgroup has nothing left to restore.
-      out(`${cgroup}: ${ref.error.message}; forgotten`);
+  /** A removed cgroup has nothing left to restore: it is forgotten. */
+  const each = (cgroups: string[], forget: (cgroup: string) => void, restore: (ref: CgroupRef, cgroup: string) => { ok: boolean; message: string }): void => {
+    for (const cgroup of cgroups) {
+      const ref = host.resolveCgroup(cgroup);
+      if (!ref.ok) {
+        out(`${cgroup}: ${ref.error.message}; forgotten`);
+        forget(cgroup);
+        continue;
+      }
+      const done = restore(ref.value, cgroup);
+      if (!done.ok) problems++;
+      out(`${cgroup}: ${done.message}`);
+    }
+  };
+  each(
+    entries.map(([cgroup]) => cgroup),
+    (cgroup) => ledger.forget(cgroup),
+    (ref, cgroup) => {
+      const original = ledger.recall(cgroup) ?? false;
+      const restored = host.restoreOom(ref, { previousOomKillDisable: original, notes: [] });
+      if (!restored.ok) return { ok: false, message: restored.error.message };
       ledger.forget(cgroup);
-      continue;
-    }
-    const restored = host.restoreOom(ref.value, { previousOomKillDisable: original, notes: [] });
-    if (restored.ok) {
-      ledger.forget(cgroup);
-      out(`${cgroup}: oom_kill_disable restored to ${original ? 1 : 0}`);
-    } else {
-      problems++;
-      out(`${cgroup}: ${restored.error.message}`);
-    }
-  }
-  for (const [cgroup, original] of limits) {
-    const ref = host.resolveCgroup(cgroup);
-    if (!ref.ok) {
-      out(`${cgroup}: ${ref.error.message}; forgotten`);
-      ledger.forgetLimit(cgroup);
-      continue;
-    }
-    const blocked = limitBlockedByUsage(ref.value, host, original);
-    if (blocked !== null) {
-      problems++;
-      out(`${cgroup}: ${blocked}`);
-      continue;
-    }
-    const restored = host.setMemoryLimit(ref.value, original);
-    if (restored.ok) {
-      ledger.forgetLimit(cgroup);
-      out(`${cgroup}: memory limit restored to ${original === null ? "none" : `${original} bytes`} (soft-limit mode had raised it)`);
-    } else {
-      problems++;
-      out(`${cgroup}: ${restored.error.message}`);
-    }
-  }
+      return { ok: true, message: `oom_kill_disable restored to ${original ? 1 : 0}` };
+    },
+  );
+  each(
+    limits.map(([cgroup]) => cgroup),
+    (cgroup) => ledger.forgetLimit(cgroup),
+    (ref, cgroup) => {
+      const original = ledger.recallLimit(cgroup);
+      const given = giveBackRaisedLimit(ref, host, ledger);
+      if (given === null || !given.ok) return given ?? { ok: true, message: "nothing to restore" };
+      return { ok: true, message: `memory limit restored to ${original === null ? "none" : `${original} bytes`} (soft-limit mode had raised it)` };
+    },
+  );
   return problems > 0 ? 1 : 0;
 }
 

@@ -48,6 +48,8 @@ export class ManagedCgroup {
   private readonly probe: ScopeProbe;
   /** Soft-limit mode (seed 002), when enabled for this cgroup. */
   private softLimit: SoftLimit | null = null;
+  /** When usage went over the logical limit, for the soft-limit decision's reason. */
+  private softOverSinceMs = 0;
   private stopped = false;
   /** Resolves when the current incident (if any) has been fully handled; lets tests and shutdown wait. */
   private idle: Promise<void> = Promise.resolve();
@@ -79,7 +81,7 @@ export class ManagedCgroup {
     notes.push(...taken.value.notes);
     if (!options.softLimit.enabled || options.dryRun) {
       const given = giveBackRaisedLimit(this.ref, host, this.ctx.ledger);
-      if (given !== null) notes.push(given);
+      if (given !== null) notes.push(given.message);
     }
     if (options.softLimit.enabled && !options.dryRun) {
       const soft = new SoftLimit(this.ref, host, this.ctx.ledger, options.softLimit);
@@ -208,7 +210,6 @@ export class ManagedCgroup {
         this.afterHandling();
       });
   }
-  private softOverSinceMs = 0;
 
   private probeFor(kind: IncidentKind): ScopeProbe {
     return kind === "soft-limit" && this.softLimit !== null ? this.softLimit.probe() : this.probe;

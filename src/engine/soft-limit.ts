@@ -22,16 +22,19 @@ export interface SoftLimitOptions {
 }
 
 /**
- * Soft-limit mode is off for this cgroup now, but an earlier oomwarden raised its limit and was
- * killed before it could restore it: the ledger's original goes back. Returns a note, or null.
+ * An earlier oomwarden raised this cgroup's limit in soft-limit mode and was killed before it could
+ * restore it: the ledger's original goes back (not below current usage). Used by a daemon without
+ * soft-limit mode for the cgroup and by `oomwarden restore`. null: nothing recorded.
  */
-export function giveBackRaisedLimit(ref: CgroupRef, host: Host, ledger: TakeoverLedger): string | null {
+export function giveBackRaisedLimit(ref: CgroupRef, host: Host, ledger: TakeoverLedger): { ok: boolean; message: string } | null {
   const original = ledger.recallLimit(ref.path);
   if (original === undefined) return null;
+  const blocked = limitBlockedByUsage(ref, host, original);
+  if (blocked !== null) return { ok: false, message: blocked };
   const restored = host.setMemoryLimit(ref, original);
-  if (!restored.ok) return `an earlier oomwarden raised the memory limit in soft-limit mode; putting back ${original ?? "max"} failed: ${restored.error.message}`;
+  if (!restored.ok) return { ok: false, message: `putting back the memory limit ${original ?? "max"} failed: ${restored.error.message}` };
   ledger.forgetLimit(ref.path);
-  return `memory limit put back to ${original ?? "max"} bytes: an earlier oomwarden raised it in soft-limit mode and stopped without restoring it`;
+  return { ok: true, message: `memory limit put back to ${original ?? "max"} bytes: an earlier oomwarden raised it in soft-limit mode and stopped without restoring it` };
 }
 
 /**
