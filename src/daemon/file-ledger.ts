@@ -3,8 +3,11 @@
 
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import type { Result } from "../core/result.js";
 import type { TakeoverLedger } from "../engine/takeover-ledger.js";
 import { makeParents } from "./make-parents.js";
+
+const OK: Result<void> = { ok: true, value: undefined };
 
 interface LedgerFile {
   version: 1;
@@ -36,10 +39,13 @@ export class FileLedger implements TakeoverLedger {
     return this.entries[cgroupPath] ?? null;
   }
 
-  remember(cgroupPath: string, originalOomKillDisable: boolean): void {
-    if (this.entries[cgroupPath] === originalOomKillDisable) return;
+  remember(cgroupPath: string, originalOomKillDisable: boolean): Result<void> {
+    if (this.entries[cgroupPath] === originalOomKillDisable) return OK;
+    const before = this.entries;
     this.entries = { ...this.entries, [cgroupPath]: originalOomKillDisable };
-    this.save();
+    const saved = this.save();
+    if (!saved.ok) this.entries = before;
+    return saved;
   }
 
   forget(cgroupPath: string): void {
@@ -57,10 +63,13 @@ export class FileLedger implements TakeoverLedger {
     return cgroupPath in this.limits ? this.limits[cgroupPath] : undefined;
   }
 
-  rememberLimit(cgroupPath: string, originalLimitBytes: number | null): void {
-    if (this.limits[cgroupPath] === originalLimitBytes) return;
+  rememberLimit(cgroupPath: string, originalLimitBytes: number | null): Result<void> {
+    if (this.limits[cgroupPath] === originalLimitBytes) return OK;
+    const before = this.limits;
     this.limits = { ...this.limits, [cgroupPath]: originalLimitBytes };
-    this.save();
+    const saved = this.save();
+    if (!saved.ok) this.limits = before;
+    return saved;
   }
 
   forgetLimit(cgroupPath: string): void {
@@ -74,7 +83,7 @@ export class FileLedger implements TakeoverLedger {
     return { ...this.limits };
   }
 
-  private save(): void {
+  private save(): Result<void> {
     const data: LedgerFile = { version: 1, ownerPid: process.pid, cgroups: this.entries, limits: this.limits };
     const temporary = `${this.path}.${process.pid}.tmp`;
     try {
@@ -87,8 +96,11 @@ export class FileLedger implements TakeoverLedger {
         closeSync(fd);
       }
       renameSync(temporary, this.path);
+      return OK;
     } catch (error) {
-      this.onError(`cannot write the takeover ledger ${this.path}: ${(error as Error).message}`);
+      const message = `cannot write the takeover ledger ${this.path}: ${(error as Error).message}`;
+      this.onError(message);
+      return { ok: false, error: { code: "LEDGER", message } };
     }
   }
 }

@@ -168,8 +168,16 @@ export class ManagedCgroup {
   private takeOver(): Result<OomTakeover> {
     const { host, ledger } = this.ctx;
     const current = host.readCgroup(this.ref);
+    if (!current.ok) return current;
     const recalled = ledger.recall(this.ref.path);
-    if (current.ok && this.ref.version === 1 && !current.value.oomKillDisabled) ledger.remember(this.ref.path, false);
+    if (this.ref.version === 1 && !current.value.oomKillDisabled) {
+      // Nothing changes before the original is on disk: a daemon killed after the change and before
+      // a lost write would leave the kernel killer off for good, with nothing to restore it.
+      const recorded = ledger.remember(this.ref.path, false);
+      if (!recorded.ok) {
+        return { ok: false, error: { code: "LEDGER", message: `not taking over: the original oom_kill_disable could not be recorded (${recorded.error.message})` } };
+      }
+    }
     const taken = host.takeOverOom(this.ref);
     if (!taken.ok) {
       if (recalled === null) ledger.forget(this.ref.path);

@@ -74,7 +74,10 @@ export class SoftLimit {
       return { ok: false, error: { code: "NO_LIMIT", message: `soft-limit mode needs a memory limit on ${this.ref.path}: it has none to enforce` } };
     }
     const headroomBytes = Math.ceil((original * this.options.headroomPct) / 100 / 4096) * 4096;
-    this.ledger.rememberLimit(this.ref.path, original);
+    const recorded = this.ledger.rememberLimit(this.ref.path, original);
+    if (!recorded.ok) {
+      return { ok: false, error: { code: "LEDGER", message: `soft-limit mode not started: the original limit could not be recorded (${recorded.error.message})` } };
+    }
     const raised = this.host.setMemoryLimit(this.ref, original + headroomBytes);
     if (!raised.ok) {
       if (recalled === undefined) this.ledger.forgetLimit(this.ref.path);

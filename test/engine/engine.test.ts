@@ -351,3 +351,37 @@ test("the ledger holds the original value while managed, and a value left by a k
   third.stop();
   assert.equal(host.oomKillDisabled, true);
 });
+
+test("no takeover when the ledger cannot record the original: oom_kill_disable and the limit stay as they were", async () => {
+  const { InMemoryLedger } = await import("../../src/engine/takeover-ledger.js");
+  class FullDiskLedger extends InMemoryLedger {
+    override remember(): { ok: false; error: { code: string; message: string } } {
+      return { ok: false, error: { code: "ENOSPC", message: "no space left on device" } };
+    }
+    override rememberLimit(): { ok: false; error: { code: string; message: string } } {
+      return { ok: false, error: { code: "ENOSPC", message: "no space left on device" } };
+    }
+  }
+  const host = new FakeHost(1);
+  const journal = new MemoryJournal();
+  const engine = new Engine(host, journal, { machineGuard: { enabled: false } }, { ledger: new FullDiskLedger() });
+  const managed = engine.manage(host.ref.path);
+  assert.ok(!managed.ok && /could not be recorded \(no space left on device\)/.test(managed.error.message), JSON.stringify(managed));
+  assert.equal(host.oomKillDisabled, false, "the kernel killer was never turned off");
+  assert.deepEqual(engine.managedPaths(), []);
+  engine.stop();
+
+  // Soft-limit mode raises no limit it could not write down either (v1 killer already disabled by the operator).
+  const soft = new FakeHost(1);
+  soft.oomKillDisabled = true;
+  const limitOf = (): number | null => {
+    const read = soft.readCgroup();
+    return read.ok ? read.value.limitBytes : -1;
+  };
+  const limitBefore = limitOf();
+  const softEngine = new Engine(soft, new MemoryJournal(), { softLimit: { enabled: true } }, { ledger: new FullDiskLedger() });
+  const softManaged = softEngine.manage(soft.ref.path);
+  assert.ok(!softManaged.ok && /original limit could not be recorded/.test(softManaged.error.message), JSON.stringify(softManaged));
+  assert.equal(limitOf(), limitBefore);
+  softEngine.stop();
+});
