@@ -1,48 +1,167 @@
 // The journal: one JSON line per record, appended and flushed to disk before append() returns,
 // so a kill is explainable even if the daemon dies right after it.
+//
+// A record is whole or absent, never a fragment the next one lands on: each line goes out in one
+// write on an O_APPEND descriptor; a write that fails half way (a full disk writes up to the last
+// free page and stops) is cut back to where the file ended before it; and a file that already
+// ends inside a line (an earlier crash) gets a line end before the first new record.
+// Readers (journal-reader.ts) skip any line that is not one complete record.
 
-import { closeSync, fdatasyncSync, openSync, writeSync } from "node:fs";
-import { makeParents } from "./make-parents.js";
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { JournalRecord, JournalSink } from "../engine/journal-record.js";
+import { inspectJournalTail, type JournalTail } from "./journal-tail.js";
+import { makeParents } from "./make-parents.js";
+
+/** The file operations append() needs; tests substitute failing ones. */
+export interface JournalFileOps {
+  /** Returns the bytes written, which a full disk makes fewer than asked. */
+  write(fd: number, bytes: Uint8Array): number;
+  sizeBytes(fd: number): number;
+  truncate(fd: number, sizeBytes: number): void;
+  flush(fd: number): void;
+}
+
+export const NODE_FILE_OPS: JournalFileOps = {
+  write: (fd, bytes) => writeSync(fd, bytes),
+  sizeBytes: (fd) => fstatSync(fd).size,
+  truncate: (fd, sizeBytes) => ftruncateSync(fd, sizeBytes),
+  flush: (fd) => fdatasyncSync(fd),
+};
 
 export class FileJournal implements JournalSink {
   private fd: number | null;
+  /** The file may end inside a line (a torn tail, or a partial write that could not be cut off): the next record starts with a line end. */
+  private startsInsideLine = false;
+  /** Since the last record that was written: a failing disk is reported once, not once per record. */
+  private failing: { records: number; sinceIso: string; firstFailure: string } | null = null;
 
   private constructor(
     readonly path: string,
     fd: number,
-    private readonly onWriteError: (message: string) => void,
+    private readonly report: (message: string) => void,
+    private readonly ops: JournalFileOps,
   ) {
     this.fd = fd;
   }
 
-  /** Opens (creating directories as needed) for appending; the error names the path. */
-  static open(path: string, onWriteError: (message: string) => void): { ok: true; journal: FileJournal } | { ok: false; message: string } {
+  /**
+   * Opens (creating directories as needed) for appending; the error names the path.
+   * `report` hears about the file itself: a torn tail found here, and writes that fail and recover.
+   */
+  static open(
+    path: string,
+    report: (message: string) => void,
+    ops: JournalFileOps = NODE_FILE_OPS,
+  ): { ok: true; journal: FileJournal } | { ok: false; message: string } {
+    let fd: number;
+    let tail: JournalTail;
     try {
       makeParents(dirname(path));
-      const fd = openSync(path, "a", 0o640);
-      return { ok: true, journal: new FileJournal(path, fd, onWriteError) };
+      fd = openSync(path, "a", 0o640);
+      tail = inspectJournalTail(path, ops.sizeBytes(fd));
     } catch (error) {
       return { ok: false, message: `cannot open journal ${path}: ${(error as Error).message}` };
     }
+    const journal = new FileJournal(path, fd, report, ops);
+    journal.startAfter(tail);
+    return { ok: true, journal };
   }
 
   append(record: JournalRecord): void {
     if (this.fd === null) return;
-    const line = `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`;
+    let line: string;
     try {
-      writeSync(this.fd, line);
-      fdatasyncSync(this.fd);
+      line = `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`;
     } catch (error) {
-      // A full disk must not stop OOM handling: say so and keep going.
-      this.onWriteError(`journal ${this.path}: write failed: ${(error as Error).message}`);
+      this.report(`journal ${this.path}: a ${record.type} record could not be encoded: ${(error as Error).message}`);
+      return;
     }
+    this.noteOutcome(this.writeLine(this.fd, line));
   }
 
   close(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
+  }
+
+  private startAfter(tail: JournalTail): void {
+    if (tail.kind === "clean") return;
+    this.startsInsideLine = true;
+    // Unreadable: an empty line costs nothing if the file did end cleanly, so say nothing.
+    if (tail.kind === "unknown") return;
+    const size = `${tail.scanLimitReached ? "at least " : ""}${tail.fragmentBytes} bytes`;
+    const message = `the journal ended inside a line (${size} after the last line end: a record cut short by a crash or a full disk); it is left as it is, readers skip it, and new records start on the next line`;
+    this.report(`journal ${this.path}: ${message}`);
+    this.append({ type: "notice", message });
+  }
+
+  /** One line, one write. Returns why it failed, or null; on failure the file ends on a line boundary again, or the next line starts with one. */
+  private writeLine(fd: number, line: string): string | null {
+    const bytes = Buffer.from(this.startsInsideLine ? `\n${line}` : line);
+    const sizeBefore = this.sizeOrNull(fd);
+    let failure: string | null = null;
+    try {
+      const written = this.ops.write(fd, bytes);
+      if (written < bytes.length) failure = `only ${written} of ${bytes.length} bytes written (disk full?)`;
+    } catch (error) {
+      failure = (error as Error).message;
+    }
+    if (failure !== null) {
+      this.cutPartialWrite(fd, sizeBefore);
+      return failure;
+    }
+    this.startsInsideLine = false;
+    try {
+      this.ops.flush(fd);
+    } catch (error) {
+      return `written but not flushed to disk: ${(error as Error).message}`;
+    }
+    return null;
+  }
+
+  /**
+   * After a failed write, take back whatever part of it reached the file, so the next record does
+   * not land on a fragment. The size before is the journal's own: one daemon writes one journal.
+   */
+  private cutPartialWrite(fd: number, sizeBefore: number | null): void {
+    const sizeAfter = this.sizeOrNull(fd);
+    if (sizeBefore !== null && sizeAfter === sizeBefore) return; // nothing reached the file
+    if (sizeBefore !== null && sizeAfter !== null && sizeAfter > sizeBefore) {
+      try {
+        this.ops.truncate(fd, sizeBefore);
+        return;
+      } catch {
+        // fall through: the fragment stays, so the next record must start on a line of its own
+      }
+    }
+    this.startsInsideLine = true;
+  }
+
+  private sizeOrNull(fd: number): number | null {
+    try {
+      return this.ops.sizeBytes(fd);
+    } catch {
+      return null;
+    }
+  }
+
+  /** A full disk must not stop OOM handling, nor flood the log: the first failure and the recovery are reported. */
+  private noteOutcome(failure: string | null): void {
+    if (failure !== null) {
+      if (this.failing === null) {
+        this.failing = { records: 0, sinceIso: new Date().toISOString(), firstFailure: failure };
+        this.report(`journal ${this.path}: write failed: ${failure}; records are dropped (and counted) until a write succeeds`);
+      }
+      this.failing.records += 1;
+      return;
+    }
+    if (this.failing === null) return;
+    const { records, sinceIso, firstFailure } = this.failing;
+    this.failing = null;
+    const message = `${records} record(s) could not be written or flushed since ${sinceIso} (first failure: ${firstFailure})`;
+    this.report(`journal ${this.path}: writing again; ${message}`);
+    this.append({ type: "notice", message });
   }
 }
 
