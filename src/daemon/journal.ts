@@ -54,13 +54,14 @@ export class FileJournal implements JournalSink {
     report: (message: string) => void,
     ops: JournalFileOps = NODE_FILE_OPS,
   ): { ok: true; journal: FileJournal } | { ok: false; message: string } {
-    let fd: number;
+    let fd: number | null = null;
     let tail: JournalTail;
     try {
       makeParents(dirname(path));
       fd = openSync(path, "a", 0o640);
       tail = inspectJournalTail(path, ops.sizeBytes(fd));
     } catch (error) {
+      if (fd !== null) closeSync(fd);
       return { ok: false, message: `cannot open journal ${path}: ${(error as Error).message}` };
     }
     const journal = new FileJournal(path, fd, report, ops);
