@@ -15,6 +15,9 @@
  *    pidfd_open        = 434   (Linux 5.3)
  *    process_mrelease  = 448   (Linux 5.15)
  * The libc SYS_ macros are used when the headers are new enough to define them.
+ *
+ * flock(2) is here because Node has no way to take an advisory lock: oomwarden uses it to be the
+ * only daemon on a state directory and on a cgroup, and the kernel drops it when the holder dies.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -31,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -538,6 +542,35 @@ static napi_value js_process_mrelease(napi_env env, napi_callback_info info) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* flock                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/* flock(fd, exclusive ? LOCK_EX | LOCK_NB : LOCK_UN). Never waits: a lock held through another
+ * open file description is the EWOULDBLOCK result (named so, not EAGAIN, the same number on Linux),
+ * so the caller can tell "someone has it" from a real failure. The lock belongs to the open file
+ * description, and the kernel releases it when the last fd to it closes, also when the holder is
+ * killed by SIGKILL: a dead holder never leaves a stale lock. */
+static napi_value js_flock(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  FD_ARG(0, "flock", fd);
+  bool exclusive = false;
+  if (!get_bool(env, argv[1], &exclusive)) return result_fail(env, "EINVAL", "flock: argument 1 must be a boolean");
+  const char *what = exclusive ? "LOCK_EX|LOCK_NB" : "LOCK_UN";
+  int r, err;
+  do {
+    r = flock((int)fd, exclusive ? LOCK_EX | LOCK_NB : LOCK_UN);
+    err = errno;
+  } while (r < 0 && err == EINTR);
+  if (r < 0 && err == EWOULDBLOCK) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "flock(fd %d, %s): held through another open file", (int)fd, what);
+    return result_fail(env, "EWOULDBLOCK", msg);
+  }
+  if (r < 0) return result_errno(env, err, "flock(fd %d, %s)", (int)fd, what);
+  return result_ok(env, NULL);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Misc                                                                                       */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -609,6 +642,7 @@ NAPI_MODULE_INIT() {
       {"sysconfPageSize", NULL, js_sysconf_page_size, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sysconfClockTicks", NULL, js_sysconf_clock_ticks, NULL, NULL, NULL, napi_enumerable, NULL},
       {"closeFd", NULL, js_close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"flock", NULL, js_flock, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -2,7 +2,7 @@
 
 import type { Result } from "../core/result.js";
 import { resolveEngineOptions, type EngineOptions, type EngineOptionsInput } from "./engine-options.js";
-import type { Host } from "./host.js";
+import type { Host, Unclaim } from "./host.js";
 import type { JournalSink } from "./journal-record.js";
 import { KilledRegistry } from "./killed-registry.js";
 import { MachineGuard, MACHINE_SCOPE } from "./machine-guard.js";
@@ -26,6 +26,8 @@ export interface StopReport {
 
 export class Engine {
   private readonly managed = new Map<string, ManagedCgroup>();
+  /** Each managed cgroup's claim, held from before its takeover until after its restore. */
+  private readonly claims = new Map<string, Unclaim>();
   private decisionCounter = 0;
   private warmedUp = false;
   private machineGuard: MachineGuard | null = null;
@@ -57,6 +59,13 @@ export class Engine {
     if (this.managed.has(ref.value.path)) {
       return { ok: true, value: { cgroup: ref.value.path, notes: ["already managed"] } };
     }
+    // Claimed before anything is changed: a second daemon must not even read the original
+    // oom_kill_disable, since the first one has already set it.
+    const claim = this.host.claimCgroup(ref.value);
+    if (!claim.ok) {
+      this.journal.append({ type: "error", cgroup: ref.value.path, message: claim.error.message });
+      return claim;
+    }
     const cgroup = new ManagedCgroup(ref.value, this.context());
     // Compiled code is shared by every cgroup: warm thoroughly once, then a single round each.
     const started = cgroup.start(this.managed.size === 0 && !this.warmedUp ? WARM_UP_ROUNDS_FIRST : 1);
@@ -64,10 +73,12 @@ export class Engine {
     if (!started.ok) {
       // start() undoes what it did; stop() tries once more, in case that undo failed too.
       cgroup.stop();
+      claim.value();
       this.journal.append({ type: "error", cgroup: ref.value.path, message: started.error.message });
       return started;
     }
     this.managed.set(ref.value.path, cgroup);
+    this.claims.set(ref.value.path, claim.value);
     this.journal.append({
       type: "manage",
       cgroup: ref.value.path,
@@ -132,8 +143,11 @@ export class Engine {
         report.failed.push({ cgroup: path, message: stopped.error.message });
         this.journal.append({ type: "error", cgroup: path, message: `restore failed: ${stopped.error.message}` });
       }
+      // Only once the settings are back: a daemon starting now must find the original values.
+      this.claims.get(path)?.();
     }
     this.managed.clear();
+    this.claims.clear();
     return report;
   }
 }

@@ -48,6 +48,11 @@ export interface Unwatch {
   (): void;
 }
 
+/** Gives up a claim taken by claimCgroup. Idempotent. */
+export interface Unclaim {
+  (): void;
+}
+
 export interface TimerHandle {
   readonly id: unknown;
 }
@@ -69,6 +74,13 @@ export interface Host {
 
   /** Checks that path exists, lies inside a cgroup mount and is a memory cgroup; errors name the path. */
   resolveCgroup(path: string): Result<CgroupRef>;
+  /**
+   * Makes this process the cgroup's only manager until the returned function is called: two
+   * handlers on one cgroup would both decide each OOM (and kill twice). Refused, naming the holder
+   * where known, while another holds it. The claim dies with its holder (SIGKILL included), so a
+   * killed daemon leaves none behind. Linux: flock on the cgroup's directory.
+   */
+  claimCgroup(ref: CgroupRef): Result<Unclaim>;
   readCgroup(ref: CgroupRef): Result<CgroupSample>;
   /** Processes in the cgroup and its descendants; pids that vanish while reading are skipped. */
   listProcesses(ref: CgroupRef): Result<ProcessSample[]>;

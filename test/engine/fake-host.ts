@@ -3,7 +3,7 @@
 
 import { fail, ok, type Result } from "../../src/core/result.js";
 import type { CgroupSample, CgroupVersion, MachinePressure, MemoryEventCounters, ProcessSample } from "../../src/core/types.js";
-import type { CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unwatch, VictimHandle } from "../../src/engine/host.js";
+import type { CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unclaim, Unwatch, VictimHandle } from "../../src/engine/host.js";
 
 const MIB = 1024 * 1024;
 
@@ -167,6 +167,18 @@ export class FakeHost implements Host {
   }
   resolveCgroup(path: string): Result<CgroupRef> {
     return path === this.ref.path ? ok(this.ref) : fail("ENOENT", `cgroup ${path} does not exist`);
+  }
+  /** Cgroups claimed through this host and not given up (as flock, per machine). */
+  readonly claimed = new Set<string>();
+  claimCgroup(ref: CgroupRef): Result<Unclaim> {
+    if (this.claimed.has(ref.path)) return fail("CLAIMED", `another oomwarden manages ${ref.path}`);
+    this.claimed.add(ref.path);
+    let released = false;
+    return ok(() => {
+      if (released) return;
+      released = true;
+      this.claimed.delete(ref.path);
+    });
   }
   readCgroup(): Result<CgroupSample> {
     const usageBytes = this.usageBytes();

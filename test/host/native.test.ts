@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, writeSync, constants as fsc } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync, constants as fsc } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -14,6 +14,8 @@ import {
   closeFd,
   eventfdCreate,
   eventfdDrain,
+  flockExclusive,
+  flockUnlock,
   mlockall,
   munlockall,
   nativeStatus,
@@ -450,6 +452,68 @@ describe("native addon", () => {
       const fd = unwrap(eventfdCreate());
       closeFd(fd);
       assertFails(await processMrelease(fd), "EBADF");
+    });
+  });
+
+  describe("flock", () => {
+    it("locks exclusively without waiting: a second open file is refused with EWOULDBLOCK until the first unlocks or closes", () => {
+      const dir = mkdtempSync(join(tmpdir(), "oomwarden-flock-"));
+      const path = join(dir, "lock");
+      const first = openSync(path, "w");
+      const second = openSync(path, "r");
+      try {
+        unwrap(flockExclusive(first));
+        unwrap(flockExclusive(first)); // the holder may take it again
+        assertFails(flockExclusive(second), "EWOULDBLOCK", `flock(fd ${second}, LOCK_EX|LOCK_NB)`);
+        unwrap(flockUnlock(first));
+        unwrap(flockExclusive(second));
+        assertFails(flockExclusive(first), "EWOULDBLOCK");
+        closeSync(second);
+        unwrap(flockExclusive(first));
+      } finally {
+        closeSync(first);
+        try {
+          closeSync(second);
+        } catch {
+          // already closed above
+        }
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("locks a directory too, and a holder killed by SIGKILL leaves no lock behind", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "oomwarden-flock-"));
+      const run = runNode(
+        `const { openSync, constants } = await import("node:fs");
+         const fd = openSync(${JSON.stringify(dir)}, constants.O_RDONLY | constants.O_DIRECTORY);
+         const r = native.flockExclusive(fd);
+         console.log(r.ok ? "locked" : r.error.message);
+         setInterval(() => {}, 1000);`,
+        20_000,
+      );
+      const mine = openSync(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+      try {
+        await withTimeout(
+          new Promise<void>((resolve) => run.child.stdout!.on("data", (d: Buffer) => d.toString().includes("locked") && resolve())),
+          10_000,
+          "the child to lock the directory",
+        );
+        assertFails(flockExclusive(mine), "EWOULDBLOCK");
+        killChild(run.child);
+        assert.equal((await run.done).signal, "SIGKILL");
+        unwrap(flockExclusive(mine));
+      } finally {
+        closeSync(mine);
+        killChild(run.child);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("rejects bad arguments and closed fds as results", () => {
+      assertFails(flockExclusive(-1), "EINVAL");
+      const fd = unwrap(eventfdCreate());
+      closeFd(fd);
+      assertFails(flockExclusive(fd), "EBADF", `flock(fd ${fd}, LOCK_EX|LOCK_NB)`);
     });
   });
 

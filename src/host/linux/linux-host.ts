@@ -2,16 +2,17 @@
 // memory.events notifications, pidfd kills and process_mrelease. Fixture trees plug in through
 // the mounts and the LinuxFs, so the same code runs in the v2 fixture tests.
 
-import { closeSync, openSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import { closeSync, constants as fsConstants, openSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import { setPriority } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fail, ok, type Result } from "../../core/result.js";
 import type { CgroupSample, MachinePressure, ProcessSample } from "../../core/types.js";
-import type { CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unwatch, VictimHandle } from "../../engine/host.js";
+import type { CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unclaim, Unwatch, VictimHandle } from "../../engine/host.js";
 import { readCgroupMounts, validateCgroupPath, type CgroupMounts } from "./cgroup-mounts.js";
 import { listCgroupPids, readCgroupSample } from "./cgroup-reader.js";
 import { V1, V1_UNLIMITED_WRITE, V2, V2_UNLIMITED } from "./control-files.js";
+import { tryLockExclusive } from "./exclusive-lock.js";
 import { nodeLinuxFs, type LinuxFs } from "./linux-fs.js";
 import { readMachinePressure } from "./machine-pressure-reader.js";
 import * as native from "./native.js";
@@ -111,6 +112,31 @@ export class LinuxHost implements Host {
 
   resolveCgroup(path: string): Result<CgroupRef> {
     return validateCgroupPath(path, this.mounts, this.fs);
+  }
+  /**
+   * flock on an fd of the cgroup's own directory (kernfs directories take flock), held until the
+   * claim is given up: it catches a second daemon whatever its state directory.
+   */
+  claimCgroup(ref: CgroupRef): Result<Unclaim> {
+    let fd: number;
+    try {
+      fd = openSync(ref.path, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+    } catch (error) {
+      return fail((error as NodeJS.ErrnoException).code ?? "EIO", `cannot open ${ref.path} to claim it: ${(error as Error).message}`);
+    }
+    const lock = tryLockExclusive(fd, this.procRoot, this.fs);
+    if (lock.kind !== "locked") {
+      closeSync(fd);
+      if (lock.kind === "failed") return fail(lock.error.code, `cannot claim ${ref.path}: ${lock.error.message}`);
+      const holder = lock.holderPid === null ? "another process" : lock.holderPid === process.pid ? "this daemon (under another path)" : `pid ${lock.holderPid}`;
+      return fail("CLAIMED", `another oomwarden manages ${ref.path} (${holder} holds its lock); one daemon per cgroup, so this one leaves it alone`);
+    }
+    let released = false;
+    return ok(() => {
+      if (released) return;
+      released = true;
+      closeSync(fd);
+    });
   }
   readCgroup(ref: CgroupRef): Result<CgroupSample> {
     return readCgroupSample(ref, this.fs);

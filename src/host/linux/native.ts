@@ -1,5 +1,5 @@
 // Typed access to the oomwarden_native addon (native/oomwarden_native.c): eventfd, fd readiness
-// on the main libuv loop, pidfd, process_mrelease, mlockall, sysconf.
+// on the main libuv loop, pidfd, process_mrelease, mlockall, sysconf, flock.
 //
 // Errors come back as Result values, never exceptions; errno is captured and EINTR retried in C.
 // The addon is loaded lazily on first use, so importing this module never throws: if the build is
@@ -52,6 +52,7 @@ interface NativeBinding {
   sysconfPageSize(): number;
   sysconfClockTicks(): number;
   closeFd(fd: number): void;
+  flock(fd: number, exclusive: boolean): Result<void>;
 }
 
 const ADDON_RELATIVE = join("build", "Release", "oomwarden_native.node");
@@ -215,4 +216,21 @@ export function sysconfClockTicks(): number {
 export function closeFd(fd: number): void {
   activeWatches.get(fd)?.stop();
   load()?.closeFd(fd);
+}
+
+/**
+ * flock(fd, LOCK_EX | LOCK_NB): never waits. Held through another open file description (another
+ * process, or another open() of the same file in this one): code "EWOULDBLOCK". The lock lives as
+ * long as the open file: closing the fd releases it, and so does the holder's death, SIGKILL
+ * included, so no lock outlives its process. Works on directories too (kernfs, tmpfs, ext4).
+ */
+export function flockExclusive(fd: number): Result<void> {
+  const b = load();
+  return b ? b.flock(fd, true) : unavailable();
+}
+
+/** flock(fd, LOCK_UN): gives the lock back without closing the fd. */
+export function flockUnlock(fd: number): Result<void> {
+  const b = load();
+  return b ? b.flock(fd, false) : unavailable();
 }

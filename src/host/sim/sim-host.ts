@@ -4,11 +4,14 @@
 
 import { fail, ok, type Result } from "../../core/result.js";
 import type { CgroupSample, MachinePressure, ProcessSample } from "../../core/types.js";
-import type { CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unwatch, VictimHandle } from "../../engine/host.js";
+import type { CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unclaim, Unwatch, VictimHandle } from "../../engine/host.js";
 import type { SimCgroupInfo, SimProcessInfo, UserspaceApi } from "../../sim/userspace-api.js";
 
 /** The agent is not a simulated task: no pid of the simulation can be its own. */
 const AGENT_PID = -1;
+
+/** Claimed cgroups per simulated kernel: like a flock, a claim is the kernel's, seen by every agent of that simulation. */
+const claimsBySimulation = new WeakMap<UserspaceApi, Set<string>>();
 
 export class SimHost implements Host {
   constructor(private readonly api: UserspaceApi) {}
@@ -73,6 +76,22 @@ export class SimHost implements Host {
   resolveCgroup(path: string): Result<CgroupRef> {
     const cgroup = this.api.cgroup(path);
     return cgroup === null ? fail("ENOENT", `cgroup path ${path} does not exist in the simulation`) : ok({ path, version: cgroup.version });
+  }
+  claimCgroup(ref: CgroupRef): Result<Unclaim> {
+    let claimed = claimsBySimulation.get(this.api);
+    if (claimed === undefined) {
+      claimed = new Set();
+      claimsBySimulation.set(this.api, claimed);
+    }
+    if (claimed.has(ref.path)) return fail("CLAIMED", `another agent manages ${ref.path}; one per cgroup`);
+    claimed.add(ref.path);
+    const set = claimed;
+    let released = false;
+    return ok(() => {
+      if (released) return;
+      released = true;
+      set.delete(ref.path);
+    });
   }
   readCgroup(ref: CgroupRef): Result<CgroupSample> {
     const cgroup = this.api.cgroup(ref.path);
