@@ -1,9 +1,13 @@
-// The daemon's configuration: YAML file, validated key by key; every error names the key and its line.
+// The daemon's configuration: YAML file, validated key by key; every error is one line naming the
+// file, the line and the key.
 
-import { readFileSync } from "node:fs";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from "yaml";
-import { copyEngineOptions, DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "../engine/engine-options.js";
-import { checkTunable, crossCheck, TUNABLES, type TunableKind } from "../engine/tunables.js";
+import { cutLine, quoted, SHOWN_TEXT_MAX_CHARS } from "../core/shown-text.js";
+import { checkTunable, isTunableName, TUNABLE_NAMES, tunableKey, type TunableName } from "../core/tunable-keys.js";
+import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "../engine/engine-options.js";
+import { applyTunables } from "../engine/tunables.js";
+import { suggest } from "../sim/scenario-file/messages.js";
+import { readRegularFile } from "./read-regular-file.js";
 
 export interface DaemonConfig {
   cgroups: string[];
@@ -23,68 +27,66 @@ export const DEFAULT_CONFIG: DaemonConfig = {
 
 export type ConfigResult = { ok: true; config: DaemonConfig } | { ok: false; message: string };
 
-type Check = (node: Node, key: string, where: string) => { value: unknown } | { error: string };
+/** A config is a few KB; a limit keeps /dev/zero-like or huge files from exhausting memory. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
 
-/** A check for one scalar: the predicate it must pass and what the error says was expected. */
-function scalar(accepts: (v: unknown) => boolean, expected: string): Check {
-  return (node, key, where) => {
-    const v = isScalar(node) ? node.value : undefined;
-    return accepts(v) ? { value: v } : { error: `${where}: key "${key}": expected ${expected}, got ${show(node)}` };
-  };
+/** The daemon's own keys; what follows `key "name": ` in the message when the value is wrong. */
+interface DaemonKey {
+  check: (node: Node | null) => { value: unknown } | { error: string };
+  apply: (c: DaemonConfig, v: unknown) => void;
+  help: string;
 }
 
-const nonEmptyString = scalar((v) => typeof v === "string" && v.length > 0, "a path");
-
-/** Known keys, the check each value must pass, and where the value goes. Engine tunables come from src/engine/tunables.ts. */
-const KEYS: Record<string, { check: Check; apply: (c: DaemonConfig, v: unknown) => void; help: string }> = {
-  cgroups: {
-    check: stringList,
-    apply: (c, v) => (c.cgroups = v as string[]),
-    help: "list of memory cgroup paths to manage",
-  },
-  journal: { check: nonEmptyString, apply: (c, v) => (c.journal = v as string), help: "journal file path" },
-  stateDir: { check: nonEmptyString, apply: (c, v) => (c.stateDir = v as string), help: "directory for the journal and the takeover ledger" },
-  ...Object.fromEntries(
-    Object.entries(TUNABLES).map(([key, tunable]) => [
-      key,
-      {
-        check: tunableCheck(tunable.kind),
-        apply: (c: DaemonConfig, v: unknown) => tunable.apply(c.engine, v),
-        help: tunable.help,
-      },
-    ]),
-  ),
+const nonEmptyString = (node: Node | null): { value: unknown } | { error: string } => {
+  const v = isScalar(node) ? node.value : undefined;
+  return typeof v === "string" && v.length > 0 ? { value: v } : { error: `expected a path, got ${show(node)}` };
 };
 
-function tunableCheck(kind: TunableKind): Check {
-  return (node, key, where) => {
-    const v = isScalar(node) ? node.value : undefined;
-    const checked = checkTunable(kind, v);
-    return checked.ok ? { value: v } : { error: `${where}: key "${key}": expected ${checked.expected}, got ${show(node)}` };
-  };
-}
+/** A Map, not an object: a key such as "constructor" must not find Object.prototype. */
+const DAEMON_KEYS: ReadonlyMap<string, DaemonKey> = new Map<string, DaemonKey>([
+  ["cgroups", { check: stringList, apply: (c, v) => (c.cgroups = v as string[]), help: "list of memory cgroup paths to manage" }],
+  ["journal", { check: nonEmptyString, apply: (c, v) => (c.journal = v as string), help: "journal file path" }],
+  ["stateDir", { check: nonEmptyString, apply: (c, v) => (c.stateDir = v as string), help: "directory for the journal and the takeover ledger" }],
+]);
 
-export const CONFIG_KEYS_HELP: [string, string][] = Object.entries(KEYS).map(([k, v]) => [k, v.help]);
+const KNOWN_KEYS: string[] = [...DAEMON_KEYS.keys(), ...TUNABLE_NAMES];
 
-function stringList(node: Node, key: string, where: string): { value: unknown } | { error: string } {
-  if (!isSeq(node)) return { error: `${where}: key "${key}": expected a list of paths, got ${show(node)}` };
+export const CONFIG_KEYS_HELP: [string, string][] = [
+  ...[...DAEMON_KEYS].map(([k, v]): [string, string] => [k, v.help]),
+  ...TUNABLE_NAMES.map((k): [string, string] => [k, tunableKey(k).help]),
+];
+
+function stringList(node: Node | null): { value: unknown } | { error: string } {
+  if (!isSeq(node)) return { error: `expected a list of paths, got ${show(node)}` };
   const out: string[] = [];
   for (const item of node.items) {
     const v = isScalar(item) ? item.value : undefined;
-    if (typeof v !== "string" || v.length === 0) {
-      return { error: `${where}: key "${key}": every item must be a path, got ${show(item as Node)}` };
-    }
+    if (typeof v !== "string" || v.length === 0) return { error: `every item must be a path, got ${show(item as Node)}` };
     out.push(v);
   }
   return { value: out };
 }
 
+/** A YAML value as a message shows it: escaped and cut, never the whole of a long value. */
 function show(node: Node | null | undefined): string {
   if (node === null || node === undefined) return "nothing";
-  if (isScalar(node)) return JSON.stringify(node.value);
+  if (isScalar(node)) {
+    const v = node.value;
+    if (v === null) return "nothing";
+    // String(), not JSON: .nan and .inf would show as null.
+    return typeof v === "string" ? quoted(v) : cutLine(String(v), SHOWN_TEXT_MAX_CHARS);
+  }
   if (isSeq(node)) return "a list";
   if (isMap(node)) return "a mapping";
   return "an unsupported value";
+}
+
+/** ` (did you mean "x"?)`, or where the keys are listed. */
+function unknownKeyHint(key: string): string {
+  // No known key is longer than 31 characters and a suggestion is within a quarter of the
+  // length: a long key never gets one, and the edit distance of a huge key would take seconds.
+  const suggestion = key.length <= 64 ? suggest(key, KNOWN_KEYS) : "";
+  return suggestion !== "" ? suggestion : " (oomwarden help lists the config keys)";
 }
 
 /** Parses config text; `source` names the file in messages. */
@@ -92,42 +94,59 @@ export function parseConfig(text: string, source: string): ConfigResult {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const lineOf = (offset: number | undefined): number => (offset === undefined ? 0 : lines.linePos(offset).line);
+  const fail = (line: number | null, message: string): ConfigResult => ({ ok: false, message: `${source}${line === null ? "" : `:${line}`}: ${message}` });
   const firstError = doc.errors[0];
-  if (firstError) {
-    return { ok: false, message: `${source}:${lineOf(firstError.pos[0])}: YAML syntax error: ${firstError.message.split("\n")[0]}` };
-  }
-  const config: DaemonConfig = {
-    cgroups: [],
-    journal: null,
-    stateDir: null,
-    engine: copyEngineOptions(DEFAULT_ENGINE_OPTIONS),
-  };
-  if (doc.contents === null) return { ok: true, config };
-  if (!isMap(doc.contents)) {
-    return { ok: false, message: `${source}:${lineOf(doc.contents.range?.[0])}: expected a mapping of keys at the top level` };
-  }
-  for (const pair of doc.contents.items as Pair<Node, Node>[]) {
-    const key = isScalar(pair.key) ? String(pair.key.value) : "?";
-    const where = `${source}:${lineOf(pair.key?.range?.[0])}`;
-    const spec = KEYS[key];
-    if (!spec) {
-      return { ok: false, message: `${where}: unknown key "${key}" (known keys: ${Object.keys(KEYS).join(", ")})` };
+  if (firstError) return fail(lineOf(firstError.pos[0]), `YAML syntax error: ${cutLine(firstError.message, 120)}`);
+  if (doc.contents !== null && !isMap(doc.contents)) return fail(lineOf(doc.contents.range?.[0]), "expected a mapping of keys at the top level");
+  const pairs = (doc.contents?.items ?? []) as Pair<Node | null, Node | null>[];
+  const config: DaemonConfig = { cgroups: [], journal: null, stateDir: null, engine: DEFAULT_ENGINE_OPTIONS };
+  const tunables = new Map<TunableName, unknown>();
+  const lineOfKey = new Map<string, number>();
+  for (const pair of pairs) {
+    const line = lineOf(pair.key?.range?.[0] ?? pair.value?.range?.[0]);
+    if (!isScalar(pair.key)) return fail(line, "keys must be plain names");
+    const key = String(pair.key.value);
+    const daemonKey = DAEMON_KEYS.get(key);
+    if (daemonKey !== undefined) {
+      const checked = daemonKey.check(pair.value);
+      if ("error" in checked) return fail(line, `key ${quoted(key)}: ${checked.error}`);
+      daemonKey.apply(config, checked.value);
+    } else if (isTunableName(key)) {
+      const value = isScalar(pair.value) ? pair.value.value : undefined;
+      const checked = checkTunable(key, value);
+      if (!checked.ok) return fail(line, `key ${quoted(key)}: expected ${checked.expected}, got ${show(pair.value)}`);
+      tunables.set(key, value);
+    } else {
+      return fail(line, `unknown key ${quoted(key)}${unknownKeyHint(key)}`);
     }
-    const checked = spec.check(pair.value as Node, key, where);
-    if ("error" in checked) return { ok: false, message: checked.error };
-    spec.apply(config, checked.value);
+    lineOfKey.set(key, line);
   }
-  const crossed = crossCheck(config.engine);
-  if (crossed !== null) return { ok: false, message: `${source}: ${crossed}` };
-  return { ok: true, config };
+  const applied = applyTunables(DEFAULT_ENGINE_OPTIONS, tunables);
+  if (!applied.ok) {
+    // A rule across keys is broken where the later of its keys was set (the earlier was fine then).
+    const setLines = applied.keys.flatMap((k) => lineOfKey.get(k) ?? []);
+    return fail(setLines.length > 0 ? Math.max(...setLines) : null, applied.message);
+  }
+  // applyTunables works on a copy: whoever changes this config cannot change the defaults.
+  return { ok: true, config: { ...config, engine: applied.options } };
 }
 
+/** Reads and parses a config file: a regular file (or a link to one) of at most MAX_CONFIG_BYTES. */
 export function loadConfigFile(path: string): ConfigResult {
+  const shownPath = showPath(path);
+  const read = readRegularFile(path, MAX_CONFIG_BYTES);
+  if (!read.ok) return { ok: false, message: `cannot read config ${shownPath}: ${read.reason}` };
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    return { ok: false, message: `cannot read config ${path}: ${(error as Error).message}` };
+    text = new TextDecoder("utf-8", { fatal: true }).decode(read.bytes);
+  } catch {
+    return { ok: false, message: `cannot read config ${shownPath}: not UTF-8 text` };
   }
-  return parseConfig(text, path);
+  return parseConfig(text, shownPath);
+}
+
+/** A path as given, unless it holds characters that would break the one-line message. */
+function showPath(path: string): string {
+  const shown = quoted(path, 200);
+  return shown === `"${path}"` ? path : shown;
 }

@@ -12,9 +12,15 @@ import type { UserspaceAgent, UserspaceApi } from "../sim/userspace-api.js";
 
 type OomwardenSpec = Extract<UserspaceSpec, { kind: "oomwarden" }>;
 
-/** The engine options of a scenario's oomwarden policy: the daemon's defaults with the policy's `options` applied (same keys and checks as the config file). */
+/**
+ * The engine options of a scenario's oomwarden policy: the daemon's defaults with the policy's
+ * `options` applied (same keys and checks as the config file). The scenario parser has checked
+ * them already, with their lines; a refusal here is a caller that built options by hand.
+ */
 export function engineOptionsFrom(options: Record<string, unknown>): EngineOptions {
-  return applyTunables(DEFAULT_ENGINE_OPTIONS, options);
+  const applied = applyTunables(DEFAULT_ENGINE_OPTIONS, options);
+  if (!applied.ok) throw new Error(applied.message);
+  return applied.options;
 }
 
 export function oomwardenAgentFactory(

@@ -1,6 +1,7 @@
 // Engine tunables. Each default carries the reason it has that value.
 
 import type { MachineGuardConfig } from "../core/machine-pressure.js";
+import { CROSS_KEY_DEFAULTS } from "../core/tunable-keys.js";
 import type { SoftLimitOptions } from "./soft-limit.js";
 
 export interface MachineGuardOptions extends MachineGuardConfig {
@@ -31,9 +32,6 @@ export interface EngineOptions {
   softLimit: SoftLimitOptions;
 }
 
-/** Shorter observation intervals are refused: the timer granularity of a daemon, and of virtual time. */
-export const MIN_OBSERVE_INTERVAL_MS = 1;
-
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   dryRun: false,
   // Five is enough to see why the victim was chosen without bloating every line.
@@ -51,14 +49,12 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   fastConfirmDelaysMs: [0.5, 1, 1, 2, 2, 5, 5, 10, 20, 50],
   machineGuard: {
     enabled: true,
-    // earlyoom's SIGKILL level (5% of RAM, and of swap where there is swap): late enough not to
-    // kill what the page cache could still absorb, early enough that the kernel killer, which waits
-    // for reclaim to fail outright, has not acted yet.
-    lowAvailablePct: 5,
+    // The two levels a rule across keys relates live with that rule (src/core/tunable-keys.ts, with
+    // their reasons), so the simulator can check a scenario's options without the engine.
+    lowAvailablePct: CROSS_KEY_DEFAULTS.lowAvailablePct,
+    // earlyoom's SIGKILL level of swap, as for RAM: a machine that still has swap is not out of memory.
     lowSwapFreePct: 5,
-    // A second victim while the first is alive but stalled only this close to the kernel's own OOM
-    // point; above it the machine can wait for the first (seed 000).
-    criticalAvailablePct: 1.5,
+    criticalAvailablePct: CROSS_KEY_DEFAULTS.criticalAvailablePct,
     // Seed 003: user allocations loop for as long as the starvation lasts; a second is long for a
     // stall, and four samples at 250 ms rule out a passing dip.
     starvationWindowMs: 1000,

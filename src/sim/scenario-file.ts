@@ -14,12 +14,12 @@
 //                        typed reads of YAML nodes and keys, `file:line: key.path: message` errors
 //   units.ts             GiB/MiB/KiB/Pages, S/Ms and rate suffixes
 //   defaults.ts          SCENARIO_DEFAULTS, defaultWatermarks
-//   builtin-policies.ts  BUILTIN_POLICIES, DEFAULT_POLICY_NAMES, builtinPolicySpec, OOMWARDEN_OPTIONS
+//   builtin-policies.ts  BUILTIN_POLICIES, DEFAULT_POLICY_NAMES, builtinPolicySpec
 
 export type { Expectation } from "./scenario.js";
 export type { ScenarioFileResult } from "./scenario-file/diagnostics.js";
 export { parseScenario } from "./scenario-file/parse.js";
 export { defaultWatermarks, SCENARIO_DEFAULTS } from "./scenario-file/defaults.js";
-export { BUILTIN_POLICIES, builtinPolicySpec, DEFAULT_POLICY_NAMES, OOMWARDEN_OPTIONS } from "./scenario-file/builtin-policies.js";
+export { BUILTIN_POLICIES, builtinPolicySpec, DEFAULT_POLICY_NAMES } from "./scenario-file/builtin-policies.js";
 export { MMAP_SEM } from "./scenario-file/locks.js";
 export { PAGES_PER_MIB } from "./scenario-file/units.js";

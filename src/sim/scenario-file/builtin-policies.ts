@@ -1,5 +1,6 @@
 // The built-in policies a scenario compares (`policies: [kernel-2018, proposal-oom-delay]`, or
-// `--policy NAME`), the default list, and the oomwarden engine options a policy may set.
+// `--policy NAME`) and the default list. The oomwarden engine options a policy may set are the
+// daemon config's tunables (src/core/tunable-keys.ts).
 
 import type { CgroupSpec, KernelProposal, KernelVersion, PolicySpec, UserspaceSpec } from "../scenario.js";
 import { suggest } from "./messages.js";
@@ -73,32 +74,6 @@ export const BUILTIN_POLICIES: readonly BuiltinPolicy[] = [
     proposal: { kind: "oom-delay", param: "delay", defaultMs: 1000 },
   },
 ];
-
-/**
- * oomwarden's engine options a scenario may set: the number and true/false tunables of the daemon
- * config, with its rules (src/daemon/config.ts). Listed here because the simulator does not
- * depend on the engine (test/layering.test.ts); src/daemon/sim-agent.ts applies them.
- */
-export const OOMWARDEN_OPTIONS: Record<string, "boolean" | "ms>=1" | "positive-integer" | "integer>=0" | "percent"> = {
-  dryRun: "boolean",
-  journalCandidates: "positive-integer",
-  observeIntervalMs: "ms>=1",
-  maxObservationsWithoutProgress: "positive-integer",
-  minProgressBytes: "integer>=0",
-  machineGuard: "boolean",
-  lowAvailablePct: "percent",
-  lowSwapFreePct: "percent",
-  criticalAvailablePct: "percent",
-  starvationWindowMs: "integer>=0",
-  starvationKillIntervalMs: "integer>=0",
-  psiFullPct: "percent",
-  psiWindowMs: "ms>=1",
-  machineSampleIntervalMs: "ms>=1",
-  softLimit: "boolean",
-  softLimitHeadroomPct: "percent",
-  softLimitGraceMs: "integer>=0",
-  softLimitIntervalMs: "ms>=1",
-};
 
 export function builtin(name: string): BuiltinPolicy | undefined {
   return BUILTIN_POLICIES.find((b) => b.name === name);

@@ -1,15 +1,16 @@
 // The user-space side of a policy: none, oomwarden (managed cgroups and engine options), or a
 // user's own handler task (seed 004).
 
-import type { Node } from "yaml";
+import { isScalar, type Node } from "yaml";
+import { checkTunable, CROSS_KEY_DEFAULTS, crossKeyProblem, TUNABLE_NAMES, type CrossKeyName, type TunableName } from "../../core/tunable-keys.js";
 import type { UserspaceSpec } from "../scenario.js";
-import { defaultManagedCgroups, OOMWARDEN_OPTIONS } from "./builtin-policies.js";
+import { defaultManagedCgroups } from "./builtin-policies.js";
 import { readCgroupRefs } from "./cgroups.js";
 import { SCENARIO_DEFAULTS } from "./defaults.js";
 import type { Diagnostics } from "./diagnostics.js";
 import type { Fields } from "./fields.js";
 import type { Known } from "./known.js";
-import { listOrNone, suggest } from "./messages.js";
+import { listOrNone, show, suggest } from "./messages.js";
 import { readProgram } from "./programs.js";
 import { TIME } from "./units.js";
 
@@ -57,21 +58,36 @@ export function readHandler(f: Fields, known: Known): UserspaceSpec | null {
   return spec;
 }
 
-/** The engine options of OOMWARDEN_OPTIONS, each checked by its kind. */
+/**
+ * The engine options of an oomwarden policy: the daemon config's tunables, each checked by the
+ * table's rule, then the rule across keys over the values set and the defaults of the rest, so a
+ * scenario that breaks it fails here, with its line, and not when it runs.
+ */
 export function readOomwardenOptions(d: Diagnostics, node: Node | null, path: string): Record<string, unknown> {
   const f = d.map(node, path);
   if (!f) return {};
-  const out: Record<string, unknown> = {};
-  for (const [key, kind] of Object.entries(OOMWARDEN_OPTIONS)) {
-    const v =
-      kind === "boolean"
-        ? f.boolean(key)
-        : f.number(
-            key,
-            kind === "ms>=1" ? { min: 1 } : kind === "percent" ? { min: 0, max: 100 } : kind === "positive-integer" ? { integer: true, min: 1 } : { integer: true, min: 0 },
-          );
-    if (v !== undefined) out[key] = v;
+  const set = new Map<TunableName, unknown>();
+  let allValid = true;
+  for (const key of TUNABLE_NAMES) {
+    const valueNode = f.get(key);
+    if (valueNode === undefined) continue;
+    const resolved = d.deref(valueNode);
+    const value = resolved && isScalar(resolved) ? resolved.value : undefined;
+    const checked = checkTunable(key, value);
+    if (checked.ok) set.set(key, value);
+    else {
+      allValid = false;
+      d.report(resolved ?? f.lineNode(key), f.at(key), `expected ${checked.expected}, got ${show(resolved)}`);
+    }
   }
   f.done();
-  return out;
+  // Only over valid values: a refused one would be judged at its default, a second error for one mistake.
+  const problem = allValid ? crossKeyProblem((name) => (set.get(name) as number | undefined) ?? CROSS_KEY_DEFAULTS[name]) : null;
+  if (problem !== null) {
+    // At the later of the keys set: the earlier was fine until then.
+    const lineOfKey = (k: CrossKeyName): number => d.lineOf(f.lineNode(k));
+    const last = problem.keys.filter((k) => f.has(k)).reduce<CrossKeyName | null>((a, k) => (a === null || lineOfKey(k) >= lineOfKey(a) ? k : a), null);
+    d.report(last === null ? f.node : f.lineNode(last), last === null ? path : f.at(last), problem.message);
+  }
+  return Object.fromEntries(set);
 }
