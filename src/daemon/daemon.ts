@@ -9,6 +9,7 @@ import { FileJournal } from "./journal.js";
 import { FileLedger } from "./file-ledger.js";
 import { defaultStateDir, journalPathIn, ledgerPathIn } from "./paths.js";
 import { describeMachine } from "./machine-report.js";
+import { claimStateDir } from "./state-dir-lock.js";
 
 const MEMORY_WATCH_INTERVAL_MS = 10_000;
 /** Each of these would end the process without a word; all of them restore the kernel's settings first. */
@@ -48,6 +49,17 @@ export async function runDaemon(args: RunArgs): Promise<number> {
   for (const line of protection) log(line);
 
   const stateDir = config.stateDir ?? defaultStateDir();
+  // Before anything is written there: a second daemon must not even append to the first one's journal.
+  const owner = claimStateDir(stateDir, "run");
+  if (owner.kind === "held" || owner.kind === "failed") {
+    log(
+      owner.kind === "held"
+        ? `the state directory ${stateDir} is in use by ${owner.holder}: one daemon per state directory; stop that one, or give this one another --state-dir`
+        : `${owner.message}; not starting, since another daemon could be using ${stateDir}`,
+    );
+    return 2;
+  }
+  if (owner.kind === "unlockable") log(`cannot lock the state directory ${stateDir} (${owner.reason}); nothing can be recorded there either, so no cgroup setting will be changed`);
   const journalPath = config.journal ?? journalPathIn(stateDir);
   const opened = FileJournal.open(journalPath, log);
   let journal: JournalSink;
@@ -64,7 +76,7 @@ export async function runDaemon(args: RunArgs): Promise<number> {
   journal.append({ type: "daemon", message: `started, pid ${process.pid}${config.engine.dryRun ? ", dry run" : ""}`, notes: [...capabilities.notes, ...protection] });
 
   // The journal's open created the state directory when it lives there; the ledger needs it too.
-  const ledger = new FileLedger(ledgerPathIn(stateDir), log);
+  const ledger = FileLedger.open(ledgerPathIn(stateDir), log);
   const engine = new Engine(host, journal, config.engine, { log, ledger });
   let resolveExit: (code: number) => void = () => {};
   const exited = new Promise<number>((resolve) => (resolveExit = resolve));
@@ -82,6 +94,8 @@ export async function runDaemon(args: RunArgs): Promise<number> {
     await Promise.race([engine.whenIdle(), new Promise((r) => setTimeout(r, STOP_GRACE_MS).unref())]);
     journal.append({ type: "daemon", message: `stopped: ${why}` });
     fileJournal?.close();
+    // Last: until the settings are back, neither a new daemon nor `oomwarden restore` may start.
+    if (owner.kind === "owned") owner.release();
     for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
     process.off("uncaughtException", onFatal);
     resolveExit(code);

@@ -1,137 +1,105 @@
-// The takeover ledger as a small JSON file in the state directory, replaced atomically and synced,
-// so the original oom_kill_disable values survive a daemon killed by SIGKILL.
+// The takeover ledger as a small JSON file in the state directory, so the original
+// oom_kill_disable values and limits survive a daemon killed by SIGKILL or a power loss.
+// The state directory's owner lock (state-dir-lock.ts) makes its owner the only writer.
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
 import type { Result } from "../core/result.js";
 import type { TakeoverLedger } from "../engine/takeover-ledger.js";
-import { makeParents } from "./make-parents.js";
+import { readLedgerFile, renameDurably, writeLedgerFile, type LedgerContents } from "./ledger-file.js";
 
 const OK: Result<void> = { ok: true, value: undefined };
 
-interface LedgerFile {
-  version: 1;
-  /** The daemon that wrote it last: `oomwarden restore` leaves a running daemon's cgroups alone. */
-  ownerPid: number;
-  /** cgroup path -> original oom_kill_disable. */
-  cgroups: Record<string, boolean>;
-  /** Soft-limit mode: cgroup path -> original hard limit in bytes (null: none). Absent in files of older versions. */
-  limits?: Record<string, number | null>;
-}
-
 export class FileLedger implements TakeoverLedger {
-  private entries: Record<string, boolean>;
-  private limits: Record<string, number | null>;
-  /** The pid that wrote the file last (null: no file yet). */
-  readonly ownerPid: number | null;
-
-  constructor(
+  private constructor(
     readonly path: string,
-    private readonly onError: (message: string) => void = () => {},
-  ) {
-    const read = readLedger(path, onError);
-    this.entries = read.cgroups;
-    this.limits = read.limits;
-    this.ownerPid = read.ownerPid;
+    private contents: LedgerContents,
+    /** Why nothing may be written (an unreadable file that could not be moved aside), or null. */
+    private readonly refusal: string | null,
+    private readonly onError: (message: string) => void,
+  ) {}
+
+  /**
+   * For the daemon. A missing file is an empty ledger. An unreadable or corrupt one is moved aside
+   * (to `.unreadable-<time>`, where its entries can still be read by hand) and a new one started; if even
+   * that fails, every write is refused, since rewriting it would destroy originals it may hold.
+   */
+  static open(path: string, onError: (message: string) => void = () => {}): FileLedger {
+    const read = readLedgerFile(path);
+    if (read.ok) return new FileLedger(path, read.value, null, onError);
+    return new FileLedger(path, { cgroups: {}, limits: {} }, setAside(path, read.error.message, onError), onError);
+  }
+
+  /** For `oomwarden restore`: anything but a readable ledger (or none at all) is an error, never an empty ledger. */
+  static readExisting(path: string, onError: (message: string) => void = () => {}): Result<FileLedger> {
+    const read = readLedgerFile(path);
+    return read.ok ? { ok: true, value: new FileLedger(path, read.value, null, onError) } : read;
   }
 
   recall(cgroupPath: string): boolean | null {
-    return this.entries[cgroupPath] ?? null;
+    return this.contents.cgroups[cgroupPath] ?? null;
   }
 
   remember(cgroupPath: string, originalOomKillDisable: boolean): Result<void> {
-    if (this.entries[cgroupPath] === originalOomKillDisable) return OK;
-    const before = this.entries;
-    this.entries = { ...this.entries, [cgroupPath]: originalOomKillDisable };
-    const saved = this.save();
-    if (!saved.ok) this.entries = before;
-    return saved;
+    if (this.contents.cgroups[cgroupPath] === originalOomKillDisable) return OK;
+    return this.commit({ ...this.contents, cgroups: { ...this.contents.cgroups, [cgroupPath]: originalOomKillDisable } });
   }
 
   forget(cgroupPath: string): void {
-    if (!(cgroupPath in this.entries)) return;
-    const { [cgroupPath]: _gone, ...rest } = this.entries;
-    this.entries = rest;
-    this.save();
+    if (!(cgroupPath in this.contents.cgroups)) return;
+    const { [cgroupPath]: _gone, ...rest } = this.contents.cgroups;
+    this.commit({ ...this.contents, cgroups: rest });
   }
 
   all(): Record<string, boolean> {
-    return { ...this.entries };
+    return { ...this.contents.cgroups };
   }
 
   recallLimit(cgroupPath: string): number | null | undefined {
-    return cgroupPath in this.limits ? this.limits[cgroupPath] : undefined;
+    return cgroupPath in this.contents.limits ? this.contents.limits[cgroupPath] : undefined;
   }
 
   rememberLimit(cgroupPath: string, originalLimitBytes: number | null): Result<void> {
-    if (this.limits[cgroupPath] === originalLimitBytes) return OK;
-    const before = this.limits;
-    this.limits = { ...this.limits, [cgroupPath]: originalLimitBytes };
-    const saved = this.save();
-    if (!saved.ok) this.limits = before;
-    return saved;
+    if (this.contents.limits[cgroupPath] === originalLimitBytes) return OK;
+    return this.commit({ ...this.contents, limits: { ...this.contents.limits, [cgroupPath]: originalLimitBytes } });
   }
 
   forgetLimit(cgroupPath: string): void {
-    if (!(cgroupPath in this.limits)) return;
-    const { [cgroupPath]: _gone, ...rest } = this.limits;
-    this.limits = rest;
-    this.save();
+    if (!(cgroupPath in this.contents.limits)) return;
+    const { [cgroupPath]: _gone, ...rest } = this.contents.limits;
+    this.commit({ ...this.contents, limits: rest });
   }
 
   allLimits(): Record<string, number | null> {
-    return { ...this.limits };
+    return { ...this.contents.limits };
   }
 
-  private save(): Result<void> {
-    const data: LedgerFile = { version: 1, ownerPid: process.pid, cgroups: this.entries, limits: this.limits };
-    const temporary = `${this.path}.${process.pid}.tmp`;
-    try {
-      makeParents(dirname(this.path));
-      const fd = openSync(temporary, "w", 0o600);
-      try {
-        writeSync(fd, `${JSON.stringify(data, null, 2)}\n`);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(temporary, this.path);
-      return OK;
-    } catch (error) {
-      const message = `cannot write the takeover ledger ${this.path}: ${(error as Error).message}`;
-      this.onError(message);
-      return { ok: false, error: { code: "LEDGER", message } };
+  /**
+   * The one way entries change: the file first, memory only once the file holds the new state.
+   * So recall() never answers with something a later process could not read back, and the
+   * shortcut in remember() (already recorded) is true on disk too.
+   */
+  private commit(next: LedgerContents): Result<void> {
+    const written =
+      this.refusal !== null ? { ok: false as const, error: { code: "LEDGER", message: this.refusal } } : writeLedgerFile(this.path, next);
+    if (!written.ok) {
+      this.onError(written.error.message);
+      return written;
     }
+    this.contents = next;
+    return OK;
   }
 }
 
-interface LedgerContents {
-  cgroups: Record<string, boolean>;
-  limits: Record<string, number | null>;
-  ownerPid: number | null;
-}
-
-function readLedger(path: string, onError: (message: string) => void): LedgerContents {
-  let text: string;
+/** Moves an unreadable ledger out of the way; returns null if done, else why writes are refused. */
+function setAside(path: string, problem: string, onError: (message: string) => void): string | null {
+  // A name of its own each time: an earlier unreadable copy must not be overwritten either.
+  const aside = `${path}.unreadable-${new Date().toISOString().replace(/[:.]/g, "-")}`;
   try {
-    text = readFileSync(path, "utf8");
+    renameDurably(path, aside);
+    onError(`${problem}; moved to ${aside} (the originals it may list can be read there by hand), starting a new ledger`);
+    return null;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") onError(`cannot read the takeover ledger ${path}: ${(error as Error).message}`);
-    return { cgroups: {}, limits: {}, ownerPid: null };
-  }
-  try {
-    const parsed = JSON.parse(text) as Partial<LedgerFile>;
-    const cgroups = Object.fromEntries(
-      Object.entries(parsed.cgroups ?? {}).filter((entry): entry is [string, boolean] => typeof entry[1] === "boolean"),
-    );
-    const limits = Object.fromEntries(
-      Object.entries(parsed.limits ?? {}).filter(
-        (entry): entry is [string, number | null] => entry[1] === null || (typeof entry[1] === "number" && Number.isSafeInteger(entry[1]) && entry[1] >= 0),
-      ),
-    );
-    return { cgroups, limits, ownerPid: typeof parsed.ownerPid === "number" ? parsed.ownerPid : null };
-  } catch (error) {
-    onError(`the takeover ledger ${path} is not valid JSON (${(error as Error).message}); starting a new one`);
-    return { cgroups: {}, limits: {}, ownerPid: null };
+    const refusal = `${problem}; it cannot be moved aside (${(error as Error).message}), so nothing is recorded and no cgroup is taken over until it is repaired or removed`;
+    onError(refusal);
+    return refusal;
   }
 }

@@ -1,4 +1,4 @@
-// Where the daemon keeps its state (journal, takeover ledger) when the config does not say.
+// Where the daemon keeps its state (journal, takeover ledger, owner lock) when the config does not say.
 
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -15,4 +15,9 @@ export function journalPathIn(stateDir: string): string {
 
 export function ledgerPathIn(stateDir: string): string {
   return join(stateDir, "takeover.json");
+}
+
+/** Held by the daemon (and by `oomwarden restore`) for its whole life: one owner per state directory. */
+export function lockPathIn(stateDir: string): string {
+  return join(stateDir, "owner.lock");
 }

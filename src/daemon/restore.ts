@@ -1,33 +1,57 @@
-// `oomwarden restore`: gives back the original oom_kill_disable of every cgroup a daemon took over
-// and could not restore itself (it was killed by SIGKILL, or the machine lost power mid-way).
-// Meant for systemd's ExecStopPost=, or by hand; a running daemon's cgroups are left alone.
+// `oomwarden restore`: gives back the original oom_kill_disable (and soft-limit mode's original
+// limit) of every cgroup a daemon took over and could not restore itself (it was killed by
+// SIGKILL, or the machine lost power mid-way). Meant for systemd's ExecStopPost=, or by hand.
+// Whether a daemon still owns these cgroups is the state directory's lock, not any pid: restore
+// takes that lock itself, so it refuses while a daemon holds it, and no daemon starts mid-way.
 
-import { readFileSync } from "node:fs";
 import { createLinuxHost } from "../host/linux/linux-host.js";
 import type { CgroupRef } from "../engine/host.js";
 import { giveBackRaisedLimit } from "../engine/soft-limit.js";
 import { FileLedger } from "./file-ledger.js";
 import { defaultStateDir, ledgerPathIn } from "./paths.js";
+import { claimStateDir } from "./state-dir-lock.js";
 
 export function runRestore(options: { stateDir: string | null }, out: (line: string) => void): number {
-  const path = ledgerPathIn(options.stateDir ?? defaultStateDir());
+  const stateDir = options.stateDir ?? defaultStateDir();
+  const owner = claimStateDir(stateDir, "restore");
+  if (owner.kind === "held") {
+    out(`${owner.holder} holds the state directory ${stateDir}: it manages the cgroups listed there and restores them itself when it stops; stop it instead`);
+    return 1;
+  }
+  if (owner.kind === "failed") {
+    out(`${owner.message}; nothing was restored, since without the lock a daemon could be using these cgroups`);
+    return 1;
+  }
+  // "unlockable": no lock file exists and none can be made, so no process can hold the directory.
+  try {
+    return restoreFrom(ledgerPathIn(stateDir), out);
+  } finally {
+    if (owner.kind === "owned") owner.release();
+  }
+}
+
+function restoreFrom(path: string, out: (line: string) => void): number {
   let problems = 0;
-  const ledger = new FileLedger(path, (message) => {
+  const read = FileLedger.readExisting(path, (message) => {
     problems++;
     out(message);
   });
-  const entries = Object.entries(ledger.all());
-  const limits = Object.entries(ledger.allLimits());
-  if (entries.length === 0 && limits.length === 0) {
-    out(`nothing to restore (${path} lists no cgroup)`);
-    return problems > 0 ? 1 : 0;
-  }
-  if (ledger.ownerPid !== null && ledger.ownerPid !== process.pid && isRunningOomwarden(ledger.ownerPid)) {
-    out(`oomwarden (pid ${ledger.ownerPid}) is still running and manages these cgroups; stop it instead (it restores them itself)`);
+  if (!read.ok) {
+    out(`${read.error.message}; nothing was restored: repair the file, or give the cgroups it lists their oom_kill_disable and memory limit back by hand and remove it`);
     return 1;
   }
+  const ledger = read.value;
+  const entries = Object.keys(ledger.all());
+  const limits = Object.keys(ledger.allLimits());
+  if (entries.length === 0 && limits.length === 0) {
+    out(`nothing to restore (${path} lists no cgroup)`);
+    return 0;
+  }
   const host = createLinuxHost();
-  /** A removed cgroup has nothing left to restore: it is forgotten. */
+  /**
+   * A removed cgroup has nothing left to restore: it is forgotten. One that a daemon of another
+   * state directory manages now is left alone (and stays listed) until that daemon lets it go.
+   */
   const each = (cgroups: string[], forget: (cgroup: string) => void, restore: (ref: CgroupRef, cgroup: string) => { ok: boolean; message: string }): void => {
     for (const cgroup of cgroups) {
       const ref = host.resolveCgroup(cgroup);
@@ -36,13 +60,23 @@ export function runRestore(options: { stateDir: string | null }, out: (line: str
         forget(cgroup);
         continue;
       }
-      const done = restore(ref.value, cgroup);
-      if (!done.ok) problems++;
-      out(`${cgroup}: ${done.message}`);
+      const claim = host.claimCgroup(ref.value);
+      if (!claim.ok) {
+        problems++;
+        out(`${cgroup}: ${claim.error.message}; not restored, still listed`);
+        continue;
+      }
+      try {
+        const done = restore(ref.value, cgroup);
+        if (!done.ok) problems++;
+        out(`${cgroup}: ${done.message}`);
+      } finally {
+        claim.value();
+      }
     }
   };
   each(
-    entries.map(([cgroup]) => cgroup),
+    entries,
     (cgroup) => ledger.forget(cgroup),
     (ref, cgroup) => {
       const original = ledger.recall(cgroup) ?? false;
@@ -53,7 +87,7 @@ export function runRestore(options: { stateDir: string | null }, out: (line: str
     },
   );
   each(
-    limits.map(([cgroup]) => cgroup),
+    limits,
     (cgroup) => ledger.forgetLimit(cgroup),
     (ref, cgroup) => {
       const original = ledger.recallLimit(cgroup);
@@ -63,12 +97,4 @@ export function runRestore(options: { stateDir: string | null }, out: (line: str
     },
   );
   return problems > 0 ? 1 : 0;
-}
-
-function isRunningOomwarden(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("oomwarden") || readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("cli/main.js");
-  } catch {
-    return false;
-  }
 }

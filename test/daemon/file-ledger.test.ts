@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "node:test";
+import { fileURLToPath } from "node:url";
 import { FileLedger } from "../../src/daemon/file-ledger.js";
+
+const FILE_LEDGER_JS = fileURLToPath(new URL("../../src/daemon/file-ledger.js", import.meta.url));
 
 function withDir(body: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), "oomwarden-ledger-"));
@@ -17,55 +21,142 @@ function withDir(body: (dir: string) => void): void {
 test("the ledger keeps original values across processes and forgets restored ones", () => {
   withDir((dir) => {
     const path = join(dir, "state", "takeover.json");
-    const ledger = new FileLedger(path, (m) => assert.fail(m));
+    const ledger = FileLedger.open(path, (m) => assert.fail(m));
     assert.equal(ledger.recall("/cg/a"), null);
-    ledger.remember("/cg/a", false);
-    ledger.remember("/cg/b", true);
-    const reread = new FileLedger(path, (m) => assert.fail(m));
+    assert.ok(ledger.remember("/cg/a", false).ok);
+    assert.ok(ledger.remember("/cg/b", true).ok);
+    const reread = FileLedger.open(path, (m) => assert.fail(m));
     assert.equal(reread.recall("/cg/a"), false);
     assert.equal(reread.recall("/cg/b"), true);
-    assert.equal(reread.ownerPid, process.pid);
     reread.forget("/cg/a");
-    assert.deepEqual(new FileLedger(path).all(), { "/cg/b": true });
-    assert.equal(JSON.parse(readFileSync(path, "utf8")).version, 1);
+    assert.deepEqual(FileLedger.open(path).all(), { "/cg/b": true });
+    const file = JSON.parse(readFileSync(path, "utf8")) as { version: number; ownerPid: number };
+    assert.equal(file.version, 1);
+    assert.equal(file.ownerPid, process.pid);
   });
 });
 
-test("a corrupt ledger is reported and replaced, never a crash", () => {
+test("a corrupt ledger is moved aside with its contents, never lost, and a new one started", () => {
   withDir((dir) => {
     const path = join(dir, "takeover.json");
-    writeFileSync(path, "{ not json");
+    writeFileSync(path, '{ "version": 1, "cgroups": { "/cg/old": fal');
     const errors: string[] = [];
-    const ledger = new FileLedger(path, (m) => errors.push(m));
+    const ledger = FileLedger.open(path, (m) => errors.push(m));
     assert.equal(errors.length, 1);
-    assert.match(errors[0] ?? "", /takeover\.json is not valid JSON/);
-    ledger.remember("/cg/a", false);
-    assert.deepEqual(new FileLedger(path).all(), { "/cg/a": false });
+    assert.match(errors[0] ?? "", /takeover\.json is not valid JSON .*; moved to .*takeover\.json\.unreadable-\S+ .*starting a new ledger/);
+    const aside = readdirSync(dir).filter((name) => name.startsWith("takeover.json.unreadable-"));
+    assert.equal(aside.length, 1);
+    assert.equal(readFileSync(join(dir, aside[0] as string), "utf8"), '{ "version": 1, "cgroups": { "/cg/old": fal', "kept as it was");
+    assert.ok(ledger.remember("/cg/a", false).ok);
+    assert.deepEqual(FileLedger.open(path).all(), { "/cg/a": false });
   });
 });
 
-test("a ledger that cannot be written says so and keeps working in memory", () => {
+test("an unreadable ledger that cannot be moved aside is never overwritten: every write is refused", () => {
+  // /proc/self/stat reads fine, is not JSON, and cannot be renamed.
   const errors: string[] = [];
-  const ledger = new FileLedger("/proc/oomwarden-ledger/takeover.json", (m) => errors.push(m));
-  ledger.remember("/cg/a", false);
-  assert.equal(ledger.recall("/cg/a"), false);
+  const ledger = FileLedger.open("/proc/self/stat", (m) => errors.push(m));
+  assert.match(errors[0] ?? "", /is not valid JSON .*cannot be moved aside .*no cgroup is taken over until it is repaired or removed/);
+  const remembered = ledger.remember("/cg/a", false);
+  assert.ok(!remembered.ok && /cannot be moved aside/.test(remembered.error.message));
+  assert.equal(ledger.recall("/cg/a"), null);
+});
+
+test("a ledger that cannot be written refuses: remember() fails, nothing is claimed in memory, no temporary file is left", () => {
+  withDir((dir) => {
+    const path = join(dir, "takeover.json");
+    const errors: string[] = [];
+    const ledger = FileLedger.open(path, (m) => errors.push(m));
+    assert.ok(ledger.remember("/cg/kept", true).ok);
+    // From now on the rename over the ledger fails (a directory is in the way), after the
+    // temporary file was written and synced.
+    rmSync(path);
+    mkdirSync(path);
+    writeFileSync(join(path, "blocker"), "");
+
+    const remembered = ledger.remember("/cg/a", false);
+    assert.ok(!remembered.ok, "not recorded");
+    assert.match(remembered.error.message, /cannot write the takeover ledger .*takeover\.json/);
+    assert.match(errors.at(-1) ?? "", /cannot write the takeover ledger/);
+    assert.equal(ledger.recall("/cg/a"), null, "memory does not claim what the file does not hold");
+    assert.ok(!ledger.rememberLimit("/cg/a", 4096).ok);
+    assert.equal(ledger.recallLimit("/cg/a"), undefined);
+    ledger.forget("/cg/kept");
+    assert.equal(ledger.recall("/cg/kept"), true, "a forget that did not reach the file is not made in memory either");
+    assert.deepEqual(
+      readdirSync(dir).filter((name) => name.endsWith(".tmp")),
+      [],
+      "the temporary file is removed",
+    );
+  });
+});
+
+test("a ledger in a directory that cannot hold it says so", () => {
+  const errors: string[] = [];
+  const ledger = FileLedger.open("/proc/oomwarden-ledger/takeover.json", (m) => errors.push(m));
+  assert.ok(!ledger.remember("/cg/a", false).ok);
+  assert.equal(ledger.recall("/cg/a"), null);
   assert.match(errors[0] ?? "", /cannot write the takeover ledger \/proc\/oomwarden-ledger\/takeover\.json/);
 });
 
 test("soft-limit originals survive the process, an unlimited original included, and malformed ones are dropped", () => {
   withDir((dir) => {
     const path = join(dir, "takeover.json");
-    const ledger = new FileLedger(path, (m) => assert.fail(m));
+    const ledger = FileLedger.open(path, (m) => assert.fail(m));
     assert.equal(ledger.recallLimit("/cg/a"), undefined, "nothing recorded is not the same as no limit");
     ledger.rememberLimit("/cg/a", 67108864);
     ledger.rememberLimit("/cg/b", null);
-    const reread = new FileLedger(path, (m) => assert.fail(m));
+    const reread = FileLedger.open(path, (m) => assert.fail(m));
     assert.equal(reread.recallLimit("/cg/a"), 67108864);
     assert.equal(reread.recallLimit("/cg/b"), null);
     reread.forgetLimit("/cg/a");
-    assert.deepEqual(new FileLedger(path).allLimits(), { "/cg/b": null });
+    assert.deepEqual(FileLedger.open(path).allLimits(), { "/cg/b": null });
     // A hand-edited file: only whole byte counts or null are taken.
     writeFileSync(path, JSON.stringify({ version: 1, ownerPid: 1, cgroups: {}, limits: { "/x": "64M", "/y": -1, "/z": 4096.5, "/ok": 4096 } }));
-    assert.deepEqual(new FileLedger(path).allLimits(), { "/ok": 4096 });
+    assert.deepEqual(FileLedger.open(path).allLimits(), { "/ok": 4096 });
+  });
+});
+
+test("restore's reading: no file is an empty ledger; an unreadable, corrupt or foreign one is an error", () => {
+  withDir((dir) => {
+    const path = join(dir, "takeover.json");
+    const none = FileLedger.readExisting(path);
+    assert.ok(none.ok && Object.keys(none.value.all()).length === 0);
+    for (const [content, pattern] of [
+      ["{ broken", /is not valid JSON/],
+      ["[1, 2]", /is not a takeover ledger of version 1/],
+      ['{"version": 7, "cgroups": {}}', /is not a takeover ledger of version 1/],
+    ] as const) {
+      writeFileSync(path, content);
+      const read = FileLedger.readExisting(path);
+      assert.ok(!read.ok && pattern.test(read.error.message), `${content}: ${JSON.stringify(read)}`);
+    }
+    rmSync(path);
+    mkdirSync(path);
+    const unreadable = FileLedger.readExisting(path);
+    assert.ok(!unreadable.ok && /cannot read the takeover ledger .*EISDIR/.test(unreadable.error.message), JSON.stringify(unreadable));
+  });
+});
+
+test("the rename that replaces the ledger is made durable: the directory is synced after it", (t) => {
+  const probe = spawnSync("strace", ["-f", "-o", "/dev/null", "true"]);
+  if (probe.error !== undefined || probe.status !== 0) {
+    t.skip(`strace cannot run here: ${probe.error?.message ?? probe.stderr.toString().trim()}`);
+    return;
+  }
+  withDir((dir) => {
+    const trace = join(dir, "trace");
+    const script = `import { FileLedger } from ${JSON.stringify(FILE_LEDGER_JS)};
+      const ledger = FileLedger.open(${JSON.stringify(join(dir, "takeover.json"))});
+      if (!ledger.remember("/cg/a", false).ok) process.exit(3);`;
+    const run = spawnSync("strace", ["-f", "-y", "-e", "trace=rename,renameat,renameat2,fsync,fdatasync", "-o", trace, process.execPath, "--input-type=module", "-e", script]);
+    assert.equal(run.status, 0, run.stderr.toString());
+    const lines = readFileSync(trace, "utf8").split("\n");
+    const renamed = lines.findIndex((l) => /rename\w*\(.*takeover\.json\.\d+\.tmp.*takeover\.json"/.test(l));
+    assert.ok(renamed >= 0, "the ledger is replaced by a rename");
+    const tempSynced = lines.findIndex((l) => new RegExp(`fsync\\(\\d+<${dir}/takeover\\.json\\.\\d+\\.tmp>\\)`).test(l));
+    assert.ok(tempSynced >= 0 && tempSynced < renamed, "the new contents are synced before the rename");
+    const dirSynced = lines.findIndex((l, i) => i > renamed && new RegExp(`fsync\\(\\d+<${dir}>\\) += 0`).test(l));
+    assert.ok(dirSynced > renamed, `the directory is synced after the rename:\n${lines.join("\n")}`);
   });
 });

@@ -46,10 +46,15 @@ test("a second engine on a claimed cgroup is refused and changes nothing; it may
 
 test("a cgroup whose start fails is not left claimed", () => {
   const host = new FakeHost(1);
-  host.watchOom = () => ({ ok: false, error: { code: "EMFILE", message: "too many open files" } });
+  let claimedDuringStart = false;
+  host.watchOom = (ref) => {
+    claimedDuringStart = host.claimed.has(ref.path);
+    return { ok: false, error: { code: "EMFILE", message: "too many open files" } };
+  };
   const engine = new Engine(host, new MemoryJournal(), OPTIONS);
   const managed = engine.manage(host.ref.path);
   assert.ok(!managed.ok && managed.error.code === "EMFILE");
-  assert.deepEqual([...host.claimed], []);
+  assert.equal(claimedDuringStart, true, "claimed while it was being taken over");
+  assert.deepEqual([...host.claimed], [], "given up with the failed start");
   assert.equal(host.oomKillDisabled, false);
 });

@@ -1,0 +1,116 @@
+// `oomwarden restore` decides by the state directory's lock: refused while a daemon holds it, and
+// not fooled by a live process that merely looks like oomwarden; an unreadable ledger is an error.
+
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import test from "node:test";
+import { runRestore } from "../../src/daemon/restore.js";
+import { claimStateDir } from "../../src/daemon/state-dir-lock.js";
+import { ledgerPathIn } from "../../src/daemon/paths.js";
+import { holdStateDirElsewhere } from "./state-dir-holder.js";
+
+/** A path no cgroup mount holds: restore forgets it, so the test needs no real cgroup. */
+const GONE_CGROUP = "/nonexistent/oomwarden-restore-test";
+
+function restore(dir: string): { code: number; lines: string[] } {
+  const lines: string[] = [];
+  const code = runRestore({ stateDir: dir }, (line) => lines.push(line));
+  return { code, lines };
+}
+
+function withDir(body: (dir: string) => Promise<void> | void): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "oomwarden-restore-"));
+  return Promise.resolve(body(dir)).finally(() => rmSync(dir, { recursive: true, force: true }));
+}
+
+function writeLedger(dir: string, ownerPid: number): void {
+  writeFileSync(ledgerPathIn(dir), JSON.stringify({ version: 1, ownerPid, cgroups: { [GONE_CGROUP]: false } }));
+}
+
+test("a corrupt or unreadable ledger: exit 1 with one line saying it cannot be read, never 'nothing to restore'", () =>
+  withDir((dir) => {
+    writeFileSync(ledgerPathIn(dir), '{"version": 1, "cgroups": {"/sys/fs/cgroup/memory/job": fal');
+    const corrupt = restore(dir);
+    assert.equal(corrupt.code, 1);
+    assert.equal(corrupt.lines.length, 1, corrupt.lines.join("\n"));
+    assert.match(corrupt.lines[0] ?? "", /takeover\.json is not valid JSON .*; nothing was restored: repair the file/);
+    assert.equal(readFileSync(ledgerPathIn(dir), "utf8").includes("/sys/fs/cgroup/memory/job"), true, "left as it was");
+
+    rmSync(ledgerPathIn(dir));
+    mkdirSync(ledgerPathIn(dir));
+    const unreadable = restore(dir);
+    assert.equal(unreadable.code, 1);
+    assert.deepEqual(unreadable.lines.length, 1, unreadable.lines.join("\n"));
+    assert.match(unreadable.lines[0] ?? "", /cannot read the takeover ledger .*EISDIR.*nothing was restored/);
+  }));
+
+test("no ledger at all is nothing to restore (exit 0)", () =>
+  withDir((dir) => {
+    const none = restore(dir);
+    assert.equal(none.code, 0);
+    assert.match(none.lines.join("\n"), /nothing to restore/);
+  }));
+
+test("a live process named like oomwarden with the ledger's ownerPid does not stop restore: the lock is free, so nobody owns the cgroups", async () => {
+  let lookalike: ChildProcess | null = null;
+  await withDir(async (dir) => {
+    try {
+      lookalike = spawn("bash", ["-c", "exec -a oomwarden-tail sleep 30"], { stdio: "ignore" });
+      const pid = lookalike.pid as number;
+      await new Promise((r) => setTimeout(r, 100));
+      assert.match(readFileSync(`/proc/${pid}/cmdline`, "utf8"), /oomwarden/, "it looks like oomwarden");
+      writeLedger(dir, pid);
+      const run = restore(dir);
+      assert.equal(run.code, 0, run.lines.join("\n"));
+      assert.match(run.lines.join("\n"), new RegExp(`${GONE_CGROUP}: .*; forgotten`));
+      assert.deepEqual(JSON.parse(readFileSync(ledgerPathIn(dir), "utf8")).cgroups, {});
+    } finally {
+      (lookalike as ChildProcess | null)?.kill("SIGKILL");
+    }
+  });
+});
+
+test("while a daemon holds the state directory, restore refuses naming it and changes nothing; after its death it proceeds", async () => {
+  await withDir(async (dir) => {
+    writeLedger(dir, 1);
+    const holder = await holdStateDirElsewhere(dir);
+    try {
+      const refused = restore(dir);
+      assert.equal(refused.code, 1);
+      assert.deepEqual(refused.lines, [
+        `oomwarden run (pid ${holder.pid}) holds the state directory ${dir}: it manages the cgroups listed there and restores them itself when it stops; stop it instead`,
+      ]);
+      assert.ok(GONE_CGROUP in JSON.parse(readFileSync(ledgerPathIn(dir), "utf8")).cgroups, "the ledger is untouched");
+      const gone = new Promise((resolve) => holder.once("exit", resolve));
+      holder.kill("SIGKILL");
+      await gone;
+      const after = restore(dir);
+      assert.equal(after.code, 0, after.lines.join("\n"));
+      assert.match(after.lines.join("\n"), /forgotten/);
+    } finally {
+      holder.kill("SIGKILL");
+    }
+  });
+});
+
+test("restore holds the state directory while it works: a daemon starting meanwhile is refused", () =>
+  withDir((dir) => {
+    writeLedger(dir, 1);
+    let seenByDaemon: string | null = null;
+    const lines: string[] = [];
+    runRestore({ stateDir: dir }, (line) => {
+      lines.push(line);
+      if (seenByDaemon === null) {
+        const claim = claimStateDir(dir, "run");
+        seenByDaemon = claim.kind;
+        if (claim.kind === "owned") claim.release();
+      }
+    });
+    assert.equal(seenByDaemon, "held", lines.join("\n"));
+    const free = claimStateDir(dir, "run");
+    assert.equal(free.kind, "owned", "released when restore is done");
+    if (free.kind === "owned") free.release();
+  }));
