@@ -42,14 +42,8 @@ export async function runDaemon(args: RunArgs): Promise<number> {
   }
   const config = mergeConfig(base, args);
 
-  const host = createLinuxHost();
-  const capabilities = host.capabilities();
-  for (const line of capabilities.notes) log(line);
-  const protection = host.protectSelf();
-  for (const line of protection) log(line);
-
   const stateDir = config.stateDir ?? defaultStateDir();
-  // Before anything is written there: a second daemon must not even append to the first one's journal.
+  // First of all: a second daemon must not even append to the first one's journal, and its refusal is its only output.
   const owner = claimStateDir(stateDir, "run");
   if (owner.kind === "held" || owner.kind === "failed") {
     log(
@@ -60,6 +54,12 @@ export async function runDaemon(args: RunArgs): Promise<number> {
     return 2;
   }
   if (owner.kind === "unlockable") log(`cannot lock the state directory ${stateDir} (${owner.reason}); nothing can be recorded there either, so no cgroup setting will be changed`);
+  const host = createLinuxHost();
+  const capabilities = host.capabilities();
+  for (const line of capabilities.notes) log(line);
+  const protection = host.protectSelf();
+  for (const line of protection) log(line);
+
   const journalPath = config.journal ?? journalPathIn(stateDir);
   const opened = FileJournal.open(journalPath, log);
   let journal: JournalSink;

@@ -46,7 +46,7 @@ export class FileLedger implements TakeoverLedger {
   forget(cgroupPath: string): void {
     if (!(cgroupPath in this.contents.cgroups)) return;
     const { [cgroupPath]: _gone, ...rest } = this.contents.cgroups;
-    this.commit({ ...this.contents, cgroups: rest });
+    this.reportFailure(this.commit({ ...this.contents, cgroups: rest }));
   }
 
   all(): Record<string, boolean> {
@@ -65,7 +65,7 @@ export class FileLedger implements TakeoverLedger {
   forgetLimit(cgroupPath: string): void {
     if (!(cgroupPath in this.contents.limits)) return;
     const { [cgroupPath]: _gone, ...rest } = this.contents.limits;
-    this.commit({ ...this.contents, limits: rest });
+    this.reportFailure(this.commit({ ...this.contents, limits: rest }));
   }
 
   allLimits(): Record<string, number | null> {
@@ -80,12 +80,13 @@ export class FileLedger implements TakeoverLedger {
   private commit(next: LedgerContents): Result<void> {
     const written =
       this.refusal !== null ? { ok: false as const, error: { code: "LEDGER", message: this.refusal } } : writeLedgerFile(this.path, next);
-    if (!written.ok) {
-      this.onError(written.error.message);
-      return written;
-    }
-    this.contents = next;
-    return OK;
+    if (written.ok) this.contents = next;
+    return written;
+  }
+
+  /** remember() failures are the caller's to report (it refuses the takeover and says why); forget() ones are reported here. */
+  private reportFailure(result: Result<void>): void {
+    if (!result.ok) this.onError(result.error.message);
   }
 }
 

@@ -77,12 +77,13 @@ test("a ledger that cannot be written refuses: remember() fails, nothing is clai
     const remembered = ledger.remember("/cg/a", false);
     assert.ok(!remembered.ok, "not recorded");
     assert.match(remembered.error.message, /cannot write the takeover ledger .*takeover\.json/);
-    assert.match(errors.at(-1) ?? "", /cannot write the takeover ledger/);
+    assert.deepEqual(errors, [], "a refused remember() is the caller's to report, once");
     assert.equal(ledger.recall("/cg/a"), null, "memory does not claim what the file does not hold");
     assert.ok(!ledger.rememberLimit("/cg/a", 4096).ok);
     assert.equal(ledger.recallLimit("/cg/a"), undefined);
     ledger.forget("/cg/kept");
     assert.equal(ledger.recall("/cg/kept"), true, "a forget that did not reach the file is not made in memory either");
+    assert.match(errors.join("\n"), /cannot write the takeover ledger/, "a failed forget() is reported: nobody else can");
     assert.deepEqual(
       readdirSync(dir).filter((name) => name.endsWith(".tmp")),
       [],
@@ -94,9 +95,10 @@ test("a ledger that cannot be written refuses: remember() fails, nothing is clai
 test("a ledger in a directory that cannot hold it says so", () => {
   const errors: string[] = [];
   const ledger = FileLedger.open("/proc/oomwarden-ledger/takeover.json", (m) => errors.push(m));
-  assert.ok(!ledger.remember("/cg/a", false).ok);
+  const remembered = ledger.remember("/cg/a", false);
+  assert.ok(!remembered.ok);
   assert.equal(ledger.recall("/cg/a"), null);
-  assert.match(errors[0] ?? "", /cannot write the takeover ledger \/proc\/oomwarden-ledger\/takeover\.json/);
+  assert.match(remembered.error.message, /cannot write the takeover ledger \/proc\/oomwarden-ledger\/takeover\.json/);
 });
 
 test("soft-limit originals survive the process, an unlimited original included, and malformed ones are dropped", () => {

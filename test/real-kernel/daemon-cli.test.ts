@@ -2,15 +2,15 @@
 // the restored kernel settings; the built-in default; a malformed config.
 
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import test from "node:test";
 import { fileURLToPath } from "node:url";
 import { readJournal } from "../../src/daemon/journal-reader.js";
 import { createScratchMemoryCgroup, v1MemoryUnavailableReason } from "../../src/host/linux/scratch-cgroup.js";
-import { isAlive, MIB, oomControl, startInside, UNBOUNDED_HOG, waitFor } from "./support.js";
+import { isAlive, killQuietly, MIB, oomControl, startInside, UNBOUNDED_HOG, waitFor } from "./support.js";
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "src", "cli", "main.js");
 const skip = v1MemoryUnavailableReason();
@@ -157,7 +157,7 @@ test("a daemon killed by SIGKILL leaves oom_kill_disable=1; `oomwarden restore` 
     await waitFor("the daemon to manage the cgroup", () => first.stderr().includes(`managing ${cgroup.path}`));
     const restoreWhileRunning = startDaemon(["restore", "--state-dir", dir]);
     assert.equal(await restoreWhileRunning.exited, 1);
-    assert.match(restoreWhileRunning.stderr(), /is still running/);
+    assert.match(restoreWhileRunning.stderr(), new RegExp(`^oomwarden run \\(pid ${first.child.pid}\\) holds the state directory ${dir}: .*stop it instead\n$`));
     assert.equal(oomControl(cgroup.path).oomKillDisable, 1, "a running daemon's cgroup is left alone");
 
     first.child.kill("SIGKILL");
@@ -211,6 +211,162 @@ test("soft-limit mode from the config file: the raised limit survives a SIGKILL 
     assert.equal(limitOf(), 64 * MIB);
   } finally {
     for (const d of running) if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill("SIGKILL");
+    await cgroup.remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Lines of the daemon's output that look like a stack trace: users get one line per problem, never a trace. */
+function stackLines(output: string): string[] {
+  return output.split("\n").filter((line) => /^\s+at /.test(line));
+}
+
+test("a second daemon on the same state directory is refused (exit 2, one line naming the first); the first keeps its cgroup", { skip: skip ?? false, timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const cgroup = createScratchMemoryCgroup("samedir", 64 * MIB);
+  const running: Daemon[] = [];
+  try {
+    const first = startDaemon(["run", "--config", inertGuardConfig(dir), "--cgroup", cgroup.path, "--state-dir", dir]);
+    running.push(first);
+    await waitFor("the first daemon to manage the cgroup", () => first.stderr().includes(`managing ${cgroup.path}`));
+    const second = startDaemon(["run", "--config", inertGuardConfig(dir), "--state-dir", dir]);
+    running.push(second);
+    assert.equal(await second.exited, 2);
+    assert.equal(
+      second.stderr(),
+      `oomwarden: the state directory ${dir} is in use by oomwarden run (pid ${first.child.pid}): one daemon per state directory; stop that one, or give this one another --state-dir\n`,
+    );
+    assert.equal(oomControl(cgroup.path).oomKillDisable, 1, "the first daemon still manages it");
+    first.child.kill("SIGTERM");
+    assert.equal(await first.exited, 0);
+    assert.equal(oomControl(cgroup.path).oomKillDisable, 0);
+  } finally {
+    for (const d of running) if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill("SIGKILL");
+    await cgroup.remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a second daemon with another state directory is refused the first one's cgroup (naming its pid) and manages its other one", { skip: skip ?? false, timeout: 60_000 }, async () => {
+  const firstDir = tempDir();
+  const secondDir = tempDir();
+  const shared = createScratchMemoryCgroup("shared", 64 * MIB);
+  const own = createScratchMemoryCgroup("own", 64 * MIB);
+  const running: Daemon[] = [];
+  try {
+    const first = startDaemon(["run", "--config", inertGuardConfig(firstDir), "--cgroup", shared.path, "--state-dir", firstDir]);
+    running.push(first);
+    await waitFor("the first daemon to manage the shared cgroup", () => first.stderr().includes(`managing ${shared.path}`));
+    const second = startDaemon(["run", "--config", inertGuardConfig(secondDir), "--cgroup", shared.path, "--cgroup", own.path, "--state-dir", secondDir]);
+    running.push(second);
+    await waitFor("the second daemon to manage its own cgroup", () => second.stderr().includes(`managing ${own.path}`));
+    assert.match(second.stderr(), new RegExp(`^oomwarden: cannot manage ${shared.path}: another oomwarden manages ${shared.path} \\(pid ${first.child.pid} holds its lock\\)$`, "m"));
+    assert.equal(oomControl(own.path).oomKillDisable, 1);
+
+    // The second daemon's stop gives back only what it took: the shared cgroup stays the first one's.
+    second.child.kill("SIGTERM");
+    assert.equal(await second.exited, 0);
+    assert.equal(oomControl(own.path).oomKillDisable, 0);
+    assert.equal(oomControl(shared.path).oomKillDisable, 1, "still managed by the first daemon");
+
+    // One handler per OOM: the hog dies once, by the first daemon's decision.
+    const hog = await startInside(shared, UNBOUNDED_HOG);
+    await waitFor("the hog to be killed", () => !isAlive(hog.pid));
+    first.child.kill("SIGTERM");
+    assert.equal(await first.exited, 0);
+    assert.equal(oomControl(shared.path).oomKillDisable, 0);
+    assert.equal(journalLines(join(firstDir, "journal.jsonl")).filter((r) => r.type === "decision").length, 1);
+    assert.equal(journalLines(join(secondDir, "journal.jsonl")).filter((r) => r.type === "decision").length, 0);
+  } finally {
+    for (const d of running) if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill("SIGKILL");
+    await shared.remove();
+    await own.remove();
+    rmSync(firstDir, { recursive: true, force: true });
+    rmSync(secondDir, { recursive: true, force: true });
+  }
+});
+
+/** A tmpfs mounted for the test (read-only, or tiny), or the reason it cannot be. */
+function mountScratchTmpfs(options: string): { dir: string; unmount: () => void } | string {
+  const dir = tempDir();
+  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", options, "oomwarden-test", dir]);
+  if (mounted.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    return `cannot mount a tmpfs (${mounted.error?.message ?? mounted.stderr.toString().trim()})`;
+  }
+  return {
+    dir,
+    unmount: () => {
+      spawnSync("umount", [dir]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Fills a tiny tmpfs to the last byte. */
+function fill(dir: string): void {
+  spawnSync("dd", ["if=/dev/zero", `of=${join(dir, "filler")}`, "bs=4096"]);
+}
+
+for (const state of [
+  { name: "read-only", options: "ro,size=64k", prepare: (_dir: string) => {}, code: "EROFS" },
+  { name: "full", options: "size=64k", prepare: fill, code: "ENOSPC" },
+]) {
+  test(`a ${state.name} state directory: no takeover, oom_kill_disable stays 0, and one line says why`, { skip: skip ?? false, timeout: 60_000 }, async (t) => {
+    const mount = mountScratchTmpfs(state.options);
+    if (typeof mount === "string") {
+      t.skip(mount);
+      return;
+    }
+    const configDir = tempDir();
+    const cgroup = createScratchMemoryCgroup(`${state.name}-state`, 64 * MIB);
+    let daemon: Daemon | null = null;
+    try {
+      state.prepare(mount.dir);
+      daemon = startDaemon(["run", "--config", inertGuardConfig(configDir), "--cgroup", cgroup.path, "--state-dir", mount.dir]);
+      const d = daemon;
+      await waitFor("the daemon to refuse the cgroup", () => d.stderr().includes(`cannot manage ${cgroup.path}`) || d.child.exitCode !== null);
+      const refusal = d.stderr().split("\n").find((line) => line.includes(`cannot manage ${cgroup.path}`));
+      assert.match(
+        refusal ?? d.stderr(),
+        new RegExp(`^oomwarden: cannot manage ${cgroup.path}: not taking over: the original oom_kill_disable could not be recorded \\(cannot write the takeover ledger ${mount.dir}/takeover\\.json: ${state.code}\\b`),
+      );
+      assert.deepEqual(stackLines(d.stderr()), []);
+      // Said once (journal records copied to stderr when the journal cannot be written aside).
+      const told = d.stderr().split("\n").filter((line) => line.includes("takeover ledger") && !line.startsWith("oomwarden: {"));
+      assert.deepEqual(told, [refusal]);
+      assert.equal(oomControl(cgroup.path).oomKillDisable, 0, "the kernel killer was never turned off");
+      assert.deepEqual(readdirSync(mount.dir).filter((name) => name.endsWith(".tmp")), [], "no temporary file left behind");
+      d.child.kill("SIGTERM");
+      assert.equal(await d.exited, 0);
+      assert.equal(oomControl(cgroup.path).oomKillDisable, 0);
+    } finally {
+      if (daemon && daemon.child.exitCode === null) daemon.child.kill("SIGKILL");
+      await cgroup.remove();
+      mount.unmount();
+      rmSync(configDir, { recursive: true, force: true });
+    }
+  });
+}
+
+test("`oomwarden restore` is not fooled by a live process named like oomwarden holding the dead daemon's pid: it restores", { skip: skip ?? false, timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const cgroup = createScratchMemoryCgroup("lookalike", 64 * MIB);
+  let lookalike: ChildProcess | null = null;
+  try {
+    // What a daemon killed by SIGKILL leaves: oom_kill_disable 1, the original 0 in the ledger,
+    // and its pid now used by something else whose command line says "oomwarden".
+    lookalike = spawn("bash", ["-c", "exec -a oomwarden-tail sleep 30"], { stdio: "ignore" });
+    const pid = lookalike.pid as number;
+    await waitFor("the look-alike to exec", () => readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("oomwarden-tail"));
+    writeFileSync(join(cgroup.path, "memory.oom_control"), "1");
+    writeFileSync(join(dir, "takeover.json"), JSON.stringify({ version: 1, ownerPid: pid, cgroups: { [cgroup.path]: false } }));
+    const restore = startDaemon(["restore", "--state-dir", dir]);
+    assert.equal(await restore.exited, 0, restore.stderr());
+    assert.match(restore.stderr(), new RegExp(`${cgroup.path}: oom_kill_disable restored to 0`));
+    assert.equal(oomControl(cgroup.path).oomKillDisable, 0);
+  } finally {
+    killQuietly(lookalike?.pid);
     await cgroup.remove();
     rmSync(dir, { recursive: true, force: true });
   }
