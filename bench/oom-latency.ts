@@ -14,7 +14,7 @@ import { getPriority, setPriority } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Engine } from "../src/engine/engine.js";
-import type { DecisionRecord, JournalRecord } from "../src/engine/journal-record.js";
+import { joinDecisions, type DecidedRecord, type JournalRecord } from "../src/engine/journal-record.js";
 import { createLinuxHost } from "../src/host/linux/linux-host.js";
 import * as native from "../src/host/linux/native.js";
 import { createScratchMemoryCgroup, type ScratchCgroup } from "../src/host/linux/scratch-cgroup.js";
@@ -37,7 +37,7 @@ interface Trial {
   hogWasVictim: boolean;
   innocentSurvived: boolean;
   /** oomwarden only: where its time to SIGKILL went. */
-  phasesMs?: DecisionRecord["outcome"]["phasesMs"];
+  phasesMs?: DecidedRecord["outcome"]["phasesMs"];
 }
 
 function readNumberAt(fd: number, buffer: Buffer): string {
@@ -117,10 +117,11 @@ export async function oomwardenTrial(sizeBytes: number): Promise<Trial> {
     const managed = engine.manage(cgroup.path);
     if (!managed.ok) throw new Error(managed.error.message);
     const hog = cgroup.spawnInside(UNBOUNDED_HOG);
-    await waitFor("a decision", () => records.some((r) => r.type === "decision"), TRIAL_TIMEOUT_MS);
+    await waitFor("a decision's outcome", () => records.some((r) => r.type === "outcome"), TRIAL_TIMEOUT_MS);
     await engine.whenIdle();
-    const decision = records.find((r): r is DecisionRecord => r.type === "decision");
-    const decisions = records.filter((r) => r.type === "decision").length;
+    const all = joinDecisions(records);
+    const decision = all[0];
+    const decisions = all.length;
     return {
       msToKill: decision?.outcome.msToKill ?? null,
       msToMemoryBack: decision?.outcome.msToMemoryBack ?? null,

@@ -30,6 +30,15 @@ export interface RankOptions {
   aliveVictims?: readonly ProcessIdentity[];
 }
 
+/** A process already on its way out that nobody in this engine killed: its memory is coming back. */
+export interface InFlight {
+  pid: number;
+  comm: string;
+  startTimeTicks: number;
+  /** 0 once past exit_mm: its memory is then being freed and no longer shows as its own. */
+  rssBytes: number;
+}
+
 export interface RankedSnapshot extends Ranking {
   /** Every killable process, best victim first. */
   candidates: Candidate[];
@@ -39,22 +48,40 @@ export interface RankedSnapshot extends Ranking {
   excluded: Exclusion[];
   /** The scope size in pages used to scale oom_score_adj. */
   totalPages: number;
+  /**
+   * Processes exiting on their own or killed by someone else (PF_EXITING, SIGKILL pending), most
+   * memory first. While there is one, nobody else is chosen: it is waited for first, as the kernel's
+   * OOM killer waits for a victim in flight instead of taking a second one.
+   */
+  inFlight: InFlight[];
 }
 
 /** Reason given to a process the tracker still watches dying. */
-export const ALIVE_VICTIM_REASON = "killed earlier, still exiting";
+export const ALIVE_VICTIM_REASON = "killed earlier (or found exiting and waited for), still exiting";
+/** Reason given to a process that is exiting without our kill. */
+export const IN_FLIGHT_REASON = "already exiting (killed by someone else or exiting itself): waited for, not chosen";
+
+/** The kernel's own exclusions that hold even for a task on its way out (oom_unkillable_task()). */
+const ALWAYS_UNKILLABLE = new Set(["init", "kernel-thread", "self", "zombie", "dead"]);
 
 export function rankCandidates(snapshot: Snapshot, options: RankOptions): RankedSnapshot {
   const totalPages = computeTotalPages(snapshot.cgroup, snapshot.pageSizeBytes, options.totalMemoryPages);
   const alive = new Set((options.aliveVictims ?? []).map(identityKey));
   const candidates: Candidate[] = [];
   const excluded: Exclusion[] = [];
+  const inFlight: InFlight[] = [];
   for (const process of snapshot.processes) {
     const badness = oomBadness(process, snapshot.selfPid, totalPages, snapshot.pageSizeBytes);
-    if (badness.points === null) {
+    if (badness.points === null && ALWAYS_UNKILLABLE.has(badness.code)) {
       excluded.push({ pid: process.pid, comm: process.comm, reason: badness.reason });
     } else if (alive.has(identityKey(process))) {
       excluded.push({ pid: process.pid, comm: process.comm, reason: ALIVE_VICTIM_REASON });
+    } else if (process.exiting) {
+      // Past exit_mm it shows no memory, yet it is freeing it right now: "no mm" must not hide it.
+      excluded.push({ pid: process.pid, comm: process.comm, reason: IN_FLIGHT_REASON });
+      inFlight.push({ pid: process.pid, comm: process.comm, startTimeTicks: process.startTimeTicks, rssBytes: process.rssBytes });
+    } else if (badness.points === null) {
+      excluded.push({ pid: process.pid, comm: process.comm, reason: badness.reason });
     } else {
       candidates.push({
         pid: process.pid,
@@ -68,7 +95,8 @@ export function rankCandidates(snapshot: Snapshot, options: RankOptions): Ranked
   }
   candidates.sort(compareCandidates);
   excluded.sort(compareExclusions);
-  return { candidates, top: topCandidates({ candidates, excluded }, options.maxCandidates), excluded, totalPages };
+  inFlight.sort((a, b) => b.rssBytes - a.rssBytes || a.pid - b.pid || a.startTimeTicks - b.startTimeTicks);
+  return { candidates, top: topCandidates({ candidates, excluded }, options.maxCandidates), excluded, totalPages, inFlight };
 }
 
 /** The best n candidates of a ranking (n below 0 or not a number gives none). */

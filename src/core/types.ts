@@ -15,6 +15,12 @@ export interface ProcessSample {
   oomScoreAdj: number;
   /** Kernel threads have no mm; they are never candidates. */
   isKernelThread: boolean;
+  /**
+   * On its way out: in do_exit() (PF_EXITING) or with SIGKILL pending, killed by someone else (the
+   * kernel, another tool, its own exit_group). Its memory is coming back, so it is a victim in
+   * flight: the kernel's OOM killer waits for such a task rather than choosing another, and so do we.
+   */
+  exiting: boolean;
 }
 
 /** Counters from v2 memory.events (v1 fills oomKill from memory.oom_control and leaves the rest 0). */

@@ -2,7 +2,7 @@
 // process in it; the engine resolves the OOM; the decision and its timings are printed; all is cleaned up.
 
 import { Engine } from "../engine/engine.js";
-import type { DecisionRecord, JournalRecord } from "../engine/journal-record.js";
+import { joinDecisions, type DecidedRecord, type JournalRecord } from "../engine/journal-record.js";
 import { createLinuxHost } from "../host/linux/linux-host.js";
 import { createScratchMemoryCgroup, v1MemoryUnavailableReason, type ScratchCgroup } from "../host/linux/scratch-cgroup.js";
 
@@ -29,11 +29,17 @@ export async function runDemo(): Promise<number> {
     await waitForMember(cgroup, innocent.pid ?? -1);
     say(`started the innocent process: sleep, pid ${innocent.pid}`);
 
-    let resolveDecision: (record: DecisionRecord) => void = () => {};
-    const decided = new Promise<DecisionRecord>((resolve) => (resolveDecision = resolve));
+    let resolveDecision: (record: DecidedRecord) => void = () => {};
+    const decided = new Promise<DecidedRecord>((resolve) => (resolveDecision = resolve));
+    const records: JournalRecord[] = [];
     const journal = {
       append(record: JournalRecord): void {
-        if (record.type === "decision") resolveDecision(record);
+        records.push(record);
+        // The decision is journaled at the kill, its outcome once memory is back: the demo shows both.
+        if (record.type === "outcome") {
+          const joined = joinDecisions(records).find((d) => d.decisionId === record.decisionId);
+          if (joined !== undefined) resolveDecision(joined);
+        }
       },
     };
     engine = new Engine(createLinuxHost(), journal, {}, { log: (message) => say(`  [engine] ${message}`) });
@@ -69,7 +75,7 @@ export async function runDemo(): Promise<number> {
   }
 }
 
-function printDecision(record: DecisionRecord): void {
+function printDecision(record: DecidedRecord): void {
   const o = record.outcome;
   say("");
   say(`OOM in ${record.incident.cgroup}: usage ${(record.incident.usageBytes / MIB).toFixed(1)} MiB of ${record.incident.limitBytes === null ? "unlimited" : `${(record.incident.limitBytes / MIB).toFixed(0)} MiB`}`);

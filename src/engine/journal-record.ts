@@ -1,4 +1,9 @@
 // What the engine tells the journal. The daemon stamps wall-clock time and writes one JSON line per record.
+//
+// A decision is two records: the decision itself, journaled as soon as its action is taken (right
+// after the SIGKILL, before any confirmation), and its outcome, journaled once the victim's memory
+// is back or the wait ends, linked by decisionId. A daemon killed in between leaves the decision on
+// disk: every kill stays explainable.
 
 import type { Candidate, Exclusion, IncidentKind, MemoryEventCounters } from "../core/types.js";
 import type { StallEvidence } from "./host.js";
@@ -17,8 +22,10 @@ export type ActionKind =
   | "kill-cgroup"
   /** --dry-run: the decision is recorded, nothing is killed. */
   | "dry-run"
-  /** Nothing could be chosen (every process excluded, or all vanished). */
-  | "none";
+  /** Nothing could be chosen (every process excluded, or all vanished), or the scope recovered before the signal. */
+  | "none"
+  /** A process of the scope was already exiting (killed by someone else): nobody is killed while it frees its memory. */
+  | "wait";
 
 export type OutcomeResult =
   /** The victim is gone or reaped and the cgroup left the OOM state. */
@@ -29,6 +36,10 @@ export type OutcomeResult =
   | "exited-still-oom"
   /** Nothing to kill, or the victim vanished before the signal. */
   | "nothing-done"
+  /** Read again just before the signal, the scope was out of memory no more: nobody was killed. */
+  | "resolved-before-kill"
+  /** The decision is journaled, its outcome never was: the daemon stopped or died first. */
+  | "pending"
   /** The confirmation deadline passed without recovery and without a candidate left. */
   | "unresolved"
   /** Dry run. */
@@ -63,8 +74,6 @@ export interface DecisionRecord {
     cgroup: string;
     usageBytes: number;
     limitBytes: number | null;
-    /** OOM notifications that arrived while this decision was in progress and were absorbed by it. */
-    suppressedNotifications: number;
     /** v2: memory.events counters at the snapshot (low, high, max, oom, oom_kill, oom_group_kill); v1: oom_kill only. */
     events: MemoryEventCounters;
     /** Machine guard and soft-limit decisions: the rule that fired, with its numbers. */
@@ -83,12 +92,36 @@ export interface DecisionRecord {
   excluded: Exclusion[];
   victim: VictimRecord | null;
   action: ActionKind;
+  /** action "wait": the process already exiting that is waited for instead of choosing a victim. */
+  waitingFor?: VictimRecord;
   /** Set when this kill follows an earlier victim that stalled. */
   escalatedFrom: number | null;
   /** Earlier victims in this scope still alive when this decision was made. */
   priorVictimsAlive: number[];
-  outcome: Outcome;
+  /** From the kernel's notification (or the observation that called for this decision) to SIGKILL sent; null without a signal. */
+  msToKill: number | null;
+  /** Where the time to SIGKILL went. */
+  phasesMs?: Outcome["phasesMs"];
 }
+
+/** How a decision ended, journaled after its DecisionRecord (same decisionId). */
+export interface OutcomeRecord {
+  type: "outcome";
+  decisionId: number;
+  cgroup: string;
+  action: ActionKind;
+  /** The victim's (or the waited-for process's) pid, so the line reads on its own. */
+  pid: number | null;
+  /** OOM notifications that arrived while this decision was in progress and were absorbed by it. */
+  suppressedNotifications: number;
+  outcome: Omit<Outcome, "msToKill" | "phasesMs">;
+}
+
+/** A decision joined with its outcome: what the engine hands back, and what readers of the journal rebuild. */
+export type DecidedRecord = Omit<DecisionRecord, "incident"> & {
+  incident: DecisionRecord["incident"] & { suppressedNotifications: number };
+  outcome: Outcome;
+};
 
 export interface KernelKillRecord {
   type: "kernel-kill";
@@ -108,7 +141,43 @@ export interface LifecycleRecord {
   notes?: string[];
 }
 
-export type JournalRecord = DecisionRecord | KernelKillRecord | LifecycleRecord;
+export type JournalRecord = DecisionRecord | OutcomeRecord | KernelKillRecord | LifecycleRecord;
+
+/** Joins a decision with its outcome record (or none yet: "pending"). */
+export function joinDecision(decision: DecisionRecord, outcome: OutcomeRecord | undefined): DecidedRecord {
+  const base: Omit<Outcome, "msToKill" | "phasesMs"> = outcome?.outcome ?? {
+    result: "pending",
+    freedBytes: null,
+    msToMemoryBack: null,
+    victimExited: false,
+    reap: null,
+    observations: 0,
+  };
+  const joined: Outcome = { ...base, msToKill: decision.msToKill };
+  if (decision.phasesMs !== undefined) joined.phasesMs = decision.phasesMs;
+  return { ...decision, incident: { ...decision.incident, suppressedNotifications: outcome?.suppressedNotifications ?? 0 }, outcome: joined };
+}
+
+/**
+ * Every decision of a journal, in order, each with its outcome. An outcome belongs to the latest
+ * decision with its id before it: ids start again at 1 with each daemon writing to the same file.
+ */
+export function joinDecisions(records: readonly JournalRecord[]): DecidedRecord[] {
+  const decisions: DecisionRecord[] = [];
+  const outcomes: (OutcomeRecord | undefined)[] = [];
+  const latestById = new Map<number, number>();
+  for (const record of records) {
+    if (record.type === "decision") {
+      latestById.set(record.decisionId, decisions.length);
+      decisions.push(record);
+      outcomes.push(undefined);
+    } else if (record.type === "outcome") {
+      const index = latestById.get(record.decisionId);
+      if (index !== undefined) outcomes[index] = record;
+    }
+  }
+  return decisions.map((d, i) => joinDecision(d, outcomes[i]));
+}
 
 /** Appends and flushes before returning: the engine moves on only after a record is durable. */
 export interface JournalSink {

@@ -7,12 +7,20 @@ import type { Host } from "./host.js";
 import type { Outcome } from "./journal-record.js";
 import type { KilledRegistry } from "./killed-registry.js";
 
-export function killFirstReachable(host: Host, candidates: Candidate[], excluded: Exclusion[]): KilledVictim | null {
+/**
+ * stillNeeded is asked with the candidate's pidfd open, just before the signal: false means the
+ * scope is no longer out of memory and nobody is killed.
+ */
+export function killFirstReachable(host: Host, candidates: Candidate[], excluded: Exclusion[], stillNeeded: () => boolean = () => true): KilledVictim | null {
   for (const candidate of candidates) {
     const opened = host.openVictim(candidate.pid, candidate.startTimeTicks);
     if (!opened.ok) {
       excluded.push({ pid: candidate.pid, comm: candidate.comm, reason: `not killed: ${opened.error.message}` });
       continue;
+    }
+    if (!stillNeeded()) {
+      host.releaseVictim(opened.value);
+      return null;
     }
     const sent = host.kill(opened.value);
     if (!sent.ok) {
@@ -40,9 +48,10 @@ export function killAndTime(
   candidates: Candidate[],
   excluded: Exclusion[],
   times: DecisionTimes,
+  stillNeeded?: () => boolean,
 ): { killed: KilledVictim | null; phasesMs: NonNullable<Outcome["phasesMs"]> } {
   const killStartMs = host.now();
-  const killed = killFirstReachable(host, candidates, excluded);
+  const killed = killFirstReachable(host, candidates, excluded, stillNeeded);
   if (killed !== null) registry.add(killed.handle);
   const phasesMs = {
     detect: times.snapshotStartMs - times.notifiedAtMs,

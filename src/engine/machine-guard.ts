@@ -9,12 +9,10 @@ import { detectMachinePressure, pruneHistory, type MachineSample, type MachineVe
 import { rankCandidates } from "../core/rank.js";
 import type { Result } from "../core/result.js";
 import type { CgroupSample, Snapshot } from "../core/types.js";
+import { actOnRanking, type ActScope, type DecisionBase } from "./act-on-ranking.js";
 import { AliveVictims } from "./alive-victims.js";
-import { confirmKill } from "./confirm-kill.js";
-import type { DecisionRecord } from "./journal-record.js";
-import { killAndTime } from "./kill-first-reachable.js";
+import type { DecidedRecord, DecisionRecord } from "./journal-record.js";
 import type { EngineContext } from "./managed-cgroup.js";
-import { describeDecision, emptyOutcome, victimRecord } from "./outcome.js";
 import type { ScopeProbe, ScopeReading } from "./scope-probe.js";
 
 /** The scope name machine decisions carry in the journal. */
@@ -196,7 +194,7 @@ export class MachineGuard {
     }
   }
 
-  private async decideAndAct(verdict: MachineVerdict, sample: MachineSample, notifiedAtMs: number, escalatedFrom: number | null): Promise<DecisionRecord | null> {
+  private async decideAndAct(verdict: MachineVerdict, sample: MachineSample, notifiedAtMs: number, escalatedFrom: number | null): Promise<DecidedRecord | null> {
     const { host, options } = this.ctx;
     const snapshotStartMs = host.now();
     const processes = host.listAllProcesses();
@@ -217,53 +215,60 @@ export class MachineGuard {
       totalMemoryPages: Math.floor((sample.totalBytes + sample.swapTotalBytes) / host.pageSizeBytes()),
       aliveVictims: [...this.aliveVictims.handles(), ...this.ctx.killed.identities()],
     });
-    const excluded = [...ranking.excluded];
-    const base = {
-      type: "decision" as const,
+    const base: DecisionBase = {
+      type: "decision",
       decisionId: this.ctx.nextDecisionId(),
       incident: {
-        kind: verdict.kind === "ok" ? ("low-memory" as const) : verdict.kind,
+        kind: verdict.kind === "ok" ? "low-memory" : verdict.kind,
         cgroup: MACHINE_SCOPE,
         usageBytes: sample.totalBytes - sample.availableBytes,
         limitBytes: sample.totalBytes,
-        suppressedNotifications: 0,
         events: { low: 0, high: 0, max: 0, oom: 0, oomKill: 0, oomGroupKill: 0 },
         reason: verdict.reason,
         machine: machineNumbers(sample),
       },
       candidates: ranking.top,
-      excluded,
+      excluded: [...ranking.excluded],
       escalatedFrom,
       priorVictimsAlive: this.aliveVictims.pids(),
     };
-    if (options.dryRun) {
-      const top = ranking.candidates[0];
-      this.episodeJournaled = true;
-      return this.commit({ ...base, victim: top ? victimRecord(top) : null, action: "dry-run", outcome: emptyOutcome("not-acted") });
-    }
-    const { killed, phasesMs } = killAndTime(host, this.ctx.killed, ranking.candidates, excluded, {
-      notifiedAtMs,
-      snapshotStartMs,
-      rankStartMs,
-      processes: processes.value.length,
+    const acted = await actOnRanking(this.actScope(), {
+      base,
+      ranking,
+      usageBeforeBytes: base.incident.usageBytes,
+      times: { notifiedAtMs, snapshotStartMs, rankStartMs, processes: processes.value.length },
+      // Nothing killable is journaled once per episode, not at every sample.
+      journalNothingDone: !this.nothingReported,
+      onKilled: (killed) => {
+        if (verdict.kind === "watermark-starvation") this.lastStarvationKillAtMs = killed.killedAtMs;
+        this.lastKillAtMs = killed.killedAtMs;
+        this.episodeKills++;
+      },
     });
-    if (killed === null) {
-      if (this.nothingReported) return null;
-      this.nothingReported = true;
-      return this.commit({ ...base, victim: null, action: "none", outcome: emptyOutcome("nothing-done") });
-    }
-    if (verdict.kind === "watermark-starvation") this.lastStarvationKillAtMs = killed.killedAtMs;
-    this.lastKillAtMs = killed.killedAtMs;
-    this.episodeKills++;
-    const confirmation = await confirmKill({ host, options, probe: this.probe, isStopped: () => this.stopped }, killed, base.incident.usageBytes, notifiedAtMs);
-    const freed = confirmation.outcome.freedBytes ?? 0;
-    if (confirmation.outcome.victimExited && freed < killed.candidate.rssBytes / 4) {
+    const record = acted.record;
+    if (record.action === "dry-run") this.episodeJournaled = true;
+    if (record.outcome.result === "nothing-done") this.nothingReported = true;
+    const freed = record.outcome.freedBytes ?? 0;
+    if (acted.killed !== null && record.outcome.victimExited && freed < acted.killed.candidate.rssBytes / 4) {
       const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;
-      this.lastKillUseless = `killing ${killed.candidate.comm}[${killed.candidate.pid}] (rss ${mib(killed.candidate.rssBytes)}) gave back ${mib(Math.max(0, freed))}`;
+      const victim = acted.killed.candidate;
+      this.lastKillUseless = `killing ${victim.comm}[${victim.pid}] (rss ${mib(victim.rssBytes)}) gave back ${mib(Math.max(0, freed))}`;
     }
-    if (confirmation.stillAlive && !this.stopped) this.aliveVictims.remember(killed.handle);
-    else host.releaseVictim(killed.handle);
-    return this.commit({ ...base, victim: victimRecord(killed.candidate), action: "kill", outcome: { ...confirmation.outcome, phasesMs } });
+    return record;
+  }
+
+  private actScope(): ActScope {
+    return {
+      host: this.ctx.host,
+      journal: this.ctx.journal,
+      options: this.ctx.options,
+      log: this.ctx.log,
+      killed: this.ctx.killed,
+      probe: this.probe,
+      aliveVictims: this.aliveVictims,
+      isStopped: () => this.stopped,
+      absorbedNotifications: () => 0,
+    };
   }
 
   /** The machine as a scope: memory in use, whether a rule still fires, and whether it is critical. */
@@ -283,12 +288,6 @@ export class MachineGuard {
         critical: acting && verdict.critical,
       },
     };
-  }
-
-  private commit(record: DecisionRecord): DecisionRecord {
-    this.ctx.journal.append(record);
-    this.ctx.log(describeDecision(record));
-    return record;
   }
 }
 

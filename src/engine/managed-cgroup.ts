@@ -4,19 +4,19 @@
 import { OOM_SCORE_ADJ_MIN } from "../core/badness.js";
 import { rankCandidates } from "../core/rank.js";
 import type { Result } from "../core/result.js";
-import type { Candidate, CgroupSample, Exclusion, IncidentKind, MemoryEventCounters, Snapshot } from "../core/types.js";
+import type { CgroupSample, IncidentKind, MemoryEventCounters, Snapshot } from "../core/types.js";
+import { actOnRanking, journalDecision, journalOutcome, type ActScope, type DecisionBase } from "./act-on-ranking.js";
 import { AliveVictims } from "./alive-victims.js";
-import { confirmGroupKill, confirmKill } from "./confirm-kill.js";
+import { confirmGroupKill } from "./confirm-kill.js";
 import type { EngineOptions } from "./engine-options.js";
 import type { CgroupRef, Host, OomTakeover, Unwatch } from "./host.js";
-import { killAndTime } from "./kill-first-reachable.js";
 import type { KilledRegistry } from "./killed-registry.js";
 import { cgroupProbe, type ScopeProbe } from "./scope-probe.js";
 import { giveBackRaisedLimit, SoftLimit } from "./soft-limit.js";
-import type { DecisionRecord, JournalSink } from "./journal-record.js";
+import type { DecidedRecord, JournalSink } from "./journal-record.js";
 import { handOverToKernel, type HandoverContext } from "./kernel-handover.js";
 import type { TakeoverLedger } from "./takeover-ledger.js";
-import { atLimit, describeDecision, emptyOutcome, victimRecord } from "./outcome.js";
+import { emptyOutcome } from "./outcome.js";
 
 export interface EngineContext {
   host: Host;
@@ -30,8 +30,6 @@ export interface EngineContext {
   killed: KilledRegistry;
 }
 
-/** A decision record before its victim, action and outcome are known. */
-type DecisionBase = Omit<DecisionRecord, "victim" | "action" | "outcome">;
 
 export class ManagedCgroup {
   private takeover: OomTakeover | null = null;
@@ -339,7 +337,7 @@ export class ManagedCgroup {
     notifiedAtMs: number,
     escalatedFrom: number | null,
     detectedWith: CgroupSample | null,
-  ): Promise<DecisionRecord | null> {
+  ): Promise<DecidedRecord | null> {
     const { host, options } = this.ctx;
     const cgroupNow: Result<CgroupSample> = detectedWith !== null ? { ok: true, value: detectedWith } : host.readCgroup(this.ref);
     if (!cgroupNow.ok) return null;
@@ -363,93 +361,75 @@ export class ManagedCgroup {
       totalMemoryPages: this.machineMemoryPages,
       aliveVictims: [...this.aliveVictims.handles(), ...this.ctx.killed.identities()],
     });
-    const excluded: Exclusion[] = [...ranking.excluded];
-    const candidates = ranking.candidates;
-
-    const decisionId = this.ctx.nextDecisionId();
     const base: DecisionBase = {
       type: "decision",
-      decisionId,
+      decisionId: this.ctx.nextDecisionId(),
       incident: {
         kind,
         cgroup: this.ref.path,
         usageBytes: snap.value.cgroup.usageBytes,
         limitBytes: snap.value.cgroup.limitBytes,
-        suppressedNotifications: 0,
         events: snap.value.cgroup.events,
         ...(kind === "soft-limit" ? { reason: this.softLimitReason(snap.value.cgroup.usageBytes) } : {}),
       },
       candidates: ranking.top,
-      excluded,
+      excluded: [...ranking.excluded],
       escalatedFrom,
       priorVictimsAlive: this.aliveVictims.pids(),
     };
 
-    if (options.dryRun) {
-      const record = this.journalDryRun(base, candidates);
-      if (this.ref.version === 1) await handOverToKernel(this.handoverContext("dry run"), this.ref, snap.value);
-      return record;
-    }
     // memory.oom.group: the whole cgroup goes, unless a member is protected (oom_score_adj -1000, or
-    // oomwarden itself): cgroup.kill would take it too, so then the members are killed one by one below.
+    // oomwarden itself): cgroup.kill would take it too, so then the members are killed one by one.
+    // A member already exiting is waited for first, as for a single victim.
     const groupHasProtected = snap.value.processes.some((p) => p.oomScoreAdj === OOM_SCORE_ADJ_MIN || p.pid === snap.value.selfPid);
-    if (this.ref.version === 2 && snap.value.cgroup.oomGroup && candidates.length > 0 && !groupHasProtected) {
+    const groupKill = this.ref.version === 2 && snap.value.cgroup.oomGroup && ranking.candidates.length > 0 && !groupHasProtected;
+    if (groupKill && !options.dryRun && ranking.inFlight.length === 0) {
       return this.killGroup(base, snap.value.cgroup.usageBytes, notifiedAtMs);
     }
 
-    // Where the time to SIGKILL went, so a slow kill can be explained from the journal.
-    const { killed, phasesMs } = killAndTime(host, this.ctx.killed, candidates, excluded, {
-      notifiedAtMs,
-      snapshotStartMs,
-      rankStartMs,
-      processes: snap.value.processes.length,
+    const acted = await actOnRanking(this.actScope(kind), {
+      base,
+      ranking,
+      usageBeforeBytes: snap.value.cgroup.usageBytes,
+      times: { notifiedAtMs, snapshotStartMs, rankStartMs, processes: snap.value.processes.length },
     });
-    if (killed === null) {
-      const record: DecisionRecord = {
-        ...base,
-        victim: null,
-        action: "none",
-        outcome: emptyOutcome("nothing-done"),
-      };
-      this.commit(record);
-      this.ctx.log(`${this.ref.path}: OOM, but nothing can be killed (${excluded.length} excluded)`);
-      // The kernel may still force the charge or find a victim we may not take; a hung cgroup is the worst outcome.
-      if (this.ref.version === 1) await handOverToKernel(this.handoverContext("oomwarden found nothing it may kill"), this.ref, snap.value);
-      return record;
+    this.refreshMachineMemoryPages();
+    const record = acted.record;
+    if (this.ref.version === 1 && (record.action === "dry-run" || record.outcome.result === "nothing-done")) {
+      if (record.action === "none") this.ctx.log(`${this.ref.path}: OOM, but nothing can be killed (${record.excluded.length} excluded)`);
+      // Dry run: the kernel acts so its choice stands beside ours. Nothing killable: the kernel may still
+      // force the charge or find a victim we may not take; a hung cgroup is the worst outcome.
+      const reason = record.action === "dry-run" ? "dry run" : "oomwarden found nothing it may kill";
+      await handOverToKernel(this.handoverContext(reason), this.ref, snap.value);
     }
-
-    const confirmation = await confirmKill({ host, options, probe: this.probeFor(kind), isStopped: () => this.stopped }, killed, snap.value.cgroup.usageBytes, notifiedAtMs);
-    // After stop() nothing may keep watching: a victim still alive is released, not remembered.
-    if (confirmation.stillAlive && !this.stopped) this.aliveVictims.remember(killed.handle);
-    else host.releaseVictim(killed.handle);
-    const record: DecisionRecord = {
-      ...base,
-      victim: victimRecord(killed.candidate),
-      action: "kill",
-      outcome: { ...confirmation.outcome, phasesMs },
-    };
-    this.commit(record);
     return record;
   }
 
-  /** Dry run: the decision as it would be, with nothing done. */
-  private journalDryRun(base: DecisionBase, candidates: Candidate[]): DecisionRecord {
-    const top = candidates[0];
-    const record: DecisionRecord = { ...base, victim: top ? victimRecord(top) : null, action: "dry-run", outcome: emptyOutcome("not-acted") };
-    this.commit(record);
-    return record;
+  private actScope(kind: IncidentKind): ActScope {
+    return {
+      host: this.ctx.host,
+      journal: this.ctx.journal,
+      options: this.ctx.options,
+      log: this.ctx.log,
+      killed: this.ctx.killed,
+      probe: this.probeFor(kind),
+      aliveVictims: this.aliveVictims,
+      isStopped: () => this.stopped,
+      absorbedNotifications: () => this.takeAbsorbedNotifications(),
+    };
   }
 
   /** v2 memory.oom.group: the whole cgroup is the unit; cgroup.kill, then the same confirmation of memory back. */
-  private async killGroup(base: DecisionBase, usageBeforeBytes: number, notifiedAtMs: number): Promise<DecisionRecord> {
+  private async killGroup(base: DecisionBase, usageBeforeBytes: number, notifiedAtMs: number): Promise<DecidedRecord> {
     const { host, options } = this.ctx;
     const killed = host.killCgroup(this.ref);
     if (!killed.ok) this.ctx.log(`${this.ref.path}: cgroup.kill failed: ${killed.error.message}`);
+    const decision = journalDecision(this.ctx, { ...base, victim: null, action: "kill-cgroup", msToKill: killed.ok ? host.now() - notifiedAtMs : null });
     const outcome = killed.ok
       ? { ...(await confirmGroupKill({ host, options, probe: this.probe }, usageBeforeBytes, notifiedAtMs, host.now())), groupKilledPids: killed.value.killedPids }
       : emptyOutcome("nothing-done");
-    const record: DecisionRecord = { ...base, victim: null, action: "kill-cgroup", outcome };
-    this.commit(record);
+    const record = journalOutcome(this.actScope("memcg-oom"), decision, outcome);
+    this.refreshMachineMemoryPages();
     return record;
   }
 
@@ -463,12 +443,11 @@ export class ManagedCgroup {
     return { host: this.ctx.host, journal: this.ctx.journal, log: this.ctx.log, reason, isStopped: () => this.stopped };
   }
 
-  private commit(record: DecisionRecord): void {
-    this.refreshMachineMemoryPages();
-    record.incident.suppressedNotifications = this.notificationsWhileHandling - this.notificationsReported;
+  /** Notifications absorbed since the last decision's outcome: each is reported once. */
+  private takeAbsorbedNotifications(): number {
+    const count = this.notificationsWhileHandling - this.notificationsReported;
     this.notificationsReported = this.notificationsWhileHandling;
-    this.ctx.journal.append(record);
-    this.ctx.log(describeDecision(record));
+    return count;
   }
 }
 

@@ -1,7 +1,7 @@
 // Small pure helpers over outcomes and decision records, shared by the engine's parts.
 
 import type { Candidate, CgroupSample } from "../core/types.js";
-import type { DecisionRecord, Outcome, VictimRecord } from "./journal-record.js";
+import type { DecidedRecord, Outcome, VictimRecord } from "./journal-record.js";
 
 export function atLimit(cgroup: CgroupSample): boolean {
   // v2 has no under_oom: a cgroup within a page of its limit is still out of memory.
@@ -31,9 +31,10 @@ export function victimRecord(candidate: Candidate): VictimRecord {
 
 const MIB = 1024 * 1024;
 
-export function describeDecision(record: DecisionRecord): string {
+export function describeDecision(record: DecidedRecord): string {
   const where = record.incident.cgroup;
-  const victim = record.victim ? `${record.victim.comm}[${record.victim.pid}] (rss ${(record.victim.rssBytes / MIB).toFixed(1)} MiB)` : "nobody";
+  const who = record.victim ?? record.waitingFor ?? null;
+  const victim = who ? `${who.comm}[${who.pid}] (rss ${(who.rssBytes / MIB).toFixed(1)} MiB)` : "nobody";
   const o = record.outcome;
   const timing = [
     o.msToKill !== null ? `SIGKILL after ${o.msToKill.toFixed(2)} ms` : null,

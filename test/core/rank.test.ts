@@ -25,6 +25,7 @@ function fromRows(rows: Row[]): ProcessSample[] {
     pageTablesBytes: ptPages * PAGE,
     oomScoreAdj,
     isKernelThread,
+    exiting: false,
   }));
 }
 
@@ -188,6 +189,7 @@ describe("ranking properties", () => {
     pageTablesBytes: fc.integer({ min: 0, max: 2 }).map((pages) => pages * PAGE),
     oomScoreAdj: fc.oneof(fc.constantFrom(-1000, -1, 0, 1, 1000), fc.integer({ min: -1000, max: 1000 })),
     isKernelThread: fc.integer({ min: 0, max: 4 }).map((n) => n === 0),
+    exiting: fc.integer({ min: 0, max: 5 }).map((n) => n === 0),
   });
   const scenarioArb = fc.record({
     processes: fc.uniqueArray(processArb, { selector: (p) => p.pid, maxLength: 40 }),

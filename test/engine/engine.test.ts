@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import test from "node:test";
 import { MemoryJournal } from "../../src/daemon/journal.js";
 import { Engine } from "../../src/engine/engine.js";
-import type { DecisionRecord } from "../../src/engine/journal-record.js";
+import { joinDecisions, type DecidedRecord } from "../../src/engine/journal-record.js";
 import { FakeHost } from "./fake-host.js";
 
 const MIB = 1024 * 1024;
@@ -16,8 +16,8 @@ function setup(version: 1 | 2 = 1): { host: FakeHost; journal: MemoryJournal; en
   return { host, journal, engine };
 }
 
-function decisions(journal: MemoryJournal): DecisionRecord[] {
-  return journal.records.filter((r): r is DecisionRecord => r.type === "decision");
+function decisions(journal: MemoryJournal): DecidedRecord[] {
+  return joinDecisions(journal.records);
 }
 
 test("an OOM kills exactly the hog, and the journal explains it", async () => {
@@ -170,7 +170,8 @@ test("dry run journals the decision, kills nothing itself, hands the OOM to the 
 test("v2: the kernel's own kill is journaled, not answered; an OOM without a kernel kill is handled", async () => {
   const { host, journal, engine } = setup(2);
   host.add({ pid: 100, comm: "innocent", rssBytes: 1 * MIB });
-  host.add({ pid: 200, comm: "hog", rssBytes: 60 * MIB });
+  // At the limit (2 MiB base + 1 + 61 = 64 MiB): still out of memory when read again before the kill.
+  host.add({ pid: 200, comm: "hog", rssBytes: 61 * MIB });
   engine.manage(host.ref.path);
 
   host.events = { ...host.events, oom: host.events.oom + 1, oomKill: host.events.oomKill + 1 };
@@ -313,7 +314,7 @@ test("v2 memory.oom.group with a protected member: members are killed one by one
   const { host, journal, engine } = setup(2);
   host.oomGroup = true;
   host.add({ pid: 100, comm: "guard", rssBytes: 1 * MIB, oomScoreAdj: -1000 });
-  host.add({ pid: 200, comm: "b", rssBytes: 60 * MIB });
+  host.add({ pid: 200, comm: "b", rssBytes: 61 * MIB });
   engine.manage(host.ref.path);
   host.fireOom();
   await host.advance(1000);

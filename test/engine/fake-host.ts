@@ -24,6 +24,8 @@ interface LiveProcess extends Required<Omit<FakeProcess, "onKill">> {
   startTimeTicks: number;
   alive: boolean;
   killed: boolean;
+  /** Past exit_mm: /proc shows no memory while the memory is still charged (being freed). */
+  noMmShown: boolean;
   exitWatchers: Set<() => void>;
 }
 
@@ -68,6 +70,7 @@ export class FakeHost implements Host {
       startTimeTicks: 1000 + p.pid,
       alive: true,
       killed: false,
+      noMmShown: false,
       exitWatchers: new Set(),
     });
   }
@@ -240,7 +243,29 @@ export class FakeHost implements Host {
       this.notify = null;
     });
   }
+  /** Runs once at the next openVictim, before the engine's re-read of the scope and its signal. */
+  beforeNextSignal: (() => void) | null = null;
+
+  /**
+   * SIGKILL from someone else (the kernel's killer, another tool): the process dies as its onKill
+   * says, but the kill is not oomwarden's. noMm: it shows no memory at once (past exit_mm) while
+   * its memory is still charged until it exits.
+   */
+  killFromOutside(pid: number, options: { noMm?: boolean } = {}): void {
+    const p = this.processes.get(pid);
+    if (!p || !p.alive) return;
+    const before = this.killed.length;
+    this.kill({ pid, startTimeTicks: p.startTimeTicks, token: p });
+    this.killed.splice(before);
+    this.killedFromOutside.push(pid);
+    p.noMmShown = options.noMm ?? false;
+  }
+  readonly killedFromOutside: number[] = [];
+
   openVictim(pid: number, startTimeTicks: number): Result<VictimHandle> {
+    const hook = this.beforeNextSignal;
+    this.beforeNextSignal = null;
+    hook?.();
     const p = this.processes.get(pid);
     if (!p || !p.alive) return fail("ESRCH", `pid ${pid} is gone`);
     if (p.startTimeTicks !== startTimeTicks) return fail("START_TIME_MISMATCH", `pid ${pid} was reused`);
@@ -310,11 +335,12 @@ export class FakeHost implements Host {
       comm: p.comm,
       startTimeTicks: p.startTimeTicks,
       state: p.state,
-      rssBytes: p.rssBytes,
+      rssBytes: p.noMmShown ? 0 : p.rssBytes,
       swapBytes: 0,
       pageTablesBytes: 0,
       oomScoreAdj: p.oomScoreAdj,
       isKernelThread: false,
+      exiting: p.killed,
     };
   }
 }

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import test from "node:test";
 import { MemoryJournal } from "../../src/daemon/journal.js";
 import { Engine } from "../../src/engine/engine.js";
-import type { DecisionRecord } from "../../src/engine/journal-record.js";
+import { joinDecisions, type DecidedRecord } from "../../src/engine/journal-record.js";
 import { InMemoryLedger } from "../../src/engine/takeover-ledger.js";
 import { FakeHost } from "./fake-host.js";
 
@@ -20,7 +20,7 @@ function setup(limitBytes: number | null = 64 * MIB): { host: FakeHost; journal:
   return { host, journal, engine, ledger };
 }
 
-const decisions = (journal: MemoryJournal): DecisionRecord[] => journal.records.filter((r): r is DecisionRecord => r.type === "decision");
+const decisions = (journal: MemoryJournal): DecidedRecord[] => joinDecisions(journal.records);
 
 test("soft-limit mode raises the hard limit by the headroom and writes the original to the ledger first", () => {
   const { host, engine, ledger } = setup();
@@ -115,7 +115,7 @@ test("after a soft-limit incident the grace period starts afresh", async () => {
   await engine.whenIdle();
   assert.deepEqual(host.killed, [10, 11]);
   assert.ok(secondKillAtMs - refilledAtMs >= 199, `refilled at ${refilledAtMs} ms, second kill at ${secondKillAtMs} ms`);
-  const second = journal.records.filter((r): r is DecisionRecord => r.type === "decision")[1];
+  const second = joinDecisions(journal.records)[1];
   const forMs = Number(/for (\d+) ms/.exec(second?.incident.reason ?? "")?.[1]);
   assert.ok(forMs >= 199 && forMs <= 400, `the reason counts from the refill: ${forMs} ms`);
   engine.stop();
@@ -139,7 +139,7 @@ test("a memcg OOM notified while a soft-limit incident is being handled is handl
   host.fireOom();
   await host.advance(10_000);
   await engine.whenIdle();
-  const kinds = journal.records.filter((r): r is DecisionRecord => r.type === "decision").map((d) => d.incident.kind);
+  const kinds = joinDecisions(journal.records).map((d) => d.incident.kind);
   assert.equal(kinds[0], "soft-limit");
   assert.ok(kinds.includes("memcg-oom"), `the OOM was looked at: ${kinds.join(", ")}`);
   const after = host.readCgroup();

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import test from "node:test";
 import { MemoryJournal } from "../../src/daemon/journal.js";
 import { Engine } from "../../src/engine/engine.js";
-import type { DecisionRecord } from "../../src/engine/journal-record.js";
+import { joinDecisions, type DecidedRecord } from "../../src/engine/journal-record.js";
 import { discoverCgroupMounts } from "../../src/host/linux/cgroup-mounts.js";
 import { createLinuxHost } from "../../src/host/linux/linux-host.js";
 import { nativeStatus } from "../../src/host/linux/native.js";
@@ -53,8 +53,8 @@ function teardown(s: Setup): void {
   s.tree.cleanup();
 }
 
-function decisions(journal: MemoryJournal): DecisionRecord[] {
-  return journal.records.filter((r): r is DecisionRecord => r.type === "decision");
+function decisions(journal: MemoryJournal): DecidedRecord[] {
+  return joinDecisions(journal.records);
 }
 
 test("v2: an OOM the kernel left unanswered is handled: the biggest process dies, the other lives", options, async () => {

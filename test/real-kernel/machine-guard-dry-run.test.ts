@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import test from "node:test";
 import { MemoryJournal } from "../../src/daemon/journal.js";
 import { Engine } from "../../src/engine/engine.js";
-import type { DecisionRecord } from "../../src/engine/journal-record.js";
+import { joinDecisions, type DecidedRecord } from "../../src/engine/journal-record.js";
 import { createLinuxHost } from "../../src/host/linux/linux-host.js";
 import { isAlive } from "./support.js";
 
@@ -24,9 +24,9 @@ test("machine guard, dry run on the real machine: one decision for the episode, 
   } finally {
     engine.stop();
   }
-  const decisions = journal.records.filter((r): r is DecisionRecord => r.type === "decision");
+  const decisions = joinDecisions(journal.records);
   assert.equal(decisions.length, 1, "one dry-run decision per episode, not one per sample");
-  const d = decisions[0] as DecisionRecord;
+  const d = decisions[0] as DecidedRecord;
   assert.equal(d.action, "dry-run");
   assert.equal(d.incident.cgroup, "/");
   assert.equal(d.incident.kind, "low-memory");

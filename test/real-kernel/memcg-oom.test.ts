@@ -8,7 +8,7 @@ import { join } from "node:path";
 import test from "node:test";
 import { MemoryJournal } from "../../src/daemon/journal.js";
 import { Engine } from "../../src/engine/engine.js";
-import type { DecisionRecord } from "../../src/engine/journal-record.js";
+import { joinDecisions, type DecidedRecord } from "../../src/engine/journal-record.js";
 import { createLinuxHost } from "../../src/host/linux/linux-host.js";
 import {
   createScratchFreezerCgroup,
@@ -22,8 +22,8 @@ const skip = v1MemoryUnavailableReason();
 if (skip !== null) console.log(`# real-kernel memcg OOM tests skipped: ${skip}`);
 const options = { skip: skip ?? false, timeout: 60_000 };
 
-function decisions(journal: MemoryJournal): DecisionRecord[] {
-  return journal.records.filter((r): r is DecisionRecord => r.type === "decision");
+function decisions(journal: MemoryJournal): DecidedRecord[] {
+  return joinDecisions(journal.records);
 }
 
 async function withCgroups(count: number, limitBytes: number, body: (cgroups: ScratchCgroup[]) => Promise<void>): Promise<void> {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import test from "node:test";
 import { MemoryJournal } from "../../src/daemon/journal.js";
 import { Engine } from "../../src/engine/engine.js";
-import type { DecisionRecord } from "../../src/engine/journal-record.js";
+import { joinDecisions, type DecidedRecord } from "../../src/engine/journal-record.js";
 import { InMemoryLedger } from "../../src/engine/takeover-ledger.js";
 import { createLinuxHost } from "../../src/host/linux/linux-host.js";
 import {
@@ -42,8 +42,8 @@ const CREEPING_HOG = [
   "import time\nb=[]\nfor i in range(100):\n  b.append(b'x'*(1<<20))\n  time.sleep(0.01 if i < 40 else 0.3)\ntime.sleep(600)",
 ];
 
-function decisions(journal: MemoryJournal): DecisionRecord[] {
-  return journal.records.filter((r): r is DecisionRecord => r.type === "decision");
+function decisions(journal: MemoryJournal): DecidedRecord[] {
+  return joinDecisions(journal.records);
 }
 
 const readNumber = (cgroup: ScratchCgroup, name: string): number => Number(cgroup.readFile(name).trim());

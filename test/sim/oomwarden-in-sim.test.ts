@@ -7,7 +7,7 @@ import { dirname, join } from "node:path";
 import test from "node:test";
 import { fileURLToPath } from "node:url";
 import { oomwardenAgentFactory } from "../../src/daemon/sim-agent.js";
-import type { DecisionRecord, JournalRecord } from "../../src/engine/journal-record.js";
+import { joinDecisions, type DecidedRecord, type JournalRecord } from "../../src/engine/journal-record.js";
 import { simulate } from "../../src/sim/kernel/simulate.js";
 import { parseScenario } from "../../src/sim/scenario-file.js";
 import type { Scenario } from "../../src/sim/scenario.js";
@@ -34,7 +34,7 @@ test("seed 004 under kernel-today + oomwarden: one kill, the worker, recovered w
   assert.equal(run.result.innocentKilled, 0);
   assert.ok(run.result.recoveredMs !== null && run.result.recoveredMs <= 100, `recovered after ${run.result.recoveredMs} ms`);
   assert.equal(run.result.livelock, false);
-  const decisions = journal.filter((r): r is DecisionRecord => r.type === "decision");
+  const decisions = joinDecisions(journal);
   assert.equal(decisions.length, 1);
   assert.equal(decisions[0]?.victim?.comm, "batch");
   assert.equal(decisions[0]?.action, "kill");
@@ -55,7 +55,7 @@ test("a global scenario: the machine guard acts, the root cgroup's killer is not
   const { run, journal } = await runWithOomwarden(load("000-reaper-gives-up.yaml"));
   assert.ok(!journal.some((r) => r.type === "error"), JSON.stringify(journal.filter((r) => r.type === "error")));
   assert.ok(journal.some((r) => r.type === "manage" && r.cgroup === "/" && /guarding the whole machine/.test(r.message)));
-  const decisions = journal.filter((r): r is DecisionRecord => r.type === "decision");
+  const decisions = joinDecisions(journal);
   assert.equal(decisions.length, 1, JSON.stringify(decisions));
   assert.equal(decisions[0]?.incident.cgroup, "/");
   assert.equal(decisions[0]?.incident.kind, "low-memory");
@@ -100,8 +100,8 @@ test("oomwarden options: the daemon's keys and checks, unknown keys refused", as
 });
 
 /** Decisions oomwarden journaled for the machine ("/"). */
-function machineDecisions(journal: JournalRecord[]): DecisionRecord[] {
-  return journal.filter((r): r is DecisionRecord => r.type === "decision" && r.incident.cgroup === "/");
+function machineDecisions(journal: JournalRecord[]): DecidedRecord[] {
+  return joinDecisions(journal).filter((r) => r.incident.cgroup === "/");
 }
 
 test("seed 001 under kernel-today + oomwarden: the database is killed on low memory before the lock dependency forms; no livelock", async () => {

@@ -92,3 +92,7 @@ export function limitOrNull(bytes: number): number | null {
 
 /** Flag in field 9 of /proc/PID/stat (include/linux/sched.h): the task is a kernel thread and has no mm. */
 export const PF_KTHREAD = 0x00200000;
+/** Field 9 flag: the task has begun do_exit(); its memory is on its way back (or already gone, after exit_mm). */
+export const PF_EXITING = 0x00000004;
+/** SIGKILL (signal 9) in the SigPnd/ShdPnd masks of /proc/PID/status: bit signo - 1. */
+export const SIGKILL_PENDING_BIT = 1 << (9 - 1);

@@ -3,7 +3,7 @@
 // failure mode we exist to handle.
 
 import { fail, ok, type Result } from "../../core/result.js";
-import { PF_KTHREAD } from "./control-files.js";
+import { PF_EXITING, PF_KTHREAD, SIGKILL_PENDING_BIT } from "./control-files.js";
 import { parseInteger, parseUnsigned } from "./parse-number.js";
 
 export const PARSE_ERROR = "PARSE_ERROR";
@@ -23,6 +23,8 @@ export interface ProcStat {
   flags: number;
   /** PF_KTHREAD set: a kernel thread, no mm, never a candidate. */
   isKernelThread: boolean;
+  /** PF_EXITING set: the task is in do_exit(). */
+  isExiting: boolean;
   /** Field 20. */
   numThreads: number;
   /** Field 22: clock ticks after boot. With the pid, it names a process for its whole life. */
@@ -71,6 +73,7 @@ export function parseProcStat(text: string): Result<ProcStat> {
     flags,
     // flags is an unsigned int; & works on its low 32 bits, which is all of it.
     isKernelThread: (flags & PF_KTHREAD) !== 0,
+    isExiting: (flags & PF_EXITING) !== 0,
     numThreads,
     startTimeTicks,
     vsizeBytes,
@@ -103,6 +106,8 @@ export interface ProcStatus {
   kthread: boolean | null;
   /** null when the task has no mm: kernel threads, zombies, a process past exit_mm. */
   memory: ProcStatusMemory | null;
+  /** SIGKILL is pending for the thread (SigPnd) or its thread group (ShdPnd): it dies at its next return to user space. */
+  sigkillPending: boolean;
 }
 
 export function parseProcStatus(text: string): Result<ProcStatus> {
@@ -156,6 +161,9 @@ export function parseProcStatus(text: string): Result<ProcStatus> {
     };
   }
 
+  const sigkill = [values.get("SigPnd"), values.get("ShdPnd")].map(sigkillInMask);
+  if (sigkill.includes("bad")) return fail(PARSE_ERROR, `status of pid ${pid}: SigPnd or ShdPnd is not a hexadecimal mask`);
+
   return ok({
     name,
     state,
@@ -165,7 +173,17 @@ export function parseProcStatus(text: string): Result<ProcStatus> {
     threads: int("Threads"),
     kthread: kthreadValue === null ? null : kthreadValue !== 0,
     memory,
+    sigkillPending: sigkill.includes(true),
   });
+}
+
+/** Whether a "SigPnd:\t0000000000000100" mask holds SIGKILL; a missing line holds nothing. */
+function sigkillInMask(value: string | undefined): boolean | "bad" {
+  if (value === undefined) return false;
+  const hex = value.trim();
+  if (!/^[0-9a-fA-F]{1,32}$/.test(hex)) return "bad";
+  // SIGKILL is in the lowest byte pair: the last 8 hex digits suffice (and stay in 32 bits).
+  return (Number.parseInt(hex.slice(-8), 16) & SIGKILL_PENDING_BIT) !== 0;
 }
 
 // ---------------------------------------------------------------- /proc/PID/oom_score_adj

@@ -73,6 +73,8 @@ export function readProcessSample(pid: number, procRoot = DEFAULT_PROC_ROOT, fs:
     pageTablesBytes: memory?.pageTablesBytes ?? 0,
     oomScoreAdj: oomScoreAdj.value,
     isKernelThread: stat.value.isKernelThread,
+    // The later stat read: a kill that landed while the files were read shows there.
+    exiting: statAgain.value.isExiting || status.value.sigkillPending,
   });
 }
 

@@ -203,6 +203,8 @@ export class SimHost implements Host {
       pageTablesBytes: info.pageTablePages * page,
       oomScoreAdj: info.oomScoreAdj,
       isKernelThread: false,
+      // SIGKILL pending (from anyone) or past exit_mm: as PF_EXITING / SigPnd show on Linux.
+      exiting: info.killed || info.threads.some((t) => t.waitingOn === "exit_mmap"),
     };
   }
 }

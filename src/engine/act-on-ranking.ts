@@ -1,0 +1,161 @@
+// What every scope does once it has ranked its snapshot, so "never the wrong victim" is one
+// mechanism for the managed cgroups and the machine guard alike:
+//   - a process already exiting (killed by the kernel or another tool, or leaving by itself) is a
+//     victim in flight: nobody else is chosen while it frees its memory; it is watched as if we
+//     had killed it, and only a stall leads to a decision without it;
+//   - otherwise the best reachable candidate is killed, but only after the scope is read once more
+//     with the victim's pidfd open: an OOM that resolved itself meanwhile costs nobody's life;
+//   - the decision is journaled the moment it is acted on (right after the signal), the outcome
+//     once memory is back or the wait ends, as its own record linked by decisionId.
+
+import type { InFlight, RankedSnapshot } from "../core/rank.js";
+import type { Candidate } from "../core/types.js";
+import type { AliveVictims } from "./alive-victims.js";
+import { confirmKill, type Confirmation, type KilledVictim } from "./confirm-kill.js";
+import type { EngineOptions } from "./engine-options.js";
+import type { Host } from "./host.js";
+import { joinDecision, type DecidedRecord, type DecisionRecord, type JournalSink, type Outcome, type OutcomeRecord, type VictimRecord } from "./journal-record.js";
+import { killAndTime, type DecisionTimes } from "./kill-first-reachable.js";
+import type { KilledRegistry } from "./killed-registry.js";
+import { describeDecision, emptyOutcome, victimRecord } from "./outcome.js";
+import type { ScopeProbe } from "./scope-probe.js";
+
+/** A decision record before its action is known. */
+export type DecisionBase = Omit<DecisionRecord, "victim" | "action" | "msToKill" | "phasesMs" | "waitingFor">;
+
+export interface ActScope {
+  host: Host;
+  journal: JournalSink;
+  options: EngineOptions;
+  log: (message: string) => void;
+  killed: KilledRegistry;
+  probe: ScopeProbe;
+  aliveVictims: AliveVictims;
+  isStopped: () => boolean;
+  /** Notifications this decision absorbed, for its outcome record (read when the outcome is journaled). */
+  absorbedNotifications: () => number;
+}
+
+export interface Plan {
+  base: DecisionBase;
+  ranking: RankedSnapshot;
+  usageBeforeBytes: number;
+  times: DecisionTimes;
+  /** false: a decision that killed nobody because nobody could be killed is not journaled (already said this episode). */
+  journalNothingDone?: boolean;
+  /** Right after the signal, before the confirmation (the machine guard counts its kills here). */
+  onKilled?: (killed: KilledVictim) => void;
+}
+
+export interface Acted {
+  record: DecidedRecord;
+  /** The victim our signal went to (null: a wait, a dry run, nothing killed). */
+  killed: KilledVictim | null;
+}
+
+export async function actOnRanking(scope: ActScope, plan: Plan): Promise<Acted> {
+  const { host, options } = scope;
+  const inFlight = plan.ranking.inFlight[0];
+  if (options.dryRun) {
+    // What would be done: wait for the process in flight, or kill the best candidate. Nothing is touched.
+    const top = plan.ranking.candidates[0];
+    const would = inFlight !== undefined ? { victim: null, waitingFor: inFlightRecord(inFlight) } : { victim: top ? victimRecord(top) : null };
+    const decision = journalDecision(scope, { ...plan.base, ...would, action: "dry-run", msToKill: null });
+    return { record: journalOutcome(scope, decision, emptyOutcome("not-acted")), killed: null };
+  }
+  if (inFlight !== undefined) return waitForInFlight(scope, plan, inFlight);
+  const excluded = plan.base.excluded;
+  let recoveredBeforeKill = false;
+  const { killed, phasesMs } = killAndTime(host, scope.killed, plan.ranking.candidates, excluded, plan.times, () => {
+    // With the victim's pidfd open and nothing sent yet: is the scope still out of memory?
+    const now = scope.probe.read();
+    recoveredBeforeKill = !now.ok || !now.value.outOfMemory;
+    return !recoveredBeforeKill;
+  });
+  if (killed === null) {
+    const decision: DecisionRecord = { ...plan.base, victim: null, action: "none", msToKill: null, phasesMs };
+    const outcome = emptyOutcome(recoveredBeforeKill ? "resolved-before-kill" : "nothing-done");
+    if (!recoveredBeforeKill && plan.journalNothingDone === false) return { record: { ...joinDecision(decision, undefined), outcome: { ...outcome, phasesMs } }, killed: null };
+    journalDecision(scope, decision);
+    return { record: journalOutcome(scope, decision, outcome), killed: null };
+  }
+  plan.onKilled?.(killed);
+  // Confirmation starts first (it starts the reap off this thread), then the decision goes to disk.
+  const confirming = confirmKill(
+    { host, options, probe: scope.probe, isStopped: scope.isStopped },
+    killed,
+    plan.usageBeforeBytes,
+    plan.times.notifiedAtMs,
+  );
+  const decision = journalDecision(scope, {
+    ...plan.base,
+    victim: victimRecord(killed.candidate),
+    action: "kill",
+    msToKill: killed.killedAtMs - plan.times.notifiedAtMs,
+    phasesMs,
+  });
+  const confirmation = await confirming;
+  keepOrRelease(scope, killed, confirmation);
+  return { record: journalOutcome(scope, decision, confirmation.outcome), killed };
+}
+
+/** Watches a process someone else is ending, with the same patience as our own victims. */
+async function waitForInFlight(scope: ActScope, plan: Plan, inFlight: InFlight): Promise<Acted> {
+  const { host, options } = scope;
+  const decision = journalDecision(scope, { ...plan.base, victim: null, action: "wait", waitingFor: inFlightRecord(inFlight), msToKill: null });
+  const opened = host.openVictim(inFlight.pid, inFlight.startTimeTicks);
+  if (!opened.ok) {
+    // Gone between the snapshot and now: its memory is back; the scope decides whether that was enough.
+    const now = scope.probe.read();
+    const stillOut = now.ok && now.value.outOfMemory;
+    const outcome: Outcome = { ...emptyOutcome(stillOut ? "exited-still-oom" : "recovered"), victimExited: true };
+    return { record: journalOutcome(scope, decision, outcome), killed: null };
+  }
+  const watched: KilledVictim = { handle: opened.value, candidate: asCandidate(inFlight), killedAtMs: host.now() };
+  const confirmation = await confirmKill(
+    { host, options, probe: scope.probe, isStopped: scope.isStopped },
+    watched,
+    plan.usageBeforeBytes,
+    plan.times.notifiedAtMs,
+  );
+  keepOrRelease(scope, watched, confirmation);
+  return { record: journalOutcome(scope, decision, confirmation.outcome), killed: null };
+}
+
+/** A process still alive after its confirmation is never chosen (or waited for) again; otherwise its pidfd is closed. */
+function keepOrRelease(scope: ActScope, victim: KilledVictim, confirmation: Confirmation): void {
+  // After stop() nothing may keep watching: a victim still alive is released, not remembered.
+  if (confirmation.stillAlive && !scope.isStopped()) scope.aliveVictims.remember(victim.handle);
+  else scope.host.releaseVictim(victim.handle);
+}
+
+function inFlightRecord(process: InFlight): VictimRecord {
+  return { pid: process.pid, comm: process.comm, startTime: process.startTimeTicks, rssBytes: process.rssBytes };
+}
+
+function asCandidate(process: InFlight): Candidate {
+  return { ...process, score: 0, reason: "already exiting" };
+}
+
+export function journalDecision(scope: Pick<ActScope, "journal">, decision: DecisionRecord): DecisionRecord {
+  scope.journal.append(decision);
+  return decision;
+}
+
+/** The outcome record of a decision, journaled, and the two joined for the caller. */
+export function journalOutcome(scope: Pick<ActScope, "journal" | "log" | "absorbedNotifications">, decision: DecisionRecord, outcome: Outcome): DecidedRecord {
+  const { msToKill: _msToKill, phasesMs: _phasesMs, ...rest } = outcome;
+  const record: OutcomeRecord = {
+    type: "outcome",
+    decisionId: decision.decisionId,
+    cgroup: decision.incident.cgroup,
+    action: decision.action,
+    pid: decision.victim?.pid ?? decision.waitingFor?.pid ?? null,
+    suppressedNotifications: scope.absorbedNotifications(),
+    outcome: rest,
+  };
+  scope.journal.append(record);
+  const joined = joinDecision(decision, record);
+  scope.log(describeDecision(joined));
+  return joined;
+}

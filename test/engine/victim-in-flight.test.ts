@@ -1,0 +1,211 @@
+// Never the wrong victim when someone else is already ending a process: a process of the scope that
+// is exiting (SIGKILL from the kernel or another tool) is waited for, as the kernel waits for its own
+// victim in flight; the scope is read again just before any signal; and each decision is on the
+// journal the moment it is acted on, its outcome following as a linked record.
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { MemoryJournal } from "../../src/daemon/journal.js";
+import { Engine } from "../../src/engine/engine.js";
+import type { EngineOptionsInput } from "../../src/engine/engine-options.js";
+import { joinDecisions, type DecisionRecord, type OutcomeRecord } from "../../src/engine/journal-record.js";
+import { FakeHost } from "./fake-host.js";
+
+const MIB = 1024 * 1024;
+
+function setup(version: 1 | 2, options: EngineOptionsInput = {}): { host: FakeHost; journal: MemoryJournal; engine: Engine } {
+  const host = new FakeHost(version);
+  const journal = new MemoryJournal();
+  const engine = new Engine(host, journal, { observeIntervalMs: 100, maxObservationsWithoutProgress: 5, ...options });
+  return { host, journal, engine };
+}
+
+describe("a process already exiting in the scope is a victim in flight", () => {
+  it("v1: the hog killed by another listener and past exit_mm is waited for; the innocent lives", async () => {
+    const { host, journal, engine } = setup(1, { machineGuard: { enabled: false } });
+    host.add({ pid: 100, comm: "sleep", rssBytes: 1 * MIB });
+    host.add({ pid: 200, comm: "tail", rssBytes: 60 * MIB, onKill: { exitAfterMs: 30 } });
+    assert.ok(engine.manage(host.ref.path).ok);
+    // The other listener's SIGKILL lands first: the hog shows no memory while exit_mmap still frees it.
+    host.killFromOutside(200, { noMm: true });
+    host.fireOom();
+    await host.advance(1000);
+    await engine.whenIdle();
+
+    assert.deepEqual(host.killed, [], "oomwarden sent no signal");
+    assert.ok(host.alive(100), "the innocent lives");
+    const [wait, ...more] = joinDecisions(journal.records);
+    assert.equal(more.length, 0, JSON.stringify(more));
+    assert.equal(wait?.action, "wait");
+    assert.equal(wait?.victim, null);
+    assert.equal(wait?.waitingFor?.pid, 200);
+    assert.equal(wait?.outcome.result, "recovered");
+    assert.ok(wait?.outcome.victimExited || (wait?.outcome.reap !== null && !("error" in (wait?.outcome.reap ?? {}))), "exited, or reaped by process_mrelease");
+    assert.ok(wait?.excluded.some((e) => e.pid === 200 && /already exiting/.test(e.reason)), "the exiting hog is explained, not 'no mm'");
+    assert.ok(wait?.candidates.some((c) => c.pid === 100), "the innocent was ranked, not chosen");
+    engine.stop();
+  });
+
+  it("an exiting process that makes no progress for the patience leads to a decision without it", async () => {
+    const { host, journal, engine } = setup(1, { machineGuard: { enabled: false } });
+    host.add({ pid: 100, comm: "worker", rssBytes: 20 * MIB });
+    host.add({ pid: 200, comm: "stuck", rssBytes: 40 * MIB, onKill: "stall", reapable: false });
+    assert.ok(engine.manage(host.ref.path).ok);
+    host.killFromOutside(200);
+    host.fireOom();
+    await host.advance(300);
+    assert.deepEqual(host.killed, [], "nobody killed while the exiting process still has patience");
+    await host.advance(2000);
+    await engine.whenIdle();
+    assert.deepEqual(host.killed, [100], "the cgroup stays stuck: as the kernel does after MMF_OOM_SKIP, the next one goes");
+    const [wait, kill] = joinDecisions(journal.records);
+    assert.equal(wait?.action, "wait");
+    assert.equal(wait?.outcome.result, "escalated");
+    assert.equal(kill?.action, "kill");
+    assert.equal(kill?.escalatedFrom, wait?.decisionId);
+    assert.ok(kill?.excluded.some((e) => e.pid === 200 && /still exiting/.test(e.reason)));
+    engine.stop();
+  });
+
+  it("machine guard: a process the kernel's global killer took is waited for, nobody else dies", async () => {
+    const { host, journal, engine } = setup(2);
+    host.add({ pid: 100, comm: "idle", rssBytes: 10 * MIB });
+    host.add({ pid: 300, comm: "hog", rssBytes: 600 * MIB, onKill: { exitAfterMs: 40 } });
+    // 3.1% available: the low-memory rule fires at the first sample.
+    host.machineOtherUsedBytes = host.machineTotalBytes - host.usageBytes() - 32 * MIB;
+    host.killFromOutside(300, { noMm: true });
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(3000);
+    await engine.whenIdle();
+    assert.deepEqual(host.killed, []);
+    assert.ok(host.alive(100));
+    const all = joinDecisions(journal.records);
+    assert.equal(all.length, 1, JSON.stringify(all));
+    assert.equal(all[0]?.action, "wait");
+    assert.equal(all[0]?.waitingFor?.pid, 300);
+    assert.equal(all[0]?.outcome.result, "recovered");
+    engine.stop();
+  });
+
+  it("dry run: the decision says it would wait, and nothing is touched", async () => {
+    const { host, journal, engine } = setup(2, { dryRun: true, machineGuard: { enabled: false } });
+    host.add({ pid: 100, comm: "sleep", rssBytes: 1 * MIB });
+    host.add({ pid: 200, comm: "tail", rssBytes: 61 * MIB, onKill: "stall" });
+    assert.ok(engine.manage(host.ref.path).ok);
+    host.killFromOutside(200);
+    host.fireOom();
+    await host.advance(500);
+    await engine.whenIdle();
+    const [record] = joinDecisions(journal.records);
+    assert.equal(record?.action, "dry-run");
+    assert.equal(record?.victim, null);
+    assert.equal(record?.waitingFor?.pid, 200);
+    assert.deepEqual(host.killed, []);
+    engine.stop();
+  });
+});
+
+describe("the scope is read again just before the signal", () => {
+  it("v1: an OOM that resolved itself between the snapshot and the kill costs nobody's life", async () => {
+    const { host, journal, engine } = setup(1, { machineGuard: { enabled: false } });
+    host.add({ pid: 100, comm: "sleep", rssBytes: 1 * MIB });
+    host.add({ pid: 200, comm: "tail", rssBytes: 60 * MIB });
+    assert.ok(engine.manage(host.ref.path).ok);
+    // Memory came back after the notification was read (a task freed it, a hog exited unseen).
+    host.beforeNextSignal = () => {
+      host.underOom = false;
+    };
+    host.fireOom();
+    await host.advance(500);
+    await engine.whenIdle();
+    assert.deepEqual(host.killed, []);
+    const [record, ...more] = joinDecisions(journal.records);
+    assert.equal(more.length, 0);
+    assert.equal(record?.action, "none");
+    assert.equal(record?.outcome.result, "resolved-before-kill");
+    assert.equal(record?.candidates[0]?.pid, 200, "the ranking is still journaled: it explains what would have happened");
+    engine.stop();
+  });
+
+  it("machine guard: memory back above the threshold by the time of the kill: nobody dies", async () => {
+    const { host, journal, engine } = setup(2);
+    host.add({ pid: 100, comm: "idle", rssBytes: 10 * MIB });
+    host.add({ pid: 300, comm: "hog", rssBytes: 600 * MIB });
+    host.machineOtherUsedBytes = host.machineTotalBytes - host.usageBytes() - 32 * MIB;
+    host.beforeNextSignal = () => {
+      host.machineOtherUsedBytes = 0;
+    };
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(2000);
+    await engine.whenIdle();
+    assert.deepEqual(host.killed, []);
+    const [record] = joinDecisions(journal.records);
+    assert.equal(record?.outcome.result, "resolved-before-kill");
+    engine.stop();
+  });
+});
+
+describe("a decision is on the journal when it is acted on, its outcome follows linked to it", () => {
+  it("the kill's decision is journaled at the signal, before any confirmation; the outcome record carries its id", async () => {
+    const { host, journal, engine } = setup(1, { machineGuard: { enabled: false } });
+    host.add({ pid: 100, comm: "sleep", rssBytes: 1 * MIB });
+    // A slow exit (within the patience): the confirmation takes 300 ms, the decision is journaled at once.
+    host.add({ pid: 200, comm: "tail", rssBytes: 60 * MIB, onKill: { exitAfterMs: 300 }, reapable: false });
+    assert.ok(engine.manage(host.ref.path).ok);
+    host.fireOom();
+    await host.advance(1);
+    assert.deepEqual(host.killed, [200], "the signal is sent");
+    const decision = journal.records.find((r): r is DecisionRecord => r.type === "decision");
+    assert.ok(decision, "a daemon killed now would leave this decision behind");
+    assert.equal(decision.victim?.pid, 200);
+    assert.equal(decision.action, "kill");
+    assert.ok(decision.msToKill !== null && decision.msToKill >= 0);
+    assert.ok(decision.phasesMs !== undefined);
+    assert.ok(!journal.records.some((r) => r.type === "outcome"), "the outcome is not known yet");
+
+    await host.advance(3000);
+    await engine.whenIdle();
+    const outcomes = journal.records.filter((r): r is OutcomeRecord => r.type === "outcome");
+    assert.equal(outcomes.length, 1);
+    assert.equal(outcomes[0]?.decisionId, decision.decisionId);
+    assert.equal(outcomes[0]?.pid, 200);
+    assert.equal(outcomes[0]?.cgroup, host.ref.path);
+    assert.equal(outcomes[0]?.outcome.result, "recovered");
+    const [joined] = joinDecisions(journal.records);
+    assert.equal(joined?.outcome.msToKill, decision.msToKill, "the joined view carries the kill's timing");
+    engine.stop();
+  });
+
+  it("joinDecisions pairs an outcome with the latest decision of its id (ids restart with each daemon)", () => {
+    const decision = (id: number, pid: number): DecisionRecord => ({
+      type: "decision",
+      decisionId: id,
+      incident: { kind: "memcg-oom", cgroup: "/cg", usageBytes: 1, limitBytes: 1, events: { low: 0, high: 0, max: 0, oom: 1, oomKill: 0, oomGroupKill: 0 } },
+      candidates: [],
+      excluded: [],
+      victim: { pid, comm: "x", startTime: 1, rssBytes: 1 },
+      action: "kill",
+      escalatedFrom: null,
+      priorVictimsAlive: [],
+      msToKill: 1,
+    });
+    const outcome = (id: number, pid: number): OutcomeRecord => ({
+      type: "outcome",
+      decisionId: id,
+      cgroup: "/cg",
+      action: "kill",
+      pid,
+      suppressedNotifications: 0,
+      outcome: { result: "recovered", freedBytes: 1, msToMemoryBack: 2, victimExited: true, reap: null, observations: 1 },
+    });
+    // The first daemon died after its kill (no outcome); the second reused id 1.
+    const joined = joinDecisions([decision(1, 10), { type: "daemon", message: "started" }, decision(1, 20), outcome(1, 20)]);
+    assert.deepEqual(
+      joined.map((d) => [d.victim?.pid, d.outcome.result]),
+      [
+        [10, "pending"],
+        [20, "recovered"],
+      ],
+    );
+  });
+});
