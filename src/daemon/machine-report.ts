@@ -1,11 +1,11 @@
-// The built-in default's report: the machine's memory, the cgroups that could be managed, and how.
+// The built-in default's report: the machine's memory, the cgroups this user could manage, and how.
 
 import type { LinuxHost } from "../host/linux/linux-host.js";
 
 const GIB = 1024 ** 3;
 const MAX_LISTED = 20;
 
-export function describeMachine(host: LinuxHost): string[] {
+export function describeMachine(host: LinuxHost, uid: number = process.getuid?.() ?? 0): string[] {
   const lines: string[] = [];
   const memory = host.readMachineMemory();
   if (memory.ok) {
@@ -17,11 +17,19 @@ export function describeMachine(host: LinuxHost): string[] {
   } else {
     lines.push(`memory: unknown (${memory.error.message})`);
   }
-  const cgroups = host.listMemoryCgroups();
-  if (cgroups.length === 0) {
+  const found = host.listMemoryCgroups();
+  // Offering a cgroup whose takeover would fail with EACCES would only send the user into that error.
+  const cgroups = found.filter((c) => c.writable);
+  const who = uid === 0 ? "" : ` by uid ${uid}`;
+  if (found.length === 0) {
     lines.push("no memory cgroups below the cgroup roots that could be managed");
+  } else if (cgroups.length === 0) {
+    lines.push(
+      `none of the ${found.length} memory cgroups here can be managed${who}: taking one over writes its memory.oom_control (v1) or needs it delegated to this user (v2); run oomwarden as root`,
+    );
   } else {
-    lines.push(`memory cgroups that could be managed (${cgroups.length}):`);
+    const ofAll = cgroups.length < found.length ? ` of ${found.length}` : "";
+    lines.push(`memory cgroups that could be managed${who} (${cgroups.length}${ofAll}):`);
     for (const c of cgroups.slice(0, MAX_LISTED)) {
       const limit = c.limitBytes === null ? "no limit" : `limit ${(c.limitBytes / 1024 ** 2).toFixed(0)} MiB`;
       lines.push(`  ${c.path}  (v${c.version}, ${(c.usageBytes / 1024 ** 2).toFixed(0)} MiB used, ${limit})`);

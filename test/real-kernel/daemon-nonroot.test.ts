@@ -46,6 +46,9 @@ test("as an unprivileged user the daemon starts, says what it cannot do, leaves 
     assert.match(stderr, new RegExp(`cannot manage ${cgroup.path}: cannot write "1" to ${cgroup.path}/memory\\.oom_control: EACCES`));
     assert.match(stderr, /cannot lower oom_score_adj/);
     assert.match(stderr, /machine guard: not root, so it can kill only processes of uid 65534/);
+    // The report offers nothing this user cannot take over, and says that it takes root.
+    assert.match(stderr, /none of the \d+ memory cgroups here can be managed by uid 65534: .*; run oomwarden as root/);
+    assert.doesNotMatch(stderr, new RegExp(`^oomwarden:   ${cgroup.path}  `, "m"));
     assert.equal(oomControl(cgroup.path).oomKillDisable, 0, "nothing changed");
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(child.exitCode, null, "still running");

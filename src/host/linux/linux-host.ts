@@ -2,7 +2,7 @@
 // memory.events notifications, pidfd kills and process_mrelease. Fixture trees plug in through
 // the mounts and the LinuxFs, so the same code runs in the v2 fixture tests.
 
-import { closeSync, constants as fsConstants, openSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import { accessSync, closeSync, constants as fsConstants, openSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import { setPriority } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -48,6 +48,8 @@ export interface ManageableCgroup {
   version: 1 | 2;
   usageBytes: number;
   limitBytes: number | null;
+  /** Whether this process may write what a takeover writes there (see mayTakeOver). */
+  writable: boolean;
 }
 
 export interface HostCapabilities {
@@ -129,7 +131,7 @@ export class LinuxHost implements Host {
       closeSync(fd);
       if (lock.kind === "failed") return fail(lock.error.code, `cannot claim ${ref.path}: ${lock.error.message}`);
       const holder = lock.holderPid === null ? "another process" : lock.holderPid === process.pid ? "this daemon (under another path)" : `pid ${lock.holderPid}`;
-      return fail("CLAIMED", `another oomwarden manages ${ref.path} (${holder} holds its lock); one daemon per cgroup, so this one leaves it alone`);
+      return fail("CLAIMED", `another oomwarden manages ${ref.path} (${holder} holds its lock)`);
     }
     let released = false;
     return ok(() => {
@@ -369,6 +371,20 @@ export class LinuxHost implements Host {
     return { root, canManage: root && nativeOk.ok && (this.mounts.v1Memory !== null || this.mounts.v2 !== null), notes };
   }
 
+  /**
+   * Whether this process may write the file a takeover needs: v1 memory.oom_control; v2
+   * cgroup.procs, writable only to root or to the user the cgroup is delegated to (who alone may
+   * kill all of its processes). access(2), so root passes and an unprivileged user mostly does not.
+   */
+  mayTakeOver(ref: CgroupRef): boolean {
+    try {
+      accessSync(join(ref.path, ref.version === 1 ? V1.oomControl : V2.procs), fsConstants.W_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Memory cgroups below the roots (two levels deep) that --cgroup would accept. */
   listMemoryCgroups(maxDepth = 2): ManageableCgroup[] {
     const found: ManageableCgroup[] = [];
@@ -381,7 +397,10 @@ export class LinuxHost implements Host {
           const ref = this.resolveCgroup(dir);
           if (ref.ok) {
             const sample = this.readCgroup(ref.value);
-            if (sample.ok) found.push({ path: ref.value.path, version: ref.value.version, usageBytes: sample.value.usageBytes, limitBytes: sample.value.limitBytes });
+            if (sample.ok) {
+              const { usageBytes, limitBytes } = sample.value;
+              found.push({ path: ref.value.path, version: ref.value.version, usageBytes, limitBytes, writable: this.mayTakeOver(ref.value) });
+            }
           }
         }
         if (depth >= maxDepth) continue;

@@ -1,0 +1,43 @@
+// The built-in default's report offers only cgroups this user could take over, and says plainly
+// when that needs root.
+
+import assert from "node:assert/strict";
+import test from "node:test";
+import { describeMachine } from "../../src/daemon/machine-report.js";
+import type { LinuxHost, ManageableCgroup } from "../../src/host/linux/linux-host.js";
+
+const MIB = 1024 * 1024;
+
+function hostWith(cgroups: ManageableCgroup[]): LinuxHost {
+  const stub: Pick<LinuxHost, "readMachineMemory" | "listMemoryCgroups"> = {
+    readMachineMemory: () => ({ ok: true, value: { totalBytes: 8192 * MIB, availableBytes: 4096 * MIB, swapTotalBytes: 0, swapFreeBytes: 0 } }),
+    listMemoryCgroups: () => cgroups,
+  };
+  return stub as LinuxHost;
+}
+
+const cgroup = (path: string, writable: boolean): ManageableCgroup => ({ path, version: 1, usageBytes: MIB, limitBytes: 64 * MIB, writable });
+
+test("root: every cgroup is listed as before", () => {
+  const lines = describeMachine(hostWith([cgroup("/sys/fs/cgroup/memory/a", true), cgroup("/sys/fs/cgroup/memory/b", true)]), 0);
+  assert.ok(lines.includes("memory cgroups that could be managed (2):"), lines.join("\n"));
+  assert.ok(lines.some((l) => l.startsWith("  /sys/fs/cgroup/memory/b  (v1")));
+});
+
+test("a user who can take over none of them is told that it takes root, and none is offered", () => {
+  const lines = describeMachine(hostWith([cgroup("/sys/fs/cgroup/memory/a", false), cgroup("/sys/fs/cgroup/memory/b", false)]), 1000);
+  assert.ok(
+    lines.includes(
+      "none of the 2 memory cgroups here can be managed by uid 1000: taking one over writes its memory.oom_control (v1) or needs it delegated to this user (v2); run oomwarden as root",
+    ),
+    lines.join("\n"),
+  );
+  assert.ok(!lines.some((l) => l.includes("/sys/fs/cgroup/memory/a")));
+});
+
+test("a user with some delegated cgroups is offered those only", () => {
+  const lines = describeMachine(hostWith([cgroup("/sys/fs/cgroup/memory/a", false), cgroup("/sys/fs/cgroup/memory/mine", true)]), 1000);
+  assert.ok(lines.includes("memory cgroups that could be managed by uid 1000 (1 of 2):"), lines.join("\n"));
+  assert.ok(lines.some((l) => l.startsWith("  /sys/fs/cgroup/memory/mine  (v1")));
+  assert.ok(!lines.some((l) => l.includes("/sys/fs/cgroup/memory/a ")));
+});
