@@ -92,9 +92,18 @@ function unknownKeyHint(key: string): string {
 /** Parses config text; `source` names the file in messages. */
 export function parseConfig(text: string, source: string): ConfigResult {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const lineOf = (offset: number | undefined): number => (offset === undefined ? 0 : lines.linePos(offset).line);
   const fail = (line: number | null, message: string): ConfigResult => ({ ok: false, message: `${source}${line === null ? "" : `:${line}`}: ${message}` });
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    // Duplicate keys are found below, with a Map: the library's own check compares every key with
+    // every other, minutes for the keys a 1 MiB file can hold.
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+  } catch (error) {
+    // The library reports what it finds as doc.errors (even its own stack overflows); this is
+    // for anything else it might throw, so the daemon says one line instead of a stack trace.
+    return fail(null, `YAML could not be parsed: ${cutLine(String(error), 120)}`);
+  }
+  const lineOf = (offset: number | undefined): number => (offset === undefined ? 0 : lines.linePos(offset).line);
   const firstError = doc.errors[0];
   if (firstError) return fail(lineOf(firstError.pos[0]), `YAML syntax error: ${cutLine(firstError.message, 120)}`);
   if (doc.contents !== null && !isMap(doc.contents)) return fail(lineOf(doc.contents.range?.[0]), "expected a mapping of keys at the top level");
@@ -106,6 +115,8 @@ export function parseConfig(text: string, source: string): ConfigResult {
     const line = lineOf(pair.key?.range?.[0] ?? pair.value?.range?.[0]);
     if (!isScalar(pair.key)) return fail(line, "keys must be plain names");
     const key = String(pair.key.value);
+    const firstLine = lineOfKey.get(key);
+    if (firstLine !== undefined) return fail(line, `key ${quoted(key)} is given twice (first on line ${firstLine})`);
     const daemonKey = DAEMON_KEYS.get(key);
     if (daemonKey !== undefined) {
       const checked = daemonKey.check(pair.value);
