@@ -14,10 +14,12 @@ export interface LedgerContents {
   limits: Record<string, number | null>;
 }
 
+/**
+ * Files of earlier versions also hold `ownerPid`, the last writer: ignored, since a pid says
+ * nothing about who owns the cgroups now (the state directory's lock does).
+ */
 interface LedgerFileV1 {
   version: 1;
-  /** The process that wrote it last; for people reading the file (ownership is the state directory's lock). */
-  ownerPid: number;
   cgroups: Record<string, boolean>;
   /** Absent in files of older versions. */
   limits?: Record<string, number | null>;
@@ -56,7 +58,7 @@ export function readLedgerFile(path: string): Result<LedgerContents> {
 
 /** Ok only once the new contents are on disk, rename included; on failure no temporary file is left. */
 export function writeLedgerFile(path: string, contents: LedgerContents): Result<void> {
-  const data: LedgerFileV1 = { version: 1, ownerPid: process.pid, cgroups: contents.cgroups, limits: contents.limits };
+  const data: LedgerFileV1 = { version: 1, cgroups: contents.cgroups, limits: contents.limits };
   const temporary = `${path}.${process.pid}.tmp`;
   let renamed = false;
   try {
