@@ -371,3 +371,30 @@ test("`oomwarden restore` is not fooled by a live process named like oomwarden h
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("`oomwarden restore` leaves alone a listed cgroup that a daemon of another state directory manages now, and keeps it listed", { skip: skip ?? false, timeout: 60_000 }, async () => {
+  const deadDir = tempDir();
+  const liveDir = tempDir();
+  const cgroup = createScratchMemoryCgroup("handedover", 64 * MIB);
+  let live: Daemon | null = null;
+  try {
+    // A daemon of deadDir was killed, leaving its original behind; a daemon of liveDir manages the cgroup since.
+    writeFileSync(join(deadDir, "takeover.json"), JSON.stringify({ version: 1, cgroups: { [cgroup.path]: false } }));
+    live = startDaemon(["run", "--config", inertGuardConfig(liveDir), "--cgroup", cgroup.path, "--state-dir", liveDir]);
+    const d = live;
+    await waitFor("the live daemon to manage the cgroup", () => d.stderr().includes(`managing ${cgroup.path}`));
+    const restore = startDaemon(["restore", "--state-dir", deadDir]);
+    assert.equal(await restore.exited, 1);
+    assert.equal(
+      restore.stderr(),
+      `${cgroup.path}: another oomwarden manages ${cgroup.path} (pid ${d.child.pid} holds its lock); not restored, still listed\n`,
+    );
+    assert.equal(oomControl(cgroup.path).oomKillDisable, 1, "the live daemon's takeover is left alone");
+    assert.ok(cgroup.path in JSON.parse(readFileSync(join(deadDir, "takeover.json"), "utf8")).cgroups);
+  } finally {
+    if (live && live.child.exitCode === null) live.child.kill("SIGKILL");
+    await cgroup.remove();
+    rmSync(deadDir, { recursive: true, force: true });
+    rmSync(liveDir, { recursive: true, force: true });
+  }
+});
