@@ -30,7 +30,7 @@ interface LockFileContents {
 
 export function claimStateDir(stateDir: string, command: StateDirCommand): StateDirClaim {
   const lockPath = lockPathIn(stateDir);
-  const opened = openLockFile(stateDir, lockPath);
+  const opened = openLockFile(stateDir, lockPath, command === "run");
   if (opened.kind !== "open") return opened;
   const { fd, writable } = opened;
   const lock = tryLockExclusive(fd);
@@ -61,17 +61,20 @@ type Opened = { kind: "open"; fd: number; writable: boolean } | Extract<StateDir
 /**
  * Read-write (creating it) where possible. On a directory that can no longer be written (a file
  * system remounted read-only after an error) an existing lock file still locks when opened read-only.
+ * Only the daemon creates a missing state directory: restore has nothing to do in one.
+ * Mode 0600: whoever can open the file can hold the lock, and so keep the daemon from starting.
+ * O_NOFOLLOW: a symbolic link planted in the directory must not make us create or lock another file.
  */
-function openLockFile(stateDir: string, lockPath: string): Opened {
+function openLockFile(stateDir: string, lockPath: string, createDirectory: boolean): Opened {
   let reason: string;
   try {
-    makeParents(stateDir);
-    return { kind: "open", fd: openSync(lockPath, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o644), writable: true };
+    if (createDirectory) makeParents(stateDir);
+    return { kind: "open", fd: openSync(lockPath, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, 0o600), writable: true };
   } catch (error) {
     reason = (error as Error).message;
   }
   try {
-    return { kind: "open", fd: openSync(lockPath, fsConstants.O_RDONLY), writable: false };
+    return { kind: "open", fd: openSync(lockPath, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW), writable: false };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return { kind: "unlockable", lockPath, reason };
     return { kind: "failed", lockPath, message: `cannot open ${lockPath}: ${(error as Error).message}` };

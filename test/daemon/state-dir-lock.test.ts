@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "node:test";
@@ -71,4 +71,28 @@ test("a state directory that cannot exist cannot be locked by anyone, and says w
   const claim = claimStateDir("/proc/oomwarden-state", "run");
   assert.equal(claim.kind, "unlockable");
   assert.match(claim.kind === "unlockable" ? claim.reason : "", /\/proc\/oomwarden-state/);
+});
+
+test("the lock file is the owner's alone (0600), a planted symbolic link is not followed, and restore creates no state directory", () => {
+  const dir = tempDir();
+  try {
+    const claim = claimStateDir(dir, "run");
+    assert.equal(claim.kind, "owned");
+    assert.equal(statSync(lockPathIn(dir)).mode & 0o777, 0o600, "nobody else can open it, so nobody else can hold it");
+    if (claim.kind === "owned") claim.release();
+
+    rmSync(lockPathIn(dir));
+    const target = `${dir}-elsewhere`;
+    symlinkSync(target, lockPathIn(dir));
+    const planted = claimStateDir(dir, "run");
+    assert.equal(planted.kind, "failed", JSON.stringify(planted));
+    assert.equal(existsSync(target), false, "the link's target was not created");
+
+    const missing = join(dir, "not-yet");
+    const restoring = claimStateDir(missing, "restore");
+    assert.equal(restoring.kind, "unlockable");
+    assert.equal(existsSync(missing), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
