@@ -70,6 +70,23 @@ export class FileJournal implements JournalSink {
   }
 
   append(record: JournalRecord): void {
+    this.write(record, true);
+  }
+
+  appendUnflushed(record: JournalRecord): void {
+    this.write(record, false);
+  }
+
+  flush(): void {
+    if (this.fd === null) return;
+    try {
+      this.ops.flush(this.fd);
+    } catch (error) {
+      this.noteOutcome(`written but not flushed to disk: ${(error as Error).message}`);
+    }
+  }
+
+  private write(record: JournalRecord, flush: boolean): void {
     if (this.fd === null) return;
     let line: string;
     try {
@@ -78,7 +95,7 @@ export class FileJournal implements JournalSink {
       this.report(`journal ${this.path}: a ${record.type} record could not be encoded: ${(error as Error).message}`);
       return;
     }
-    this.noteOutcome(this.writeLine(this.fd, line));
+    this.noteOutcome(this.writeLine(this.fd, line, flush));
   }
 
   close(): void {
@@ -98,7 +115,7 @@ export class FileJournal implements JournalSink {
   }
 
   /** One line, one write. Returns why it failed, or null; on failure the file ends on a line boundary again, or the next line starts with one. */
-  private writeLine(fd: number, line: string): string | null {
+  private writeLine(fd: number, line: string, flush: boolean): string | null {
     const bytes = Buffer.from(this.startsInsideLine ? `\n${line}` : line);
     const sizeBefore = this.sizeOrNull(fd);
     let failure: string | null = null;
@@ -113,6 +130,7 @@ export class FileJournal implements JournalSink {
       return failure;
     }
     this.startsInsideLine = false;
+    if (!flush) return null;
     try {
       this.ops.flush(fd);
     } catch (error) {

@@ -65,38 +65,58 @@ export async function actOnRanking(scope: ActScope, plan: Plan): Promise<Acted> 
   }
   if (inFlight !== undefined) return waitForInFlight(scope, plan, inFlight);
   const excluded = plan.base.excluded;
-  let recoveredBeforeKill = false;
-  const { killed, phasesMs } = killAndTime(host, scope.killed, plan.ranking.candidates, excluded, plan.times, () => {
+  let decision: DecisionRecord | null = null;
+  const { attempt, phasesMs } = killAndTime(host, scope.killed, plan.ranking.candidates, excluded, plan.times, {
     // With the victim's pidfd open and nothing sent yet: is the scope still out of memory?
-    const now = scope.probe.read();
-    recoveredBeforeKill = !now.ok || !now.value.outOfMemory;
-    return !recoveredBeforeKill;
+    stillNeeded: () => {
+      const now = scope.probe.read();
+      return now.ok && now.value.outOfMemory;
+    },
+    // On file before the signal: a daemon that dies at any instant after it leaves the decision
+    // behind. Written, not yet flushed: the disk is synced once the reap is under way.
+    beforeSignal: (candidate, phasesUntilSignal, atMs) => {
+      decision = {
+        ...plan.base,
+        victim: victimRecord(candidate),
+        action: "kill",
+        msToKill: atMs - plan.times.notifiedAtMs,
+        phasesMs: phasesUntilSignal,
+      };
+      if (scope.journal.appendUnflushed !== undefined) scope.journal.appendUnflushed(decision);
+      else scope.journal.append(decision);
+    },
   });
-  if (killed === null) {
-    const decision: DecisionRecord = { ...plan.base, victim: null, action: "none", msToKill: null, phasesMs };
-    const outcome = emptyOutcome(recoveredBeforeKill ? "resolved-before-kill" : "nothing-done");
-    if (!recoveredBeforeKill && plan.journalNothingDone === false) return { record: { ...joinDecision(decision, undefined), outcome: { ...outcome, phasesMs } }, killed: null };
-    journalDecision(scope, decision);
+  if (attempt.kind === "signal-failed" && decision !== null) {
+    // Opened and checked, then gone at the signal: it exited by itself and its memory is back. A
+    // fresh decision follows if the scope is still out of memory, never a fall-through to the next.
+    scope.journal.flush?.();
+    const now = scope.probe.read();
+    const outcome: Outcome = { ...emptyOutcome(now.ok && now.value.outOfMemory ? "exited-still-oom" : "recovered"), victimExited: true };
+    outcome.signalError = attempt.message;
     return { record: journalOutcome(scope, decision, outcome), killed: null };
   }
+  if (attempt.kind !== "killed" || decision === null) {
+    const none: DecisionRecord = { ...plan.base, victim: null, action: "none", msToKill: null, phasesMs };
+    const outcome = emptyOutcome(attempt.kind === "no-longer-needed" ? "resolved-before-kill" : "nothing-done");
+    if (attempt.kind === "none-reachable" && plan.journalNothingDone === false) {
+      return { record: { ...joinDecision(none, undefined), outcome: { ...outcome, phasesMs } }, killed: null };
+    }
+    journalDecision(scope, none);
+    return { record: journalOutcome(scope, none, outcome), killed: null };
+  }
+  const killed = attempt.killed;
+  const killDecision: DecisionRecord = decision;
   plan.onKilled?.(killed);
-  // Confirmation starts first (it starts the reap off this thread), then the decision goes to disk.
   const confirming = confirmKill(
     { host, options, probe: scope.probe, isStopped: scope.isStopped },
     killed,
     plan.usageBeforeBytes,
     plan.times.notifiedAtMs,
   );
-  const decision = journalDecision(scope, {
-    ...plan.base,
-    victim: victimRecord(killed.candidate),
-    action: "kill",
-    msToKill: killed.killedAtMs - plan.times.notifiedAtMs,
-    phasesMs,
-  });
+  scope.journal.flush?.();
   const confirmation = await confirming;
   keepOrRelease(scope, killed, confirmation);
-  return { record: journalOutcome(scope, decision, confirmation.outcome), killed };
+  return { record: journalOutcome(scope, killDecision, confirmation.outcome), killed };
 }
 
 /** Watches a process someone else is ending, with the same patience as our own victims. */

@@ -86,7 +86,9 @@ export function confirmKill(scope: ConfirmScope, killed: KilledVictim, usageBefo
       const fellBytes = usageBeforeBytes - reading.value.usageBytes;
       // "Memory back" means the victim's whole mm is released: its exit (pidfd readable, after
       // exit_mm) or process_mrelease done. A first uncharge already clears under_oom, so that alone proves little.
-      const victimMemoryGone = exited || reaped;
+      // An exit while our reap still runs is not enough: the reap holds the mm, and the memory
+      // comes back only as it finishes (then freedBytes counts it all).
+      const victimMemoryGone = reaped || (exited && reapSettled);
       if (victimMemoryGone && fellBytes > 0 && !reading.value.outOfMemory) {
         msToMemoryBack = host.now() - notifiedAtMs;
         freedBytes = fellBytes;

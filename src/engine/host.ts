@@ -104,6 +104,8 @@ export interface Host {
 
   /** Opens a pidfd and checks the start time against the snapshot's. */
   openVictim(pid: number, startTimeTicks: number): Result<VictimHandle>;
+  /** Signal 0 through the pidfd: whether we may signal it at all (EPERM for another user's process), without sending anything. */
+  maySignal(victim: VictimHandle): Result<void>;
   /** SIGKILL through the pidfd. */
   kill(victim: VictimHandle): Result<void>;
   /** v2 cgroup.kill (or each process through a pidfd when cgroup.kill is absent). */

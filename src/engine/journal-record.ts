@@ -60,6 +60,8 @@ export interface Outcome {
   groupKilledPids?: number[];
   /** The time to SIGKILL split by phase (notification to snapshot, snapshot, ranking, pidfd open and signal), and the processes read. */
   phasesMs?: { detect: number; snapshot: number; rank: number; kill: number; processes: number };
+  /** The SIGKILL failed after the decision was journaled: the victim exited between its checks and the signal. */
+  signalError?: string;
   /** Times the victim stalled long enough to escalate but the scope was not critical, so nobody else was killed (seed 000). */
   escalationsHeldBack?: number;
   /** Present when the victim did not die promptly (seed 001): what it was doing. */
@@ -182,4 +184,11 @@ export function joinDecisions(records: readonly JournalRecord[]): DecidedRecord[
 /** Appends and flushes before returning: the engine moves on only after a record is durable. */
 export interface JournalSink {
   append(record: JournalRecord): void;
+  /**
+   * Written before returning (a daemon killed next leaves it in the file), flushed to the disk by
+   * flush(): the record of a kill goes out right after the signal, and the reap need not wait for
+   * the disk first. Sinks without it get append().
+   */
+  appendUnflushed?(record: JournalRecord): void;
+  flush?(): void;
 }

@@ -1,36 +1,62 @@
-// The kill itself: the best candidate whose pid still has the ranked start time gets SIGKILL through
-// a pidfd; one that vanished or was reused is recorded as an exclusion and the next is tried.
+// The kill itself: the best candidate whose pid still has the ranked start time, and that we may
+// signal, gets SIGKILL through a pidfd; one that vanished, was reused or is not ours to signal is
+// recorded as an exclusion and the next is tried. Just before the signal, with the pidfd open, the
+// scope is asked once more whether a kill is still needed, and the decision is written down: a
+// daemon that dies at any instant after the signal leaves it on disk.
 
 import type { Candidate, Exclusion } from "../core/types.js";
 import type { KilledVictim } from "./confirm-kill.js";
-import type { Host } from "./host.js";
+import type { Host, VictimHandle } from "./host.js";
 import type { Outcome } from "./journal-record.js";
 import type { KilledRegistry } from "./killed-registry.js";
 
-/**
- * stillNeeded is asked with the candidate's pidfd open, just before the signal: false means the
- * scope is no longer out of memory and nobody is killed.
- */
-export function killFirstReachable(host: Host, candidates: Candidate[], excluded: Exclusion[], stillNeeded: () => boolean = () => true): KilledVictim | null {
+export interface KillHooks {
+  /** false: the scope is no longer out of memory; nobody is killed. */
+  stillNeeded?: () => boolean;
+  /** The last step before the signal (the decision's record goes to the journal here). */
+  beforeSignal?: (candidate: Candidate, atMs: number) => void;
+}
+
+export type KillAttempt =
+  | { kind: "killed"; killed: KilledVictim }
+  /** No candidate could be opened and signalled. */
+  | { kind: "none-reachable" }
+  /** stillNeeded said no. */
+  | { kind: "no-longer-needed" }
+  /** The SIGKILL itself failed after beforeSignal ran: the victim exited in between (its memory is back). */
+  | { kind: "signal-failed"; candidate: Candidate; message: string };
+
+export function killFirstReachable(host: Host, candidates: Candidate[], excluded: Exclusion[], hooks: KillHooks = {}): KillAttempt {
   for (const candidate of candidates) {
     const opened = host.openVictim(candidate.pid, candidate.startTimeTicks);
     if (!opened.ok) {
       excluded.push({ pid: candidate.pid, comm: candidate.comm, reason: `not killed: ${opened.error.message}` });
       continue;
     }
-    if (!stillNeeded()) {
+    // Signal 0 first: a process we may not signal (another user's) is skipped before anything is journaled.
+    const allowed = host.maySignal(opened.value);
+    if (!allowed.ok) {
       host.releaseVictim(opened.value);
-      return null;
-    }
-    const sent = host.kill(opened.value);
-    if (!sent.ok) {
-      host.releaseVictim(opened.value);
-      excluded.push({ pid: candidate.pid, comm: candidate.comm, reason: `SIGKILL failed: ${sent.error.message}` });
+      excluded.push({ pid: candidate.pid, comm: candidate.comm, reason: `not killed: ${allowed.error.message}` });
       continue;
     }
-    return { handle: opened.value, candidate, killedAtMs: host.now() };
+    if (hooks.stillNeeded !== undefined && !hooks.stillNeeded()) {
+      host.releaseVictim(opened.value);
+      return { kind: "no-longer-needed" };
+    }
+    hooks.beforeSignal?.(candidate, host.now());
+    return signal(host, opened.value, candidate);
   }
-  return null;
+  return { kind: "none-reachable" };
+}
+
+function signal(host: Host, handle: VictimHandle, candidate: Candidate): KillAttempt {
+  const sent = host.kill(handle);
+  if (!sent.ok) {
+    host.releaseVictim(handle);
+    return { kind: "signal-failed", candidate, message: sent.error.message };
+  }
+  return { kind: "killed", killed: { handle, candidate, killedAtMs: host.now() } };
 }
 
 /** When each phase of a decision started, so the time to SIGKILL can be split up in the journal. */
@@ -41,24 +67,32 @@ export interface DecisionTimes {
   processes: number;
 }
 
-/** Kills the first reachable candidate, registers it engine-wide, and says where the time went. */
+export type Phases = NonNullable<Outcome["phasesMs"]>;
+
+/**
+ * Kills the first reachable candidate and registers it engine-wide. beforeSignal also gets where
+ * the time went up to the signal, so the record written before it can say so.
+ */
 export function killAndTime(
   host: Host,
   registry: KilledRegistry,
   candidates: Candidate[],
   excluded: Exclusion[],
   times: DecisionTimes,
-  stillNeeded?: () => boolean,
-): { killed: KilledVictim | null; phasesMs: NonNullable<Outcome["phasesMs"]> } {
+  hooks: { stillNeeded?: () => boolean; beforeSignal?: (candidate: Candidate, phasesMs: Phases, atMs: number) => void } = {},
+): { attempt: KillAttempt; phasesMs: Phases } {
   const killStartMs = host.now();
-  const killed = killFirstReachable(host, candidates, excluded, stillNeeded);
-  if (killed !== null) registry.add(killed.handle);
-  const phasesMs = {
+  const phasesUntil = (atMs: number): Phases => ({
     detect: times.snapshotStartMs - times.notifiedAtMs,
     snapshot: times.rankStartMs - times.snapshotStartMs,
     rank: killStartMs - times.rankStartMs,
-    kill: host.now() - killStartMs,
+    kill: atMs - killStartMs,
     processes: times.processes,
-  };
-  return { killed, phasesMs };
+  });
+  const attempt = killFirstReachable(host, candidates, excluded, {
+    ...(hooks.stillNeeded !== undefined ? { stillNeeded: hooks.stillNeeded } : {}),
+    beforeSignal: (candidate, atMs) => hooks.beforeSignal?.(candidate, phasesUntil(atMs), atMs),
+  });
+  if (attempt.kind === "killed") registry.add(attempt.killed.handle);
+  return { attempt, phasesMs: phasesUntil(host.now()) };
 }

@@ -271,6 +271,14 @@ export class FakeHost implements Host {
     if (p.startTimeTicks !== startTimeTicks) return fail("START_TIME_MISMATCH", `pid ${pid} was reused`);
     return ok({ pid, startTimeTicks, token: p });
   }
+  /** Pids whose signals fail with EPERM (another user's processes). */
+  readonly notOurs = new Set<number>();
+  maySignal(victim: VictimHandle): Result<void> {
+    const p = this.processes.get(victim.pid);
+    if (!p || !p.alive) return fail("ESRCH", `pid ${victim.pid} is gone`);
+    return this.notOurs.has(victim.pid) ? fail("EPERM", `pid ${victim.pid}: operation not permitted`) : ok(undefined);
+  }
+
   kill(victim: VictimHandle): Result<void> {
     const p = this.processes.get(victim.pid);
     if (!p || !p.alive) return fail("ESRCH", `pid ${victim.pid} is gone`);
@@ -301,7 +309,12 @@ export class FakeHost implements Host {
   reap(victim: VictimHandle): Promise<Result<{ durationMs: number; alreadyGone: boolean }>> {
     const p = this.processes.get(victim.pid);
     return new Promise((resolve) => {
+      // A victim whose exit finishes first leaves the reap nothing to do: it returns at the exit.
+      const startedAtMs = this.timeMs;
+      const onExit = (): void => resolve(ok({ durationMs: this.timeMs - startedAtMs, alreadyGone: true }));
+      p?.exitWatchers.add(onExit);
       this.setTimer(this.reapMs, () => {
+        p?.exitWatchers.delete(onExit);
         if (!p || !p.alive) return resolve(ok({ durationMs: this.reapMs, alreadyGone: true }));
         if (!p.reapable) return resolve(fail("EAGAIN", `pid ${victim.pid}: mm busy`));
         p.rssBytes = 0;

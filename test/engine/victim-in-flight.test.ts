@@ -176,6 +176,55 @@ describe("a decision is on the journal when it is acted on, its outcome follows 
     engine.stop();
   });
 
+  it("the decision is in the journal before the signal is sent", async () => {
+    const { host, journal, engine } = setup(1, { machineGuard: { enabled: false } });
+    host.add({ pid: 100, comm: "sleep", rssBytes: 1 * MIB });
+    host.add({ pid: 200, comm: "tail", rssBytes: 60 * MIB });
+    assert.ok(engine.manage(host.ref.path).ok);
+    const journaledAtSignal: boolean[] = [];
+    const kill = host.kill.bind(host);
+    host.kill = (victim) => {
+      journaledAtSignal.push(journal.records.some((r) => r.type === "decision" && r.victim?.pid === victim.pid));
+      return kill(victim);
+    };
+    host.fireOom();
+    await host.advance(500);
+    await engine.whenIdle();
+    assert.deepEqual(journaledAtSignal, [true]);
+    engine.stop();
+  });
+
+  it("a process we may not signal is skipped before anything is journaled; a victim gone at the signal ends the decision, never falls through", async () => {
+    const { host, journal, engine } = setup(1, { machineGuard: { enabled: false } });
+    host.add({ pid: 100, comm: "sleep", rssBytes: 1 * MIB });
+    host.add({ pid: 150, comm: "other-user", rssBytes: 30 * MIB });
+    host.add({ pid: 200, comm: "tail", rssBytes: 60 * MIB });
+    host.notOurs.add(200);
+    assert.ok(engine.manage(host.ref.path).ok);
+    // 150 exits by itself between its checks and the signal: its memory ends the OOM.
+    const kill = host.kill.bind(host);
+    host.kill = (victim) => {
+      const p = host.processes.get(victim.pid);
+      if (p !== undefined && victim.pid === 150) {
+        host.exit(p);
+        host.underOom = false;
+      }
+      return kill(victim);
+    };
+    host.fireOom();
+    await host.advance(500);
+    await engine.whenIdle();
+    assert.deepEqual(host.killed, [], "no signal reached anyone");
+    assert.ok(host.alive(100), "the innocent is never the fall-through");
+    const [record, ...more] = joinDecisions(journal.records);
+    assert.equal(more.length, 0, JSON.stringify(more));
+    assert.equal(record?.victim?.pid, 150, "the decision names whom it went for");
+    assert.ok(record?.excluded.some((e) => e.pid === 200 && /not permitted/.test(e.reason)), "EPERM is an exclusion, not a decision");
+    assert.equal(record?.outcome.result, "recovered");
+    assert.match(record?.outcome.signalError ?? "", /gone/);
+    engine.stop();
+  });
+
   it("joinDecisions pairs an outcome with the latest decision of its id (ids restart with each daemon)", () => {
     const decision = (id: number, pid: number): DecisionRecord => ({
       type: "decision",

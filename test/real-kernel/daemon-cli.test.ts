@@ -68,14 +68,16 @@ test("oomwarden run: manages a cgroup, journals the kill, restores oom_kill_disa
     assert.equal(oomControl(cgroup.path).oomKillDisable, 1);
 
     const hog = await startInside(cgroup, UNBOUNDED_HOG);
-    await waitFor("a decision in the journal", () => journalLines(journal).some((r) => r.type === "decision"));
-    const decision = journalLines(journal).find((r) => r.type === "decision") as {
-      victim: { pid: number };
-      outcome: { result: string; msToKill: number; msToMemoryBack: number };
-      time: string;
-    };
+    await waitFor("a decision and its outcome in the journal", () => journalLines(journal).some((r) => r.type === "outcome"));
+    const lines = journalLines(journal);
+    const decision = lines.find((r) => r.type === "decision") as { decisionId: number; victim: { pid: number }; msToKill: number; time: string };
+    const outcome = lines.find((r) => r.type === "outcome") as { decisionId: number; pid: number; outcome: { result: string; msToMemoryBack: number } };
     assert.equal(decision.victim.pid, hog.pid);
-    assert.equal(decision.outcome.result, "recovered");
+    assert.ok(decision.msToKill >= 0);
+    assert.equal(outcome.decisionId, decision.decisionId, "the outcome is linked to its decision");
+    assert.equal(outcome.pid, hog.pid);
+    assert.equal(outcome.outcome.result, "recovered");
+    assert.ok(lines.indexOf(decision as never) < lines.indexOf(outcome as never), "the decision is on disk before its outcome");
     assert.ok(typeof decision.time === "string" && !Number.isNaN(Date.parse(decision.time)));
     assert.ok(isAlive(innocent.pid));
 
@@ -89,7 +91,7 @@ test("oomwarden run: manages a cgroup, journals the kill, restores oom_kill_disa
       ["manage", "release"],
     );
     const types = records.filter((r) => r.cgroup !== "/").map((r) => r.type);
-    assert.deepEqual(types, ["daemon", "error", "manage", "decision", "release", "daemon"]);
+    assert.deepEqual(types, ["daemon", "error", "manage", "decision", "outcome", "release", "daemon"]);
   } finally {
     if (daemon && daemon.child.exitCode === null) daemon.child.kill("SIGKILL");
     await cgroup.remove();

@@ -114,7 +114,8 @@ test("a daemon SIGKILLed right after its kill leaves the decision in the journal
     started.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     await waitFor("the daemon to manage the cgroup", () => stderr.includes(`managing ${cgroup.path}`));
     const hog = await startInside(cgroup, UNBOUNDED_HOG);
-    // The instant the hog is seen dying (its SIGKILL is pending or it is gone), the daemon dies too.
+    // The instant the hog is seen dying (its SIGKILL is pending or it is gone), the daemon dies too:
+    // the decision was written before the signal, so no instant after it can lose the record.
     await waitFor("the hog to be killed", () => !isAlive(hog.pid) || sigkillPending(hog.pid), 20_000);
     started.kill("SIGKILL");
     await new Promise<void>((resolve) => started.once("exit", () => resolve()));

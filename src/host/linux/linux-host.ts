@@ -287,6 +287,11 @@ export class LinuxHost implements Host {
     return ok({ pid, startTimeTicks, token });
   }
 
+  maySignal(victim: VictimHandle): Result<void> {
+    // Signal 0 checks existence and permission and sends nothing.
+    return native.pidfdSendSignal(tokenOf(victim).pidfd, 0);
+  }
+
   kill(victim: VictimHandle): Result<void> {
     return native.pidfdSendSignal(tokenOf(victim).pidfd, SIGKILL);
   }

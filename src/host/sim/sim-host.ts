@@ -155,6 +155,11 @@ export class SimHost implements Host {
     }
     return ok({ pid, startTimeTicks, token: null });
   }
+  maySignal(victim: VictimHandle): Result<void> {
+    // Every simulated process is oomwarden's to signal (it runs as root there).
+    return this.api.process(victim.pid)?.startTimeTicks === victim.startTimeTicks ? ok(undefined) : fail("ESRCH", `pid ${victim.pid} is gone`);
+  }
+
   kill(victim: VictimHandle): Result<void> {
     return this.api.kill(victim.pid, victim.startTimeTicks) === "ok" ? ok(undefined) : fail("ESRCH", `pid ${victim.pid} is gone`);
   }
