@@ -386,3 +386,22 @@ test("no takeover when the ledger cannot record the original: oom_kill_disable a
   assert.equal(limitOf(), limitBefore);
   softEngine.stop();
 });
+
+test("a reap that gives back part of the memory: the victim is watched to its exit, and freedBytes counts it all", async () => {
+  const { host, journal, engine } = setup();
+  host.reapShare = 0.6;
+  host.add({ pid: 100, comm: "innocent", rssBytes: 1 * MIB });
+  host.add({ pid: 200, comm: "hog", rssBytes: 60 * MIB, onKill: { exitAfterMs: 20 } });
+  host.oomNeedBytes = 4 * MIB;
+  engine.manage(host.ref.path);
+  host.fireOom();
+  await host.advance(1000);
+  await engine.whenIdle();
+  const [record, ...more] = decisions(journal);
+  assert.equal(more.length, 0);
+  assert.equal(record?.outcome.result, "recovered");
+  assert.equal(record?.outcome.victimExited, true);
+  assert.equal(record?.outcome.freedBytes, 60 * MIB, "the whole victim, not the reap's share");
+  assert.ok((record?.outcome.msToMemoryBack ?? 99) <= 5, `memory back when the reap ended the OOM: ${record?.outcome.msToMemoryBack} ms`);
+  engine.stop();
+});

@@ -44,6 +44,8 @@ export class FakeHost implements Host {
   readonly cgroupKills: string[] = [];
   private notify: (() => void) | null = null;
   reapMs = 4;
+  /** Share of a victim's memory process_mrelease takes; the rest comes back at its exit. */
+  reapShare = 1;
 
   /**
    * The machine, for the machine guard: RAM of machineTotalBytes holding the processes' memory and
@@ -317,7 +319,7 @@ export class FakeHost implements Host {
         p?.exitWatchers.delete(onExit);
         if (!p || !p.alive) return resolve(ok({ durationMs: this.reapMs, alreadyGone: true }));
         if (!p.reapable) return resolve(fail("EAGAIN", `pid ${victim.pid}: mm busy`));
-        p.rssBytes = 0;
+        p.rssBytes = Math.round(p.rssBytes * (1 - this.reapShare));
         resolve(ok({ durationMs: this.reapMs, alreadyGone: false }));
       });
     });
