@@ -1,4 +1,4 @@
-// The layering rule, made mechanical (GUIDE §3): dependencies point down, cli -> daemon -> engine -> core.
+// The layering rule, made mechanical (the architecture in the README): dependencies point down, cli -> daemon -> engine -> core.
 //   src/core    pure: no Node builtins, no imports out of src/core, no clock, no timers.
 //   src/engine  no Node builtins, nothing from host, sim, daemon or cli; time and timers only from the Host.
 //   src/host    nothing from daemon or cli.

@@ -1,4 +1,4 @@
-// Whole-machine detectors (GUIDE §2 seeds 001 and 003, roadmap step 4), pure: a short history of
+// Whole-machine detectors (low memory, watermark starvation, memory pressure), pure: a short history of
 // machine samples in, a verdict out. The engine samples, keeps the history and acts.
 //
 //   low-memory            MemAvailable below lowAvailablePct of RAM and, with swap, free swap

@@ -105,7 +105,7 @@ export interface Ranking {
 }
 
 /**
- * Whole-machine memory state for the machine guard's detectors (GUIDE roadmap step 4): one sample
+ * Whole-machine memory state for the machine guard's detectors: one sample
  * of /proc/meminfo, /proc/zoneinfo, /proc/vmstat and /proc/pressure/memory (or the simulator's
  * equivalents). Counters are cumulative since boot; detectors look at their differences.
  */

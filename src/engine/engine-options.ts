@@ -45,7 +45,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   maxObservationsWithoutProgress: 12,
   // Page-cache noise in a busy cgroup moves usage by less than this between observations.
   minProgressBytes: 1024 * 1024,
-  // Memory came back 4-5 ms after the notification for a 64 MiB victim (GUIDE §4): sample densely at first.
+  // Memory came back 4-5 ms after the notification for a 64 MiB victim (measured on cgroup v1 here): sample densely at first.
   fastConfirmDelaysMs: [0.5, 1, 1, 2, 2, 5, 5, 10, 20, 50],
   machineGuard: {
     enabled: true,

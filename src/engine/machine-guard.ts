@@ -1,5 +1,5 @@
-// The machine guard: whole-machine protection (GUIDE roadmap step 4; seeds 001 and 003, and the
-// global form of seed 000). It samples the machine's memory state, runs the pure detectors of
+// The machine guard: whole-machine protection (a victim stuck on a lock, free memory held below the
+// min watermark by atomic allocations, and the machine-wide form of a victim slow to exit). It samples the machine's memory state, runs the pure detectors of
 // src/core/machine-pressure.ts and, when one fires, kills the best victim of the whole machine with
 // the same pidfd kill, reap and progress-based confirmation as a managed cgroup. While a victim is
 // alive and making progress nobody else dies; a stalled victim leads to a second one only while the

@@ -199,3 +199,16 @@ test("with the machine guard acting (seed 003) the same seed gives byte-identica
   assert.equal(JSON.stringify(second.run), JSON.stringify(first.run));
   assert.equal(JSON.stringify(second.journal), JSON.stringify(first.journal));
 });
+
+test("the kernel's global killer takes the hog first: the machine guard waits for it and kills nobody", async () => {
+  const { run, journal } = await runWithOomwarden(load("kernel-kills-first.yaml"));
+  assert.deepEqual(run.result.killed, ["hog"]);
+  assert.equal(run.result.innocentKilled, 0);
+  assert.ok(!run.events.some((e) => e.kind === "userspace-kill"), "oomwarden sent no signal");
+  const decisions = joinDecisions(journal);
+  assert.equal(decisions.length, 1, JSON.stringify(decisions));
+  assert.equal(decisions[0]?.action, "wait");
+  assert.equal(decisions[0]?.waitingFor?.comm, "hog");
+  assert.equal(decisions[0]?.outcome.result, "recovered");
+  assert.ok(decisions[0]?.excluded.some((e) => e.comm === "hog" && /already exiting/.test(e.reason)));
+});

@@ -1,5 +1,5 @@
 // The only place the procfs/cgroupfs readers touch node:fs. Every reader takes a LinuxFs so
-// that a later implementation can swap readFileSync for pread on kept-open fds (GUIDE §4:
+// that a later implementation can swap readFileSync for pread on kept-open fds (measured:
 // less than half the CPU) without touching the parsers or the readers' logic, and so that
 // tests can point readers at fixture trees without mutable globals.
 

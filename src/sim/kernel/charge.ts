@@ -80,7 +80,7 @@ function overLimitCharge(sim: Sim, thread: Thread, over: Memcg, pages: number): 
     return { kind: "wait" };
   }
   const outcome = outOfMemory(sim, over, thread, `memcg limit, ${thread.task.name} page fault`);
-  // Today the charge is forced when the memcg OOM killer finds nothing to kill (GUIDE §2).
+  // Today the charge is forced when the memcg OOM killer finds nothing to kill (what upstream settled on instead of the 2017 overcharge proposal).
   if (outcome === "nothing" && today) return charged(m, pages);
   return { kind: "stall" };
 }

@@ -1,5 +1,5 @@
 // Memory an mm gives back over virtual time: exit_mmap, the OOM reaper's unmapping and
-// process_mrelease, all at the scenario's exit_mmap rate (GUIDE §4 measured 40-70 ms/GiB for
+// process_mrelease, all at the scenario's exit_mmap rate (we measured 40-70 ms/GiB for
 // process_mrelease, so one rate for all is a fair simplification). Jobs run at each tick.
 
 import { EXIT_ORDER, type FreeCategory, freeInOrder } from "./mm.js";

