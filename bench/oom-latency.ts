@@ -6,13 +6,15 @@
 // becoming readable in this process (the kernel notifies before it kills, see memcg1_oom_prepare).
 // - kernel: this process busy-polls memory.oom_control (oom_kill rising = SIGKILL sent) and the
 //   hog's /proc stat (state Z or gone = exit_mm done, its memory uncharged).
-// - oomwarden: the engine runs in this process; its journal gives msToKill and msToMemoryBack
-//   (victim exited or process_mrelease done, cgroup out of OOM), measured from the same notification.
+// - oomwarden: the engine runs in this process and journals to a real file as the daemon does (the
+//   decision is written before the signal, flushed after it); the records give msToKill and
+//   msToMemoryBack (victim exited or process_mrelease done, cgroup out of OOM), from the same notification.
 
-import { openSync, readFileSync, readSync, closeSync, writeFileSync } from "node:fs";
-import { getPriority, setPriority } from "node:os";
+import { mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync } from "node:fs";
+import { getPriority, setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { FileJournal } from "../src/daemon/journal.js";
 import { Engine } from "../src/engine/engine.js";
 import { joinDecisions, type DecidedRecord, type JournalRecord } from "../src/engine/journal-record.js";
 import { createLinuxHost } from "../src/host/linux/linux-host.js";
@@ -111,7 +113,15 @@ export async function kernelTrial(sizeBytes: number): Promise<Trial> {
 export async function oomwardenTrial(sizeBytes: number): Promise<Trial> {
   const cgroup: ScratchCgroup = createScratchMemoryCgroup("bench-oomwarden", sizeBytes);
   const records: JournalRecord[] = [];
-  const engine = new Engine(createLinuxHost(), { append: (r) => records.push(r) });
+  const dir = mkdtempSync(join(tmpdir(), "oomwarden-bench-"));
+  const opened = FileJournal.open(join(dir, "journal.jsonl"), () => {});
+  if (!opened.ok) throw new Error(opened.message);
+  const file = opened.journal;
+  const engine = new Engine(createLinuxHost(), {
+    append: (r) => (records.push(r), file.append(r)),
+    appendUnflushed: (r) => (records.push(r), file.appendUnflushed(r)),
+    flush: () => file.flush(),
+  });
   try {
     const innocent = await startInside(cgroup, ["sleep", "600"]);
     const managed = engine.manage(cgroup.path);
@@ -132,6 +142,8 @@ export async function oomwardenTrial(sizeBytes: number): Promise<Trial> {
     };
   } finally {
     engine.stop();
+    file.close();
+    rmSync(dir, { recursive: true, force: true });
     await cgroup.remove();
   }
 }
