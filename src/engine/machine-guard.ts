@@ -258,17 +258,8 @@ export class MachineGuard {
   }
 
   private actScope(): ActScope {
-    return {
-      host: this.ctx.host,
-      journal: this.ctx.journal,
-      options: this.ctx.options,
-      log: this.ctx.log,
-      killed: this.ctx.killed,
-      probe: this.probe,
-      aliveVictims: this.aliveVictims,
-      isStopped: () => this.stopped,
-      absorbedNotifications: () => 0,
-    };
+    // The engine's services and this scope's own parts; the machine absorbs no notifications.
+    return { ...this.ctx, probe: this.probe, aliveVictims: this.aliveVictims, isStopped: () => this.stopped, absorbedNotifications: () => 0 };
   }
 
   /** The machine as a scope: memory in use, whether a rule still fires, and whether it is critical. */

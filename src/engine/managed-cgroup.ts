@@ -407,11 +407,7 @@ export class ManagedCgroup {
 
   private actScope(kind: IncidentKind): ActScope {
     return {
-      host: this.ctx.host,
-      journal: this.ctx.journal,
-      options: this.ctx.options,
-      log: this.ctx.log,
-      killed: this.ctx.killed,
+      ...this.ctx,
       probe: this.probeFor(kind),
       aliveVictims: this.aliveVictims,
       isStopped: () => this.stopped,
