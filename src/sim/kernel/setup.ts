@@ -189,6 +189,8 @@ function makeTask(spec: TaskSpec, pid: number, memcg: Memcg, zoneCount: number):
       pendingFrames: [],
       lastFailLogMs: Number.NEGATIVE_INFINITY,
       failsSinceLog: 0,
+      stepsAtMs: -1,
+      stepsThisInstant: 0,
     };
   });
   memcg.tasks.push(task);

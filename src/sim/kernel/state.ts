@@ -86,6 +86,9 @@ export interface Thread {
   /** Last virtual ms an alloc-fail event was logged for this thread (rate limit, like printk_ratelimit). */
   lastFailLogMs: number;
   failsSinceLog: number;
+  /** The instant stepsThisInstant counts for: zero-time steps are limited per instant (threads.ts). */
+  stepsAtMs: number;
+  stepsThisInstant: number;
 }
 
 export interface Mm {

@@ -13,8 +13,12 @@ import { FREE_STEP_ORDER, freeInOrder } from "./mm.js";
 import { frameOf, nextStep } from "./programs.js";
 import type { AllocStep, InternalStep, PageKind, Sim, Task, Thread } from "./state.js";
 
-/** Instant steps one thread may run at one instant before it yields a tick (a zero-time loop is a busy CPU). */
-const MAX_INSTANT_STEPS = 100;
+/**
+ * Instant steps one thread may run at one instant before it yields a tick (a zero-time loop is a
+ * busy CPU). Counted per instant, not per wake-up: threads handing a lock back and forth wake
+ * each other at the same instant, and a fresh allowance per wake-up would never let time advance.
+ */
+export const MAX_INSTANT_STEPS = 100;
 
 export function resolveLock(sim: Sim, task: Task, name: string): SimLock | null {
   const declared = sim.locks.get(name);
@@ -32,7 +36,10 @@ export function pageKindOf(step: AllocStep): PageKind {
 
 /** Run the thread from a step boundary until it blocks, sleeps, allocates or exits. */
 export function runThread(sim: Sim, t: Thread): void {
-  let steps = 0;
+  if (t.stepsAtMs !== sim.nowMs) {
+    t.stepsAtMs = sim.nowMs;
+    t.stepsThisInstant = 0;
+  }
   while (t.state === "ready") {
     if (t.task.fatalSignal) {
       threadExit(sim, t);
@@ -42,7 +49,7 @@ export function runThread(sim: Sim, t: Thread): void {
       t.frames.push(...t.pendingFrames);
       t.pendingFrames = [];
     }
-    if (++steps > MAX_INSTANT_STEPS) {
+    if (++t.stepsThisInstant > MAX_INSTANT_STEPS) {
       sim.schedule(sim.nowMs + sim.tickMs, { kind: "thread-run", thread: t, gen: t.gen });
       return;
     }
