@@ -393,7 +393,12 @@ describe("errors name the file, the line and the key path", () => {
     ["cgroup limit of less than half a page", [...MINIMAL, "cgroups: [ { path: /a, limitKiB: 1 } ]"], /^file\.yaml:6: cgroups\[0\]\.limitKiB: 1 is less than half a page/],
     ["anonymous memory of less than half a page", [...MINIMAL, "    mm: { anonKiB: 1 }"], /^file\.yaml:6: tasks\[0\]\.mm\.anonKiB: 1 is less than half a page/],
     ["thread count too large", [...MINIMAL, "    threads:", "      - name: t", "        count: 5000000000"], /^file\.yaml:8: tasks\[0\]\.threads\[0\]\.count: expected an integer from 1 to 10000, got 5000000000$/],
-    ["threads over 10000 in all", [...MINIMAL, "    threads:", "      - { name: t, count: 10000 }", "      - { name: u, count: 1 }"], /^file\.yaml:8: tasks\[0\]\.threads\[1\]\.count: task "hog" would have 10001 threads: at most 10000 per task$/],
+    ["threads over 10000 in one task", [...MINIMAL, "    threads:", "      - { name: t, count: 10000 }", "      - { name: u, count: 1 }"], /^file\.yaml:8: tasks\[0\]\.threads\[1\]\.count: task "hog" would bring the threads of all tasks to 10001: at most 10000 in a scenario$/],
+    [
+      "threads over 10000 in all tasks",
+      [...MINIMAL, "    threads: [ { name: t, count: 6000 } ]", "  - name: two", "    threads: [ { name: t, count: 6000 } ]"],
+      /^file\.yaml:8: tasks\[1\]\.threads\[0\]\.count: task "two" would bring the threads of all tasks to 12000: at most 10000 in a scenario$/,
+    ],
     ["alias cycle", [...MINIMAL, "    program: &p", "      - loop: forever", "        steps: *p"], /^file\.yaml:8: tasks\[0\]\.program\[0\]\.steps: the alias \*p makes this list of steps contain itself \(an alias cycle\)/],
     ["alias cycle through a step", [...MINIMAL, "    program:", "      - &s { loop: 2, steps: [ *s ] }"], /^file\.yaml:7: tasks\[0\]\.program\[0\]\.steps\[0\]\.steps: an alias makes this list of steps contain itself/],
     ["oomwarden observe interval under 1 ms", [...MINIMAL, "policies:", "  - name: kernel-today+oomwarden", "    options: { observeIntervalMs: 1e-300 }"], /^file\.yaml:8: policies\[0\]\.options\.observeIntervalMs: expected a number of ms from 1 to 2147483647 \(.*\), got 1e-300$/],

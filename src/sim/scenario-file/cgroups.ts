@@ -7,7 +7,7 @@ import { SCENARIO_DEFAULTS } from "./defaults.js";
 import type { Diagnostics } from "./diagnostics.js";
 import type { Fields } from "./fields.js";
 import type { Known } from "./known.js";
-import { joinPath, listOrNone, suggest } from "./messages.js";
+import { joinPath, listOrNone, quoted, suggest } from "./messages.js";
 import { SIZE } from "./units.js";
 
 export function readCgroup(f: Fields, known: Known): CgroupSpec | null {
@@ -15,8 +15,8 @@ export function readCgroup(f: Fields, known: Known): CgroupSpec | null {
   const path = f.requiredString("path");
   if (path !== undefined) {
     if (path === "/") d.report(f.lineNode("path"), f.at("path"), `the root cgroup "/" is implicit and has no limit; do not list it`);
-    else if (!/^(\/[^/\s]+)+$/.test(path)) d.report(f.lineNode("path"), f.at("path"), `expected an absolute cgroup path like "/jobs/a", got ${JSON.stringify(path)}`);
-    else if (known.cgroups.has(path)) d.report(f.lineNode("path"), f.at("path"), `cgroup "${path}" is listed twice`);
+    else if (!/^(\/[^/\s]+)+$/.test(path)) d.report(f.lineNode("path"), f.at("path"), `expected an absolute cgroup path like "/jobs/a", got ${quoted(path)}`);
+    else if (known.cgroups.has(path)) d.report(f.lineNode("path"), f.at("path"), `cgroup ${quoted(path)} is listed twice`);
   }
   const limitPages = f.quantity("limit", SIZE, { min: 0, above: true }) ?? null;
   const version = f.oneOf("version", [1, 2] as const) ?? SCENARIO_DEFAULTS.cgroupVersion;
@@ -39,7 +39,7 @@ export function checkCgroupParents(d: Diagnostics, cgroups: CgroupSpec[], known:
     const parent = c.path.slice(0, c.path.lastIndexOf("/"));
     if (parent === "" || known.cgroups.has(parent)) continue;
     const at = known.declaredAt.get(`cgroup:${c.path}`);
-    d.report(at?.node, at?.path ?? "cgroups", `parent cgroup "${parent}" is not listed; list every level of the hierarchy`);
+    d.report(at?.node, at?.path ?? "cgroups", `parent cgroup ${quoted(parent)} is not listed; list every level of the hierarchy`);
   }
 }
 
@@ -52,7 +52,7 @@ export function readCgroupRefs(d: Diagnostics, node: Node | null, path: string, 
     const p = d.string(item, joinPath(path, i));
     if (p === undefined) return;
     if (p === "/" && rootAllowed) out.push(p);
-    else if (!known.cgroups.has(p)) d.report(item, joinPath(path, i), `unknown cgroup "${p}"${suggest(p, [...known.cgroups.keys()])} (declared: ${listOrNone([...(rootAllowed ? ["/"] : []), ...known.cgroups.keys()])})`);
+    else if (!known.cgroups.has(p)) d.report(item, joinPath(path, i), `unknown cgroup ${quoted(p)}${suggest(p, [...known.cgroups.keys()])} (declared: ${listOrNone([...(rootAllowed ? ["/"] : []), ...known.cgroups.keys()])})`);
     else out.push(p);
   });
   return out;

@@ -5,7 +5,7 @@ import { isScalar, type Node, type Pair } from "yaml";
 import type { Expectation, PolicyResult, PolicySpec } from "../scenario.js";
 import type { Fields } from "./fields.js";
 import type { Known } from "./known.js";
-import { joinPath, listOrNone, suggest } from "./messages.js";
+import { joinPath, listOrNone, quoted, suggest } from "./messages.js";
 import { GFP_CONTEXTS } from "./programs.js";
 import { TIME } from "./units.js";
 
@@ -24,7 +24,7 @@ export function readExpectations(top: Fields, policies: PolicySpec[], known: Kno
     f.get(policy);
     const path = f.at(policy);
     if (!names.includes(policy)) {
-      d.report(pair.key, path, `no policy named "${policy}" in policies${suggest(policy, names)} (listed: ${listOrNone(names)})`);
+      d.report(pair.key, path, `no policy named ${quoted(policy)} in policies${suggest(policy, names)} (listed: ${listOrNone(names)})`);
       continue;
     }
     const e = d.map(pair.value, path);
@@ -60,7 +60,7 @@ function readExpectation(f: Fields, known: Known): Expectation {
   if (killedNode !== undefined) {
     const killed = f.d.stringList(killedNode, f.at("killed"));
     killed?.forEach((t, i) => {
-      if (!known.tasks.has(t)) f.d.report(killedNode, joinPath(f.at("killed"), i), `unknown task "${t}"${suggest(t, [...known.tasks.keys()])}`);
+      if (!known.tasks.has(t)) f.d.report(killedNode, joinPath(f.at("killed"), i), `unknown task ${quoted(t)}${suggest(t, [...known.tasks.keys()])}`);
     });
     set("killed", killed);
   }

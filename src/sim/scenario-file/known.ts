@@ -2,7 +2,7 @@
 // (a task's cgroup, a step's lock, a handler's task, an expectation's policy).
 
 import type { Node } from "yaml";
-import type { CgroupSpec, LockSpec, TaskSpec } from "../scenario.js";
+import type { CgroupSpec, LockSpec, Step, TaskSpec } from "../scenario.js";
 
 export interface Known {
   cgroups: Map<string, CgroupSpec>;
@@ -17,4 +17,14 @@ export interface Known {
   steps: number;
   /** The step lists being read, to report an alias that refers to a list containing it. */
   expanding: Set<Node>;
+  /** Threads of all tasks read so far (capped at MAX_TOTAL_THREADS). */
+  threads: number;
+  /** Where each program and step was written, for the work budget's errors (work-budget.ts). */
+  written: Map<readonly Step[] | Step, Written>;
+}
+
+/** A key of the file: its node (for the line) and its key path. */
+export interface Written {
+  node: Node;
+  path: string;
 }

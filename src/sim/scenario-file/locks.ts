@@ -6,7 +6,7 @@ import { SCENARIO_DEFAULTS } from "./defaults.js";
 import type { Diagnostics } from "./diagnostics.js";
 import type { Fields } from "./fields.js";
 import type { Known } from "./known.js";
-import { listOrNone, suggest } from "./messages.js";
+import { listOrNone, quoted, suggest } from "./messages.js";
 
 /** Every task's own mmap_sem is implicit: "mmap_sem" in its programs, "mmap_sem:TASK" in another task's. */
 export const MMAP_SEM = "mmap_sem";
@@ -20,7 +20,7 @@ export function readLock(f: Fields, known: Known): LockSpec | null {
     return null;
   }
   if (known.locks.has(name)) {
-    f.d.report(f.lineNode("name"), f.at("name"), `lock "${name}" is listed twice`);
+    f.d.report(f.lineNode("name"), f.at("name"), `lock ${quoted(name)} is listed twice`);
     return null;
   }
   const spec = { name, kind };
@@ -44,7 +44,7 @@ export function readLockRef(f: Fields, key: string, known: Known): { name: strin
   f.d.report(
     f.lineNode(key),
     f.at(key),
-    `unknown lock "${name}"${suggest(name, [...names, MMAP_SEM])} (declared in locks: ${listOrNone(names)}; every task also has "${MMAP_SEM}", and "${MMAP_SEM}:TASK" is another task's)`,
+    `unknown lock ${quoted(name)}${suggest(name, [...names, MMAP_SEM])} (declared in locks: ${listOrNone(names)}; every task also has "${MMAP_SEM}", and "${MMAP_SEM}:TASK" is another task's)`,
   );
   return undefined;
 }
@@ -53,7 +53,7 @@ export function readLockRef(f: Fields, key: string, known: Known): { name: strin
 export function checkTaskRefs(d: Diagnostics, known: Known): void {
   for (const ref of known.taskRefs) {
     if (!known.tasks.has(ref.task)) {
-      d.report(ref.node, ref.path, `unknown task "${ref.task}" in "${MMAP_SEM}:${ref.task}"${suggest(ref.task, [...known.tasks.keys()])} (tasks: ${listOrNone([...known.tasks.keys()])})`);
+      d.report(ref.node, ref.path, `unknown task ${quoted(ref.task)} in ${quoted(`${MMAP_SEM}:${ref.task}`)}${suggest(ref.task, [...known.tasks.keys()])} (tasks: ${listOrNone([...known.tasks.keys()])})`);
     }
   }
 }

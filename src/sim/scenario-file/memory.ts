@@ -7,6 +7,7 @@ import { defaultWatermarks, SCENARIO_DEFAULTS } from "./defaults.js";
 import type { Diagnostics } from "./diagnostics.js";
 import type { Fields } from "./fields.js";
 import type { Known } from "./known.js";
+import { quoted } from "./messages.js";
 import { familyName, mib, PAGES_PER_MIB, RATE, SIZE } from "./units.js";
 
 export function readMemory(f: Fields): MemorySpec | null {
@@ -62,7 +63,7 @@ function readZones(f: Fields, node: Node | null): ZoneSpec[] {
     const pages = z.requiredQuantity("size", SIZE, { min: 0, above: true });
     const given = { min: z.quantity("min", SIZE, { min: 0 }), low: z.quantity("low", SIZE, { min: 0 }), high: z.quantity("high", SIZE, { min: 0 }) };
     z.done();
-    if (name !== undefined && names.has(name)) d.report(z.lineNode("name"), z.at("name"), `zone "${name}" is listed twice`);
+    if (name !== undefined && names.has(name)) d.report(z.lineNode("name"), z.at("name"), `zone ${quoted(name)} is listed twice`);
     if (name !== undefined) names.add(name);
     if (name !== undefined && pages !== undefined) raw.push({ f: z, name, pages, given });
   });

@@ -9,20 +9,24 @@ import { SCENARIO_DEFAULTS } from "./defaults.js";
 import { Diagnostics, type ScenarioFileResult } from "./diagnostics.js";
 import { readExpectations } from "./expectations.js";
 import type { Fields } from "./fields.js";
-import type { Known } from "./known.js";
+import type { Known, Written } from "./known.js";
 import { checkTaskRefs, readLock } from "./locks.js";
 import { checkInitialMemory, readMemory } from "./memory.js";
+import { cutLine } from "../../core/shown-text.js";
 import { joinPath, show } from "./messages.js";
 import { readPolicies } from "./policies.js";
 import { readTask } from "./tasks.js";
 import { TIME } from "./units.js";
+import { busySleep } from "./work.js";
+import { checkWorkBudget, type WorkProblem } from "./work-budget.js";
 
 /** Parses and validates scenario text; `source` names the file in every message. */
 export function parseScenario(text: string, source: string): ScenarioFileResult {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const d = new Diagnostics(source, lines, doc);
-  for (const error of doc.errors) d.reportAt(lines.linePos(error.pos[0]).line, "", `YAML syntax error: ${error.message.split("\n")[0]}`);
+  // The library's message may quote the file: its first line only, cut.
+  for (const error of doc.errors) d.reportAt(lines.linePos(error.pos[0]).line, "", `YAML syntax error: ${cutLine(error.message, YAML_MESSAGE_MAX_CHARS)}`);
   if (doc.errors.length > 0) return d.result(null);
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
     d.reportAt(1, "", "the file is empty: expected a scenario (a mapping with memory, tasks, durationS, ...)");
@@ -56,7 +60,7 @@ function readScenario(top: Fields, source: string): Scenario | null {
     if (f) memory = readMemory(f);
   }
 
-  const known: Known = { cgroups: new Map(), locks: new Map(), tasks: new Map(), declaredAt: new Map(), taskRefs: [], durationMs, steps: 0, expanding: new Set() };
+  const known: Known = { cgroups: new Map(), locks: new Map(), tasks: new Map(), declaredAt: new Map(), taskRefs: [], durationMs, steps: 0, expanding: new Set(), threads: 0, written: new Map() };
   const cgroups = readList(top, "cgroups", (f) => readCgroup(f, known));
   checkCgroupParents(d, cgroups, known);
   const locks = readList(top, "locks", (f) => readLock(f, known));
@@ -70,7 +74,7 @@ function readScenario(top: Fields, source: string): Scenario | null {
   top.done();
 
   if (d.failed || memory === null) return null;
-  return {
+  const scenario: Scenario = {
     name,
     seed,
     description,
@@ -84,7 +88,36 @@ function readScenario(top: Fields, source: string): Scenario | null {
     policies,
     expectations,
   };
+  const problem = checkWorkBudget(scenario);
+  if (problem !== null) {
+    const at = blamedKey(top, problem, known, scenario.tickMs);
+    d.report(at.node, at.path, problem.message);
+    return null;
+  }
+  return scenario;
 }
+
+/** The key an over-budget error names: the sleep, program, duration or list that asks for the work. */
+function blamedKey(top: Fields, problem: WorkProblem, known: Known, tickMs: number): Written {
+  const s = problem.blame.source;
+  switch (s.kind) {
+    case "program": {
+      const sleep = busySleep(s, tickMs);
+      const written = (sleep !== null && known.written.get(sleep)) || known.written.get(s.thread.program);
+      return written ?? { node: top.lineNode("tasks"), path: "tasks" };
+    }
+    case "ticks":
+      return top.spelled("duration", TIME);
+    case "setup":
+      return { node: top.lineNode("tasks"), path: "tasks" };
+    case "reconcile":
+    case "policies":
+      return { node: top.lineNode("policies"), path: "policies" };
+  }
+}
+
+/** Characters of the YAML library's message shown. */
+const YAML_MESSAGE_MAX_CHARS = 120;
 
 /** At most 7 days of virtual time per run. */
 export const MAX_DURATION_MS = 7 * 24 * 3600 * 1000;

@@ -6,10 +6,10 @@ import { isScalar, type Node } from "yaml";
 import type { KernelProposal, KernelVersion, PolicySpec, UserspaceSpec } from "../scenario.js";
 import { builtin, BUILTIN_POLICIES, DEFAULT_POLICY_NAMES, fromBuiltin, PROPOSAL_PARAMS, unknownPolicy } from "./builtin-policies.js";
 import { readCgroupRefs } from "./cgroups.js";
-import type { Diagnostics } from "./diagnostics.js";
+import type { Diagnostics, NumberRule } from "./diagnostics.js";
 import type { Fields } from "./fields.js";
 import type { Known } from "./known.js";
-import { joinPath } from "./messages.js";
+import { joinPath, quoted, shownName } from "./messages.js";
 import { TIME } from "./units.js";
 import { readHandler, readOomwardenOptions, readUserspace } from "./userspace.js";
 
@@ -22,7 +22,7 @@ export function readPolicies(top: Fields, known: Known): PolicySpec[] {
   const add = (policy: PolicySpec | null, at: Node | null | undefined, path: string): void => {
     if (!policy) return;
     if (seen.has(policy.name)) {
-      d.report(at, path, `policy "${policy.name}" is listed twice (give the second one its own name and base: ${policy.name})`);
+      d.report(at, path, `policy ${quoted(policy.name)} is listed twice (give the second one its own name and base: ${shownName(policy.name)})`);
       return;
     }
     seen.add(policy.name);
@@ -65,7 +65,7 @@ function readPolicyMapping(f: Fields, known: Known): PolicySpec | null {
   // Parameters of the base's proposal, e.g. timeoutMs for proposal-victim-timeout.
   let paramMs: number | undefined;
   for (const param of PROPOSAL_PARAMS) {
-    const v = f.quantity(param, TIME, { min: 0 });
+    const v = f.quantity(param, TIME, proposalParamRule(param));
     if (v === undefined) continue;
     const p = base?.proposal;
     if (p && "param" in p && p.param === param) paramMs = v;
@@ -83,7 +83,7 @@ function readPolicyMapping(f: Fields, known: Known): PolicySpec | null {
   const optionsNode = f.get("options");
 
   if (!base && baseName === undefined && name !== undefined && version === undefined && !f.has("kernel")) {
-    d.report(f.node, f.path, `"${name}" is not a built-in policy: a custom policy needs kernel: 2018 or kernel: today (built-in policies: ${BUILTIN_POLICIES.map((b) => b.name).join(", ")})`);
+    d.report(f.node, f.path, `${quoted(name)} is not a built-in policy: a custom policy needs kernel: 2018 or kernel: today (built-in policies: ${BUILTIN_POLICIES.map((b) => b.name).join(", ")})`);
   }
   const spec = base ? fromBuiltin(base, known.cgroups.values(), paramMs) : { name: name ?? "", kernel: { version: version ?? "today", proposals: [] }, userspace: { kind: "none" } as UserspaceSpec };
   if (name !== undefined) spec.name = name;
@@ -116,6 +116,14 @@ function readPolicyMapping(f: Fields, known: Known): PolicySpec | null {
   return name === undefined ? null : spec;
 }
 
+/**
+ * A proposal's time parameter: >= 0 ms, and the overcharge reconcile > 0, because it repeats while
+ * the memcg stays over its limit: at 0 ms it would repeat at one instant for ever.
+ */
+function proposalParamRule(param: (typeof PROPOSAL_PARAMS)[number]): NumberRule {
+  return param === "reconcile" ? { min: 0, above: true } : { min: 0 };
+}
+
 function readKernelVersion(f: Fields): KernelVersion | undefined {
   const node = f.get("kernel");
   if (node === undefined) return undefined;
@@ -132,10 +140,7 @@ function readProposals(d: Diagnostics, node: Node | null, path: string): KernelP
     if (!f) return;
     const kind = f.oneOf("kind", ["victim-timeout", "victim-reserves", "overcharge-reconcile", "kill-below-half-min", "oom-delay"] as const);
     if (!f.has("kind")) f.missing('"kind"');
-    const withParam = (param: (typeof PROPOSAL_PARAMS)[number]): number | undefined => {
-      const v = f.requiredQuantity(param, TIME, { min: 0 });
-      return v;
-    };
+    const withParam = (param: (typeof PROPOSAL_PARAMS)[number]): number | undefined => f.requiredQuantity(param, TIME, proposalParamRule(param));
     if (kind === "victim-timeout") {
       const timeoutMs = withParam("timeout");
       if (timeoutMs !== undefined) out.push({ kind, timeoutMs });

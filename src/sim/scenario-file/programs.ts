@@ -8,7 +8,7 @@ import type { Diagnostics } from "./diagnostics.js";
 import type { Fields } from "./fields.js";
 import type { Known } from "./known.js";
 import { readLockRef } from "./locks.js";
-import { joinPath, show, suggest } from "./messages.js";
+import { joinPath, listOrNone, quoted, show, shownName, suggest } from "./messages.js";
 import { familyName, RATE, SIZE, TIME } from "./units.js";
 
 export const GFP_CONTEXTS: readonly GfpContext[] = ["GFP_KERNEL", "GFP_NOFS", "GFP_NOFS_NOFAIL", "GFP_KERNEL_NOFAIL", "GFP_ATOMIC"];
@@ -73,7 +73,7 @@ function readStep(d: Diagnostics, raw: Node, path: string, known: Known): Step |
     const spellings = [...SIZE.flatMap((u) => ["alloc" + u.suffix, "free" + u.suffix]), ...TIME.map((u) => "sleep" + u.suffix), "lock", "unlock", "loop", "exit"];
     const what =
       ops.length === 0
-        ? `has none (keys: ${f.keys().map((k) => k + suggest(k, spellings)).join(", ")})`
+        ? `has none (keys: ${listOrNone(f.keys(), (k) => shownName(k) + suggest(k, spellings))})`
         : `has ${ops.map((o) => o.shown).join(" and ")}`;
     d.report(f.node, path, `a step needs exactly one of ${STEP_OPS.map((o) => o.shown).join(", ")}; this one ${what}`);
     return null;
@@ -110,7 +110,7 @@ function readStepOp(f: Fields, op: Step["op"], known: Known): Step | null {
       // A mutex has one mode; an rwsem must say which side it takes.
       if (modeNode === undefined) {
         if (ref.kind === "mutex") return { op: "lock", lock: ref.name, mode: "exclusive" };
-        d.report(f.node, f.path, `lock "${ref.name}" is an rwsem: say mode: read or mode: write`);
+        d.report(f.node, f.path, `lock ${quoted(ref.name)} is an rwsem: say mode: read or mode: write`);
         return null;
       }
       const modes: readonly ("read" | "write" | "exclusive")[] = ref.kind === "rwsem" ? ["read", "write"] : ["exclusive"];
@@ -123,7 +123,11 @@ function readStepOp(f: Fields, op: Step["op"], known: Known): Step | null {
     }
     case "sleep": {
       const ms = f.quantity("sleep", TIME, { min: 0 });
-      return ms === undefined ? null : { op: "sleep", ms };
+      if (ms === undefined) return null;
+      const step: Step = { op: "sleep", ms };
+      // The work budget names a sleep shorter than the tick by its key.
+      known.written.set(step, f.spelled("sleep", TIME));
+      return step;
     }
     case "loop": {
       const timesNode = d.deref(f.get("loop"));

@@ -6,18 +6,18 @@ import type { Step, TaskSpec, ThreadSpec } from "../scenario.js";
 import { SCENARIO_DEFAULTS } from "./defaults.js";
 import type { Diagnostics } from "./diagnostics.js";
 import type { Fields } from "./fields.js";
-import type { Known } from "./known.js";
-import { joinPath, listOrNone, suggest } from "./messages.js";
+import type { Known, Written } from "./known.js";
+import { joinPath, listOrNone, quoted, suggest } from "./messages.js";
 import { readProgram } from "./programs.js";
 import { SIZE, TIME } from "./units.js";
 
 export function readTask(f: Fields, known: Known): TaskSpec | null {
   const d = f.d;
   const name = f.requiredString("name");
-  if (name !== undefined && known.tasks.has(name)) d.report(f.lineNode("name"), f.at("name"), `task "${name}" is listed twice`);
+  if (name !== undefined && known.tasks.has(name)) d.report(f.lineNode("name"), f.at("name"), `task ${quoted(name)} is listed twice`);
   const cgroup = f.string("cgroup") ?? "/";
   if (cgroup !== "/" && !known.cgroups.has(cgroup)) {
-    d.report(f.lineNode("cgroup"), f.at("cgroup"), `unknown cgroup "${cgroup}"${suggest(cgroup, [...known.cgroups.keys()])} (declared: ${listOrNone(["/", ...known.cgroups.keys()])})`);
+    d.report(f.lineNode("cgroup"), f.at("cgroup"), `unknown cgroup ${quoted(cgroup)}${suggest(cgroup, [...known.cgroups.keys()])} (declared: ${listOrNone(["/", ...known.cgroups.keys()])})`);
   }
   const oomScoreAdj = f.number("oomScoreAdj", { integer: true, min: -1000, max: 1000 }) ?? SCENARIO_DEFAULTS.oomScoreAdj;
   const innocent = f.boolean("innocent") ?? false;
@@ -55,8 +55,21 @@ function readMm(d: Diagnostics, node: Node | null, path: string): TaskSpec["mm"]
   return mm;
 }
 
-/** At most this many threads per task (`count` included). */
-export const MAX_THREADS = 10_000;
+/**
+ * At most this many threads in all tasks together (`count` included): every thread is state the
+ * simulator keeps and, when it allocates, serves at each tick (the work budget counts the rest).
+ */
+export const MAX_TOTAL_THREADS = 10_000;
+
+/** Counts `count` more threads; false (and reported at `at`) when they would pass the cap. */
+function addThreads(d: Diagnostics, known: Known, count: number, at: Written, taskName: string): boolean {
+  if (known.threads + count > MAX_TOTAL_THREADS) {
+    d.report(at.node, at.path, `task ${quoted(taskName)} would bring the threads of all tasks to ${known.threads + count}: at most ${MAX_TOTAL_THREADS} in a scenario`);
+    return false;
+  }
+  known.threads += count;
+  return true;
+}
 
 /** `program:` for a one-thread task, or `threads:`; neither means one idle thread. */
 function readThreads(f: Fields, taskName: string, known: Known): ThreadSpec[] {
@@ -68,7 +81,9 @@ function readThreads(f: Fields, taskName: string, known: Known): ThreadSpec[] {
     return [];
   }
   if (threadsNode === undefined) {
+    if (!addThreads(d, known, 1, { node: f.lineNode("program"), path: f.at("program") }, taskName)) return [];
     const program = programNode === undefined ? idleProgram(known) : readProgram(d, programNode, f.at("program"), known);
+    if (programNode !== undefined && programNode !== null) known.written.set(program, { node: programNode, path: f.at("program") });
     return [{ name: "main", program }];
   }
   const items = d.list(threadsNode, f.at("threads"));
@@ -81,18 +96,18 @@ function readThreads(f: Fields, taskName: string, known: Known): ThreadSpec[] {
     const t = d.map(item, path);
     if (!t) return;
     const name = t.string("name") ?? `thread${i + 1}`;
-    const count = t.number("count", { integer: true, min: 1, max: MAX_THREADS }) ?? 1;
-    if (threads.length + count > MAX_THREADS) {
-      d.report(t.lineNode("count"), t.at("count"), `task "${taskName}" would have ${threads.length + count} threads: at most ${MAX_THREADS} per task`);
-      return;
-    }
+    const count = t.number("count", { integer: true, min: 1, max: MAX_TOTAL_THREADS }) ?? 1;
+    if (!addThreads(d, known, count, { node: t.lineNode("count"), path: t.at(t.has("count") ? "count" : "program") }, taskName)) return;
     const pNode = t.get("program");
     const program = pNode === undefined ? idleProgram(known) : readProgram(d, pNode, t.at("program"), known);
+    if (pNode !== undefined && pNode !== null) known.written.set(program, { node: pNode, path: t.at("program") });
     t.done();
     // `count: N` stands for N identical threads, named name-1 .. name-N.
     const expanded = count === 1 ? [name] : Array.from({ length: count }, (_, k) => `${name}-${k + 1}`);
+    // One error per entry, not one per thread a `count` stands for.
+    const twice = expanded.find((n) => names.has(n));
+    if (twice !== undefined) d.report(t.lineNode("name"), t.at("name"), `task ${quoted(taskName)} has two threads named ${quoted(twice)}`);
     for (const n of expanded) {
-      if (names.has(n)) d.report(t.lineNode("name"), t.at("name"), `task "${taskName}" has two threads named "${n}"`);
       names.add(n);
       threads.push({ name: n, program });
     }
