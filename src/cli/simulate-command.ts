@@ -5,8 +5,8 @@
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { formatExpectations, formatResultTable, resultRow, type ResultRow } from "../sim/result-table.js";
-import { builtinPolicySpec, parseScenario } from "../sim/scenario-file.js";
-import type { PolicySpec, Scenario, SimulationRun, UserspaceSpec } from "../sim/scenario.js";
+import { builtinPolicySpec, checkWorkBudget, parseScenario } from "../sim/scenario-file.js";
+import type { Expectation, PolicySpec, Scenario, SimulationRun, UserspaceSpec } from "../sim/scenario.js";
 import { renderTimelineSvg } from "../sim/svg-timeline.js";
 import type { UserspaceAgent, UserspaceApi } from "../sim/userspace-api.js";
 import type { SimulateArgs } from "./args.js";
@@ -35,6 +35,9 @@ export async function processIo(): Promise<SimulateIo> {
   };
 }
 
+/** Errors of an invalid file printed before "... and N more errors". */
+const MAX_SHOWN_ERRORS = 20;
+
 export async function runSimulate(args: SimulateArgs, io?: SimulateIo): Promise<number> {
   io ??= await processIo();
   let text: string;
@@ -54,7 +57,10 @@ export async function runSimulate(args: SimulateArgs, io?: SimulateIo): Promise<
     return 2;
   }
   if (!parsed.ok) {
-    io.stderr(parsed.errors.map((e) => `${e}\n`).join(""));
+    // The first errors say what is wrong; a file from elsewhere may hold thousands.
+    const shown = parsed.errors.slice(0, MAX_SHOWN_ERRORS);
+    io.stderr(shown.map((e) => `${e}\n`).join(""));
+    if (parsed.errors.length > shown.length) io.stderr(`... and ${parsed.errors.length - shown.length} more errors\n`);
     io.stderr(`oomwarden simulate: ${args.file} is not a valid scenario (${parsed.errors.length} error${parsed.errors.length === 1 ? "" : "s"}); see docs/scenario-format.md\n`);
     return 2;
   }
@@ -70,6 +76,12 @@ export async function runSimulate(args: SimulateArgs, io?: SimulateIo): Promise<
     io.stderr(`oomwarden simulate: ${policies.error}\n`);
     return 2;
   }
+  // The file's own policies were checked when it was read; --policy may name others, or more.
+  const overBudget = args.policies.length === 0 ? null : checkWorkBudget(scenario, policies.value);
+  if (overBudget !== null) {
+    io.stderr(`oomwarden simulate: ${args.file}: with --policy ${args.policies.join(", ")}: ${overBudget.message}\n`);
+    return 2;
+  }
 
   const runs: SimulationRun[] = [];
   const failures: string[] = [];
@@ -83,7 +95,9 @@ export async function runSimulate(args: SimulateArgs, io?: SimulateIo): Promise<
     }
   }
 
-  const rows: ResultRow[] = runs.map((run) => resultRow(run.result, scenario.expectations[run.result.policy], run.events));
+  // Own keys only: a policy named "constructor" has no expectation unless the file gives one.
+  const expectationOf = (policy: string): Expectation | undefined => (Object.hasOwn(scenario.expectations, policy) ? scenario.expectations[policy] : undefined);
+  const rows: ResultRow[] = runs.map((run) => resultRow(run.result, expectationOf(run.result.policy), run.events));
   if (args.json) io.stdout(`${JSON.stringify(rows, null, 2)}\n`);
   else if (rows.length > 0) {
     io.stdout(`${scenario.name}${scenario.seed !== null ? ` (seed ${scenario.seed})` : ""}: ${formatMs(scenario.durationMs)} of virtual time, random seed ${scenario.randomSeed}\n\n`);

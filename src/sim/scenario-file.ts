@@ -14,6 +14,8 @@
 //                        typed reads of YAML nodes and keys, `file:line: key.path: message` errors
 //   units.ts             GiB/MiB/KiB/Pages, S/Ms and rate suffixes
 //   defaults.ts          SCENARIO_DEFAULTS, defaultWatermarks
+//   program-cost.ts work.ts work-budget.ts
+//                        the work budget: an upper bound of a run's work, checked for the file's policies
 //   builtin-policies.ts  BUILTIN_POLICIES, DEFAULT_POLICY_NAMES, builtinPolicySpec
 
 export type { Expectation } from "./scenario.js";
@@ -23,3 +25,4 @@ export { defaultWatermarks, SCENARIO_DEFAULTS } from "./scenario-file/defaults.j
 export { BUILTIN_POLICIES, builtinPolicySpec, DEFAULT_POLICY_NAMES } from "./scenario-file/builtin-policies.js";
 export { MMAP_SEM } from "./scenario-file/locks.js";
 export { PAGES_PER_MIB } from "./scenario-file/units.js";
+export { checkWorkBudget, WORK_BUDGET_UNITS } from "./scenario-file/work-budget.js";

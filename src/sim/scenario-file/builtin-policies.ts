@@ -3,7 +3,7 @@
 // daemon config's tunables (src/core/tunable-keys.ts).
 
 import type { CgroupSpec, KernelProposal, KernelVersion, PolicySpec, UserspaceSpec } from "../scenario.js";
-import { suggest } from "./messages.js";
+import { quoted, suggest } from "./messages.js";
 
 /** The policies a file compares when it lists none. */
 export const DEFAULT_POLICY_NAMES = ["kernel-2018", "kernel-today", "kernel-today+oomwarden"];
@@ -81,7 +81,7 @@ export function builtin(name: string): BuiltinPolicy | undefined {
 
 export function unknownPolicy(name: string): string {
   const names = BUILTIN_POLICIES.map((b) => b.name);
-  return `unknown policy "${name}"${suggest(name, names)}; built-in policies: ${names.join(", ")} (a custom policy is a mapping with name and kernel)`;
+  return `unknown policy ${quoted(name)}${suggest(name, names)}; built-in policies: ${names.join(", ")} (a custom policy is a mapping with name and kernel)`;
 }
 
 /** Managed by the oomwarden policies when not said: the limited cgroups, or the whole machine. */

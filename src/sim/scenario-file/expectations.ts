@@ -29,7 +29,8 @@ export function readExpectations(top: Fields, policies: PolicySpec[], known: Kno
     }
     const e = d.map(pair.value, path);
     if (!e) continue;
-    out[policy] = readExpectation(e, known);
+    // Defined, not assigned: a policy named "__proto__" gets its own key, not a new prototype.
+    Object.defineProperty(out, policy, { value: readExpectation(e, known), enumerable: true, writable: true, configurable: true });
     e.done();
   }
   f.done();

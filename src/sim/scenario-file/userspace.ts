@@ -10,7 +10,7 @@ import { SCENARIO_DEFAULTS } from "./defaults.js";
 import type { Diagnostics } from "./diagnostics.js";
 import type { Fields } from "./fields.js";
 import type { Known } from "./known.js";
-import { listOrNone, show, suggest } from "./messages.js";
+import { listOrNone, quoted, show, suggest } from "./messages.js";
 import { readProgram } from "./programs.js";
 import { TIME } from "./units.js";
 
@@ -37,7 +37,7 @@ export function readHandler(f: Fields, known: Known): UserspaceSpec | null {
   const d = f.d;
   const task = f.requiredString("task");
   if (task !== undefined && !known.tasks.has(task)) {
-    d.report(f.lineNode("task"), f.at("task"), `unknown task "${task}"${suggest(task, [...known.tasks.keys()])} (tasks: ${listOrNone([...known.tasks.keys()])})`);
+    d.report(f.lineNode("task"), f.at("task"), `unknown task ${quoted(task)}${suggest(task, [...known.tasks.keys()])} (tasks: ${listOrNone([...known.tasks.keys()])})`);
   }
   const cgroupsNode = f.get("cgroups");
   let cgroups: string[] | undefined;
