@@ -2,7 +2,8 @@
 // Kept apart from the cgroup parsers because the same format comes from both procfs and cgroupfs.
 
 import { fail, ok, type Result } from "../../core/result.js";
-import { parseUnsigned } from "./parse-number.js";
+import { quoted } from "../../core/shown-text.js";
+import { parseCount } from "./parse-number.js";
 import { PARSE_ERROR } from "./parse-proc.js";
 
 export interface PressureLine {
@@ -25,9 +26,12 @@ function parseLine(line: string): PressureLine | null {
   // "some avg10=0.00 avg60=0.00 avg300=0.00 total=1312"
   const match = /^(?:some|full) avg10=(\d+\.\d+) avg60=(\d+\.\d+) avg300=(\d+\.\d+) total=(\d+)$/.exec(line.trim());
   if (match === null) return null;
-  const totalUs = parseUnsigned(match[4] ?? "");
-  if (totalUs === null) return null;
-  return { avg10Pct: Number(match[1]), avg60Pct: Number(match[2]), avg300Pct: Number(match[3]), totalUs };
+  const totalUs = parseCount(match[4] ?? "");
+  // "1".repeat(400) + ".00" matches the pattern and is Infinity as a number.
+  const averages = [match[1], match[2], match[3]].map(Number);
+  if (totalUs === null || !averages.every(Number.isFinite)) return null;
+  const [avg10Pct, avg60Pct, avg300Pct] = averages as [number, number, number];
+  return { avg10Pct, avg60Pct, avg300Pct, totalUs };
 }
 
 export function parsePressure(text: string): Result<Pressure> {
@@ -36,10 +40,10 @@ export function parsePressure(text: string): Result<Pressure> {
   for (const line of text.split("\n")) {
     if (line.trim() === "") continue;
     const parsed = parseLine(line);
-    if (parsed === null) return fail(PARSE_ERROR, `pressure: cannot read line ${JSON.stringify(line)}`);
+    if (parsed === null) return fail(PARSE_ERROR, `pressure: cannot read line ${quoted(line)}`);
     if (line.startsWith("some")) some = parsed;
     else full = parsed;
   }
-  if (some === null) return fail(PARSE_ERROR, `pressure: no "some" line in ${JSON.stringify(text)}`);
+  if (some === null) return fail(PARSE_ERROR, `pressure: no "some" line in ${quoted(text)}`);
   return ok({ some, full });
 }

@@ -6,6 +6,8 @@
 //
 // The device is the major and minor number of the file's filesystem in hex, then the inode.
 
+import { parseInteger } from "./parse-number.js";
+
 export interface ProcLock {
   /** FLOCK, POSIX, OFDLCK, LEASE, ... */
   kind: string;
@@ -16,17 +18,19 @@ export interface ProcLock {
   inode: bigint;
 }
 
-const LINE = /^\d+:\s+(->\s+)?(\S+)\s+\S+\s+\S+\s+(-?\d+)\s+([0-9a-f]+):([0-9a-f]+):(\d+)\s/i;
+// Majors are 12 bits and minors 20: a longer device number is not one a kernel prints.
+const LINE = /^\d+:\s+(->\s+)?(\S+)\s+\S+\s+\S+\s+(-?\d+)\s+([0-9a-f]{1,8}):([0-9a-f]{1,8}):(\d+)\s/i;
 
 /** The locks held (waiters left out); lines it does not understand are skipped. */
 export function parseProcLocks(text: string): ProcLock[] {
   const locks: ProcLock[] = [];
   for (const line of text.split("\n")) {
     const m = LINE.exec(line);
-    if (m === null || m[1] !== undefined) continue;
+    const pid = m === null ? null : parseInteger(m[3] as string);
+    if (m === null || m[1] !== undefined || pid === null) continue;
     locks.push({
       kind: m[2] as string,
-      pid: Number(m[3]),
+      pid,
       deviceMajor: parseInt(m[4] as string, 16),
       deviceMinor: parseInt(m[5] as string, 16),
       inode: BigInt(m[6] as string),

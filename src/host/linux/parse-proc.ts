@@ -3,8 +3,9 @@
 // failure mode we exist to handle.
 
 import { fail, ok, type Result } from "../../core/result.js";
+import { quoted } from "../../core/shown-text.js";
 import { PF_EXITING, PF_KTHREAD, SIGKILL_PENDING_BIT } from "./control-files.js";
-import { parseInteger, parseUnsigned } from "./parse-number.js";
+import { parseCount, parseInteger, parseUnsigned } from "./parse-number.js";
 
 export const PARSE_ERROR = "PARSE_ERROR";
 
@@ -45,9 +46,9 @@ export function parseProcStat(text: string): Result<ProcStat> {
   // LAST ")" closes it.
   const open = text.indexOf("(");
   const close = text.lastIndexOf(")");
-  if (open < 1 || close < open) return fail(PARSE_ERROR, `stat: no "(comm)" in ${JSON.stringify(text.slice(0, 80))}`);
-  const pid = parseInteger(text.slice(0, open).trim());
-  if (pid === null) return fail(PARSE_ERROR, `stat: bad pid in ${JSON.stringify(text.slice(0, open))}`);
+  if (open < 1 || close < open) return fail(PARSE_ERROR, `stat: no "(comm)" in ${quoted(text.slice(0, 80))}`);
+  const pid = parseCount(text.slice(0, open).trim());
+  if (pid === null) return fail(PARSE_ERROR, `stat: bad pid in ${quoted(text.slice(0, open))}`);
   const comm = text.slice(open + 1, close);
   const rest = text.slice(close + 1).trim().split(/ +/);
   if (rest.length < STAT_LAST_FIELD_USED - STAT_FIRST_FIELD_AFTER_COMM + 1) {
@@ -55,13 +56,14 @@ export function parseProcStat(text: string): Result<ProcStat> {
   }
   const field = (n: number): string => rest[n - STAT_FIRST_FIELD_AFTER_COMM] ?? "";
   const state = field(3);
-  if (!/^[A-Za-z]$/.test(state)) return fail(PARSE_ERROR, `stat of pid ${pid}: bad state ${JSON.stringify(state)}`);
-  const ppid = parseInteger(field(4));
-  const flags = parseUnsigned(field(9));
-  const numThreads = parseInteger(field(20));
-  const startTimeTicks = parseUnsigned(field(22));
+  if (!/^[A-Za-z]$/.test(state)) return fail(PARSE_ERROR, `stat of pid ${pid}: bad state ${quoted(state)}`);
+  // Ids, flags, counts and start time exact and >= 0; the size may be any 64-bit value.
+  const ppid = parseCount(field(4));
+  const flags = parseCount(field(9));
+  const numThreads = parseCount(field(20));
+  const startTimeTicks = parseCount(field(22));
   const vsizeBytes = parseUnsigned(field(23));
-  const rssPages = parseInteger(field(24));
+  const rssPages = parseCount(field(24));
   if (ppid === null || flags === null || numThreads === null || startTimeTicks === null || vsizeBytes === null || rssPages === null) {
     return fail(PARSE_ERROR, `stat of pid ${pid}: a numeric field is not a number`);
   }
@@ -122,21 +124,23 @@ export function parseProcStatus(text: string): Result<ProcStatus> {
   // "Name:\t%s": strip exactly the tab, keep a comm's own leading or trailing spaces.
   const name = rawName.startsWith("\t") ? rawName.slice(1) : rawName;
 
+  // Every number status prints is an id or a count: never negative.
   const int = (key: string): number | null => {
     const value = values.get(key);
-    return value === undefined ? null : parseInteger(value.trim());
+    return value === undefined ? null : parseCount(value.trim());
   };
   // "VmRSS:\t    1760 kB"
   const kib = (key: string): number | null | "bad" => {
     const value = values.get(key);
     if (value === undefined) return null;
     const match = /^\s*(\d+) kB\s*$/.exec(value);
-    return match?.[1] === undefined ? "bad" : Number(match[1]) * KIB;
+    const kibs = match?.[1] === undefined ? null : parseUnsigned(match[1]);
+    return kibs === null ? "bad" : kibs * KIB;
   };
 
   const stateText = values.get("State")?.trim() ?? "";
   const state = stateText.charAt(0);
-  if (!/^[A-Za-z]$/.test(state)) return fail(PARSE_ERROR, `status of ${name}: bad State ${JSON.stringify(stateText)}`);
+  if (!/^[A-Za-z]$/.test(state)) return fail(PARSE_ERROR, `status of ${name}: bad State ${quoted(stateText)}`);
   const tgid = int("Tgid");
   const pid = int("Pid");
   const ppid = int("PPid");
@@ -194,7 +198,7 @@ export const OOM_SCORE_ADJ_MAX = 1000;
 export function parseOomScoreAdj(text: string): Result<number> {
   const value = parseInteger(text.trim());
   if (value === null || value < OOM_SCORE_ADJ_MIN || value > OOM_SCORE_ADJ_MAX) {
-    return fail(PARSE_ERROR, `oom_score_adj: ${JSON.stringify(text.trim())} is not an integer in [-1000, 1000]`);
+    return fail(PARSE_ERROR, `oom_score_adj: ${quoted(text.trim())} is not an integer in [-1000, 1000]`);
   }
   return ok(value);
 }
@@ -218,10 +222,10 @@ export function parseMeminfo(text: string): Result<Meminfo> {
     if (line.trim() === "") continue;
     // "Active(anon):       1528 kB" / "HugePages_Total:       0"
     const match = /^([^:]+):\s+(\d+)(?: (kB))?\s*$/.exec(line);
-    if (match === null || match[1] === undefined || match[2] === undefined) {
-      return fail(PARSE_ERROR, `meminfo: cannot read line ${JSON.stringify(line)}`);
+    const count = match?.[2] === undefined ? null : parseUnsigned(match[2]);
+    if (match === null || match[1] === undefined || count === null) {
+      return fail(PARSE_ERROR, `meminfo: cannot read line ${quoted(line)}`);
     }
-    const count = Number(match[2]);
     byKey.set(match[1], match[3] === "kB" ? count * KIB : count);
   }
   const total = byKey.get("MemTotal");
@@ -275,10 +279,10 @@ export function parseMountinfo(text: string): Result<MountinfoEntry[]> {
     if (line.trim() === "") continue;
     const fields = line.split(" ");
     const separator = fields.indexOf("-", MOUNTINFO_FIXED_FIELDS);
-    const mountId = parseInteger(fields[0] ?? "");
-    const parentId = parseInteger(fields[1] ?? "");
+    const mountId = parseCount(fields[0] ?? "");
+    const parentId = parseCount(fields[1] ?? "");
     if (separator < 0 || fields.length < separator + 4 || mountId === null || parentId === null) {
-      return fail(PARSE_ERROR, `mountinfo line ${index + 1}: cannot read ${JSON.stringify(line)}`);
+      return fail(PARSE_ERROR, `mountinfo line ${index + 1}: cannot read ${quoted(line)}`);
     }
     const at = (i: number): string => fields[i] ?? "";
     entries.push({
@@ -315,8 +319,8 @@ export function parseProcCgroup(text: string): Result<ProcCgroupEntry[]> {
     // "4:memory:/a/b" — the path itself may contain ':', so split at the first two only.
     const first = line.indexOf(":");
     const second = line.indexOf(":", first + 1);
-    const hierarchyId = parseInteger(line.slice(0, first));
-    if (first < 0 || second < 0 || hierarchyId === null) return fail(PARSE_ERROR, `cgroup: cannot read line ${JSON.stringify(line)}`);
+    const hierarchyId = parseCount(line.slice(0, first));
+    if (first < 0 || second < 0 || hierarchyId === null) return fail(PARSE_ERROR, `cgroup: cannot read line ${quoted(line)}`);
     const controllers = line.slice(first + 1, second);
     entries.push({ hierarchyId, controllers: controllers === "" ? [] : controllers.split(","), path: line.slice(second + 1) });
   }

@@ -3,7 +3,8 @@
 // that is not a number is an error, because a truncated counter would read as a huge drop.
 
 import { fail, ok, type Result } from "../../core/result.js";
-import { parseUnsigned } from "./parse-number.js";
+import { quoted } from "../../core/shown-text.js";
+import { parseCount } from "./parse-number.js";
 import { PARSE_ERROR } from "./parse-proc.js";
 
 /** Counter name -> value. The kernel prints every value unsigned (%lu). */
@@ -16,9 +17,10 @@ export function parseVmstat(text: string): Result<Vmstat> {
     const line = lines[index] ?? "";
     if (line.trim() === "") continue;
     const match = /^([a-z0-9_]+) (\S+)$/.exec(line);
-    const count = match === null ? null : parseUnsigned(match[2] ?? "");
+    // Printed %lu, but event and page counts: exact, past 2^53 they would not be.
+    const count = match === null ? null : parseCount(match[2] ?? "");
     if (match === null || match[1] === undefined || count === null) {
-      return fail(PARSE_ERROR, `vmstat line ${index + 1}: cannot read ${JSON.stringify(line)}`);
+      return fail(PARSE_ERROR, `vmstat line ${index + 1}: cannot read ${quoted(line)}`);
     }
     if (counters.has(match[1])) return fail(PARSE_ERROR, `vmstat line ${index + 1}: "${match[1]}" appears twice`);
     counters.set(match[1], count);

@@ -3,7 +3,8 @@
 // skipped, so new kernel lines do not break it; the lines it does read must be numbers.
 
 import { fail, ok, type Result } from "../../core/result.js";
-import { parseUnsigned } from "./parse-number.js";
+import { quoted } from "../../core/shown-text.js";
+import { parseCount } from "./parse-number.js";
 import { PARSE_ERROR } from "./parse-proc.js";
 
 export interface Zone {
@@ -71,7 +72,9 @@ export function parseZoneinfo(text: string): Result<Zoneinfo> {
     if (header !== null) {
       const done = finish();
       if (!done.ok) return done;
-      current = { node: Number(header[1]), name: header[2] ?? "", values: {} };
+      const node = parseCount(header[1] ?? "");
+      if (node === null) return fail(PARSE_ERROR, `zoneinfo: bad node number in ${quoted(line)}`);
+      current = { node, name: header[2] ?? "", values: {} };
       continue;
     }
     const tokens = line.trim().split(/\s+/);
@@ -79,15 +82,15 @@ export function parseZoneinfo(text: string): Result<Zoneinfo> {
     if (key === null) continue;
     const where = current === null ? "before any zone" : `node ${current.node} zone ${current.name}`;
     const valueTokens = tokens.slice(key === "pages free" ? 2 : 1);
-    const count = valueTokens.length === 1 ? parseUnsigned(valueTokens[0] ?? "") : null;
-    if (current === null || count === null) return fail(PARSE_ERROR, `zoneinfo: ${where}: cannot read ${JSON.stringify(line)}`);
+    const count = valueTokens.length === 1 ? parseCount(valueTokens[0] ?? "") : null;
+    if (current === null || count === null) return fail(PARSE_ERROR, `zoneinfo: ${where}: cannot read ${quoted(line)}`);
     // Each key appears once per zone; a second one means two zones' text ran together.
     if (current.values[key] !== undefined) return fail(PARSE_ERROR, `zoneinfo: ${where}: "${key}" appears twice`);
     current.values[key] = count;
   }
   const done = finish();
   if (!done.ok) return done;
-  if (zones.length === 0) return fail(PARSE_ERROR, `zoneinfo: no "Node N, zone NAME" line in ${JSON.stringify(text.slice(0, 80))}`);
+  if (zones.length === 0) return fail(PARSE_ERROR, `zoneinfo: no "Node N, zone NAME" line in ${quoted(text.slice(0, 80))}`);
   return ok({ zones });
 }
 
