@@ -3,7 +3,7 @@
 // exit code: 0 all runs done, 1 a run or the SVG failed, 2 bad arguments or an invalid scenario.
 // The world it touches (files, output, the simulator) comes in as SimulateIo so tests can fake it.
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { formatExpectations, formatResultTable, resultRow, type ResultRow } from "../sim/result-table.js";
 import { builtinPolicySpec, checkWorkBudget, parseScenario } from "../sim/scenario-file.js";
 import type { Expectation, PolicySpec, Scenario, SimulationRun, UserspaceSpec } from "../sim/scenario.js";
@@ -22,11 +22,20 @@ export interface SimulateIo {
   oomwardenAgent(spec: Extract<UserspaceSpec, { kind: "oomwarden" }>): AgentFactory;
 }
 
+/** 1 MiB: the shipped scenarios are a few KiB; parsing a file from elsewhere stays quick. */
+export const MAX_SCENARIO_BYTES = 1024 * 1024;
+
 /** The real files, streams, simulator and oomwarden agent. */
 export async function processIo(): Promise<SimulateIo> {
   const [{ simulate }, { oomwardenAgentFactory }] = await Promise.all([import("../sim/kernel/simulate.js"), import("../daemon/sim-agent.js")]);
   return {
-    readFile: (path) => readFileSync(path, "utf8"),
+    readFile: (path) => {
+      // Checked before reading, so a huge file (or a device that never ends) is never loaded.
+      const stat = statSync(path);
+      if (!stat.isFile()) throw new Error("not a regular file");
+      if (stat.size > MAX_SCENARIO_BYTES) throw new Error(`it is ${stat.size} bytes: a scenario file is at most ${MAX_SCENARIO_BYTES} bytes`);
+      return readFileSync(path, "utf8");
+    },
     writeFile: (path, text) => writeFileSync(path, text),
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),

@@ -1,11 +1,14 @@
-// `oomwarden simulate` on files from elsewhere: --policy cannot run past the work budget, a file
-// with thousands of errors prints the first ones, and policy names such as "constructor" are
-// plain names.
+// `oomwarden simulate` on files from elsewhere: a file over 1 MiB (or not a file) is not read,
+// --policy cannot run past the work budget, a file with thousands of errors prints the first ones,
+// and policy names such as "constructor" are plain names.
 
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { SimulateArgs } from "../../src/cli/args.js";
-import { runSimulate, type SimulateIo } from "../../src/cli/simulate-command.js";
+import { MAX_SCENARIO_BYTES, processIo, runSimulate, type SimulateIo } from "../../src/cli/simulate-command.js";
 import { parseScenario, WORK_BUDGET_UNITS } from "../../src/sim/scenario-file.js";
 import { estimateRunWork } from "../../src/sim/scenario-file/work.js";
 import type { PolicySpec, SimulationRun } from "../../src/sim/scenario.js";
@@ -86,5 +89,21 @@ describe("oomwarden simulate within the work budget", () => {
     // constructor has no expectation; __proto__'s is its own and is not met (nothing was killed).
     assert.doesNotMatch(out.stdout, /constructor: as expected/);
     assert.match(out.stdout, /__proto__: NOT as expected/);
+  });
+
+  it("does not read a file over the size limit, nor a device", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "oomwarden-simulate-"));
+    try {
+      const big = join(dir, "big.yaml");
+      writeFileSync(big, `# ${"x".repeat(MAX_SCENARIO_BYTES)}\n`);
+      const io = await processIo();
+      assert.throws(() => io.readFile(big), /^Error: it is 1048579 bytes: a scenario file is at most 1048576 bytes$/);
+      assert.throws(() => io.readFile("/dev/zero"), /not a regular file/);
+      const small = join(dir, "small.yaml");
+      writeFileSync(small, "durationS: 1\n");
+      assert.equal(io.readFile(small), "durationS: 1\n");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
