@@ -28,6 +28,13 @@ export interface RankOptions {
   totalMemoryPages: number;
   /** Victims killed earlier in this scope and still alive (victim tracker): never chosen again. Matched on pid and start time. */
   aliveVictims?: readonly ProcessIdentity[];
+  /** Processes another scope of this engine killed: in flight here too, whatever their flags show. */
+  killedElsewhere?: readonly ProcessIdentity[];
+  /**
+   * An exiting process that still shows less memory than this is not worth waiting for (a short-lived
+   * process caught mid-exit); one that shows none is past exit_mm, freeing an unknown amount, and is.
+   */
+  minInFlightBytes?: number;
 }
 
 /** A process already on its way out that nobody in this engine killed: its memory is coming back. */
@@ -60,13 +67,27 @@ export interface RankedSnapshot extends Ranking {
 export const ALIVE_VICTIM_REASON = "killed earlier (or found exiting and waited for), still exiting";
 /** Reason given to a process that is exiting without our kill. */
 export const IN_FLIGHT_REASON = "already exiting (killed by someone else or exiting itself): waited for, not chosen";
+/** Reason given to an exiting process too small to wait for. */
+export const SMALL_EXIT_REASON = "already exiting, too small to wait for";
 
 /** The kernel's own exclusions that hold even for a task on its way out (oom_unkillable_task()). */
-const ALWAYS_UNKILLABLE = new Set(["init", "kernel-thread", "self", "zombie", "dead"]);
+const ALWAYS_UNKILLABLE = new Set(["init", "kernel-thread", "self"]);
+
+/**
+ * On its way out with memory still to give back. A zombie leader counts only while other threads
+ * live on: they hold the mm (a killed process whose main thread went first shows Z, with the
+ * memory in a thread still unmapping it); a plain zombie has nothing left.
+ */
+function isInFlight(process: Snapshot["processes"][number], killedElsewhere: ReadonlySet<string>): boolean {
+  const gone = process.state === "X" || (process.state === "Z" && process.threads <= 1);
+  return !gone && (process.exiting || killedElsewhere.has(identityKey(process)));
+}
 
 export function rankCandidates(snapshot: Snapshot, options: RankOptions): RankedSnapshot {
   const totalPages = computeTotalPages(snapshot.cgroup, snapshot.pageSizeBytes, options.totalMemoryPages);
   const alive = new Set((options.aliveVictims ?? []).map(identityKey));
+  const killedElsewhere = new Set((options.killedElsewhere ?? []).map(identityKey));
+  const minInFlightBytes = options.minInFlightBytes ?? 0;
   const candidates: Candidate[] = [];
   const excluded: Exclusion[] = [];
   const inFlight: InFlight[] = [];
@@ -76,10 +97,11 @@ export function rankCandidates(snapshot: Snapshot, options: RankOptions): Ranked
       excluded.push({ pid: process.pid, comm: process.comm, reason: badness.reason });
     } else if (alive.has(identityKey(process))) {
       excluded.push({ pid: process.pid, comm: process.comm, reason: ALIVE_VICTIM_REASON });
-    } else if (process.exiting) {
+    } else if (isInFlight(process, killedElsewhere)) {
       // Past exit_mm it shows no memory, yet it is freeing it right now: "no mm" must not hide it.
-      excluded.push({ pid: process.pid, comm: process.comm, reason: IN_FLIGHT_REASON });
-      inFlight.push({ pid: process.pid, comm: process.comm, startTimeTicks: process.startTimeTicks, rssBytes: process.rssBytes });
+      const worthWaiting = process.rssBytes === 0 || process.rssBytes >= minInFlightBytes || killedElsewhere.has(identityKey(process));
+      excluded.push({ pid: process.pid, comm: process.comm, reason: worthWaiting ? IN_FLIGHT_REASON : SMALL_EXIT_REASON });
+      if (worthWaiting) inFlight.push({ pid: process.pid, comm: process.comm, startTimeTicks: process.startTimeTicks, rssBytes: process.rssBytes });
     } else if (badness.points === null) {
       excluded.push({ pid: process.pid, comm: process.comm, reason: badness.reason });
     } else {

@@ -15,8 +15,11 @@ export interface ProcessSample {
   oomScoreAdj: number;
   /** Kernel threads have no mm; they are never candidates. */
   isKernelThread: boolean;
+  /** Threads of the process (a zombie leader with live threads still holds memory through them). */
+  threads: number;
   /**
-   * On its way out: in do_exit() (PF_EXITING) or with SIGKILL pending, killed by someone else (the
+   * On its way out: in do_exit() (PF_EXITING, ignored on a zombie leader, whose flag stays set while
+   * its other threads run on) or with SIGKILL pending, killed by someone else (the
    * kernel, another tool, its own exit_group). Its memory is coming back, so it is a victim in
    * flight: the kernel's OOM killer waits for such a task rather than choosing another, and so do we.
    */

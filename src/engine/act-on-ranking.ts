@@ -11,11 +11,11 @@
 import type { InFlight, RankedSnapshot } from "../core/rank.js";
 import type { Candidate } from "../core/types.js";
 import type { AliveVictims } from "./alive-victims.js";
-import { confirmKill, type Confirmation, type KilledVictim } from "./confirm-kill.js";
+import { confirmKill, type Confirmation, type ConfirmScope, type KilledVictim } from "./confirm-kill.js";
 import type { EngineOptions } from "./engine-options.js";
 import type { Host } from "./host.js";
 import { joinDecision, type DecidedRecord, type DecisionRecord, type JournalSink, type Outcome, type OutcomeRecord, type VictimRecord } from "./journal-record.js";
-import { killAndTime, type DecisionTimes } from "./kill-first-reachable.js";
+import { killAndTime, type DecisionTimes, type KillAttempt } from "./kill-first-reachable.js";
 import type { KilledRegistry } from "./killed-registry.js";
 import { describeDecision, emptyOutcome, victimRecord } from "./outcome.js";
 import type { ScopeProbe } from "./scope-probe.js";
@@ -43,6 +43,8 @@ export interface Plan {
   times: DecisionTimes;
   /** false: a decision that killed nobody because nobody could be killed is not journaled (already said this episode). */
   journalNothingDone?: boolean;
+  /** A wait for a process in flight begins: someone else's kill counts for the episode (machine guard). */
+  onWaiting?: (atMs: number) => void;
   /** Right after the signal, before the confirmation (the machine guard counts its kills here). */
   onKilled?: (killed: KilledVictim) => void;
 }
@@ -67,10 +69,11 @@ export async function actOnRanking(scope: ActScope, plan: Plan): Promise<Acted> 
   const excluded = plan.base.excluded;
   let decision: DecisionRecord | null = null;
   const { attempt, phasesMs } = killAndTime(host, scope.killed, plan.ranking.candidates, excluded, plan.times, {
-    // With the victim's pidfd open and nothing sent yet: is the scope still out of memory?
+    // With the victim's pidfd open and nothing sent yet: is the scope still out of memory? A read
+    // that fails (EMFILE, ENOMEM under pressure) says nothing: the decision stands.
     stillNeeded: () => {
       const now = scope.probe.read();
-      return now.ok && now.value.outOfMemory;
+      return !now.ok || now.value.outOfMemory;
     },
     // On file before the signal: a daemon that dies at any instant after it leaves the decision
     // behind. Written, not yet flushed: the disk is synced once the reap is under way.
@@ -87,20 +90,14 @@ export async function actOnRanking(scope: ActScope, plan: Plan): Promise<Acted> 
     },
   });
   if (attempt.kind === "signal-failed" && decision !== null) {
-    // Opened and checked, then gone at the signal: it exited by itself and its memory is back. A
-    // fresh decision follows if the scope is still out of memory, never a fall-through to the next.
     scope.journal.flush?.();
-    const now = scope.probe.read();
-    const outcome: Outcome = { ...emptyOutcome(now.ok && now.value.outOfMemory ? "exited-still-oom" : "recovered"), victimExited: true };
-    outcome.signalError = attempt.message;
-    return { record: journalOutcome(scope, decision, outcome), killed: null };
+    return { record: journalOutcome(scope, decision, signalFailure(scope, attempt)), killed: null };
   }
   if (attempt.kind !== "killed" || decision === null) {
     const none: DecisionRecord = { ...plan.base, victim: null, action: "none", msToKill: null, phasesMs };
     const outcome = emptyOutcome(attempt.kind === "no-longer-needed" ? "resolved-before-kill" : "nothing-done");
-    if (attempt.kind === "none-reachable" && plan.journalNothingDone === false) {
-      return { record: { ...joinDecision(none, undefined), outcome: { ...outcome, phasesMs } }, killed: null };
-    }
+    // The machine guard says each of these once per episode, not at every sample.
+    if (plan.journalNothingDone === false) return { record: { ...joinDecision(none, undefined), outcome: { ...outcome, phasesMs } }, killed: null };
     journalDecision(scope, none);
     return { record: journalOutcome(scope, none, outcome), killed: null };
   }
@@ -108,7 +105,7 @@ export async function actOnRanking(scope: ActScope, plan: Plan): Promise<Acted> 
   const killDecision: DecisionRecord = decision;
   plan.onKilled?.(killed);
   const confirming = confirmKill(
-    { host, options, probe: scope.probe, isStopped: scope.isStopped },
+    confirmScope(scope, plan.base),
     killed,
     plan.usageBeforeBytes,
     plan.times.notifiedAtMs,
@@ -119,12 +116,34 @@ export async function actOnRanking(scope: ActScope, plan: Plan): Promise<Acted> 
   return { record: journalOutcome(scope, killDecision, confirmation.outcome), killed };
 }
 
+/**
+ * The SIGKILL failed after the decision was journaled. ESRCH: the victim exited between its checks
+ * and the signal, its memory is back, and a fresh decision follows only if the scope is still out
+ * of memory (never a fall-through to the next candidate). Anything else (a security module that
+ * allows signal 0 but not SIGKILL): nothing was done, and the scope's own fallback applies.
+ */
+function signalFailure(scope: ActScope, attempt: Extract<KillAttempt, { kind: "signal-failed" }>): Outcome {
+  if (attempt.code !== "ESRCH") return { ...emptyOutcome("nothing-done"), actionError: attempt.message };
+  const now = scope.probe.read();
+  const stillOut = !now.ok || now.value.outOfMemory;
+  return { ...emptyOutcome(stillOut ? "exited-still-oom" : "recovered"), victimExited: true, actionError: attempt.message };
+}
+
+/** Codes of an open that failed because the process is gone (exited, or its pid reused). */
+const GONE_CODES = new Set(["ESRCH", "START_TIME_MISMATCH"]);
+
 /** Watches a process someone else is ending, with the same patience as our own victims. */
 async function waitForInFlight(scope: ActScope, plan: Plan, inFlight: InFlight): Promise<Acted> {
   const { host, options } = scope;
   const decision = journalDecision(scope, { ...plan.base, victim: null, action: "wait", waitingFor: inFlightRecord(inFlight), msToKill: null });
+  plan.onWaiting?.(host.now());
   const opened = host.openVictim(inFlight.pid, inFlight.startTimeTicks);
   if (!opened.ok) {
+    if (!GONE_CODES.has(opened.error.code)) {
+      // Cannot be watched (EMFILE, no syscall addon): nor could anyone be killed. Nothing done; the
+      // scope's fallback applies (on v1 the kernel killer), never a retry in a loop.
+      return { record: journalOutcome(scope, decision, { ...emptyOutcome("nothing-done"), actionError: opened.error.message }), killed: null };
+    }
     // Gone between the snapshot and now: its memory is back; the scope decides whether that was enough.
     const now = scope.probe.read();
     const stillOut = now.ok && now.value.outOfMemory;
@@ -133,19 +152,36 @@ async function waitForInFlight(scope: ActScope, plan: Plan, inFlight: InFlight):
   }
   const watched: KilledVictim = { handle: opened.value, candidate: asCandidate(inFlight), killedAtMs: host.now() };
   const confirmation = await confirmKill(
-    { host, options, probe: scope.probe, isStopped: scope.isStopped },
+    confirmScope(scope, plan.base),
     watched,
     plan.usageBeforeBytes,
     plan.times.notifiedAtMs,
+    { reap: false, decideAtExit: true },
   );
   keepOrRelease(scope, watched, confirmation);
   return { record: journalOutcome(scope, decision, confirmation.outcome), killed: null };
 }
 
+/** The confirmation's view of the scope; a victim held back is said in the journal when it first happens. */
+function confirmScope(scope: ActScope, base: DecisionBase): ConfirmScope {
+  return {
+    host: scope.host,
+    options: scope.options,
+    probe: scope.probe,
+    isStopped: scope.isStopped,
+    onFirstHeldBack: ({ msSinceKill, observationsWithoutProgress }) =>
+      scope.journal.append({
+        type: "notice",
+        cgroup: base.incident.cgroup,
+        message: `decision ${base.decisionId}: its process made no progress for ${observationsWithoutProgress} observations (${Math.round(msSinceKill)} ms), but the scope is not critical: nobody else is killed while it may still exit; watching on`,
+      }),
+  };
+}
+
 /** A process still alive after its confirmation is never chosen (or waited for) again; otherwise its pidfd is closed. */
 function keepOrRelease(scope: ActScope, victim: KilledVictim, confirmation: Confirmation): void {
   // After stop() nothing may keep watching: a victim still alive is released, not remembered.
-  if (confirmation.stillAlive && !scope.isStopped()) scope.aliveVictims.remember(victim.handle);
+  if (confirmation.stillAlive && !scope.isStopped()) scope.aliveVictims.remember(victim.handle, confirmation.outcome.result === "escalated");
   else scope.host.releaseVictim(victim.handle);
 }
 

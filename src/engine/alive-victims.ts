@@ -8,8 +8,15 @@ import type { EngineOptions } from "./engine-options.js";
 import type { Host, Unwatch, VictimHandle } from "./host.js";
 import type { ScopeProbe } from "./scope-probe.js";
 
+interface AliveVictim {
+  handle: VictimHandle;
+  unwatch: Unwatch | null;
+  /** It has had the tracker's patience without progress: never waited for again, only excluded. */
+  patienceSpent: boolean;
+}
+
 export class AliveVictims {
-  private readonly victims = new Map<number, { handle: VictimHandle; unwatch: Unwatch | null }>();
+  private readonly victims = new Map<number, AliveVictim>();
 
   constructor(private readonly host: Host) {}
 
@@ -25,13 +32,14 @@ export class AliveVictims {
   pids(): number[] {
     return [...this.victims.keys()];
   }
+  /** The most recent victim still worth waiting for. */
   latest(): VictimHandle | undefined {
-    return [...this.victims.values()].at(-1)?.handle;
+    return [...this.victims.values()].filter((v) => !v.patienceSpent).at(-1)?.handle;
   }
 
   /** Keeps the victim until its exit is seen; then its pidfd is closed. */
-  remember(handle: VictimHandle): void {
-    const entry: { handle: VictimHandle; unwatch: Unwatch | null } = { handle, unwatch: null };
+  remember(handle: VictimHandle, patienceSpent: boolean): void {
+    const entry: AliveVictim = { handle, unwatch: null, patienceSpent };
     this.victims.set(handle.pid, entry);
     let exited = false;
     const watched = this.host.watchExit(handle, () => {
@@ -51,10 +59,11 @@ export class AliveVictims {
   }
 
   /**
-   * Observes the most recent victim still alive, as after its kill: "recovered" when the scope left
-   * the OOM meanwhile; "decide" when it exited with the OOM still there, or made no progress for the
-   * configured observations while the scope was critical (it stays excluded; the next decision picks
-   * someone else). Without progress in a scope that is not critical it keeps waiting.
+   * Observes the most recent victim still alive that has not yet had its patience, as after its
+   * kill: "recovered" when the scope left the OOM meanwhile; "decide" when it exited with the OOM
+   * still there, or made no progress for the configured observations (it stays excluded, is never
+   * waited for again, and the next decision picks someone else; whether that decision may kill is
+   * the scope's rule: the machine guard kills a second victim in one episode only when critical).
    */
   async waitForLatest(probe: ScopeProbe, options: EngineOptions, isStopped: () => boolean): Promise<"recovered" | "decide"> {
     const host = this.host;
@@ -82,11 +91,12 @@ export class AliveVictims {
       });
       tracker = step.state;
       if (step.verdict === "resolved") return "recovered";
-      if (step.verdict === "escalate" && !now.value.critical && !exited && current.ok) {
-        tracker = track(current.value.rssBytes, now.value.usageBytes);
-        continue;
+      if (step.verdict === "escalate") {
+        const entry = this.victims.get(latest.pid);
+        if (entry !== undefined) entry.patienceSpent = true;
+        return "decide";
       }
-      if (step.verdict === "exited-still-oom" || step.verdict === "escalate") return "decide";
+      if (step.verdict === "exited-still-oom") return "decide";
     }
   }
 }

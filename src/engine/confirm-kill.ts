@@ -28,6 +28,8 @@ export interface ConfirmScope {
   probe: ScopeProbe;
   /** The engine stopped: observing ends (a victim held back as not critical would otherwise be watched for ever). */
   isStopped?: () => boolean;
+  /** The first time a stalled victim is held back because the scope is not critical (the journal says so at once). */
+  onFirstHeldBack?: (evidence: { msSinceKill: number; observationsWithoutProgress: number }) => void;
 }
 
 /** The tracker's settings from the engine options. */
@@ -35,7 +37,27 @@ export function trackerConfig(options: EngineOptions): { maxObservationsWithoutP
   return { maxObservationsWithoutProgress: options.maxObservationsWithoutProgress, minProgressBytes: Math.max(1, options.minProgressBytes) };
 }
 
-export function confirmKill(scope: ConfirmScope, killed: KilledVictim, usageBeforeBytes: number, notifiedAtMs: number): Promise<Confirmation> {
+/** How a victim is watched: ours is reaped; a process someone else is ending is only watched. */
+export interface WatchMode {
+  /**
+   * process_mrelease it (our own kill). Not for a process someone else is ending: reaping before
+   * its exit path has handled its robust futexes would leave shared mutexes without an owner-died
+   * mark, which is why the kernel's own reaper waits first.
+   */
+  reap: boolean;
+  /** Once it has exited, the scope decides at once (recovered or still out of memory), not at the next observation. */
+  decideAtExit: boolean;
+}
+
+const OUR_KILL: WatchMode = { reap: true, decideAtExit: false };
+
+export function confirmKill(
+  scope: ConfirmScope,
+  killed: KilledVictim,
+  usageBeforeBytes: number,
+  notifiedAtMs: number,
+  mode: WatchMode = OUR_KILL,
+): Promise<Confirmation> {
   const { host, options, probe } = scope;
   return new Promise<Confirmation>((resolve) => {
     let exited = false;
@@ -121,6 +143,7 @@ export function confirmKill(scope: ConfirmScope, killed: KilledVictim, usageBefo
       if (step.verdict === "escalate" && !scopeNow.critical && victim !== null && victim.ok) {
         // Stalled, but the scope can still wait for it (seed 000): no second victim; fresh patience.
         escalationsHeldBack++;
+        if (escalationsHeldBack === 1) scope.onFirstHeldBack?.({ msSinceKill: step.msSinceKill, observationsWithoutProgress: step.observationsWithoutProgress });
         tracker = startTracking(
           { pid: killed.handle.pid, startTimeTicks: killed.handle.startTimeTicks, rssBytes: victim.value.rssBytes },
           scopeNow.usageBytes,
@@ -170,12 +193,22 @@ export function confirmKill(scope: ConfirmScope, killed: KilledVictim, usageBefo
       timer = next === undefined ? host.setTimer(options.observeIntervalMs, observeTick) : host.setTimer(next, fastTick);
     };
 
+    // Without a reap of ours there is nothing to wait for besides the exit itself.
+    if (!mode.reap) reapSettled = true;
     const watched = host.watchExit(killed.handle, () => {
       exited = true;
-      sample();
+      const now = sample();
+      if (!done && now !== null && mode.decideAtExit && reapSettled) {
+        freedBytes ??= usageBeforeBytes - now.usageBytes;
+        finish(now.outOfMemory ? "exited-still-oom" : "recovered");
+      }
     });
     if (watched.ok) unwatchExit = watched.value;
 
+    if (!mode.reap) {
+      fastTick();
+      return;
+    }
     host
       .reap(killed.handle)
       .catch((error: unknown) => ({ ok: false as const, error: { code: "EREAP", message: String(error) } }))

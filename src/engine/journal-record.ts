@@ -60,8 +60,8 @@ export interface Outcome {
   groupKilledPids?: number[];
   /** The time to SIGKILL split by phase (notification to snapshot, snapshot, ranking, pidfd open and signal), and the processes read. */
   phasesMs?: { detect: number; snapshot: number; rank: number; kill: number; processes: number };
-  /** The SIGKILL failed after the decision was journaled: the victim exited between its checks and the signal. */
-  signalError?: string;
+  /** What the action returned when it failed: the SIGKILL after the decision was journaled, or a wait's pidfd open. */
+  actionError?: string;
   /** Times the victim stalled long enough to escalate but the scope was not critical, so nobody else was killed (seed 000). */
   escalationsHeldBack?: number;
   /** Present when the victim did not die promptly (seed 001): what it was doing. */
@@ -175,7 +175,10 @@ export function joinDecisions(records: readonly JournalRecord[]): DecidedRecord[
       outcomes.push(undefined);
     } else if (record.type === "outcome") {
       const index = latestById.get(record.decisionId);
-      if (index !== undefined) outcomes[index] = record;
+      const decision = index === undefined ? undefined : decisions[index];
+      // Same id, action and process, or it belongs to a decision whose own record was lost.
+      const pid = decision?.victim?.pid ?? decision?.waitingFor?.pid ?? null;
+      if (index !== undefined && decision?.action === record.action && pid === record.pid) outcomes[index] = record;
     }
   }
   return decisions.map((d, i) => joinDecision(d, outcomes[i]));

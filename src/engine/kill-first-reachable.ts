@@ -23,8 +23,8 @@ export type KillAttempt =
   | { kind: "none-reachable" }
   /** stillNeeded said no. */
   | { kind: "no-longer-needed" }
-  /** The SIGKILL itself failed after beforeSignal ran: the victim exited in between (its memory is back). */
-  | { kind: "signal-failed"; candidate: Candidate; message: string };
+  /** The SIGKILL itself failed after beforeSignal ran: ESRCH when the victim exited in between. */
+  | { kind: "signal-failed"; candidate: Candidate; code: string; message: string };
 
 export function killFirstReachable(host: Host, candidates: Candidate[], excluded: Exclusion[], hooks: KillHooks = {}): KillAttempt {
   for (const candidate of candidates) {
@@ -54,7 +54,7 @@ function signal(host: Host, handle: VictimHandle, candidate: Candidate): KillAtt
   const sent = host.kill(handle);
   if (!sent.ok) {
     host.releaseVictim(handle);
-    return { kind: "signal-failed", candidate, message: sent.error.message };
+    return { kind: "signal-failed", candidate, code: sent.error.code, message: sent.error.message };
   }
   return { kind: "killed", killed: { handle, candidate, killedAtMs: host.now() } };
 }

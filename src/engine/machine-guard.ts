@@ -18,6 +18,13 @@ import type { ScopeProbe, ScopeReading } from "./scope-probe.js";
 /** The scope name machine decisions carry in the journal. */
 export const MACHINE_SCOPE = "/";
 
+/**
+ * A process waited for that gave back at least this share of RAM was someone's kill that mattered
+ * here (a hog the kernel killed frees hundreds of MiB); a short-lived process caught mid-exit frees
+ * far less and must not stand in for the episode's kill.
+ */
+const SOMEONE_ELSES_KILL_SHARE = 0.01;
+
 export class MachineGuard {
   private history: MachineSample[] = [];
   private timer: ReturnType<EngineContext["host"]["setTimer"]> | null = null;
@@ -213,7 +220,9 @@ export class MachineGuard {
     const ranking = rankCandidates(snapshot, {
       maxCandidates: options.journalCandidates,
       totalMemoryPages: Math.floor((sample.totalBytes + sample.swapTotalBytes) / host.pageSizeBytes()),
-      aliveVictims: [...this.aliveVictims.handles(), ...this.ctx.killed.identities()],
+      aliveVictims: this.aliveVictims.handles(),
+      killedElsewhere: this.ctx.killed.identities(),
+      minInFlightBytes: options.minProgressBytes,
     });
     const base: DecisionBase = {
       type: "decision",
@@ -232,6 +241,7 @@ export class MachineGuard {
       escalatedFrom,
       priorVictimsAlive: this.aliveVictims.pids(),
     };
+    let waitStartedAtMs: number | null = null;
     const acted = await actOnRanking(this.actScope(), {
       base,
       ranking,
@@ -239,6 +249,7 @@ export class MachineGuard {
       times: { notifiedAtMs, snapshotStartMs, rankStartMs, processes: processes.value.length },
       // Nothing killable is journaled once per episode, not at every sample.
       journalNothingDone: !this.nothingReported,
+      onWaiting: (atMs) => (waitStartedAtMs = atMs),
       onKilled: (killed) => {
         if (verdict.kind === "watermark-starvation") this.lastStarvationKillAtMs = killed.killedAtMs;
         this.lastKillAtMs = killed.killedAtMs;
@@ -247,7 +258,14 @@ export class MachineGuard {
     });
     const record = acted.record;
     if (record.action === "dry-run") this.episodeJournaled = true;
-    if (record.outcome.result === "nothing-done") this.nothingReported = true;
+    if (record.outcome.result === "nothing-done" || record.outcome.result === "resolved-before-kill") this.nothingReported = true;
+    if (waitStartedAtMs !== null && (record.outcome.freedBytes ?? 0) >= sample.totalBytes * SOMEONE_ELSES_KILL_SHARE) {
+      // Someone else's kill (the kernel's, another tool's) resolved part of this episode: it counts
+      // as the episode's kill, so a second victim needs a critical machine, and pressure is
+      // measured from then on, not over a window that still holds the stall before it.
+      this.lastKillAtMs = waitStartedAtMs;
+      this.episodeKills++;
+    }
     const freed = record.outcome.freedBytes ?? 0;
     if (acted.killed !== null && record.outcome.victimExited && freed < acted.killed.candidate.rssBytes / 4) {
       const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;

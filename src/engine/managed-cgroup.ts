@@ -359,7 +359,9 @@ export class ManagedCgroup {
     const ranking = rankCandidates(snap.value, {
       maxCandidates: options.journalCandidates,
       totalMemoryPages: this.machineMemoryPages,
-      aliveVictims: [...this.aliveVictims.handles(), ...this.ctx.killed.identities()],
+      aliveVictims: this.aliveVictims.handles(),
+      killedElsewhere: this.ctx.killed.identities(),
+      minInFlightBytes: options.minProgressBytes,
     });
     const base: DecisionBase = {
       type: "decision",

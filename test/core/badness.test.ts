@@ -18,6 +18,7 @@ function proc(fields: Partial<ProcessSample> & { pid: number }): ProcessSample {
     pageTablesBytes: PAGE,
     oomScoreAdj: 0,
     isKernelThread: false,
+    threads: 1,
     exiting: false,
     ...fields,
   };

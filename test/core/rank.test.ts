@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { unkillableReason } from "../../src/core/badness.js";
-import { ALIVE_VICTIM_REASON, compareCandidates, rankCandidates, topCandidates } from "../../src/core/rank.js";
+import { ALIVE_VICTIM_REASON, compareCandidates, IN_FLIGHT_REASON, rankCandidates, SMALL_EXIT_REASON, topCandidates } from "../../src/core/rank.js";
 import type { CgroupSample, ProcessSample, Snapshot } from "../../src/core/types.js";
 
 const PAGE = 4096;
@@ -25,6 +25,7 @@ function fromRows(rows: Row[]): ProcessSample[] {
     pageTablesBytes: ptPages * PAGE,
     oomScoreAdj,
     isKernelThread,
+    threads: 1,
     exiting: false,
   }));
 }
@@ -177,6 +178,57 @@ describe("rankCandidates details", () => {
   });
 });
 
+describe("processes on their way out", () => {
+  const base = (fields: Partial<ProcessSample> & { pid: number }): ProcessSample => ({
+    comm: `p${fields.pid}`,
+    startTimeTicks: 9000 + fields.pid,
+    state: "R",
+    rssBytes: 100 * MIB,
+    swapBytes: 0,
+    pageTablesBytes: PAGE,
+    oomScoreAdj: 0,
+    isKernelThread: false,
+    threads: 1,
+    exiting: false,
+    ...fields,
+  });
+  const rank = (processes: ProcessSample[], extra: Partial<Parameters<typeof rankCandidates>[1]> = {}) =>
+    rankCandidates(snapshot(processes), { maxCandidates: 5, totalMemoryPages: MACHINE_PAGES, minInFlightBytes: MIB, ...extra });
+
+  it("an exiting process is in flight, even past exit_mm when it shows no memory; never a candidate", () => {
+    const r = rank([base({ pid: 400, exiting: true }), base({ pid: 401, exiting: true, rssBytes: 0, pageTablesBytes: 0 }), base({ pid: 402 })]);
+    assert.deepEqual(r.inFlight.map((p) => p.pid), [400, 401], "most memory first");
+    assert.deepEqual(r.candidates.map((c) => c.pid), [402]);
+    assert.ok(r.excluded.every((e) => e.reason === IN_FLIGHT_REASON));
+  });
+
+  it("a zombie leader is in flight only while other threads hold its memory", () => {
+    const r = rank([base({ pid: 410, state: "Z", threads: 2, exiting: true, rssBytes: 0 }), base({ pid: 411, state: "Z", threads: 1, exiting: true, rssBytes: 0 })]);
+    assert.deepEqual(r.inFlight.map((p) => p.pid), [410]);
+    assert.deepEqual(r.excluded.find((e) => e.pid === 411)?.reason, "zombie");
+  });
+
+  it("an exiting process showing less than minInFlightBytes is excluded, not waited for", () => {
+    const r = rank([base({ pid: 420, exiting: true, rssBytes: 512 * 1024 })]);
+    assert.deepEqual(r.inFlight, []);
+    assert.equal(r.excluded[0]?.reason, SMALL_EXIT_REASON);
+  });
+
+  it("a process another scope killed is in flight whatever its flags show; our own victim stays only excluded", () => {
+    const other = base({ pid: 430 });
+    const ours = base({ pid: 431, exiting: true });
+    const r = rank([other, ours], { killedElsewhere: [other], aliveVictims: [ours] });
+    assert.deepEqual(r.inFlight.map((p) => p.pid), [430]);
+    assert.equal(r.excluded.find((e) => e.pid === 431)?.reason, ALIVE_VICTIM_REASON);
+    assert.deepEqual(r.candidates, []);
+  });
+
+  it("init, kernel threads and oomwarden itself are never in flight", () => {
+    const r = rank([base({ pid: 1, exiting: true }), base({ pid: 2, isKernelThread: true, exiting: true }), base({ pid: SELF, exiting: true })]);
+    assert.deepEqual(r.inFlight, []);
+  });
+});
+
 describe("ranking properties", () => {
   const processArb = fc.record({
     pid: fc.integer({ min: 1, max: 400 }),
@@ -189,6 +241,7 @@ describe("ranking properties", () => {
     pageTablesBytes: fc.integer({ min: 0, max: 2 }).map((pages) => pages * PAGE),
     oomScoreAdj: fc.oneof(fc.constantFrom(-1000, -1, 0, 1, 1000), fc.integer({ min: -1000, max: 1000 })),
     isKernelThread: fc.integer({ min: 0, max: 4 }).map((n) => n === 0),
+    threads: fc.integer({ min: 1, max: 3 }),
     exiting: fc.integer({ min: 0, max: 5 }).map((n) => n === 0),
   });
   const scenarioArb = fc.record({

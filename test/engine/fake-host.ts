@@ -185,7 +185,13 @@ export class FakeHost implements Host {
       this.claimed.delete(ref.path);
     });
   }
+  /** The next this many readCgroup calls fail (EMFILE under pressure). */
+  failCgroupReads = 0;
   readCgroup(): Result<CgroupSample> {
+    if (this.failCgroupReads > 0) {
+      this.failCgroupReads--;
+      return fail("EMFILE", "too many open files");
+    }
     const usageBytes = this.usageBytes();
     if (usageBytes <= this.oomClearsBelowBytes) this.underOom = false;
     return ok({
@@ -264,10 +270,19 @@ export class FakeHost implements Host {
   }
   readonly killedFromOutside: number[] = [];
 
+  /** pidfd_open fails with this code for these pids (EMFILE, no addon). */
+  readonly openFails = new Map<number, string>();
+  /** SIGKILL is refused (EPERM from a security module) for these pids, while signal 0 passes. */
+  readonly killRefused = new Set<number>();
+  /** Pids process_mrelease was called on. */
+  readonly reaped: number[] = [];
+
   openVictim(pid: number, startTimeTicks: number): Result<VictimHandle> {
     const hook = this.beforeNextSignal;
     this.beforeNextSignal = null;
     hook?.();
+    const refusedWith = this.openFails.get(pid);
+    if (refusedWith !== undefined) return fail(refusedWith, `pidfd_open(${pid}): ${refusedWith}`);
     const p = this.processes.get(pid);
     if (!p || !p.alive) return fail("ESRCH", `pid ${pid} is gone`);
     if (p.startTimeTicks !== startTimeTicks) return fail("START_TIME_MISMATCH", `pid ${pid} was reused`);
@@ -284,6 +299,7 @@ export class FakeHost implements Host {
   kill(victim: VictimHandle): Result<void> {
     const p = this.processes.get(victim.pid);
     if (!p || !p.alive) return fail("ESRCH", `pid ${victim.pid} is gone`);
+    if (this.killRefused.has(victim.pid)) return fail("EPERM", `pid ${victim.pid}: SIGKILL not permitted`);
     this.killed.push(victim.pid);
     p.killed = true;
     const how = p.onKill;
@@ -309,6 +325,7 @@ export class FakeHost implements Host {
     return ok({ killedPids: pids });
   }
   reap(victim: VictimHandle): Promise<Result<{ durationMs: number; alreadyGone: boolean }>> {
+    this.reaped.push(victim.pid);
     const p = this.processes.get(victim.pid);
     return new Promise((resolve) => {
       // A victim whose exit finishes first leaves the reap nothing to do: it returns at the exit.
@@ -355,6 +372,7 @@ export class FakeHost implements Host {
       pageTablesBytes: 0,
       oomScoreAdj: p.oomScoreAdj,
       isKernelThread: false,
+      threads: 1,
       exiting: p.killed,
     };
   }

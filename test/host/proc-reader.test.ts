@@ -65,6 +65,7 @@ describe("proc readers on a fake /proc built from captured text", () => {
       pageTablesBytes: 576 * 1024,
       oomScoreAdj: 500,
       isKernelThread: false,
+      threads: 7,
       exiting: false,
     });
   });

@@ -73,8 +73,10 @@ export function readProcessSample(pid: number, procRoot = DEFAULT_PROC_ROOT, fs:
     pageTablesBytes: memory?.pageTablesBytes ?? 0,
     oomScoreAdj: oomScoreAdj.value,
     isKernelThread: stat.value.isKernelThread,
-    // The later stat read: a kill that landed while the files were read shows there.
-    exiting: statAgain.value.isExiting || status.value.sigkillPending,
+    threads: statAgain.value.numThreads,
+    // The later stat read: a kill that landed while the files were read shows there. A zombie
+    // leader keeps PF_EXITING while its threads run on: only a pending SIGKILL says it is dying.
+    exiting: status.value.sigkillPending || (statAgain.value.isExiting && statAgain.value.state !== "Z"),
   });
 }
 

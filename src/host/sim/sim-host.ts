@@ -208,6 +208,7 @@ export class SimHost implements Host {
       pageTablesBytes: info.pageTablePages * page,
       oomScoreAdj: info.oomScoreAdj,
       isKernelThread: false,
+      threads: Math.max(1, info.threads.length),
       // SIGKILL pending (from anyone) or past exit_mm: as PF_EXITING / SigPnd show on Linux.
       exiting: info.killed || info.threads.some((t) => t.waitingOn === "exit_mmap"),
     };
