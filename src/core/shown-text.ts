@@ -3,6 +3,8 @@
 
 /** Characters of a quoted key or value shown before the ellipsis. */
 export const SHOWN_TEXT_MAX_CHARS = 60;
+/** Words longer than this get no "did you mean". */
+const SUGGEST_MAX_CHARS = 64;
 
 /**
  * What JSON leaves as it is but a terminal or editor may show as a line break or hide: C1 controls
@@ -42,4 +44,32 @@ export function cutLine(text: string, maxChars: number): string {
     out += shown;
   }
   return out;
+}
+
+/** ` (did you mean "x"?)` for the closest candidate within a small edit distance, else "". */
+export function suggest(word: string, candidates: string[]): string {
+  // A misspelling is short; comparing a long text with every candidate would only cost time.
+  if (word.length > SUGGEST_MAX_CHARS) return "";
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const dist = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (dist < bestDistance) {
+      best = c;
+      bestDistance = dist;
+    }
+  }
+  return best !== null && bestDistance <= Math.max(2, Math.floor(word.length / 4)) ? ` (did you mean ${quoted(best)}?)` : "";
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }

@@ -2,11 +2,10 @@
 // file, the line and the key.
 
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from "yaml";
-import { cutLine, quoted, SHOWN_TEXT_MAX_CHARS } from "../core/shown-text.js";
+import { cutLine, quoted, SHOWN_TEXT_MAX_CHARS, suggest } from "../core/shown-text.js";
 import { checkTunable, isTunableName, TUNABLE_NAMES, tunableKey, type TunableName } from "../core/tunable-keys.js";
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "../engine/engine-options.js";
 import { applyTunables } from "../engine/tunables.js";
-import { suggest } from "../sim/scenario-file/messages.js";
 import { readRegularFile } from "./read-regular-file.js";
 
 export interface DaemonConfig {

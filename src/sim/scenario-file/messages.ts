@@ -3,14 +3,12 @@
 // one short line: a key with a newline in it, or a 5 KB value, cannot split or drown it.
 
 import { isMap, isScalar, isSeq, type Node } from "yaml";
-import { quoted } from "../../core/shown-text.js";
+import { quoted, suggest } from "../../core/shown-text.js";
 
-export { quoted };
+export { quoted, suggest };
 
 /** Characters of a key shown in a key path before the ellipsis. */
 const SHOWN_KEY_MAX_CHARS = 40;
-/** Words longer than this get no "did you mean". */
-const SUGGEST_MAX_CHARS = 64;
 /** Names listed in a message ("declared: ...") before "and N more". */
 const LISTED_NAMES_MAX = 10;
 
@@ -38,34 +36,6 @@ export function joinPath(path: string, key: string | number): string {
   if (typeof key === "number") return `${path}[${key}]`;
   if (!/^[\w$+-]{1,60}$/.test(key)) return `${path}[${quoted(key, SHOWN_KEY_MAX_CHARS)}]`;
   return path === "" ? key : `${path}.${key}`;
-}
-
-/** ` (did you mean "x"?)` for the closest candidate within a small edit distance, else "". */
-export function suggest(word: string, candidates: string[]): string {
-  // A misspelling is short; comparing a long text with every candidate would only cost time.
-  if (word.length > SUGGEST_MAX_CHARS) return "";
-  let best: string | null = null;
-  let bestDistance = Infinity;
-  for (const c of candidates) {
-    const dist = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (dist < bestDistance) {
-      best = c;
-      bestDistance = dist;
-    }
-  }
-  return best !== null && bestDistance <= Math.max(2, Math.floor(word.length / 4)) ? ` (did you mean ${quoted(best)}?)` : "";
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }
 
 /** `a, b, c`, at most LISTED_NAMES_MAX of them (then `and N more`), or `none`. */
