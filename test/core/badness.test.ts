@@ -3,26 +3,13 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { badnessPoints, bytesToPages, computeTotalPages, oomBadness, unkillableReason } from "../../src/core/badness.js";
 import type { CgroupSample, ProcessSample } from "../../src/core/types.js";
+import { processSample } from "../fixtures/process-sample.js";
 
 const PAGE = 4096;
 const MIB = 1024 * 1024;
 const SELF = 777;
 
-function proc(fields: Partial<ProcessSample> & { pid: number }): ProcessSample {
-  return {
-    comm: `p${fields.pid}`,
-    startTimeTicks: 1000 + fields.pid,
-    state: "S",
-    rssBytes: 100 * PAGE,
-    swapBytes: 0,
-    pageTablesBytes: PAGE,
-    oomScoreAdj: 0,
-    isKernelThread: false,
-    threads: 1,
-    exiting: false,
-    ...fields,
-  };
-}
+const proc = processSample;
 
 function cgroup(limitBytes: number | null): CgroupSample {
   return {

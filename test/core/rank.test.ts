@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { unkillableReason } from "../../src/core/badness.js";
 import { ALIVE_VICTIM_REASON, compareCandidates, IN_FLIGHT_REASON, rankCandidates, SMALL_EXIT_REASON, topCandidates } from "../../src/core/rank.js";
 import type { CgroupSample, ProcessSample, Snapshot } from "../../src/core/types.js";
+import { processSample } from "../fixtures/process-sample.js";
 
 const PAGE = 4096;
 const MIB = 1024 * 1024;
@@ -179,19 +180,7 @@ describe("rankCandidates details", () => {
 });
 
 describe("processes on their way out", () => {
-  const base = (fields: Partial<ProcessSample> & { pid: number }): ProcessSample => ({
-    comm: `p${fields.pid}`,
-    startTimeTicks: 9000 + fields.pid,
-    state: "R",
-    rssBytes: 100 * MIB,
-    swapBytes: 0,
-    pageTablesBytes: PAGE,
-    oomScoreAdj: 0,
-    isKernelThread: false,
-    threads: 1,
-    exiting: false,
-    ...fields,
-  });
+  const base = (fields: Partial<ProcessSample> & { pid: number }): ProcessSample => processSample({ state: "R", rssBytes: 100 * MIB, ...fields });
   const rank = (processes: ProcessSample[], extra: Partial<Parameters<typeof rankCandidates>[1]> = {}) =>
     rankCandidates(snapshot(processes), { maxCandidates: 5, totalMemoryPages: MACHINE_PAGES, minInFlightBytes: MIB, ...extra });
 

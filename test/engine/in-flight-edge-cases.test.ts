@@ -4,20 +4,13 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { MemoryJournal } from "../../src/daemon/journal.js";
-import { Engine } from "../../src/engine/engine.js";
-import type { EngineOptionsInput } from "../../src/engine/engine-options.js";
 import { joinDecisions } from "../../src/engine/journal-record.js";
-import { FakeHost } from "./fake-host.js";
+import type { FakeHost } from "./fake-host.js";
+import { fakeEngine } from "./fake-engine.js";
 
 const MIB = 1024 * 1024;
 
-function setup(version: 1 | 2, options: EngineOptionsInput = {}): { host: FakeHost; journal: MemoryJournal; engine: Engine } {
-  const host = new FakeHost(version);
-  const journal = new MemoryJournal();
-  const engine = new Engine(host, journal, { observeIntervalMs: 100, maxObservationsWithoutProgress: 5, ...options });
-  return { host, journal, engine };
-}
+const setup = fakeEngine;
 
 /** MemAvailable of the fake 1 GiB machine, in MiB. */
 function makeAvailable(host: FakeHost, availableMiB: number): void {

@@ -5,20 +5,12 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { MemoryJournal } from "../../src/daemon/journal.js";
-import { Engine } from "../../src/engine/engine.js";
-import type { EngineOptionsInput } from "../../src/engine/engine-options.js";
 import { joinDecisions, type DecisionRecord, type OutcomeRecord } from "../../src/engine/journal-record.js";
-import { FakeHost } from "./fake-host.js";
+import { fakeEngine } from "./fake-engine.js";
 
 const MIB = 1024 * 1024;
 
-function setup(version: 1 | 2, options: EngineOptionsInput = {}): { host: FakeHost; journal: MemoryJournal; engine: Engine } {
-  const host = new FakeHost(version);
-  const journal = new MemoryJournal();
-  const engine = new Engine(host, journal, { observeIntervalMs: 100, maxObservationsWithoutProgress: 5, ...options });
-  return { host, journal, engine };
-}
+const setup = fakeEngine;
 
 describe("a process already exiting in the scope is a victim in flight", () => {
   it("v1: the hog killed by another listener and past exit_mm is waited for; the innocent lives", async () => {

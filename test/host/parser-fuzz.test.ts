@@ -17,6 +17,7 @@ import * as proc from "../../src/host/linux/parse-proc.js";
 import { allocStallsTotal, parseVmstat, reclaimedPagesTotal } from "../../src/host/linux/parse-vmstat.js";
 import { parseZoneinfo, sumWatermarks } from "../../src/host/linux/parse-zoneinfo.js";
 import { captured } from "../fixtures/captured.js";
+import { applyLineEdit, lineEdit, type LineEdit } from "../support/line-edits.js";
 
 // Tests run from dist/test/host: the captured files stay in the source tree.
 const CAPTURED = join(resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", ".."), "test", "fixtures", "captured");
@@ -104,11 +105,11 @@ const numberText = fc.oneof(
   fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }).map(String),
 );
 
-type Edit = { kind: "number"; at: number; text: string } | { kind: "insert"; at: number; text: string } | { kind: "drop" | "double" | "cut"; at: number };
+type Edit = { kind: "number"; at: number; text: string } | { kind: "insert"; at: number; text: string } | LineEdit;
 const edit: fc.Arbitrary<Edit> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant("number" as const), at: fc.nat(), text: numberText }), weight: 4 },
   fc.record({ kind: fc.constant("insert" as const), at: fc.nat(), text: fc.string({ maxLength: 20 }) }),
-  fc.record({ kind: fc.constantFrom("drop" as const, "double" as const, "cut" as const), at: fc.nat() }),
+  lineEdit,
 );
 
 function apply(text: string, e: Edit): string {
@@ -122,12 +123,7 @@ function apply(text: string, e: Edit): string {
     const at = e.at % (text.length + 1);
     return text.slice(0, at) + e.text + text.slice(at);
   }
-  const lines = text.split("\n");
-  const i = e.at % lines.length;
-  if (e.kind === "drop") lines.splice(i, 1);
-  else if (e.kind === "double") lines.splice(i, 0, lines[i]!);
-  else return lines.slice(0, i).join("\n");
-  return lines.join("\n");
+  return applyLineEdit(text, e);
 }
 
 describe("kernel-file parser fuzz", () => {

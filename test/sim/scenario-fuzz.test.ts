@@ -16,6 +16,7 @@ import { parseScenario } from "../../src/sim/scenario-file.js";
 import { estimateRunWork } from "../../src/sim/scenario-file/work.js";
 import { WORK_BUDGET_UNITS } from "../../src/sim/scenario-file/work-budget.js";
 import type { Scenario } from "../../src/sim/scenario.js";
+import { applyLineEdit, lineEdit, type LineEdit } from "../support/line-edits.js";
 
 const SCENARIOS = join(resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", ".."), "scenarios");
 const SHIPPED = readdirSync(SCENARIOS)
@@ -34,11 +35,11 @@ const numbers = fc.oneof(
 );
 const weirdKeys = fc.constantFrom("__proto__", "constructor", "toString", "hasOwnProperty", '"a\\nb"', '"x\\u0000y"', "k".repeat(300), "'sp ace'");
 
-type Edit = { kind: "number"; at: number; text: string } | { kind: "key"; at: number; key: string } | { kind: "drop" | "double" | "cut"; at: number };
+type Edit = { kind: "number"; at: number; text: string } | { kind: "key"; at: number; key: string } | LineEdit;
 const edit: fc.Arbitrary<Edit> = fc.oneof(
   fc.record({ kind: fc.constant("number" as const), at: fc.nat(), text: numbers }),
   fc.record({ kind: fc.constant("key" as const), at: fc.nat(), key: weirdKeys }),
-  fc.record({ kind: fc.constantFrom("drop" as const, "double" as const, "cut" as const), at: fc.nat() }),
+  lineEdit,
 );
 
 /** Applies one edit to the text: the at-th number or key (modulo their count), or a line. */
@@ -51,12 +52,7 @@ function apply(text: string, e: Edit): string {
     const replacement = e.kind === "number" ? e.text : `${m[1]}${e.key}:`;
     return text.slice(0, m.index) + replacement + text.slice(m.index! + m[0].length);
   }
-  const lines = text.split("\n");
-  const i = e.at % lines.length;
-  if (e.kind === "drop") lines.splice(i, 1);
-  else if (e.kind === "double") lines.splice(i, 0, lines[i]!);
-  else return lines.slice(0, i).join("\n");
-  return lines.join("\n");
+  return applyLineEdit(text, e);
 }
 
 const mutatedShipped = fc.tuple(fc.constantFrom(...SHIPPED), fc.array(edit, { minLength: 1, maxLength: 6 })).map(([text, edits]) => edits.reduce(apply, text));
