@@ -1,5 +1,6 @@
 // `oomwarden run`: wires config, host, journal and engine; restores the kernel's settings on every way out.
 
+import { writeSync } from "node:fs";
 import { Engine } from "../engine/engine.js";
 import type { JournalSink } from "../engine/journal-record.js";
 import { createLinuxHost } from "../host/linux/linux-host.js";
@@ -17,8 +18,17 @@ const STOP_SIGNALS: NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP"];
 /** How long a stop waits for a decision in flight (its victim already killed) to reach the journal. */
 const STOP_GRACE_MS = 2_000;
 
+/**
+ * One line to stderr, written at once and never thrown: a reader that went away (EPIPE) or a full
+ * pipe (EAGAIN) loses the line, nothing more. Through the stream, an EPIPE came back as an
+ * uncaught error, whose own report failed the same way: a daemon spinning for ever, deaf to SIGTERM.
+ */
 function log(message: string): void {
-  process.stderr.write(`oomwarden: ${message}\n`);
+  try {
+    writeSync(2, `oomwarden: ${message}\n`);
+  } catch {
+    // Nowhere to say it; the journal still has every record.
+  }
 }
 
 export function mergeConfig(base: DaemonConfig, args: RunArgs): DaemonConfig {
