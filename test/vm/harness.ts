@@ -1,0 +1,174 @@
+// Boots the test VM (qemu, Debian's stock kernel, the host's root read-only over 9p) and runs one
+// shell script in it as root with cgroup v2 mounted and the memory and pids controllers enabled
+// for children. A fresh temporary directory is the guest's writable share (/run/vm): the script,
+// its input files and guest-init.sh go in, the exit status and whatever the script wrote under
+// its working directory (/run/vm/out) come back. Boot plus a Node start cost seconds under TCG,
+// so tests batch their checks into one run (see sections.ts) and the runs are serial.
+
+import { spawn } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { projectRoot } from "../fixtures/captured.js";
+import { QEMU_BINARY, vmArtifacts } from "./artifacts.js";
+import { parseConsole, readyTime, type ConsoleLine } from "./console-lines.js";
+
+export interface GuestRunOptions {
+  /** POSIX sh, run by the host's /bin/sh in the guest, in /run/vm/out. $OOMWARDEN_ROOT is the
+   * checkout (same path as on the host), $NODE the host's node binary, $VM_IN the inputs. */
+  script: string;
+  /** Extra files for the script, by relative path: they appear under $VM_IN (/run/vm/in). */
+  inputs?: Record<string, string>;
+  memMiB?: number;
+  cpus?: number;
+  /** Host-side limit: past it qemu is killed (by its pid) and the run reports timedOut. */
+  timeoutMs?: number;
+}
+
+export interface GuestRun {
+  /** The script's exit status; null if the guest never reported one (timeout, panic, qemu failed). */
+  exitCode: number | null;
+  timedOut: boolean;
+  /** The serial console (kernel messages at warning level and up, and the script's output). */
+  console: string;
+  /** The console line by line, each with the host time it arrived, in ms since qemu started. */
+  lines: ConsoleLine[];
+  /** Host ms from starting qemu to the guest being ready to run the script; null if it never was. */
+  bootMs: number | null;
+  /** The guest's own uptime at that moment (the kernel's clock starts after the BIOS and the kernel's decompression). */
+  bootGuestUptimeSec: number | null;
+  /** Host ms from starting qemu to its exit. */
+  totalMs: number;
+  /** Files the script wrote under /run/vm/out, by relative path. */
+  files: Map<string, string>;
+  /** qemu's own error output (bad options, missing devices); "" normally. */
+  qemuStderr: string;
+}
+
+const DEFAULT_MEM_MIB = 1024;
+const DEFAULT_CPUS = 2;
+const DEFAULT_TIMEOUT_MS = 240_000;
+// The 6.1 virtio transport takes at most 512000-byte 9p messages; init mounts with that size.
+const SHARE_OPTIONS = "security_model=none,multidevs=remap";
+
+export function qemuArguments(options: { kernel: string; initramfs: string; sharePath: string; memMiB: number; cpus: number }): string[] {
+  return [
+    // KVM cannot boot stock kernels on our machines (the guest hangs in the BIOS), so emulate;
+    // thread=multi gives each vCPU its own host thread.
+    "-accel", "tcg,thread=multi",
+    "-m", String(options.memMiB),
+    "-smp", String(options.cpus),
+    "-nographic",
+    "-no-reboot",
+    "-nic", "none",
+    "-kernel", options.kernel,
+    "-initrd", options.initramfs,
+    // panic=-1 turns a guest panic into a reboot, and -no-reboot turns that into qemu exiting.
+    "-append", "console=ttyS0 panic=-1 quiet",
+    "-virtfs", `local,path=/,mount_tag=hostroot,readonly=on,${SHARE_OPTIONS}`,
+    "-virtfs", `local,path=${options.sharePath},mount_tag=results,${SHARE_OPTIONS}`,
+  ];
+}
+
+function preamble(root: string): string {
+  const quote = (value: string): string => `'${value.replaceAll("'", `'\\''`)}'`;
+  return [`export OOMWARDEN_ROOT=${quote(root)}`, `export NODE=${quote(process.execPath)}`, "export VM_IN=/run/vm/in", ""].join("\n");
+}
+
+function writeShare(sharePath: string, options: GuestRunOptions, root: string): void {
+  copyFileSync(vmArtifacts(root).guestInit, join(sharePath, "guest-init.sh"));
+  writeFileSync(join(sharePath, "script.sh"), preamble(root) + options.script);
+  for (const [name, text] of Object.entries(options.inputs ?? {})) {
+    const path = join(sharePath, "in", name);
+    if (relative(join(sharePath, "in"), path).startsWith("..")) throw new Error(`guest input ${name} is outside the inputs folder`);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, text);
+  }
+}
+
+function readTree(directory: string): Map<string, string> {
+  const files = new Map<string, string>();
+  const walk = (current: string): void => {
+    let names: string[];
+    try {
+      names = readdirSync(current);
+    } catch {
+      return; // the guest never got as far as creating it
+    }
+    for (const name of names.sort()) {
+      const path = join(current, name);
+      const stat = statSync(path, { throwIfNoEntry: false });
+      if (stat?.isDirectory()) walk(path);
+      else if (stat?.isFile()) files.set(relative(directory, path), readFileSync(path, "utf8"));
+    }
+  };
+  walk(directory);
+  return files;
+}
+
+function readExitCode(sharePath: string): number | null {
+  try {
+    const text = readFileSync(join(sharePath, "exit-code"), "utf8").trim();
+    return /^\d+$/.test(text) ? Number(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function runInGuest(options: GuestRunOptions): Promise<GuestRun> {
+  const root = projectRoot();
+  const artifacts = vmArtifacts(root);
+  const sharePath = mkdtempSync(join(tmpdir(), "oomwarden-vm-"));
+  try {
+    writeShare(sharePath, options, root);
+    const args = qemuArguments({
+      kernel: artifacts.kernel,
+      initramfs: artifacts.initramfs,
+      sharePath,
+      memMiB: options.memMiB ?? DEFAULT_MEM_MIB,
+      cpus: options.cpus ?? DEFAULT_CPUS,
+    });
+    const startedAt = Date.now();
+    const chunks: Array<{ atMs: number; text: string }> = [];
+    let qemuStderr = "";
+    let timedOut = false;
+    const qemu = spawn(QEMU_BINARY, args, { stdio: ["ignore", "pipe", "pipe"] });
+    qemu.stdout.setEncoding("utf8").on("data", (text: string) => chunks.push({ atMs: Date.now() - startedAt, text }));
+    qemu.stderr.setEncoding("utf8").on("data", (text: string) => (qemuStderr += text));
+    // qemu must not outlive us: a test runner killed mid-run would otherwise leave a 1 GiB guest.
+    const killQemu = (): void => {
+      if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill("SIGKILL");
+    };
+    process.once("exit", killQemu);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killQemu();
+    }, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    await new Promise<void>((resolve) => {
+      qemu.once("close", () => resolve());
+      qemu.once("error", (error) => {
+        qemuStderr += `${QEMU_BINARY}: ${error.message}\n`;
+        resolve();
+      });
+    });
+    const totalMs = Date.now() - startedAt;
+    clearTimeout(timer);
+    process.removeListener("exit", killQemu);
+
+    const { console, lines } = parseConsole(chunks);
+    const ready = readyTime(lines);
+    return {
+      exitCode: readExitCode(sharePath),
+      timedOut,
+      console,
+      lines,
+      bootMs: ready?.atMs ?? null,
+      bootGuestUptimeSec: ready?.guestUptimeSec ?? null,
+      totalMs,
+      files: readTree(join(sharePath, "out")),
+      qemuStderr,
+    };
+  } finally {
+    rmSync(sharePath, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,155 @@
+// The VM test bed's smoke tests: one boot of a real kernel (Debian 12's, cgroup v2, a 1 GiB
+// guest that may run out of memory) running the checks in test/vm/checks/ one after another, and
+// a test per check asserting what the guest recorded. These are the baselines later work compares
+// against: the kernel's own memcg killer on v2, and its global killer on a whole-machine OOM.
+// Without qemu or the built kernel every test skips and says why (scripts/vm/setup.sh builds it).
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { release } from "node:os";
+import { join } from "node:path";
+import { before, test } from "node:test";
+import { projectRoot } from "../fixtures/captured.js";
+import { vmUnavailableReason } from "./artifacts.js";
+import { runInGuest, type GuestRun } from "./harness.js";
+import { sectionResult, sectionsScript, type GuestSection, type SectionResult } from "./sections.js";
+
+const skip = vmUnavailableReason();
+if (skip !== null) console.log(`# VM tests skipped: ${skip}`);
+
+const CHECKS = join(projectRoot(), "test", "vm", "checks");
+const check = (name: string): string => readFileSync(join(CHECKS, name), "utf8");
+
+const SECTIONS: GuestSection[] = [
+  { name: "cgroup-v2", script: check("cgroup-v2.sh"), timeoutSec: 60 },
+  { name: "memcg-oom", script: check("memcg-oom.sh"), timeoutSec: 120 },
+  { name: "node-addon", script: check("node-addon.sh"), timeoutSec: 180 },
+  // Last: whatever a whole-guest OOM leaves behind cannot disturb the checks before it.
+  { name: "global-oom", script: check("global-oom.sh"), timeoutSec: 180 },
+];
+// A status only the script produces, so the test sees the guest's exit status travel back.
+const SCRIPT_EXIT_STATUS = 42;
+
+let run: GuestRun | undefined;
+
+before(
+  async () => {
+    if (skip !== null) return;
+    const { script, inputs } = sectionsScript(SECTIONS);
+    run = await runInGuest({
+      script: `${script}exit ${SCRIPT_EXIT_STATUS}\n`,
+      inputs: { ...inputs, "node-addon.mjs": check("node-addon.mjs") },
+      memMiB: 1024,
+      cpus: 2,
+      timeoutMs: 600_000,
+    });
+    const nodeStartMs = sectionResult(run, "node-addon").files.get("node-start-ms")?.trim() ?? "?";
+    const sectionTimes = SECTIONS.map(({ name }) => `${name} ${sectionResult(run!, name).durationMs ?? "?"} ms`).join(", ");
+    console.log(
+      `# vm: boot to script ${run.bootMs ?? "?"} ms (guest uptime ${run.bootGuestUptimeSec ?? "?"} s), node start ${nodeStartMs} ms, ` +
+        `whole run ${run.totalMs} ms; sections: ${sectionTimes}`,
+    );
+  },
+  { timeout: 660_000 },
+);
+
+const options = { skip: skip ?? false };
+
+/** The section's result, with everything it printed in the message of any failing assertion. */
+function section(name: string): SectionResult & { describe: string } {
+  assert.ok(run, "the VM run did not happen");
+  const result = sectionResult(run, name);
+  const describe = `section ${name} (status ${result.status}):\n${result.output}\n--- console tail:\n${run.console.split("\n").slice(-30).join("\n")}`;
+  assert.equal(result.status, 0, describe);
+  return { ...result, describe };
+}
+
+function file(result: SectionResult & { describe: string }, name: string): string {
+  const text = result.files.get(name);
+  assert.notEqual(text, undefined, `${name} missing from ${result.describe}`);
+  return (text ?? "").trim();
+}
+
+function flatKeyed(text: string): Map<string, number> {
+  return new Map(text.split("\n").filter((line) => line !== "").map((line) => {
+    const [key, value] = line.split(" ");
+    return [key ?? "", Number(value)];
+  }));
+}
+
+/** The kernel's "oom-kill:" summary line for `pid`, from a dmesg dump. */
+function oomKillSummary(dmesg: string, pid: string): string | undefined {
+  return dmesg.split("\n").find((line) => line.includes("oom-kill:") && line.includes(`,pid=${pid},`));
+}
+
+test("the guest boots, runs the script as root and brings its exit status back", options, () => {
+  assert.ok(run);
+  assert.equal(run.timedOut, false, run.console);
+  assert.equal(run.qemuStderr, "");
+  assert.notEqual(run.bootMs, null, "the guest never said it was ready");
+  assert.equal(run.exitCode, SCRIPT_EXIT_STATUS, run.console);
+  assert.match(run.console, /oomwarden-vm: script exited 42/);
+});
+
+test("cgroup v2: a child cgroup has the memory controller, memory.max and memory.high take writes, memory.events is the kernel's", options, () => {
+  const result = section("cgroup-v2");
+  assert.equal(file(result, "fstype"), "cgroup2fs");
+  for (const controller of ["memory", "pids"]) {
+    assert.ok(file(result, "root-controllers").split(" ").includes(controller), `${controller} available at the root`);
+    assert.ok(file(result, "root-subtree-control").split(" ").includes(controller), `${controller} enabled for children`);
+    assert.ok(file(result, "child-controllers").split(" ").includes(controller), `${controller} in the child`);
+  }
+  assert.equal(file(result, "memory.max"), String(64 * 1024 * 1024));
+  assert.equal(file(result, "memory.high"), String(48 * 1024 * 1024));
+  const events = flatKeyed(file(result, "memory.events"));
+  for (const key of ["low", "high", "max", "oom", "oom_kill"]) assert.equal(events.get(key), 0, `a new cgroup's ${key} count`);
+  assert.equal(file(result, "memory.events-mode"), "read-only");
+});
+
+test("memcg OOM on v2: the kernel kills the tail in a 64 MiB cgroup, the sleep beside it lives", options, () => {
+  const result = section("memcg-oom");
+  const hog = file(result, "hog-pid");
+  const innocent = file(result, "innocent-pid");
+  assert.equal(file(result, "hog-status"), String(128 + 9), "the hog died of SIGKILL");
+  assert.equal(file(result, "innocent-state"), "alive");
+  assert.deepEqual(file(result, "procs-after").split("\n"), [innocent], "only the innocent is left in the cgroup");
+  const events = flatKeyed(file(result, "memory.events"));
+  assert.equal(events.get("oom_kill"), 1, "one kill");
+  assert.ok((events.get("oom") ?? 0) >= 1, "the cgroup went OOM");
+  assert.ok((events.get("max") ?? 0) >= 1, "usage hit memory.max");
+  const summary = oomKillSummary(file(result, "dmesg"), hog);
+  assert.ok(summary, `no oom-kill line for the hog ${hog} in dmesg`);
+  assert.match(summary, /constraint=CONSTRAINT_MEMCG/);
+  assert.match(summary, /oom_memcg=\/smoke-memcg-oom,/);
+});
+
+test("node runs in the guest and loads dist/ and the native addon (pidfd_open on itself, cgroup v2 found)", options, () => {
+  const result = section("node-addon");
+  const facts = JSON.parse(file(result, "facts.json")) as {
+    release: string;
+    nativeStatus: { ok: boolean };
+    pidfd: { ok: boolean; value?: number };
+    mounts: { v2: string | null; v1Memory: string | null };
+  };
+  assert.notEqual(facts.release, release(), "the guest runs its own kernel, not the host's");
+  assert.equal(facts.nativeStatus.ok, true, "the addon loads");
+  assert.equal(facts.pidfd.ok, true, JSON.stringify(facts.pidfd));
+  assert.ok(Number.isInteger(facts.pidfd.value) && (facts.pidfd.value ?? -1) >= 0, "pidfd_open gave a file descriptor");
+  assert.deepEqual(facts.mounts, { v2: "/sys/fs/cgroup", v1Memory: null });
+  assert.match(file(result, "node-start-ms"), /^\d+$/);
+});
+
+test("whole-guest OOM: the kernel's global killer takes the hog, the innocent and the guest survive", options, () => {
+  const result = section("global-oom");
+  const hog = file(result, "hog-pid");
+  const dmesg = file(result, "dmesg");
+  assert.equal(file(result, "hog-status"), String(128 + 9), "the hog died of SIGKILL");
+  assert.equal(file(result, "innocent-state"), "alive");
+  assert.match(dmesg, new RegExp(`\\] Out of memory: Killed process ${hog} \\(tail\\)`));
+  const summary = oomKillSummary(dmesg, hog);
+  assert.ok(summary, `no oom-kill line for the hog ${hog} in dmesg`);
+  assert.match(summary, /constraint=CONSTRAINT_NONE/, "a global OOM, not a cgroup's");
+  // Its 64 MiB stayed resident through the OOM (no swap: only a kill could have taken them).
+  const innocentRssKb = Number(/VmRSS:\s+(\d+) kB/.exec(file(result, "innocent-rss"))?.[1]);
+  assert.ok(innocentRssKb >= 64 * 1024, `innocent RSS ${innocentRssKb} kB`);
+});
