@@ -6,7 +6,7 @@
 // so tests batch their checks into one run (see sections.ts) and the runs are serial.
 
 import { spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { projectRoot } from "../fixtures/captured.js";
@@ -46,6 +46,8 @@ export interface GuestRun {
 }
 
 const DEFAULT_MEM_MIB = 1024;
+// Our test machines must never run out of memory themselves: a guest gets at most this much.
+export const MAX_MEM_MIB = 1024;
 const DEFAULT_CPUS = 2;
 const DEFAULT_TIMEOUT_MS = 240_000;
 // The 6.1 virtio transport takes at most 512000-byte 9p messages; init mounts with that size.
@@ -54,8 +56,9 @@ const SHARE_OPTIONS = "security_model=none,multidevs=remap";
 export function qemuArguments(options: { kernel: string; initramfs: string; sharePath: string; memMiB: number; cpus: number }): string[] {
   return [
     // KVM cannot boot stock kernels on our machines (the guest hangs in the BIOS), so emulate;
-    // thread=multi gives each vCPU its own host thread.
-    "-accel", "tcg,thread=multi",
+    // thread=multi gives each vCPU its own host thread. The translated-code cache defaults to
+    // 1 GiB and grew qemu to 1.5 GiB beside a full 1 GiB guest; 128 MiB kept it at 1.2 GiB.
+    "-accel", "tcg,thread=multi,tb-size=128",
     "-m", String(options.memMiB),
     "-smp", String(options.cpus),
     "-nographic",
@@ -97,7 +100,8 @@ function readTree(directory: string): Map<string, string> {
     }
     for (const name of names.sort()) {
       const path = join(current, name);
-      const stat = statSync(path, { throwIfNoEntry: false });
+      // lstat: a link the guest made is not followed out of the share.
+      const stat = lstatSync(path, { throwIfNoEntry: false });
       if (stat?.isDirectory()) walk(path);
       else if (stat?.isFile()) files.set(relative(directory, path), readFileSync(path, "utf8"));
     }
@@ -116,6 +120,8 @@ function readExitCode(sharePath: string): number | null {
 }
 
 export async function runInGuest(options: GuestRunOptions): Promise<GuestRun> {
+  const memMiB = options.memMiB ?? DEFAULT_MEM_MIB;
+  if (!Number.isInteger(memMiB) || memMiB < 128 || memMiB > MAX_MEM_MIB) throw new Error(`runInGuest: memMiB ${memMiB} is outside 128..${MAX_MEM_MIB}`);
   const root = projectRoot();
   const artifacts = vmArtifacts(root);
   const sharePath = mkdtempSync(join(tmpdir(), "oomwarden-vm-"));
@@ -125,7 +131,7 @@ export async function runInGuest(options: GuestRunOptions): Promise<GuestRun> {
       kernel: artifacts.kernel,
       initramfs: artifacts.initramfs,
       sharePath,
-      memMiB: options.memMiB ?? DEFAULT_MEM_MIB,
+      memMiB,
       cpus: options.cpus ?? DEFAULT_CPUS,
     });
     const startedAt = Date.now();
