@@ -1,14 +1,14 @@
 // Boots the test VM (qemu, Debian's stock kernel, the host's root read-only over 9p) and runs one
 // shell script in it as root with cgroup v2 mounted and the memory and pids controllers enabled
 // for children. A fresh temporary directory is the guest's writable share (/run/vm): the script,
-// its input files and guest-init.sh go in, the exit status and whatever the script wrote under
-// its working directory (/run/vm/out) come back. Boot plus a Node start cost seconds under TCG,
-// so tests batch their checks into one run (see sections.ts) and the runs are serial.
+// its inputs, its environment and guest-init.sh go in; the exit status and whatever the script
+// wrote under its working directory (/run/vm/out) come back. Boot plus a Node start cost seconds
+// under TCG, so tests batch their checks into one run (see sections.ts) and the runs are serial.
 
 import { spawn } from "node:child_process";
 import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, relative } from "node:path";
+import { dirname, isAbsolute, join, relative } from "node:path";
 import { projectRoot } from "../fixtures/captured.js";
 import { QEMU_BINARY, vmArtifacts } from "./artifacts.js";
 import { parseConsole, readyTime, type ConsoleLine } from "./console-lines.js";
@@ -19,6 +19,9 @@ export interface GuestRunOptions {
   script: string;
   /** Extra files for the script, by relative path: they appear under $VM_IN (/run/vm/in). */
   inputs?: Record<string, string>;
+  /** Host folders the script reads at their own paths, kept visible even under /tmp or /var/lib,
+   * which the guest mounts fresh. The checkout and node's folder always are. */
+  hostPaths?: string[];
   memMiB?: number;
   cpus?: number;
   /** Host-side limit: past it qemu is killed (by its pid) and the run reports timedOut. */
@@ -73,14 +76,25 @@ export function qemuArguments(options: { kernel: string; initramfs: string; shar
   ];
 }
 
-function preamble(root: string): string {
-  const quote = (value: string): string => `'${value.replaceAll("'", `'\\''`)}'`;
-  return [`export OOMWARDEN_ROOT=${quote(root)}`, `export NODE=${quote(process.execPath)}`, "export VM_IN=/run/vm/in", ""].join("\n");
+export function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+/** What guest-init.sh sources before anything else. */
+function guestEnvironment(root: string, hostPaths: readonly string[]): string {
+  const keptPaths = [root, dirname(process.execPath), ...hostPaths];
+  for (const path of keptPaths) {
+    // guest-init.sh splits the list at ":".
+    if (!isAbsolute(path) || /[:\n]/.test(path)) throw new Error(`runInGuest: host path ${JSON.stringify(path)} must be absolute, without ":" or a line break`);
+  }
+  const variables = { OOMWARDEN_ROOT: root, NODE: process.execPath, VM_IN: "/run/vm/in", VM_HOST_PATHS: keptPaths.join(":") };
+  return Object.entries(variables).map(([name, value]) => `export ${name}=${shellQuote(value)}\n`).join("");
 }
 
 function writeShare(sharePath: string, options: GuestRunOptions, root: string): void {
   copyFileSync(vmArtifacts(root).guestInit, join(sharePath, "guest-init.sh"));
-  writeFileSync(join(sharePath, "script.sh"), preamble(root) + options.script);
+  writeFileSync(join(sharePath, "env"), guestEnvironment(root, options.hostPaths ?? []));
+  writeFileSync(join(sharePath, "script.sh"), options.script);
   for (const [name, text] of Object.entries(options.inputs ?? {})) {
     const path = join(sharePath, "in", name);
     if (relative(join(sharePath, "in"), path).startsWith("..")) throw new Error(`guest input ${name} is outside the inputs folder`);

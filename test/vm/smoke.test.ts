@@ -5,13 +5,14 @@
 // Without qemu or the built kernel every test skips and says why (scripts/vm/setup.sh builds it).
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { release } from "node:os";
-import { join } from "node:path";
-import { before, test } from "node:test";
+import { basename, join } from "node:path";
+import { after, before, test } from "node:test";
 import { projectRoot } from "../fixtures/captured.js";
 import { vmUnavailableReason } from "./artifacts.js";
-import { runInGuest, type GuestRun } from "./harness.js";
+import { runInGuest, shellQuote, type GuestRun } from "./harness.js";
 import { sectionResult, sectionsScript, type GuestSection, type SectionResult } from "./sections.js";
 
 const skip = vmUnavailableReason();
@@ -20,7 +21,15 @@ if (skip !== null) console.log(`# VM tests skipped: ${skip}`);
 const CHECKS = join(projectRoot(), "test", "vm", "checks");
 const check = (name: string): string => readFileSync(join(CHECKS, name), "utf8");
 
+// A host folder under /tmp, where the guest mounts a fresh tmpfs, as a CI clone of the checkout
+// would be: the run asks for it to stay visible.
+const hostFolder = mkdtempSync("/tmp/oomwarden-vm-host-");
+const hostMarker = randomUUID();
+writeFileSync(join(hostFolder, "marker"), hostMarker);
+after(() => rmSync(hostFolder, { recursive: true, force: true }));
+
 const SECTIONS: GuestSection[] = [
+  { name: "host-paths", script: `cat ${shellQuote(join(hostFolder, "marker"))} > seen\nls -A /tmp > guest-tmp\n`, timeoutSec: 30 },
   { name: "cgroup-v2", script: check("cgroup-v2.sh"), timeoutSec: 60 },
   { name: "memcg-oom", script: check("memcg-oom.sh"), timeoutSec: 120 },
   { name: "node-addon", script: check("node-addon.sh"), timeoutSec: 180 },
@@ -39,6 +48,7 @@ before(
     run = await runInGuest({
       script: `${script}exit ${SCRIPT_EXIT_STATUS}\n`,
       inputs: { ...inputs, "node-addon.mjs": check("node-addon.mjs") },
+      hostPaths: [hostFolder],
       memMiB: 1024,
       cpus: 2,
       timeoutMs: 600_000,
@@ -89,6 +99,12 @@ test("the guest boots, runs the script as root and brings its exit status back",
   assert.notEqual(run.bootMs, null, "the guest never said it was ready");
   assert.equal(run.exitCode, SCRIPT_EXIT_STATUS, run.console);
   assert.match(run.console, /oomwarden-vm: script exited 42/);
+});
+
+test("a host folder under /tmp stays visible at its own path over the guest's fresh /tmp", options, () => {
+  const result = section("host-paths");
+  assert.equal(file(result, "seen"), hostMarker);
+  assert.equal(file(result, "guest-tmp"), basename(hostFolder), "nothing else of the host's /tmp shows through");
 });
 
 test("cgroup v2: a child cgroup has the memory controller, memory.max and memory.high take writes, memory.events is the kernel's", options, () => {
