@@ -55,15 +55,21 @@ export async function runDaemon(args: RunArgs): Promise<number> {
   const stateDir = config.stateDir ?? defaultStateDir();
   // First of all: a second daemon must not even append to the first one's journal, and its refusal is its only output.
   const owner = claimStateDir(stateDir, "run");
-  if (owner.kind === "held" || owner.kind === "failed") {
+  if (owner.kind === "held") {
     log(
-      owner.kind === "held"
-        ? `the state directory ${stateDir} is in use by ${owner.holder}: one daemon per state directory; stop that one, or give this one another --state-dir`
-        : `${owner.message}; not starting, since another daemon could be using ${stateDir}`,
+      owner.command === "restore"
+        ? `the state directory ${stateDir} is in use by ${owner.holder}, which is giving back what a stopped daemon left; start again once it is done`
+        : `the state directory ${stateDir} is in use by ${owner.holder}: one daemon per state directory; stop that one, or give this one another --state-dir`,
     );
     return 2;
   }
-  if (owner.kind === "unlockable") log(`cannot lock the state directory ${stateDir} (${owner.reason}); nothing can be recorded there either, so no cgroup setting will be changed`);
+  if (owner.kind === "failed") {
+    log(`${owner.message}; not starting`);
+    return 2;
+  }
+  if (owner.kind === "absent") {
+    log(`the state directory ${stateDir} cannot be created (${owner.reason}): no original can be recorded, so no cgroup setting will be changed (no v1 takeover, no soft-limit mode)`);
+  }
   const host = createLinuxHost();
   const capabilities = host.capabilities();
   for (const line of capabilities.notes) log(line);

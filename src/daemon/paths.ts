@@ -1,4 +1,4 @@
-// Where the daemon keeps its state (journal, takeover ledger, owner lock) when the config does not say.
+// Where the daemon keeps its state (journal, takeover ledger, owner record) when the config does not say.
 
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +17,7 @@ export function ledgerPathIn(stateDir: string): string {
   return join(stateDir, "takeover.json");
 }
 
-/** Held by the daemon (and by `oomwarden restore`) for its whole life: one owner per state directory. */
-export function lockPathIn(stateDir: string): string {
+/** Who holds the state directory's lock (the lock is on the directory itself): for messages only. */
+export function ownerPathIn(stateDir: string): string {
   return join(stateDir, "owner.lock");
 }

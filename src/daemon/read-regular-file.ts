@@ -3,6 +3,7 @@
 // when the file grows while it is read.
 
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from "node:fs";
+import { systemReason } from "./system-reason.js";
 
 export type ReadFileResult = { ok: true; bytes: Buffer } | { ok: false; reason: string };
 
@@ -62,10 +63,4 @@ function kindOf(stats: Stats): string {
   if (stats.isBlockDevice()) return "a block device";
   if (stats.isSocket()) return "a socket";
   return "not a plain file";
-}
-
-/** "ENOENT: no such file or directory", without the path Node appends (the caller names it once). */
-function systemReason(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/, \w+ '[\s\S]*'$/, "").split("\n")[0] ?? message;
 }

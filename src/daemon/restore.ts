@@ -15,14 +15,18 @@ export function runRestore(options: { stateDir: string | null }, out: (line: str
   const stateDir = options.stateDir ?? defaultStateDir();
   const owner = claimStateDir(stateDir, "restore");
   if (owner.kind === "held") {
-    out(`${owner.holder} holds the state directory ${stateDir}: it manages the cgroups listed there and restores them itself when it stops; stop it instead`);
+    out(
+      owner.command === "restore"
+        ? `${owner.holder} is restoring from the state directory ${stateDir} now; nothing was done here`
+        : `${owner.holder} holds the state directory ${stateDir}: it manages the cgroups listed there and restores them itself when it stops; stop it instead`,
+    );
     return 1;
   }
   if (owner.kind === "failed") {
     out(`${owner.message}; nothing was restored, since without the lock a daemon could be using these cgroups`);
     return 1;
   }
-  // "unlockable": no lock file exists and none can be made, so no process can hold the directory.
+  // "absent": no state directory, so no ledger either, and nobody can hold it.
   try {
     return restoreFrom(ledgerPathIn(stateDir), out);
   } finally {
