@@ -80,9 +80,14 @@ export function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
+/** The host folders a run keeps visible at their own paths in the guest. */
+export function keptHostPaths(root: string, hostPaths: readonly string[]): string[] {
+  return [root, dirname(process.execPath), ...hostPaths];
+}
+
 /** What guest-init.sh sources before anything else. */
 function guestEnvironment(root: string, hostPaths: readonly string[]): string {
-  const keptPaths = [root, dirname(process.execPath), ...hostPaths];
+  const keptPaths = keptHostPaths(root, hostPaths);
   for (const path of keptPaths) {
     // guest-init.sh splits the list at ":".
     if (!isAbsolute(path) || /[:\n]/.test(path)) throw new Error(`runInGuest: host path ${JSON.stringify(path)} must be absolute, without ":" or a line break`);
