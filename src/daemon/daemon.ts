@@ -78,6 +78,10 @@ export async function runDaemon(args: RunArgs): Promise<number> {
 
   const journalPath = config.journal ?? journalPathIn(stateDir);
   const opened = FileJournal.open(journalPath, log);
+  if (!opened.ok && opened.kind === "refused") {
+    log(`${opened.message}; not starting`);
+    return 2;
+  }
   let journal: JournalSink;
   let fileJournal: FileJournal | null = null;
   if (opened.ok) {

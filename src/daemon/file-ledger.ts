@@ -4,7 +4,7 @@
 
 import type { Result } from "../core/result.js";
 import type { TakeoverLedger } from "../engine/takeover-ledger.js";
-import { readLedgerFile, renameDurably, writeLedgerFile, type LedgerContents } from "./ledger-file.js";
+import { readLedgerFile, removeStaleTemporaries, renameDurably, writeLedgerFile, type LedgerContents } from "./ledger-file.js";
 
 const OK: Result<void> = { ok: true, value: undefined };
 
@@ -23,6 +23,8 @@ export class FileLedger implements TakeoverLedger {
    * that fails, every write is refused, since rewriting it would destroy originals it may hold.
    */
   static open(path: string, onError: (message: string) => void = () => {}): FileLedger {
+    const leftovers = removeStaleTemporaries(path);
+    if (leftovers.length > 0) onError(`removed ${leftovers.join(", ")}: left beside the takeover ledger by a writer that died mid-write`);
     const read = readLedgerFile(path);
     if (read.ok) return new FileLedger(path, read.value, null, onError);
     return new FileLedger(path, { cgroups: {}, limits: {} }, setAside(path, read.error.message, onError), onError);

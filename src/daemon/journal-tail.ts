@@ -2,7 +2,7 @@
 // crashed mid-write, or a disk that filled up, leaves the last record cut off; appending straight
 // after it would glue the next record onto the fragment and lose both.
 
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, constants as fsConstants, openSync, readSync } from "node:fs";
 
 /** How far back the fragment is measured: enough for any record; a file with no line end at all is not read whole. */
 const MAX_SCAN_BYTES = 1024 * 1024;
@@ -20,7 +20,8 @@ export function inspectJournalTail(path: string, sizeBytes: number): JournalTail
   if (sizeBytes === 0) return { kind: "clean" };
   let fd: number;
   try {
-    fd = openSync(path, "r");
+    // As the journal itself: never through a symbolic link put in its place since.
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
   } catch (error) {
     return { kind: "unknown", reason: (error as Error).message };
   }

@@ -7,11 +7,23 @@
 // ends inside a line (an earlier crash) gets a line end before the first new record.
 // Readers (journal-reader.ts) skip any line that is not one complete record.
 
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, writeSync } from "node:fs";
+import { closeSync, constants as fsConstants, fdatasyncSync, fstatSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { JournalRecord, JournalSink } from "../engine/journal-record.js";
 import { inspectJournalTail, type JournalTail } from "./journal-tail.js";
 import { makeParents } from "./make-parents.js";
+import { privateStateAdvice, unsafeStateReason } from "./private-state.js";
+import { systemReason } from "./system-reason.js";
+
+/** Appending, created if missing, never through a symbolic link (another user's link would make us append to any file). */
+const APPEND_FLAGS = fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW;
+
+/**
+ * Why a journal was not opened. "unavailable": it cannot be (a read-only or missing place); the
+ * daemon runs on and prints its records. "refused": it must not be used (not this user's own
+ * file); the daemon does not start, since its records would go where someone else chose.
+ */
+export type JournalOpenFailure = { ok: false; kind: "unavailable" | "refused"; message: string };
 
 /** The file operations append() needs; tests substitute failing ones. */
 export interface JournalFileOps {
@@ -49,20 +61,26 @@ export class FileJournal implements JournalSink {
    * Opens (creating directories as needed) for appending; the error names the path.
    * `report` hears about the file itself: a torn tail found here, and writes that fail and recover.
    */
-  static open(
-    path: string,
-    report: (message: string) => void,
-    ops: JournalFileOps = NODE_FILE_OPS,
-  ): { ok: true; journal: FileJournal } | { ok: false; message: string } {
-    let fd: number | null = null;
-    let tail: JournalTail;
+  static open(path: string, report: (message: string) => void, ops: JournalFileOps = NODE_FILE_OPS): { ok: true; journal: FileJournal } | JournalOpenFailure {
+    let fd: number;
     try {
       makeParents(dirname(path));
-      fd = openSync(path, "a", 0o640);
+      fd = openSync(path, APPEND_FLAGS, 0o640);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ELOOP") return { ok: false, kind: "refused", message: `the journal ${path} is a symbolic link: ${privateStateAdvice("file")}` };
+      return { ok: false, kind: "unavailable", message: `cannot open journal ${path}: ${systemReason(error)}` };
+    }
+    let tail: JournalTail;
+    try {
+      const unsafe = unsafeStateReason(path, fstatSync(fd), "file");
+      if (unsafe !== null) {
+        closeSync(fd);
+        return { ok: false, kind: "refused", message: `the journal ${unsafe}: ${privateStateAdvice("file")}` };
+      }
       tail = inspectJournalTail(path, ops.sizeBytes(fd));
     } catch (error) {
-      if (fd !== null) closeSync(fd);
-      return { ok: false, message: `cannot open journal ${path}: ${(error as Error).message}` };
+      closeSync(fd);
+      return { ok: false, kind: "unavailable", message: `cannot open journal ${path}: ${systemReason(error)}` };
     }
     const journal = new FileJournal(path, fd, report, ops);
     journal.startAfter(tail);

@@ -2,10 +2,17 @@
 // written to a temporary file, synced, renamed over the old one, and the directory synced too,
 // since the rename is a change of the directory that a power loss can otherwise undo.
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
+import { closeSync, constants as fsConstants, fstatSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import type { Result } from "../core/result.js";
 import { makeParents } from "./make-parents.js";
+import { privateStateAdvice, unsafeStateReason } from "./private-state.js";
+import { systemReason } from "./system-reason.js";
+
+/** Never through a symbolic link, nor a FIFO put in its place (which would block the open). */
+const READ_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
+/** A new file or nothing: not one planted under the temporary name, not through a link. */
+const CREATE_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
 
 export interface LedgerContents {
   /** cgroup path -> original oom_kill_disable. */
@@ -25,23 +32,36 @@ interface LedgerFileV1 {
   limits?: Record<string, number | null>;
 }
 
-/** A missing file is an empty ledger; an unreadable or malformed one is an error naming the file. */
+/**
+ * A missing file is an empty ledger. Errors name the file: LEDGER_UNREADABLE when it could not be
+ * read (nothing is known about its contents), LEDGER_UNSAFE when it is not this user's own plain
+ * file, LEDGER_INVALID when it was read and is not a ledger.
+ */
 export function readLedgerFile(path: string): Result<LedgerContents> {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    const fd = openSync(path, READ_FLAGS);
+    try {
+      const unsafe = unsafeStateReason(path, fstatSync(fd), "file");
+      if (unsafe !== null) return failure("LEDGER_UNSAFE", `the takeover ledger ${unsafe}: ${privateStateAdvice("file")}`);
+      text = readFileSync(fd, "utf8");
+    } finally {
+      closeSync(fd);
+    }
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { ok: true, value: { cgroups: {}, limits: {} } };
-    return failure("LEDGER_UNREADABLE", `cannot read the takeover ledger ${path}: ${(error as Error).message}`);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { ok: true, value: { cgroups: {}, limits: {} } };
+    if (code === "ELOOP") return failure("LEDGER_UNSAFE", `the takeover ledger ${path} is a symbolic link: ${privateStateAdvice("file")}`);
+    return failure("LEDGER_UNREADABLE", `cannot read the takeover ledger ${path}: ${systemReason(error)}`);
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    return failure("LEDGER_UNREADABLE", `the takeover ledger ${path} is not valid JSON (${(error as Error).message})`);
+    return failure("LEDGER_INVALID", `the takeover ledger ${path} is not valid JSON (${(error as Error).message})`);
   }
   if (typeof parsed !== "object" || parsed === null || (parsed as { version?: unknown }).version !== 1) {
-    return failure("LEDGER_UNREADABLE", `${path} is not a takeover ledger of version 1`);
+    return failure("LEDGER_INVALID", `${path} is not a takeover ledger of version 1`);
   }
   const file = parsed as Partial<LedgerFileV1>;
   // Hand-edited entries: only true/false originals and whole byte counts (or null) are taken.
@@ -59,11 +79,13 @@ export function readLedgerFile(path: string): Result<LedgerContents> {
 /** Ok only once the new contents are on disk, rename included; on failure no temporary file is left. */
 export function writeLedgerFile(path: string, contents: LedgerContents): Result<void> {
   const data: LedgerFileV1 = { version: 1, cgroups: contents.cgroups, limits: contents.limits };
-  const temporary = `${path}.${process.pid}.tmp`;
+  const temporary = temporaryPathOf(path);
+  let created = false;
   let renamed = false;
   try {
     makeParents(dirname(path));
-    const fd = openSync(temporary, "w", 0o600);
+    const fd = openSync(temporary, CREATE_FLAGS, 0o600);
+    created = true;
     try {
       writeSync(fd, `${JSON.stringify(data, null, 2)}\n`);
       fsyncSync(fd);
@@ -75,9 +97,31 @@ export function writeLedgerFile(path: string, contents: LedgerContents): Result<
     syncDirectory(dirname(path));
     return { ok: true, value: undefined };
   } catch (error) {
-    if (!renamed) removeQuietly(temporary);
-    return failure("LEDGER", `cannot write the takeover ledger ${path}: ${(error as Error).message}`);
+    if (created && !renamed) removeQuietly(temporary);
+    return failure("LEDGER", `cannot write the takeover ledger ${path}: ${systemReason(error)}`);
   }
+}
+
+/** Each writer its own name, so a dead writer's leftover is never the file another one syncs. */
+function temporaryPathOf(path: string): string {
+  return `${path}.${process.pid}.tmp`;
+}
+
+/**
+ * Removes the temporary files a writer killed mid-write left beside the ledger. Only for the
+ * state directory's owner: nobody else writes there, so each one is a leftover. Returns their names.
+ */
+export function removeStaleTemporaries(path: string): string[] {
+  const prefix = `${basename(path)}.`;
+  const isTemporary = (name: string): boolean => name.startsWith(prefix) && /^\d+\.tmp$/.test(name.slice(prefix.length));
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path)).filter(isTemporary);
+  } catch {
+    return [];
+  }
+  for (const name of names) removeQuietly(join(dirname(path), name));
+  return names;
 }
 
 /** Renames within one directory, durably (see the top of this file). */

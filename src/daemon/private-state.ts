@@ -26,7 +26,9 @@ export function unsafeStateReason(path: string, stats: Stats, expected: StateObj
 
 /** The advice after any of those reasons, for the one line that refuses. */
 export function privateStateAdvice(expected: StateObject, uid: number = currentUid()): string {
-  return `the state ${expected === "directory" ? "directory" : "files"} must belong to uid ${uid} and be writable by it alone`;
+  return expected === "directory"
+    ? `the state directory must belong to uid ${uid} and be writable by it alone`
+    : `the state files must be plain files of uid ${uid}, writable by it alone`;
 }
 
 function currentUid(): number {

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "node:test";
 import { fileURLToPath } from "node:url";
 import { FileLedger } from "../../src/daemon/file-ledger.js";
+import { writeLedgerFile } from "../../src/daemon/ledger-file.js";
 
 const FILE_LEDGER_JS = fileURLToPath(new URL("../../src/daemon/file-ledger.js", import.meta.url));
 
@@ -133,8 +134,8 @@ test("restore's reading: no file is an empty ledger; an unreadable, corrupt or f
     }
     rmSync(path);
     mkdirSync(path);
-    const unreadable = FileLedger.readExisting(path);
-    assert.ok(!unreadable.ok && /cannot read the takeover ledger .*EISDIR/.test(unreadable.error.message), JSON.stringify(unreadable));
+    const notAFile = FileLedger.readExisting(path);
+    assert.ok(!notAFile.ok && /^the takeover ledger \S+ is not a regular file/.test(notAFile.error.message), JSON.stringify(notAFile));
   });
 });
 
@@ -158,5 +159,57 @@ test("the rename that replaces the ledger is made durable: the directory is sync
     assert.ok(tempSynced >= 0 && tempSynced < renamed, "the new contents are synced before the rename");
     const dirSynced = lines.findIndex((l, i) => i > renamed && new RegExp(`fsync\\(\\d+<${dir}>\\) += 0`).test(l));
     assert.ok(dirSynced > renamed, `the directory is synced after the rename:\n${lines.join("\n")}`);
+  });
+});
+
+test("a symbolic link planted under the temporary name is not followed: the write fails and the link's target is untouched", () => {
+  withDir((dir) => {
+    const victim = join(dir, "precious");
+    writeFileSync(victim, "ROOT-OWNED CONTENT\n");
+    const path = join(dir, "takeover.json");
+    symlinkSync(victim, `${path}.${process.pid}.tmp`);
+    const written = writeLedgerFile(path, { cgroups: { "/x": false }, limits: {} });
+    assert.ok(!written.ok && /^cannot write the takeover ledger \S+takeover\.json: EEXIST: file already exists$/.test(written.error.message), JSON.stringify(written));
+    assert.equal(readFileSync(victim, "utf8"), "ROOT-OWNED CONTENT\n");
+    assert.equal(lstatSync(`${path}.${process.pid}.tmp`).isSymbolicLink(), true, "what we did not create is not ours to remove either");
+    assert.equal(existsSync(path), false);
+  });
+});
+
+test("the daemon's open removes the temporary files of writers that died mid-write, and says so", () => {
+  withDir((dir) => {
+    const path = join(dir, "takeover.json");
+    writeFileSync(`${path}.12345.tmp`, "{ half");
+    writeFileSync(`${path}.${process.pid}.tmp`, "");
+    writeFileSync(join(dir, "takeover.json.notes"), "not ours");
+    const said: string[] = [];
+    const ledger = FileLedger.open(path, (m) => said.push(m));
+    assert.deepEqual(readdirSync(dir).sort(), ["takeover.json.notes"]);
+    assert.equal(said.length, 1);
+    assert.match(said[0] ?? "", /^removed takeover\.json\.\d+\.tmp, takeover\.json\.\d+\.tmp: left beside the takeover ledger by a writer that died mid-write$/);
+    assert.ok(ledger.remember("/cg/a", false).ok, "and its own temporary name is free again");
+  });
+});
+
+test("a ledger that is a symbolic link, another user's file, or writable by others is refused, never read", () => {
+  withDir((dir) => {
+    const path = join(dir, "takeover.json");
+    const planted = join(dir, "planted.json");
+    writeFileSync(planted, JSON.stringify({ version: 1, cgroups: { "/sys/fs/cgroup/memory/any": false } }), { mode: 0o600 });
+    symlinkSync(planted, path);
+    const linked = FileLedger.readExisting(path);
+    assert.ok(!linked.ok && linked.error.code === "LEDGER_UNSAFE", JSON.stringify(linked));
+    assert.match(linked.ok ? "" : linked.error.message, new RegExp(`^the takeover ledger ${path} is a symbolic link: the state files must be plain files of uid \\d+, writable by it alone$`));
+    rmSync(path);
+    writeFileSync(path, JSON.stringify({ version: 1, cgroups: {} }), { mode: 0o666 });
+    chmodSync(path, 0o666);
+    const open = FileLedger.readExisting(path);
+    assert.ok(!open.ok && /^the takeover ledger \S+ can be written by every user \(mode 0666\)/.test(open.error.message), JSON.stringify(open));
+    if (process.getuid?.() === 0) {
+      chmodSync(path, 0o600);
+      chownSync(path, 65534, 65534);
+      const foreign = FileLedger.readExisting(path);
+      assert.ok(!foreign.ok && /belongs to uid 65534, not to uid 0/.test(foreign.error.message), JSON.stringify(foreign));
+    }
   });
 });

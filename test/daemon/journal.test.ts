@@ -3,7 +3,7 @@
 // and a failing disk is reported once per episode, never thrown.
 
 import assert from "node:assert/strict";
-import { readFileSync, mkdtempSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, chownSync, linkSync, readFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -233,3 +233,39 @@ test("fuzz: whatever prefix of a journal a crash left, the next daemon's records
 function countLines(bytes: Buffer): number {
   return bytes.filter((b) => b === 0x0a).length;
 }
+
+test("a journal that is a symbolic link, another user's file, or writable by others is refused and never written", () => {
+  withTempDir((dir) => {
+    const victim = join(dir, "precious");
+    writeFileSync(victim, "OTHER ROOT FILE\n");
+    const path = join(dir, "journal.jsonl");
+    symlinkSync(victim, path);
+    const linked = FileJournal.open(path, () => {});
+    assert.deepEqual(linked, { ok: false, kind: "refused", message: `the journal ${path} is a symbolic link: the state files must be plain files of uid ${process.getuid?.()}, writable by it alone` });
+    assert.equal(readFileSync(victim, "utf8"), "OTHER ROOT FILE\n");
+
+    rmSync(path);
+    linkSync(victim, path); // a second name for someone else's file
+    const hardLinked = FileJournal.open(path, () => {});
+    assert.ok(!hardLinked.ok && hardLinked.kind === "refused" && hardLinked.message.startsWith(`the journal ${path} has 2 hard links`), JSON.stringify(hardLinked));
+    assert.equal(readFileSync(victim, "utf8"), "OTHER ROOT FILE\n");
+
+    rmSync(path);
+    writeFileSync(path, "");
+    chmodSync(path, 0o622);
+    const writable = FileJournal.open(path, () => {});
+    assert.ok(!writable.ok && writable.kind === "refused" && writable.message.startsWith(`the journal ${path} can be written by every user (mode 0622)`), JSON.stringify(writable));
+    if (process.getuid?.() === 0) {
+      chmodSync(path, 0o600);
+      chownSync(path, 65534, 65534);
+      const foreign = FileJournal.open(path, () => {});
+      assert.ok(!foreign.ok && foreign.kind === "refused" && foreign.message.startsWith(`the journal ${path} belongs to uid 65534`), JSON.stringify(foreign));
+    }
+    assert.equal(readFileSync(path, "utf8"), "", "nothing appended to a refused journal");
+  });
+});
+
+test("a journal that cannot be created is unavailable, not refused, and the message names the path once", () => {
+  const opened = FileJournal.open("/proc/oomwarden/journal.jsonl", () => {});
+  assert.deepEqual(opened, { ok: false, kind: "unavailable", message: "cannot open journal /proc/oomwarden/journal.jsonl: ENOENT: no such file or directory" });
+});

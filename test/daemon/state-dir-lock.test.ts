@@ -86,7 +86,7 @@ test("the owner record is the owner's alone (0600), a planted symbolic link is r
     const target = `${dir}-elsewhere`;
     symlinkSync(target, ownerPathIn(dir));
     const planted = claimStateDir(dir, "run");
-    assert.ok(planted.kind === "failed" && planted.message === `${ownerPathIn(dir)} is a symbolic link: the state files must belong to uid ${process.getuid?.()} and be writable by it alone`, JSON.stringify(planted));
+    assert.ok(planted.kind === "failed" && planted.message === `${ownerPathIn(dir)} is a symbolic link: the state files must be plain files of uid ${process.getuid?.()}, writable by it alone`, JSON.stringify(planted));
     assert.equal(existsSync(target), false, "the link's target was not created");
     assert.equal(claimStateDir(dir, "run").kind, "failed", "and the refusal released the directory's lock again: it is refused for the same reason, not held");
 

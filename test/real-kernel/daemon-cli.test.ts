@@ -291,7 +291,8 @@ test("a second daemon with another state directory is refused the first one's cg
 /** A tmpfs mounted for the test (read-only, or tiny), or the reason it cannot be. */
 function mountScratchTmpfs(options: string): { dir: string; unmount: () => void } | string {
   const dir = tempDir();
-  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", options, "oomwarden-test", dir]);
+  // mode=0700: a tmpfs root is 1777 otherwise, which the daemon refuses as a state directory.
+  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", `mode=0700,${options}`, "oomwarden-test", dir]);
   if (mounted.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
     return `cannot mount a tmpfs (${mounted.error?.message ?? mounted.stderr.toString().trim()})`;

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import test from "node:test";
@@ -27,7 +27,8 @@ if (skip !== null) console.log(`# non-root daemon test skipped: ${skip}`);
 
 test("as an unprivileged user the daemon starts, says what it cannot do, leaves the cgroup alone, keeps running", { skip: skip ?? false, timeout: 30_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "oomwarden-nonroot-"));
-  chmodSync(dir, 0o777);
+  // The state directory must be the daemon's user's own.
+  chownSync(dir, NOBODY, NOBODY);
   const cgroup = createScratchMemoryCgroup("nonroot", 64 * MIB);
   try {
     // The machine guard runs but can never fire: as nobody it could signal other nobody processes of this machine.
