@@ -1,5 +1,6 @@
 // Whole-machine detectors (low memory, watermark starvation, memory pressure), pure: a short history of
-// machine samples in, a verdict out. The engine samples, keeps the history and acts.
+// machine samples in, a verdict out. The engine samples, keeps the history (machine-history.ts,
+// which also prunes it) and acts. Each detector costs O(log n) in the samples of the window.
 //
 //   low-memory            MemAvailable below lowAvailablePct of RAM and, with swap, free swap
 //                         below lowSwapFreePct of swap (earlyoom's rule: a machine that still has
@@ -17,6 +18,7 @@
 // alive but not making progress (seed 000: a slow victim must not cost an innocent its life while
 // the machine can still wait for it).
 
+import { entryAtSeq, newestEntry, newestKeptWhere, newestSample, oldestKept, type HistoryEntry, type HistoryView } from "./machine-history.js";
 import type { MachinePressure } from "./types.js";
 
 export interface MachineSample extends MachinePressure {
@@ -65,17 +67,6 @@ const MIB = 1024 * 1024;
 const mib = (bytes: number): string => `${(bytes / MIB).toFixed(1)} MiB`;
 const pct = (part: number, whole: number): number => (whole > 0 ? (100 * part) / whole : 0);
 
-/** The samples a detector still needs: the newest, and those within the longest window before it. */
-export function pruneHistory(history: readonly MachineSample[], config: MachineGuardConfig): MachineSample[] {
-  const newest = history.at(-1);
-  if (newest === undefined) return [];
-  const keepMs = Math.max(config.starvationWindowMs, config.psiWindowMs);
-  // One sample older than the window stays: it is the baseline the window's differences start from.
-  let first = history.length - 1;
-  while (first > 0 && newest.atMs - (history[first] as MachineSample).atMs < keepMs) first--;
-  return history.slice(first);
-}
-
 function swapLow(s: MachinePressure, freePct: number): boolean {
   return s.swapTotalBytes === 0 || pct(s.swapFreeBytes, s.swapTotalBytes) < freePct;
 }
@@ -97,14 +88,13 @@ export function lowMemory(s: MachinePressure, config: MachineGuardConfig): Machi
 }
 
 /** Free below min in every sample of the window, with reclaim and direct-reclaim stalls both rising across it. */
-export function watermarkStarvation(history: readonly MachineSample[], config: MachineGuardConfig, context: DetectContext): MachineVerdict | null {
-  const newest = history.at(-1);
-  if (newest === undefined || config.starvationWindowMs <= 0) return null;
-  // The streak of samples below min, newest backwards.
-  let start = history.length - 1;
-  while (start > 0 && (history[start - 1] as MachineSample).freeBytes < (history[start - 1] as MachineSample).minWatermarkBytes) start--;
-  const first = history[start] as MachineSample;
-  if (newest.freeBytes >= newest.minWatermarkBytes || newest.atMs - first.atMs < config.starvationWindowMs) return null;
+export function watermarkStarvation(history: HistoryView, config: MachineGuardConfig, context: DetectContext): MachineVerdict | null {
+  const entry = newestEntry(history);
+  if (entry === undefined || config.starvationWindowMs <= 0 || entry.belowMinSinceSeq === null) return null;
+  const newest = entry.sample;
+  // The first sample of the streak below min; a streak longer than the history kept starts at its oldest sample.
+  const first = (entryAtSeq(history, entry.belowMinSinceSeq) ?? (oldestKept(history) as HistoryEntry)).sample;
+  if (newest.atMs - first.atMs < config.starvationWindowMs) return null;
   const reclaimed = newest.reclaimedPagesTotal - first.reclaimedPagesTotal;
   const stalls = newest.allocStallsTotal - first.allocStallsTotal;
   if (reclaimed <= 0 || stalls <= 0) return null;
@@ -124,17 +114,18 @@ export function watermarkStarvation(history: readonly MachineSample[], config: M
 }
 
 /** PSI "full" share of the window, from the cumulative totals. */
-export function memoryPressure(history: readonly MachineSample[], config: MachineGuardConfig, context: DetectContext = { lastStarvationKillAtMs: null }): MachineVerdict | null {
-  const newest = history.at(-1);
+export function memoryPressure(history: HistoryView, config: MachineGuardConfig, context: DetectContext = { lastStarvationKillAtMs: null }): MachineVerdict | null {
+  const newest = newestSample(history);
   if (newest === undefined || config.psiFullPct <= 0 || newest.psiFullTotalUs === null) return null;
   const since = context.lastKillAtMs ?? null;
-  // The newest sample at least a window old: the share is measured over (about) the window, not more.
-  let base: MachineSample | undefined;
-  for (const s of history) {
-    if (since !== null && s.atMs < since) continue;
-    if (s.psiFullTotalUs !== null && newest.atMs - s.atMs >= config.psiWindowMs) base = s;
-  }
-  if (base === undefined || base.psiFullTotalUs === null) return null;
+  // The base: the newest sample at least a window old (the share is measured over about the
+  // window, not more), with PSI totals, not before the last kill. Being a window old holds for
+  // the oldest samples up to some point, found by binary search; the newest sample with PSI up
+  // to there is recorded with it. If that one is before the kill, so is every older one.
+  const windowOld = newestKeptWhere(history, (s) => newest.atMs - s.atMs >= config.psiWindowMs);
+  const psiSeq = windowOld?.psiSeq ?? null;
+  const base = psiSeq === null ? undefined : entryAtSeq(history, psiSeq)?.sample;
+  if (base === undefined || base.psiFullTotalUs === null || (since !== null && base.atMs < since)) return null;
   const spanMs = newest.atMs - base.atMs;
   const fullPct = pct((newest.psiFullTotalUs - base.psiFullTotalUs) / 1000, spanMs);
   if (fullPct < config.psiFullPct) return null;
@@ -146,8 +137,8 @@ export function memoryPressure(history: readonly MachineSample[], config: Machin
 }
 
 /** The first rule that fires, in order of severity: starvation, pressure, low memory. */
-export function detectMachinePressure(history: readonly MachineSample[], config: MachineGuardConfig, context: DetectContext): MachineVerdict {
-  const newest = history.at(-1);
+export function detectMachinePressure(history: HistoryView, config: MachineGuardConfig, context: DetectContext): MachineVerdict {
+  const newest = newestSample(history);
   if (newest === undefined) return { kind: "ok", critical: false, reason: "no sample yet" };
   const fired = [watermarkStarvation(history, config, context), memoryPressure(history, config, context), lowMemory(newest, config)].filter(
     (v): v is MachineVerdict => v !== null,

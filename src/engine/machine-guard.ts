@@ -5,7 +5,8 @@
 // alive and making progress nobody else dies; a stalled victim leads to a second one only while the
 // machine is critical.
 
-import { detectMachinePressure, pruneHistory, type MachineSample, type MachineVerdict } from "../core/machine-pressure.js";
+import { appendSample, emptyHistory, newestSample } from "../core/machine-history.js";
+import { detectMachinePressure, type MachineSample, type MachineVerdict } from "../core/machine-pressure.js";
 import { rankCandidates } from "../core/rank.js";
 import type { Result } from "../core/result.js";
 import type { CgroupSample, Snapshot } from "../core/types.js";
@@ -26,7 +27,7 @@ export const MACHINE_SCOPE = "/";
 const SOMEONE_ELSES_KILL_SHARE = 0.01;
 
 export class MachineGuard {
-  private history: MachineSample[] = [];
+  private readonly history = emptyHistory();
   private timer: ReturnType<EngineContext["host"]["setTimer"]> | null = null;
   private handling = false;
   private stopped = false;
@@ -89,9 +90,7 @@ export class MachineGuard {
   private sample(): Result<MachineSample> {
     const read = this.ctx.host.readMachinePressure();
     if (!read.ok) return read;
-    const sample: MachineSample = { ...read.value, atMs: this.ctx.host.now() };
-    this.history.push(sample);
-    this.history = pruneHistory(this.history, this.config);
+    const sample = appendSample(this.history, { ...read.value, atMs: this.ctx.host.now() }, this.config);
     return { ok: true, value: sample };
   }
 
@@ -147,7 +146,7 @@ export class MachineGuard {
       })
       .finally(() => {
         this.handling = false;
-        const latest = this.history.at(-1);
+        const latest = newestSample(this.history);
         if (latest !== undefined) this.schedule(latest);
       });
   }
@@ -284,7 +283,7 @@ export class MachineGuard {
   private readScope(): Result<ScopeReading> {
     const read = this.sample();
     // One failed read under pressure (ENOMEM, EMFILE) is not the machine recovering: judge on the last sample.
-    const last = this.history.at(-1);
+    const last = newestSample(this.history);
     if (!read.ok && last === undefined) return read;
     const sample = read.ok ? read : { ok: true as const, value: last as MachineSample };
     const verdict = this.verdict();

@@ -1,19 +1,22 @@
 // The whole-machine detectors on literal samples: low memory (earlyoom's rule), watermark
-// starvation (seed 003, rate-limited), PSI "full" pressure, and the history they keep.
+// starvation (seed 003, rate-limited), PSI "full" pressure, and the history they keep; and, over
+// random sample sequences, the same verdicts as the plain O(n) detectors they replaced.
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { appendSample, emptyHistory, type MachineHistory } from "../../src/core/machine-history.js";
 import {
   detectMachinePressure,
   lowMemory,
   memoryPressure,
-  pruneHistory,
   watermarkStarvation,
+  type DetectContext,
   type MachineGuardConfig,
   type MachineSample,
 } from "../../src/core/machine-pressure.js";
 import { DEFAULT_ENGINE_OPTIONS } from "../../src/engine/engine-options.js";
+import { oracleDetectMachinePressure, oracleMemoryPressure, oraclePruneHistory, oracleWatermarkStarvation } from "./machine-pressure-oracle.js";
 
 const MIB = 1024 * 1024;
 
@@ -29,6 +32,18 @@ const CONFIG: MachineGuardConfig = {
 
 const config = (o: Partial<MachineGuardConfig> = {}): MachineGuardConfig => ({ ...CONFIG, ...o });
 const NEVER = { lastStarvationKillAtMs: null };
+
+/** The history the engine would keep after these samples, appended one by one under `cfg`. */
+function historyOf(samples: readonly MachineSample[], cfg: MachineGuardConfig = CONFIG): MachineHistory {
+  const history = emptyHistory();
+  for (const s of samples) appendSample(history, s, cfg);
+  return history;
+}
+
+/** The samples a history keeps. */
+function kept(history: MachineHistory): MachineSample[] {
+  return history.entries.slice(history.oldest).map((e) => e.sample);
+}
 
 /** A healthy 1 GiB machine without swap or PSI; every field can be overridden. */
 function sample(o: Partial<MachineSample> = {}): MachineSample {
@@ -104,7 +119,7 @@ describe("lowMemory", () => {
 describe("watermarkStarvation", () => {
   it("fires when free stays below min for the whole window while reclaim and direct-reclaim stalls rise", () => {
     const history = starving(0, 1000);
-    const v = watermarkStarvation(history, CONFIG, NEVER);
+    const v = watermarkStarvation(historyOf(history), CONFIG, NEVER);
     assert.ok(v);
     assert.equal(v.kind, "watermark-starvation");
     assert.equal(v.critical, true);
@@ -114,51 +129,51 @@ describe("watermarkStarvation", () => {
   });
 
   it("a dip shorter than the window gives no verdict", () => {
-    assert.equal(watermarkStarvation(starving(0, 750), CONFIG, NEVER), null, "750 ms of a 1000 ms window");
+    assert.equal(watermarkStarvation(historyOf(starving(0, 750)), CONFIG, NEVER), null, "750 ms of a 1000 ms window");
     // Free above min at 250 ms: the streak only starts at 500 ms.
     const interrupted = starving(0, 1250);
     interrupted[1] = { ...(interrupted[1] as MachineSample), freeBytes: 9 * MIB };
-    assert.equal(watermarkStarvation(interrupted, CONFIG, NEVER), null, "streak 500..1250 ms is 750 ms");
+    assert.equal(watermarkStarvation(historyOf(interrupted), CONFIG, NEVER), null, "streak 500..1250 ms is 750 ms");
     // The same history once the streak has lasted the window fires.
     const longer = [...interrupted, ...starving(1500, 1500).map((s) => ({ ...s, reclaimedPagesTotal: 99_999, allocStallsTotal: 9_999 }))];
-    assert.equal(watermarkStarvation(longer, CONFIG, NEVER)?.kind, "watermark-starvation");
+    assert.equal(watermarkStarvation(historyOf(longer), CONFIG, NEVER)?.kind, "watermark-starvation");
   });
 
   it("needs reclaim to be reclaiming: no pages reclaimed across the window, no verdict", () => {
-    assert.equal(watermarkStarvation(starving(0, 1000, { reclaimStep: 0 }), CONFIG, NEVER), null);
+    assert.equal(watermarkStarvation(historyOf(starving(0, 1000, { reclaimStep: 0 })), CONFIG, NEVER), null);
   });
 
   it("needs allocating tasks to enter direct reclaim: no stalls across the window, no verdict", () => {
-    assert.equal(watermarkStarvation(starving(0, 1000, { stallStep: 0 }), CONFIG, NEVER), null);
+    assert.equal(watermarkStarvation(historyOf(starving(0, 1000, { stallStep: 0 })), CONFIG, NEVER), null);
   });
 
   it("needs the newest sample below min", () => {
     const history = starving(0, 1250);
     history[history.length - 1] = { ...(history.at(-1) as MachineSample), freeBytes: 8 * MIB };
-    assert.equal(watermarkStarvation(history, CONFIG, NEVER), null, "free == min is not below min");
+    assert.equal(watermarkStarvation(historyOf(history), CONFIG, NEVER), null, "free == min is not below min");
   });
 
   it("starvationWindowMs 0 turns the rule off", () => {
-    assert.equal(watermarkStarvation(starving(0, 5000), config({ starvationWindowMs: 0 }), NEVER), null);
+    assert.equal(watermarkStarvation(historyOf(starving(0, 5000), config({ starvationWindowMs: 0 })), config({ starvationWindowMs: 0 }), NEVER), null);
   });
 
   it("is held back within starvationKillIntervalMs of the last starvation kill, and acts after it", () => {
     const history = starving(60_000, 61_000);
-    const held = watermarkStarvation(history, CONFIG, { lastStarvationKillAtMs: 30_000 });
+    const held = watermarkStarvation(historyOf(history), CONFIG, { lastStarvationKillAtMs: 30_000 });
     assert.ok(held);
     assert.equal(held.kind, "watermark-starvation");
     assert.equal(
       held.heldBack,
       "one watermark-starvation kill per 60000 ms (the last 31000 ms ago): a flood must not turn oomwarden into a killing machine",
     );
-    assert.equal(watermarkStarvation(history, CONFIG, { lastStarvationKillAtMs: 1000 })?.heldBack, undefined, "exactly the interval ago: acts");
-    assert.equal(watermarkStarvation(history, CONFIG, { lastStarvationKillAtMs: 0 })?.heldBack, undefined);
+    assert.equal(watermarkStarvation(historyOf(history), CONFIG, { lastStarvationKillAtMs: 1000 })?.heldBack, undefined, "exactly the interval ago: acts");
+    assert.equal(watermarkStarvation(historyOf(history), CONFIG, { lastStarvationKillAtMs: 0 })?.heldBack, undefined);
   });
 });
 
 describe("memoryPressure (PSI full)", () => {
-  const psi = (fullUs: (number | null)[], stepMs = 30_000): MachineSample[] =>
-    fullUs.map((us, i) => sample({ atMs: i * stepMs, psiSomeTotalUs: us, psiFullTotalUs: us }));
+  const psi = (fullUs: (number | null)[], stepMs = 30_000): MachineHistory =>
+    historyOf(fullUs.map((us, i) => sample({ atMs: i * stepMs, psiSomeTotalUs: us, psiFullTotalUs: us })));
 
   it("fires with 18 s of full stall in 30 s at psiFullPct 60", () => {
     const v = memoryPressure(psi([5_000_000, 23_000_000]), CONFIG);
@@ -193,8 +208,8 @@ describe("memoryPressure (PSI full)", () => {
 
 describe("detectMachinePressure", () => {
   it("ok on a healthy machine, and on no sample at all", () => {
-    assert.deepEqual(detectMachinePressure([], CONFIG, NEVER), { kind: "ok", critical: false, reason: "no sample yet" });
-    const v = detectMachinePressure([sample()], CONFIG, NEVER);
+    assert.deepEqual(detectMachinePressure(emptyHistory(), CONFIG, NEVER), { kind: "ok", critical: false, reason: "no sample yet" });
+    const v = detectMachinePressure(historyOf([sample()]), CONFIG, NEVER);
     assert.equal(v.kind, "ok");
     assert.equal(v.critical, false);
   });
@@ -202,52 +217,51 @@ describe("detectMachinePressure", () => {
   it("prefers a rule that may act over one held back by the rate limit", () => {
     const history = starving(60_000, 61_000).map((s) => ({ ...s, availableBytes: 20 * MIB }));
     const recent = { lastStarvationKillAtMs: 30_000 };
-    const v = detectMachinePressure(history, CONFIG, recent);
+    const v = detectMachinePressure(historyOf(history), CONFIG, recent);
     assert.equal(v.kind, "low-memory");
     assert.equal(v.heldBack, undefined);
     // Without the low-memory rule, the held-back verdict is what is reported (so it can be journaled).
-    const only = detectMachinePressure(history, config({ lowAvailablePct: 0 }), recent);
+    const only = detectMachinePressure(historyOf(history, config({ lowAvailablePct: 0 })), config({ lowAvailablePct: 0 }), recent);
     assert.equal(only.kind, "watermark-starvation");
     assert.match(only.heldBack ?? "", /one watermark-starvation kill per 60000 ms/);
   });
 
   it("orders acting rules by severity: starvation, then pressure, then low memory", () => {
     const starvingLow = starving(0, 1000).map((s) => ({ ...s, availableBytes: 20 * MIB }));
-    assert.equal(detectMachinePressure(starvingLow, CONFIG, NEVER).kind, "watermark-starvation");
+    assert.equal(detectMachinePressure(historyOf(starvingLow), CONFIG, NEVER).kind, "watermark-starvation");
     const pressuredLow = [sample({ atMs: 0, psiFullTotalUs: 0, psiSomeTotalUs: 0 }), sample({ atMs: 30_000, availableBytes: 20 * MIB, psiFullTotalUs: 20_000_000, psiSomeTotalUs: 20_000_000 })];
-    assert.equal(detectMachinePressure(pressuredLow, CONFIG, NEVER).kind, "memory-pressure");
+    assert.equal(detectMachinePressure(historyOf(pressuredLow), CONFIG, NEVER).kind, "memory-pressure");
   });
 });
 
-describe("pruneHistory", () => {
+describe("the history appendSample keeps", () => {
   it("keeps exactly one sample older than the longest window, and everything within it", () => {
     const at = [0, 10_000, 25_000, 35_000, 50_000, 62_000];
-    const history = at.map((atMs) => sample({ atMs }));
-    const kept = pruneHistory(history, CONFIG).map((s) => s.atMs);
+    const history = historyOf(at.map((atMs) => sample({ atMs })));
     // Longest window 30 s before 62 s is 32 s: 25 s is the one baseline before it.
-    assert.deepEqual(kept, [25_000, 35_000, 50_000, 62_000]);
+    assert.deepEqual(kept(history).map((s) => s.atMs), [25_000, 35_000, 50_000, 62_000]);
   });
 
   it("uses the longest window of the two rules", () => {
-    const history = [0, 500, 1000, 1500, 2000, 2500].map((atMs) => sample({ atMs }));
-    assert.deepEqual(
-      pruneHistory(history, config({ psiWindowMs: 1, starvationWindowMs: 1000 })).map((s) => s.atMs),
-      [1500, 2000, 2500],
-      "a sample exactly one window old is the baseline",
-    );
-    assert.deepEqual(pruneHistory(history, config({ psiWindowMs: 10_000 })).map((s) => s.atMs), [0, 500, 1000, 1500, 2000, 2500]);
+    const samples = [0, 500, 1000, 1500, 2000, 2500].map((atMs) => sample({ atMs }));
+    const short = config({ psiWindowMs: 1, starvationWindowMs: 1000 });
+    assert.deepEqual(kept(historyOf(samples, short)).map((s) => s.atMs), [1500, 2000, 2500], "a sample exactly one window old is the baseline");
+    assert.deepEqual(kept(historyOf(samples, config({ psiWindowMs: 10_000 }))).map((s) => s.atMs), [0, 500, 1000, 1500, 2000, 2500]);
   });
 
-  it("an empty history stays empty; one sample is kept", () => {
-    assert.deepEqual(pruneHistory([], CONFIG), []);
-    assert.deepEqual(pruneHistory([sample({ atMs: 7 })], CONFIG), [sample({ atMs: 7 })]);
+  it("an empty history has no sample; one sample is kept", () => {
+    assert.deepEqual(kept(emptyHistory()), []);
+    assert.deepEqual(kept(historyOf([sample({ atMs: 7 })])), [sample({ atMs: 7 })]);
   });
 
-  it("does not change a verdict that depends on the window's baseline", () => {
-    const history = [...starving(0, 20_000)];
-    const pruned = pruneHistory(history, config({ psiWindowMs: 1 }));
-    assert.ok(pruned.length < history.length);
-    assert.equal(watermarkStarvation(pruned, config({ psiWindowMs: 1 }), NEVER)?.kind, "watermark-starvation");
+  it("a streak longer than the history kept is judged from the oldest sample kept", () => {
+    const short = config({ psiWindowMs: 1 });
+    const history = historyOf(starving(0, 20_000), short);
+    assert.equal(history.entries[history.oldest]?.sample.atMs, 19_000, "one second (the starvation window) and its baseline");
+    const v = watermarkStarvation(history, short, NEVER);
+    assert.equal(v?.kind, "watermark-starvation");
+    // 4 steps of 250 ms: 2000 pages and 28 stalls, as over the first second.
+    assert.match(v?.reason ?? "", /for 1000 ms while reclaim freed 2000 pages and allocations entered direct reclaim 28 times/);
   });
 });
 
@@ -308,7 +322,7 @@ function toHistory(steps: Step[], withPsi: boolean, swapTotalBytes: number): Mac
 }
 
 describe("property: random histories", () => {
-  it("the verdict is deterministic, pruning keeps the newest sample and one baseline at most", () => {
+  it("the verdict is deterministic and leaves the history alone; the history keeps the newest sample and one baseline at most", () => {
     fc.assert(
       fc.property(
         configArb,
@@ -317,7 +331,8 @@ describe("property: random histories", () => {
         fc.constantFrom(0, 1024 * MIB),
         fc.option(fc.integer({ min: -100_000, max: 100_000 }), { nil: null }),
         (cfg, steps, withPsi, swap, lastKill) => {
-          const history = toHistory(steps, withPsi, swap);
+          const samples = toHistory(steps, withPsi, swap);
+          const history = historyOf(samples, cfg);
           const frozen = structuredClone(history);
           const context = { lastStarvationKillAtMs: lastKill };
           const first = detectMachinePressure(history, cfg, context);
@@ -328,19 +343,19 @@ describe("property: random histories", () => {
           if (first.heldBack !== undefined) assert.equal(first.kind, "watermark-starvation");
           if (first.kind === "ok") assert.equal(first.critical, false);
 
-          const pruned = pruneHistory(history, cfg);
-          assert.equal(pruned.at(-1), history.at(-1), "the newest sample is never dropped");
-          assert.deepEqual(pruned, history.slice(history.length - pruned.length), "a suffix of the history");
-          const newest = history.at(-1) as MachineSample;
+          const pruned = kept(history);
+          assert.deepEqual(pruned.at(-1), samples.at(-1), "the newest sample is never dropped");
+          assert.deepEqual(pruned, samples.slice(samples.length - pruned.length), "a suffix of the samples");
+          const newest = samples.at(-1) as MachineSample;
           const keepMs = Math.max(cfg.starvationWindowMs, cfg.psiWindowMs);
           const old = pruned.filter((s) => newest.atMs - s.atMs >= keepMs);
           assert.ok(old.length <= 1, `at most one sample a window old or older, got ${old.length}`);
-          if (pruned.length < history.length) assert.equal(old.length, 1, "what was dropped leaves one baseline");
-          // Pruning twice changes nothing.
-          assert.deepEqual(pruneHistory(pruned, cfg), pruned);
+          if (pruned.length < samples.length) assert.equal(old.length, 1, "what was dropped leaves one baseline");
+          // What is kept is kept again from scratch.
+          assert.deepEqual(kept(historyOf(pruned, cfg)), pruned);
         },
       ),
-      { numRuns: 300 },
+      { seed: 42, numRuns: 300 },
     );
   });
 
@@ -353,14 +368,13 @@ describe("property: random histories", () => {
         // lowAvailablePct at most 5: every sample is at or above it.
         const cfg = { ...cfg0, lowAvailablePct: Math.min(cfg0.lowAvailablePct, 5) };
         for (const swap of [0, 1024 * MIB]) {
-          const history = toHistory(steps, false, swap);
-          const v = detectMachinePressure(history, cfg, { lastStarvationKillAtMs: lastKill });
+          const v = detectMachinePressure(historyOf(toHistory(steps, false, swap), cfg), cfg, { lastStarvationKillAtMs: lastKill });
           assert.equal(v.kind, "ok", `${v.kind}: ${v.reason}`);
           assert.equal(v.critical, false);
           assert.equal(v.heldBack, undefined);
         }
       }),
-      { numRuns: 300 },
+      { seed: 42, numRuns: 300 },
     );
   });
 });
@@ -372,7 +386,7 @@ describe("memory pressure after a kill", () => {
     const stalledUs = Math.min(t, 40_000) * 900;
     history.push(sample({ atMs: t, psiFullTotalUs: stalledUs, psiSomeTotalUs: stalledUs }));
   }
-  const upTo = (ms: number): MachineSample[] => history.filter((s) => s.atMs <= ms);
+  const upTo = (ms: number): MachineHistory => historyOf(history.filter((s) => s.atMs <= ms));
 
   it("fires on the window before the kill", () => {
     assert.equal(memoryPressure(upTo(39_000), CONFIG, NEVER)?.kind, "memory-pressure");
@@ -385,5 +399,118 @@ describe("memory pressure after a kill", () => {
     assert.equal(memoryPressure(upTo(45_000), CONFIG, sinceKill), null);
     assert.equal(memoryPressure(upTo(60_000), CONFIG, sinceKill), null, "a calm window after the kill");
     assert.equal(detectMachinePressure(upTo(45_000), CONFIG, sinceKill).kind, "ok");
+  });
+});
+
+// ----- the same verdicts as the O(n) detectors they replaced (./machine-pressure-oracle.ts) -----
+
+interface OracleStep {
+  /** 0: a second sample at the same instant (the engine samples again while it handles one). */
+  dtMs: number;
+  availablePct: number;
+  /** Mostly below the min watermark, so streaks outlast the windows. */
+  freePctOfMin: number;
+  reclaimed: number;
+  stalls: number;
+  psiFullUs: number;
+  /** With mixed PSI: this sample has no totals. */
+  psiMissing: boolean;
+  /** The kills the context reports, this long before the sample (null: none)... */
+  starvationKillAgoMs: number | null;
+  killAgoMs: number | null;
+  /** ... or the last kill at the time of the sample this many samples back, where a base may sit exactly. */
+  killSamplesBack: number | null;
+}
+
+const oracleStepArb: fc.Arbitrary<OracleStep> = fc.record({
+  dtMs: fc.oneof(
+    { weight: 1, arbitrary: fc.constant(0) },
+    { weight: 3, arbitrary: fc.integer({ min: 1, max: 300 }) },
+    { weight: 2, arbitrary: fc.integer({ min: 1, max: 3000 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 4000 }).map((q) => q / 4) },
+  ),
+  availablePct: fc.integer({ min: 0, max: 100 }),
+  freePctOfMin: fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 0, max: 99 }) }, { weight: 1, arbitrary: fc.integer({ min: 100, max: 400 }) }),
+  reclaimed: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 1000 })),
+  stalls: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 20 })),
+  psiFullUs: fc.integer({ min: 0, max: 3_000_000 }),
+  psiMissing: fc.boolean(),
+  starvationKillAgoMs: fc.option(fc.integer({ min: -1000, max: 70_000 }), { nil: null }),
+  killAgoMs: fc.option(fc.integer({ min: -1000, max: 40_000 }), { nil: null }),
+  killSamplesBack: fc.option(fc.nat(60), { nil: null, freq: 2 }),
+});
+
+const oracleConfigArb: fc.Arbitrary<MachineGuardConfig> = fc.record({
+  lowAvailablePct: fc.constantFrom(0, 1, 5, 10, 50),
+  lowSwapFreePct: fc.constantFrom(0, 5, 60),
+  criticalAvailablePct: fc.constantFrom(0, 1.5, 5),
+  starvationWindowMs: fc.constantFrom(0, 1, 250, 1000, 3000, 10_000),
+  starvationKillIntervalMs: fc.constantFrom(0, 1000, 60_000),
+  psiFullPct: fc.constantFrom(0, 10, 60, 100),
+  psiWindowMs: fc.constantFrom(0.5, 1, 500, 2000, 7000, 30_000),
+});
+
+describe("property: the same verdicts as the O(n) detectors, at every sample", () => {
+  it("kept samples, each detector and the combined verdict (kind, critical, heldBack, reason) agree with the oracle", () => {
+    const seen = new Map<string, number>();
+    const count = (what: string): void => void seen.set(what, (seen.get(what) ?? 0) + 1);
+    fc.assert(
+      fc.property(
+        oracleConfigArb,
+        fc.array(oracleStepArb, { minLength: 1, maxLength: 250, size: "max" }),
+        fc.constantFrom("none", "all", "mixed"),
+        fc.constantFrom(0, 1024 * MIB),
+        (cfg, steps, psiMode, swapTotalBytes) => {
+          const history = emptyHistory();
+          let oracle: MachineSample[] = [];
+          let t = 1000;
+          let reclaimed = 0;
+          let stalls = 0;
+          let psi = 0;
+          for (const step of steps) {
+            t += step.dtMs;
+            reclaimed += step.reclaimed;
+            stalls += step.stalls;
+            psi += Math.min(step.psiFullUs, step.dtMs * 1000);
+            const psiTotal = psiMode === "none" || (psiMode === "mixed" && step.psiMissing) ? null : psi;
+            const s = sample({
+              atMs: t,
+              availableBytes: Math.ceil((step.availablePct / 100) * 1024 * MIB),
+              freeBytes: Math.ceil((step.freePctOfMin / 100) * 8 * MIB),
+              swapTotalBytes,
+              swapFreeBytes: Math.round(swapTotalBytes / 2),
+              reclaimedPagesTotal: reclaimed,
+              allocStallsTotal: stalls,
+              psiSomeTotalUs: psiTotal,
+              psiFullTotalUs: psiTotal,
+            });
+            appendSample(history, s, cfg);
+            oracle = oraclePruneHistory([...oracle, s], cfg);
+            assert.deepEqual(kept(history), oracle, "the samples kept");
+
+            const atSample = step.killSamplesBack === null ? undefined : oracle[Math.max(0, oracle.length - 1 - step.killSamplesBack)]?.atMs;
+            const context: DetectContext = {
+              lastStarvationKillAtMs: step.starvationKillAgoMs === null ? null : t - step.starvationKillAgoMs,
+              lastKillAtMs: atSample ?? (step.killAgoMs === null ? null : t - step.killAgoMs),
+            };
+            const starvation = watermarkStarvation(history, cfg, context);
+            assert.deepEqual(starvation, oracleWatermarkStarvation(oracle, cfg, context), "watermark starvation");
+            const pressure = memoryPressure(history, cfg, context);
+            assert.deepEqual(pressure, oracleMemoryPressure(oracle, cfg, context), "memory pressure");
+            const verdict = detectMachinePressure(history, cfg, context);
+            assert.deepEqual(verdict, oracleDetectMachinePressure(oracle, cfg, context), "the verdict");
+            count(verdict.kind + (verdict.heldBack === undefined ? "" : " held back"));
+            if (starvation !== null) count(`starvation${starvation.heldBack === undefined ? "" : " held back"}`);
+            if (pressure !== null) count("pressure");
+            if (pressure === null && oracleMemoryPressure(oracle, cfg, { lastStarvationKillAtMs: null }) !== null) count("pressure only before the kill");
+          }
+        },
+      ),
+      { seed: 42, numRuns: 250 },
+    );
+    // Without these the agreement above would be vacuous for some rule.
+    for (const what of ["ok", "low-memory", "watermark-starvation", "watermark-starvation held back", "memory-pressure", "starvation", "starvation held back", "pressure", "pressure only before the kill"]) {
+      assert.ok((seen.get(what) ?? 0) >= 200, `${what}: seen ${seen.get(what) ?? 0} times (${JSON.stringify([...seen])})`);
+    }
   });
 });
