@@ -70,18 +70,19 @@ export async function runDaemon(args: RunArgs): Promise<number> {
   if (owner.kind === "absent") {
     log(`the state directory ${stateDir} cannot be created (${owner.reason}): no original can be recorded, so no cgroup setting will be changed (no v1 takeover, no soft-limit mode)`);
   }
-  const host = createLinuxHost();
-  const capabilities = host.capabilities();
-  for (const line of capabilities.notes) log(line);
-  const protection = host.protectSelf();
-  for (const line of protection) log(line);
-
+  // Before anything else is said: a refused journal (another daemon's, or not ours) is the only output.
   const journalPath = config.journal ?? journalPathIn(stateDir);
   const opened = FileJournal.open(journalPath, log);
   if (!opened.ok && opened.kind === "refused") {
     log(`${opened.message}; not starting`);
     return 2;
   }
+  const host = createLinuxHost();
+  const capabilities = host.capabilities();
+  for (const line of capabilities.notes) log(line);
+  const protection = host.protectSelf();
+  for (const line of protection) log(line);
+
   let journal: JournalSink;
   let fileJournal: FileJournal | null = null;
   if (opened.ok) {

@@ -5,11 +5,14 @@
 // write on an O_APPEND descriptor; a write that fails half way (a full disk writes up to the last
 // free page and stops) is cut back to where the file ended before it; and a file that already
 // ends inside a line (an earlier crash) gets a line end before the first new record.
+// One daemon per journal: the file is flocked for the daemon's life (`--journal` is outside the
+// state directory's lock, so two daemons could otherwise be given the same file).
 // Readers (journal-reader.ts) skip any line that is not one complete record.
 
 import { closeSync, constants as fsConstants, fdatasyncSync, fstatSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { JournalRecord, JournalSink } from "../engine/journal-record.js";
+import { tryLockExclusive } from "../host/linux/exclusive-lock.js";
 import { inspectJournalTail, type JournalTail } from "./journal-tail.js";
 import { makeParents } from "./make-parents.js";
 import { privateStateAdvice, unsafeStateReason } from "./private-state.js";
@@ -21,7 +24,7 @@ const APPEND_FLAGS = fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O
 /**
  * Why a journal was not opened. "unavailable": it cannot be (a read-only or missing place); the
  * daemon runs on and prints its records. "refused": it must not be used (not this user's own
- * file); the daemon does not start, since its records would go where someone else chose.
+ * file, or another daemon writes it); the daemon does not start.
  */
 export type JournalOpenFailure = { ok: false; kind: "unavailable" | "refused"; message: string };
 
@@ -76,6 +79,13 @@ export class FileJournal implements JournalSink {
       if (unsafe !== null) {
         closeSync(fd);
         return { ok: false, kind: "refused", message: `the journal ${unsafe}: ${privateStateAdvice("file")}` };
+      }
+      const lock = tryLockExclusive(fd);
+      if (lock.kind !== "locked") {
+        closeSync(fd);
+        return lock.kind === "held"
+          ? { ok: false, kind: "refused", message: `the journal ${path} is written by another process (${lock.holderPid === null ? "its lock's holder is not known" : `pid ${lock.holderPid}`}): one daemon per journal; give this one another --journal` }
+          : { ok: false, kind: "unavailable", message: `cannot lock journal ${path}: ${lock.error.message}` };
       }
       tail = inspectJournalTail(path, ops.sizeBytes(fd));
     } catch (error) {
@@ -137,14 +147,16 @@ export class FileJournal implements JournalSink {
     const bytes = Buffer.from(this.startsInsideLine ? `\n${line}` : line);
     const sizeBefore = this.sizeOrNull(fd);
     let failure: string | null = null;
+    // A write that throws wrote nothing: write(2) either transfers bytes or fails.
+    let writtenBytes = 0;
     try {
-      const written = this.ops.write(fd, bytes);
-      if (written < bytes.length) failure = `only ${written} of ${bytes.length} bytes written (disk full?)`;
+      writtenBytes = this.ops.write(fd, bytes);
+      if (writtenBytes < bytes.length) failure = `only ${writtenBytes} of ${bytes.length} bytes written (disk full?)`;
     } catch (error) {
       failure = (error as Error).message;
     }
     if (failure !== null) {
-      this.cutPartialWrite(fd, sizeBefore);
+      this.cutPartialWrite(fd, sizeBefore, writtenBytes);
       return failure;
     }
     this.startsInsideLine = false;
@@ -158,18 +170,20 @@ export class FileJournal implements JournalSink {
   }
 
   /**
-   * After a failed write, take back whatever part of it reached the file, so the next record does
-   * not land on a fragment. The size before is the journal's own: one daemon writes one journal.
+   * After a failed write, take back the part of it that reached the file, so the next record does
+   * not land on a fragment. Only when the file grew by exactly that part: anything else at its end
+   * may be another writer's record (the lock keeps other daemons out, not every process), and
+   * cutting it would destroy it. Then nothing is cut, and the next record starts on a line of its own.
    */
-  private cutPartialWrite(fd: number, sizeBefore: number | null): void {
+  private cutPartialWrite(fd: number, sizeBefore: number | null, writtenBytes: number): void {
     const sizeAfter = this.sizeOrNull(fd);
-    if (sizeBefore !== null && sizeAfter === sizeBefore) return; // nothing reached the file
-    if (sizeBefore !== null && sizeAfter !== null && sizeAfter > sizeBefore) {
+    if (sizeBefore !== null && sizeAfter === sizeBefore + writtenBytes) {
+      if (writtenBytes === 0) return; // nothing reached the file
       try {
         this.ops.truncate(fd, sizeBefore);
         return;
       } catch {
-        // fall through: the fragment stays, so the next record must start on a line of its own
+        // fall through: the fragment stays
       }
     }
     this.startsInsideLine = true;

@@ -3,7 +3,7 @@
 // and a failing disk is reported once per episode, never thrown.
 
 import assert from "node:assert/strict";
-import { chmodSync, chownSync, linkSync, readFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, linkSync, openSync, readFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -127,7 +127,7 @@ test("a short write (disk full) is cut back: the next record lands on a clean li
   });
 });
 
-test("a write that throws after part of it reached the file is cut back too (sizes compared before and after)", () => {
+test("a write that throws wrote nothing: bytes that appeared anyway are not cut (they may be another writer's), and the next record starts on its own line", () => {
   withTempDir((dir) => {
     const path = join(dir, "journal.jsonl");
     const ops = faultyOps();
@@ -138,8 +138,50 @@ test("a write that throws after part of it reached the file is cut back too (siz
     ops.fault = "none";
     journal.append({ type: "daemon", message: "two" });
     journal.close();
-    assert.deepEqual(parseJournalText(readFileSync(path, "utf8")).skipped, []);
+    assert.equal(ops.truncations, 0);
+    assert.deepEqual(parseJournalText(readFileSync(path, "utf8")).skipped.map((l) => l.why), ["not a record"], "the fragment is a line of its own that readers skip");
     assert.deepEqual(messages(path).slice(0, 2), ["one", "two"]);
+  });
+});
+
+test("a failed write while someone else appended a whole record: that record is never cut away", () => {
+  withTempDir((dir) => {
+    const path = join(dir, "journal.jsonl");
+    const ops = faultyOps();
+    const journal = openOrFail(path, () => {}, ops);
+    journal.append({ type: "daemon", message: "one" });
+    const other = `${JSON.stringify({ time: new Date().toISOString(), type: "decision", message: "another writer: killed pid 1234" })}\n`;
+    const otherFd = openSync(path, "a");
+    ops.write = (fd, bytes) => {
+      writeSync(otherFd, other); // lands between our size check and our write
+      return writeSync(fd, bytes.subarray(0, Math.floor(bytes.length / 2))); // then the disk is full
+    };
+    journal.append({ type: "daemon", message: "lost" });
+    ops.write = NODE_FILE_OPS.write;
+    journal.append({ type: "daemon", message: "two" });
+    journal.close();
+    closeSync(otherFd);
+    assert.equal(ops.truncations, 0, "the file grew by more than our part: not ours to cut");
+    assert.deepEqual(messages(path).slice(0, 3), ["one", "another writer: killed pid 1234", "two"]);
+  });
+});
+
+test("one daemon per journal: a second open of a journal in use is refused naming the holder, and free again once closed", () => {
+  withTempDir((dir) => {
+    const path = join(dir, "journal.jsonl");
+    const first = openOrFail(path, () => {});
+    const second = FileJournal.open(path, () => {});
+    assert.deepEqual(second, {
+      ok: false,
+      kind: "refused",
+      message: `the journal ${path} is written by another process (pid ${process.pid}): one daemon per journal; give this one another --journal`,
+    });
+    first.append({ type: "daemon", message: "one" });
+    first.close();
+    const third = openOrFail(path, () => {});
+    third.append({ type: "daemon", message: "two" });
+    third.close();
+    assert.deepEqual(messages(path), ["one", "two"]);
   });
 });
 

@@ -401,3 +401,32 @@ test("`oomwarden restore` leaves alone a listed cgroup that a daemon of another 
     rmSync(liveDir, { recursive: true, force: true });
   }
 });
+
+test("a second daemon given the first one's journal (with another state directory) is refused: exit 2, one line naming the journal and its writer", { timeout: 30_000 }, async () => {
+  const firstDir = tempDir();
+  const secondDir = tempDir();
+  const journal = join(firstDir, "shared.jsonl");
+  let first: Daemon | null = null;
+  try {
+    first = startDaemon(["run", "--config", inertGuardConfig(firstDir), "--journal", journal, "--state-dir", firstDir]);
+    const d = first;
+    await waitFor("the first daemon's journal", () => d.stderr().includes(`journal: ${journal}`));
+    const second = startDaemon(["run", "--config", inertGuardConfig(secondDir), "--journal", journal, "--state-dir", secondDir]);
+    assert.equal(await second.exited, 2);
+    assert.equal(
+      second.stderr(),
+      `oomwarden: the journal ${journal} is written by another process (pid ${d.child.pid}): one daemon per journal; give this one another --journal; not starting\n`,
+    );
+    d.child.kill("SIGTERM");
+    assert.equal(await d.exited, 0);
+    assert.deepEqual(
+      journalLines(journal).filter((r) => r.type === "daemon").map((r) => r.message),
+      [`started, pid ${d.child.pid}`, "stopped: SIGTERM"],
+      "only the first daemon wrote it",
+    );
+  } finally {
+    if (first && first.child.exitCode === null) first.child.kill("SIGKILL");
+    rmSync(firstDir, { recursive: true, force: true });
+    rmSync(secondDir, { recursive: true, force: true });
+  }
+});
