@@ -53,10 +53,12 @@ const DEFAULT_MEM_MIB = 1024;
 export const MAX_MEM_MIB = 1024;
 const DEFAULT_CPUS = 2;
 const DEFAULT_TIMEOUT_MS = 240_000;
-// The 6.1 virtio transport takes at most 512000-byte 9p messages; init mounts with that size.
+// The host's root spans several filesystems; remap keeps their inode numbers apart in the guest.
 const SHARE_OPTIONS = "security_model=none,multidevs=remap";
+// qemu's option syntax: a comma inside a value is written twice.
+const optionValue = (value: string): string => value.replaceAll(",", ",,");
 
-export function qemuArguments(options: { kernel: string; initramfs: string; sharePath: string; memMiB: number; cpus: number }): string[] {
+function qemuArguments(options: { kernel: string; initramfs: string; sharePath: string; memMiB: number; cpus: number }): string[] {
   return [
     // KVM cannot boot stock kernels on our machines (the guest hangs in the BIOS), so emulate;
     // thread=multi gives each vCPU its own host thread. The translated-code cache defaults to
@@ -67,12 +69,12 @@ export function qemuArguments(options: { kernel: string; initramfs: string; shar
     "-nographic",
     "-no-reboot",
     "-nic", "none",
-    "-kernel", options.kernel,
-    "-initrd", options.initramfs,
+    "-kernel", optionValue(options.kernel),
+    "-initrd", optionValue(options.initramfs),
     // panic=-1 turns a guest panic into a reboot, and -no-reboot turns that into qemu exiting.
     "-append", "console=ttyS0 panic=-1 quiet",
     "-virtfs", `local,path=/,mount_tag=hostroot,readonly=on,${SHARE_OPTIONS}`,
-    "-virtfs", `local,path=${options.sharePath},mount_tag=results,${SHARE_OPTIONS}`,
+    "-virtfs", `local,path=${optionValue(options.sharePath)},mount_tag=results,${SHARE_OPTIONS}`,
   ];
 }
 
@@ -160,7 +162,8 @@ export async function runInGuest(options: GuestRunOptions): Promise<GuestRun> {
     const qemu = spawn(QEMU_BINARY, args, { stdio: ["ignore", "pipe", "pipe"] });
     qemu.stdout.setEncoding("utf8").on("data", (text: string) => chunks.push({ atMs: Date.now() - startedAt, text }));
     qemu.stderr.setEncoding("utf8").on("data", (text: string) => (qemuStderr += text));
-    // qemu must not outlive us: a test runner killed mid-run would otherwise leave a 1 GiB guest.
+    // qemu must not outlive the test process when it exits early (a failed hook, process.exit);
+    // a guest left behind otherwise still powers off when its script ends.
     const killQemu = (): void => {
       if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill("SIGKILL");
     };
