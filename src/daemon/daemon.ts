@@ -70,6 +70,13 @@ export async function runDaemon(args: RunArgs): Promise<number> {
   if (owner.kind === "absent") {
     log(`the state directory ${stateDir} cannot be created (${owner.reason}): no original can be recorded, so no cgroup setting will be changed (no v1 takeover, no soft-limit mode)`);
   }
+  // The originals of cgroups an earlier daemon left taken over: without them, nothing may start.
+  const ledgerOpened = FileLedger.open(ledgerPathIn(stateDir), log);
+  if (!ledgerOpened.ok) {
+    log(`${ledgerOpened.error.message}; not starting, since the originals it may hold would be lost`);
+    return 2;
+  }
+  const ledger = ledgerOpened.value;
   // Before anything else is said: a refused journal (another daemon's, or not ours) is the only output.
   const journalPath = config.journal ?? journalPathIn(stateDir);
   const opened = FileJournal.open(journalPath, log);
@@ -96,8 +103,6 @@ export async function runDaemon(args: RunArgs): Promise<number> {
   }
   journal.append({ type: "daemon", message: `started, pid ${process.pid}${config.engine.dryRun ? ", dry run" : ""}`, notes: [...capabilities.notes, ...protection] });
 
-  // The journal's open created the state directory when it lives there; the ledger needs it too.
-  const ledger = FileLedger.open(ledgerPathIn(stateDir), log);
   const engine = new Engine(host, journal, config.engine, { log, ledger });
   let resolveExit: (code: number) => void = () => {};
   const exited = new Promise<number>((resolve) => (resolveExit = resolve));

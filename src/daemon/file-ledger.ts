@@ -18,16 +18,20 @@ export class FileLedger implements TakeoverLedger {
   ) {}
 
   /**
-   * For the daemon. A missing file is an empty ledger. An unreadable or corrupt one is moved aside
-   * (to `.unreadable-<time>`, where its entries can still be read by hand) and a new one started; if even
-   * that fails, every write is refused, since rewriting it would destroy originals it may hold.
+   * For the daemon. A missing file is an empty ledger. One that was read and is not a ledger is
+   * moved aside (to `.unreadable-<time>`, where its entries can still be read by hand) and a new one
+   * started; if even that fails, every write is refused, since rewriting it would destroy originals
+   * it may hold. One that could not be read at all (EIO, EMFILE), or is not this user's own file,
+   * is an error: its contents are unknown, and starting without them would treat the cgroups it
+   * lists as set by their owners and never give their originals back.
    */
-  static open(path: string, onError: (message: string) => void = () => {}): FileLedger {
+  static open(path: string, onError: (message: string) => void = () => {}): Result<FileLedger> {
     const leftovers = removeStaleTemporaries(path);
     if (leftovers.length > 0) onError(`removed ${leftovers.join(", ")}: left beside the takeover ledger by a writer that died mid-write`);
     const read = readLedgerFile(path);
-    if (read.ok) return new FileLedger(path, read.value, null, onError);
-    return new FileLedger(path, { cgroups: {}, limits: {} }, setAside(path, read.error.message, onError), onError);
+    if (read.ok) return { ok: true, value: new FileLedger(path, read.value, null, onError) };
+    if (read.error.code !== "LEDGER_INVALID") return read;
+    return { ok: true, value: new FileLedger(path, { cgroups: {}, limits: {} }, setAside(path, read.error.message, onError), onError) };
   }
 
   /** For `oomwarden restore`: anything but a readable ledger (or none at all) is an error, never an empty ledger. */

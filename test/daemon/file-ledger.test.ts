@@ -8,7 +8,15 @@ import { fileURLToPath } from "node:url";
 import { FileLedger } from "../../src/daemon/file-ledger.js";
 import { writeLedgerFile } from "../../src/daemon/ledger-file.js";
 
+const NOBODY = 65534;
 const FILE_LEDGER_JS = fileURLToPath(new URL("../../src/daemon/file-ledger.js", import.meta.url));
+
+/** The daemon's open, which must succeed here. */
+function openLedger(path: string, onError: (message: string) => void = () => {}): FileLedger {
+  const opened = FileLedger.open(path, onError);
+  if (!opened.ok) assert.fail(opened.error.message);
+  return opened.value;
+}
 
 function withDir(body: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), "oomwarden-ledger-"));
@@ -22,15 +30,15 @@ function withDir(body: (dir: string) => void): void {
 test("the ledger keeps original values across processes and forgets restored ones", () => {
   withDir((dir) => {
     const path = join(dir, "state", "takeover.json");
-    const ledger = FileLedger.open(path, (m) => assert.fail(m));
+    const ledger = openLedger(path, (m) => assert.fail(m));
     assert.equal(ledger.recall("/cg/a"), null);
     assert.ok(ledger.remember("/cg/a", false).ok);
     assert.ok(ledger.remember("/cg/b", true).ok);
-    const reread = FileLedger.open(path, (m) => assert.fail(m));
+    const reread = openLedger(path, (m) => assert.fail(m));
     assert.equal(reread.recall("/cg/a"), false);
     assert.equal(reread.recall("/cg/b"), true);
     reread.forget("/cg/a");
-    assert.deepEqual(FileLedger.open(path).all(), { "/cg/b": true });
+    assert.deepEqual(openLedger(path).all(), { "/cg/b": true });
     assert.deepEqual(JSON.parse(readFileSync(path, "utf8")), { version: 1, cgroups: { "/cg/b": true }, limits: {} });
   });
 });
@@ -40,21 +48,21 @@ test("a corrupt ledger is moved aside with its contents, never lost, and a new o
     const path = join(dir, "takeover.json");
     writeFileSync(path, '{ "version": 1, "cgroups": { "/cg/old": fal');
     const errors: string[] = [];
-    const ledger = FileLedger.open(path, (m) => errors.push(m));
+    const ledger = openLedger(path, (m) => errors.push(m));
     assert.equal(errors.length, 1);
     assert.match(errors[0] ?? "", /takeover\.json is not valid JSON .*; moved to .*takeover\.json\.unreadable-\S+ .*starting a new ledger/);
     const aside = readdirSync(dir).filter((name) => name.startsWith("takeover.json.unreadable-"));
     assert.equal(aside.length, 1);
     assert.equal(readFileSync(join(dir, aside[0] as string), "utf8"), '{ "version": 1, "cgroups": { "/cg/old": fal', "kept as it was");
     assert.ok(ledger.remember("/cg/a", false).ok);
-    assert.deepEqual(FileLedger.open(path).all(), { "/cg/a": false });
+    assert.deepEqual(openLedger(path).all(), { "/cg/a": false });
   });
 });
 
 test("an unreadable ledger that cannot be moved aside is never overwritten: every write is refused", () => {
   // /proc/self/stat reads fine, is not JSON, and cannot be renamed.
   const errors: string[] = [];
-  const ledger = FileLedger.open("/proc/self/stat", (m) => errors.push(m));
+  const ledger = openLedger("/proc/self/stat", (m) => errors.push(m));
   assert.match(errors[0] ?? "", /is not valid JSON .*cannot be moved aside .*no cgroup is taken over until it is repaired or removed/);
   const remembered = ledger.remember("/cg/a", false);
   assert.ok(!remembered.ok && /cannot be moved aside/.test(remembered.error.message));
@@ -65,7 +73,7 @@ test("a ledger that cannot be written refuses: remember() fails, nothing is clai
   withDir((dir) => {
     const path = join(dir, "takeover.json");
     const errors: string[] = [];
-    const ledger = FileLedger.open(path, (m) => errors.push(m));
+    const ledger = openLedger(path, (m) => errors.push(m));
     assert.ok(ledger.remember("/cg/kept", true).ok);
     // From now on the rename over the ledger fails (a directory is in the way), after the
     // temporary file was written and synced.
@@ -93,7 +101,7 @@ test("a ledger that cannot be written refuses: remember() fails, nothing is clai
 
 test("a ledger in a directory that cannot hold it says so", () => {
   const errors: string[] = [];
-  const ledger = FileLedger.open("/proc/oomwarden-ledger/takeover.json", (m) => errors.push(m));
+  const ledger = openLedger("/proc/oomwarden-ledger/takeover.json", (m) => errors.push(m));
   const remembered = ledger.remember("/cg/a", false);
   assert.ok(!remembered.ok);
   assert.equal(ledger.recall("/cg/a"), null);
@@ -103,18 +111,18 @@ test("a ledger in a directory that cannot hold it says so", () => {
 test("soft-limit originals survive the process, an unlimited original included, and malformed ones are dropped", () => {
   withDir((dir) => {
     const path = join(dir, "takeover.json");
-    const ledger = FileLedger.open(path, (m) => assert.fail(m));
+    const ledger = openLedger(path, (m) => assert.fail(m));
     assert.equal(ledger.recallLimit("/cg/a"), undefined, "nothing recorded is not the same as no limit");
     ledger.rememberLimit("/cg/a", 67108864);
     ledger.rememberLimit("/cg/b", null);
-    const reread = FileLedger.open(path, (m) => assert.fail(m));
+    const reread = openLedger(path, (m) => assert.fail(m));
     assert.equal(reread.recallLimit("/cg/a"), 67108864);
     assert.equal(reread.recallLimit("/cg/b"), null);
     reread.forgetLimit("/cg/a");
-    assert.deepEqual(FileLedger.open(path).allLimits(), { "/cg/b": null });
+    assert.deepEqual(openLedger(path).allLimits(), { "/cg/b": null });
     // A hand-edited file: only whole byte counts or null are taken.
     writeFileSync(path, JSON.stringify({ version: 1, ownerPid: 1, cgroups: {}, limits: { "/x": "64M", "/y": -1, "/z": 4096.5, "/ok": 4096 } }));
-    assert.deepEqual(FileLedger.open(path).allLimits(), { "/ok": 4096 });
+    assert.deepEqual(openLedger(path).allLimits(), { "/ok": 4096 });
   });
 });
 
@@ -149,7 +157,7 @@ test("the rename that replaces the ledger is made durable: the directory is sync
     const trace = join(dir, "trace");
     const script = `import { FileLedger } from ${JSON.stringify(FILE_LEDGER_JS)};
       const ledger = FileLedger.open(${JSON.stringify(join(dir, "takeover.json"))});
-      if (!ledger.remember("/cg/a", false).ok) process.exit(3);`;
+      if (!ledger.ok || !ledger.value.remember("/cg/a", false).ok) process.exit(3);`;
     const run = spawnSync("strace", ["-f", "-y", "-e", "trace=rename,renameat,renameat2,fsync,fdatasync", "-o", trace, process.execPath, "--input-type=module", "-e", script]);
     assert.equal(run.status, 0, run.stderr.toString());
     const lines = readFileSync(trace, "utf8").split("\n");
@@ -183,7 +191,7 @@ test("the daemon's open removes the temporary files of writers that died mid-wri
     writeFileSync(`${path}.${process.pid}.tmp`, "");
     writeFileSync(join(dir, "takeover.json.notes"), "not ours");
     const said: string[] = [];
-    const ledger = FileLedger.open(path, (m) => said.push(m));
+    const ledger = openLedger(path, (m) => said.push(m));
     assert.deepEqual(readdirSync(dir).sort(), ["takeover.json.notes"]);
     assert.equal(said.length, 1);
     assert.match(said[0] ?? "", /^removed takeover\.json\.\d+\.tmp, takeover\.json\.\d+\.tmp: left beside the takeover ledger by a writer that died mid-write$/);
@@ -212,4 +220,27 @@ test("a ledger that is a symbolic link, another user's file, or writable by othe
       assert.ok(!foreign.ok && /belongs to uid 65534, not to uid 0/.test(foreign.error.message), JSON.stringify(foreign));
     }
   });
+});
+
+test("a ledger that cannot be read at all (EIO, EACCES) is an error for the daemon, never moved aside nor replaced", { skip: process.getuid?.() !== 0 ? "needs root (runs the open as another user)" : false }, () => {
+  withDir((dir) => {
+    // As user nobody, in nobody's own directory, a ledger of nobody's that nobody may read (mode 0200):
+    // an unreadable file in a directory where moving it aside would succeed.
+    chownSync(dir, NOBODY, NOBODY);
+    const path = join(dir, "takeover.json");
+    const contents = JSON.stringify({ version: 1, cgroups: { "/sys/fs/cgroup/memory/job": false } });
+    writeFileSync(path, contents, { mode: 0o200 });
+    chownSync(path, NOBODY, NOBODY);
+    const script = `import { FileLedger } from ${JSON.stringify(FILE_LEDGER_JS)};
+      const opened = FileLedger.open(${JSON.stringify(path)}, (m) => console.log("said: " + m));
+      console.log(JSON.stringify(opened.ok ? "opened" : opened.error));`;
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { uid: NOBODY, gid: NOBODY, encoding: "utf8" });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), { code: "LEDGER_UNREADABLE", message: `cannot read the takeover ledger ${path}: EACCES: permission denied` });
+    assert.deepEqual(readdirSync(dir), ["takeover.json"], "nothing moved aside");
+    assert.equal(readFileSync(path, "utf8"), contents, "nor rewritten");
+  });
+  // A real EIO: /proc/self/mem is this user's plain file, and reading it at offset 0 fails so.
+  const eio = FileLedger.open("/proc/self/mem");
+  assert.ok(!eio.ok && /^cannot read the takeover ledger \/proc\/self\/mem: EIO: i\/o error/.test(eio.error.message), JSON.stringify(eio));
 });

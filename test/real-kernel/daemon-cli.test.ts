@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import test from "node:test";
@@ -428,5 +428,23 @@ test("a second daemon given the first one's journal (with another state director
     if (first && first.child.exitCode === null) first.child.kill("SIGKILL");
     rmSync(firstDir, { recursive: true, force: true });
     rmSync(secondDir, { recursive: true, force: true });
+  }
+});
+
+test("a takeover ledger the daemon cannot read or trust stops it before anything is changed: exit 2, one line", { timeout: 30_000 }, async () => {
+  const dir = tempDir();
+  try {
+    const ledger = join(dir, "takeover.json");
+    writeFileSync(ledger, JSON.stringify({ version: 1, cgroups: { "/sys/fs/cgroup/memory/job": false } }));
+    chmodSync(ledger, 0o666);
+    const daemon = startDaemon(["run", "--config", inertGuardConfig(dir), "--state-dir", dir]);
+    assert.equal(await daemon.exited, 2);
+    assert.equal(
+      daemon.stderr(),
+      `oomwarden: the takeover ledger ${ledger} can be written by every user (mode 0666): the state files must be plain files of uid ${process.getuid?.()}, writable by it alone; not starting, since the originals it may hold would be lost\n`,
+    );
+    assert.ok(readFileSync(ledger, "utf8").includes("/sys/fs/cgroup/memory/job"), "left as it was");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
