@@ -53,15 +53,23 @@ function restoreFrom(path: string, out: (line: string) => void): number {
   }
   const host = createLinuxHost();
   /**
-   * A removed cgroup has nothing left to restore: it is forgotten. One that a daemon of another
-   * state directory manages now is left alone (and stays listed) until that daemon lets it go.
+   * A removed cgroup has nothing left to restore: it is forgotten. Removed means ENOENT inside a
+   * mounted memory hierarchy: a path that cannot be resolved for any other reason (the hierarchy
+   * not mounted here, no permission, an unreadable mount table) may name a live cgroup, and its
+   * original must not be lost. One that a daemon of another state directory manages now is left
+   * alone (and stays listed) until that daemon lets it go.
    */
   const each = (cgroups: string[], forget: (cgroup: string) => void, restore: (ref: CgroupRef, cgroup: string) => { ok: boolean; message: string }): void => {
     for (const cgroup of cgroups) {
       const ref = host.resolveCgroup(cgroup);
       if (!ref.ok) {
-        out(`${cgroup}: ${ref.error.message}; forgotten`);
-        forget(cgroup);
+        if (ref.error.code === "ENOENT") {
+          out(`${ref.error.message}: removed, nothing to restore; forgotten`);
+          forget(cgroup);
+        } else {
+          problems++;
+          out(`${ref.error.message}; not restored, still listed`);
+        }
         continue;
       }
       const claim = host.claimCgroup(ref.value);

@@ -10,10 +10,19 @@ import test from "node:test";
 import { runRestore } from "../../src/daemon/restore.js";
 import { claimStateDir } from "../../src/daemon/state-dir-lock.js";
 import { ledgerPathIn } from "../../src/daemon/paths.js";
+import { readCgroupMounts } from "../../src/host/linux/cgroup-mounts.js";
 import { holdStateDirElsewhere } from "./state-dir-holder.js";
 
-/** A path no cgroup mount holds: restore forgets it, so the test needs no real cgroup. */
-const GONE_CGROUP = "/nonexistent/oomwarden-restore-test";
+/**
+ * A cgroup that does not exist inside this machine's memory hierarchy: restore forgets it as
+ * removed, so the test needs no real cgroup. Null where no memory hierarchy is mounted.
+ */
+const MEMORY_ROOT = ((): string | null => {
+  const mounts = readCgroupMounts();
+  return mounts.ok ? (mounts.value.v1Memory ?? mounts.value.v2) : null;
+})();
+const GONE_CGROUP = join(MEMORY_ROOT ?? "/sys/fs/cgroup", `oomwarden-restore-test-gone-${process.pid}`);
+const NEEDS_MEMORY_HIERARCHY = MEMORY_ROOT === null ? "no memory cgroup hierarchy is mounted" : false;
 
 function restore(dir: string): { code: number; lines: string[] } {
   const lines: string[] = [];
@@ -54,7 +63,7 @@ test("no ledger at all is nothing to restore (exit 0)", () =>
     assert.match(none.lines.join("\n"), /nothing to restore/);
   }));
 
-test("a live process named like oomwarden with the ledger's ownerPid does not stop restore: the lock is free, so nobody owns the cgroups", async () => {
+test("a live process named like oomwarden with the ledger's ownerPid does not stop restore: the lock is free, so nobody owns the cgroups", { skip: NEEDS_MEMORY_HIERARCHY }, async () => {
   let lookalike: ChildProcess | null = null;
   await withDir(async (dir) => {
     try {
@@ -65,7 +74,7 @@ test("a live process named like oomwarden with the ledger's ownerPid does not st
       writeLedger(dir, pid);
       const run = restore(dir);
       assert.equal(run.code, 0, run.lines.join("\n"));
-      assert.match(run.lines.join("\n"), new RegExp(`${GONE_CGROUP}: .*; forgotten`));
+      assert.deepEqual(run.lines, [`cgroup path ${GONE_CGROUP} does not exist: removed, nothing to restore; forgotten`]);
       assert.deepEqual(JSON.parse(readFileSync(ledgerPathIn(dir), "utf8")).cgroups, {});
     } finally {
       (lookalike as ChildProcess | null)?.kill("SIGKILL");
@@ -73,7 +82,7 @@ test("a live process named like oomwarden with the ledger's ownerPid does not st
   });
 });
 
-test("while a daemon holds the state directory, restore refuses naming it and changes nothing; after its death it proceeds", async () => {
+test("while a daemon holds the state directory, restore refuses naming it and changes nothing; after its death it proceeds", { skip: NEEDS_MEMORY_HIERARCHY }, async () => {
   await withDir(async (dir) => {
     writeLedger(dir, 1);
     const holder = await holdStateDirElsewhere(dir);
@@ -113,4 +122,15 @@ test("restore holds the state directory while it works: a daemon starting meanwh
     const free = claimStateDir(dir, "run");
     assert.equal(free.kind, "owned", "released when restore is done");
     if (free.kind === "owned") free.release();
+  }));
+
+test("a listed cgroup whose path lies outside every mounted memory hierarchy is kept, not forgotten: the hierarchy may just not be mounted here", () =>
+  withDir((dir) => {
+    const unmounted = "/nonexistent/memory/job";
+    writeFileSync(ledgerPathIn(dir), JSON.stringify({ version: 1, cgroups: { [unmounted]: false } }));
+    const run = restore(dir);
+    assert.equal(run.code, 1);
+    assert.equal(run.lines.length, 1, run.lines.join("\n"));
+    assert.match(run.lines[0] ?? "", new RegExp(`^cgroup path ${unmounted} does not exist here, and lies outside every mounted memory cgroup hierarchy \\(.*\\); not restored, still listed$`));
+    assert.deepEqual(JSON.parse(readFileSync(ledgerPathIn(dir), "utf8")).cgroups, { [unmounted]: false }, "the original is kept");
   }));

@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import test from "node:test";
 import { fileURLToPath } from "node:url";
 import { readJournal } from "../../src/daemon/journal-reader.js";
-import { createScratchMemoryCgroup, v1MemoryUnavailableReason } from "../../src/host/linux/scratch-cgroup.js";
+import { createScratchMemoryCgroup, V1_MEMORY_ROOT, v1MemoryUnavailableReason } from "../../src/host/linux/scratch-cgroup.js";
 import { isAlive, killQuietly, MIB, oomControl, startInside, UNBOUNDED_HOG, waitFor } from "./support.js";
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "src", "cli", "main.js");
@@ -445,6 +445,34 @@ test("a takeover ledger the daemon cannot read or trust stops it before anything
     );
     assert.ok(readFileSync(ledger, "utf8").includes("/sys/fs/cgroup/memory/job"), "left as it was");
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("`oomwarden restore` where the v1 memory hierarchy is not mounted keeps the entry (exit 1); where it is, it restores", { skip: skip ?? false, timeout: 60_000 }, async (t) => {
+  const dir = tempDir();
+  const cgroup = createScratchMemoryCgroup("unmounted", 64 * MIB);
+  try {
+    // What a daemon killed by SIGKILL leaves behind.
+    writeFileSync(join(cgroup.path, "memory.oom_control"), "1");
+    writeFileSync(join(dir, "takeover.json"), JSON.stringify({ version: 1, cgroups: { [cgroup.path]: false } }));
+    // A mount namespace of its own without the memory hierarchy, as in a container.
+    const inside = spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-c", 'umount "$0" && exec "$1" "$2" restore --state-dir "$3"', V1_MEMORY_ROOT, process.execPath, CLI, dir], { encoding: "utf8" });
+    if (inside.error !== undefined || /^(unshare|umount):/m.test(inside.stderr)) {
+      t.skip(`cannot unmount ${V1_MEMORY_ROOT} in a mount namespace: ${inside.error?.message ?? inside.stderr.trim()}`);
+      return;
+    }
+    assert.equal(inside.status, 1, inside.stdout + inside.stderr);
+    assert.match(inside.stdout + inside.stderr, new RegExp(`^cgroup path ${cgroup.path} does not exist here, and lies outside every mounted memory cgroup hierarchy .*; not restored, still listed$`, "m"));
+    assert.equal(oomControl(cgroup.path).oomKillDisable, 1);
+    assert.ok(cgroup.path in JSON.parse(readFileSync(join(dir, "takeover.json"), "utf8")).cgroups, "still listed");
+
+    const restore = startDaemon(["restore", "--state-dir", dir]);
+    assert.equal(await restore.exited, 0, restore.stderr());
+    assert.match(restore.stderr(), new RegExp(`${cgroup.path}: oom_kill_disable restored to 0`));
+    assert.equal(oomControl(cgroup.path).oomKillDisable, 0);
+  } finally {
+    await cgroup.remove();
     rmSync(dir, { recursive: true, force: true });
   }
 });

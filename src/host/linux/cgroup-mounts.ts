@@ -2,6 +2,7 @@
 // cgroup. Mount discovery is pure (mountinfo text in); validation goes through a LinuxFs so it
 // runs unchanged on fixture trees.
 
+import { normalize } from "node:path";
 import { fail, ok, type Result } from "../../core/result.js";
 import type { CgroupRef } from "../../engine/host.js";
 import { PROC, V1, V2 } from "./control-files.js";
@@ -85,8 +86,27 @@ function isFile(fs: LinuxFs, path: string): boolean {
 }
 
 /**
+ * A path that does not resolve. ENOENT, "the cgroup does not exist", only inside a mounted memory
+ * hierarchy (v1 with the memory controller, or v2): there a missing directory is a removed cgroup.
+ * Anywhere else the hierarchy may simply not be mounted here (a container, another mount
+ * namespace), and the cgroup may well exist: NOT_MOUNTED, which nobody may take for "removed".
+ */
+function missingPath(path: string, mounts: CgroupMounts, fs: LinuxFs): Result<CgroupRef> {
+  const lexical = normalize(path);
+  const memoryMounts = mounts.all.filter((mount) => mount.version === 2 || mount.controllers.includes("memory"));
+  const inside = memoryMounts.some((mount) => {
+    const canonical = fs.realpath(mount.mountPoint);
+    return isInside(lexical, canonical.ok ? canonical.value : mount.mountPoint);
+  });
+  if (inside) return fail("ENOENT", `cgroup path ${path} does not exist`);
+  const known = memoryMounts.length === 0 ? "no memory cgroup hierarchy is mounted" : `memory cgroup mounts: ${memoryMounts.map(describeMount).join("; ")}`;
+  return fail("NOT_MOUNTED", `cgroup path ${path} does not exist here, and lies outside every mounted memory cgroup hierarchy (${known})`);
+}
+
+/**
  * Checks that path is a memory cgroup we can manage and returns its canonical path.
- * Errors name the path: ENOENT, ENOTDIR, EINVAL (relative path), OUTSIDE_MOUNTS, NOT_MEMCG.
+ * Errors name the path: ENOENT (removed: see missingPath), NOT_MOUNTED, ENOTDIR, EINVAL (relative
+ * path), OUTSIDE_MOUNTS, NOT_MEMCG.
  * Symlinks and `..` are resolved first, so "/sys/fs/cgroup/memory/../freezer" is judged as the
  * freezer hierarchy it really is.
  */
@@ -96,7 +116,7 @@ export function validateCgroupPath(path: string, mounts: CgroupMounts, fs: Linux
   }
   const resolved = fs.realpath(path);
   if (!resolved.ok) {
-    if (isVanishedCode(resolved.error.code)) return fail("ENOENT", `cgroup path ${path} does not exist`);
+    if (isVanishedCode(resolved.error.code)) return missingPath(path, mounts, fs);
     return fail(resolved.error.code, `cgroup path ${path} cannot be resolved: ${resolved.error.message}`);
   }
   const real = resolved.value;

@@ -113,6 +113,8 @@ export class LinuxHost implements Host {
   }
 
   resolveCgroup(path: string): Result<CgroupRef> {
+    // Without the mount table no answer is sure, "does not exist" least of all.
+    if (this.mountsError !== null) return fail("MOUNTS_UNKNOWN", `cgroup path ${path} cannot be checked: ${this.mountsError}`);
     return validateCgroupPath(path, this.mounts, this.fs);
   }
   /**
