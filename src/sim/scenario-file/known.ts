@@ -21,6 +21,8 @@ export interface Known {
   threads: number;
   /** Where each program and step was written, for the work budget's errors (work-budget.ts). */
   written: Map<readonly Step[] | Step, Written>;
+  /** Where each key of an oomwarden policy's options was written, by its options object (same purpose). */
+  optionsWritten: Map<Readonly<Record<string, unknown>>, ReadonlyMap<string, Written>>;
 }
 
 /** A key of the file: its node (for the line) and its key path. */

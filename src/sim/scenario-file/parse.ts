@@ -60,7 +60,7 @@ function readScenario(top: Fields, source: string): Scenario | null {
     if (f) memory = readMemory(f);
   }
 
-  const known: Known = { cgroups: new Map(), locks: new Map(), tasks: new Map(), declaredAt: new Map(), taskRefs: [], durationMs, steps: 0, expanding: new Set(), threads: 0, written: new Map() };
+  const known: Known = { cgroups: new Map(), locks: new Map(), tasks: new Map(), declaredAt: new Map(), taskRefs: [], durationMs, steps: 0, expanding: new Set(), threads: 0, written: new Map(), optionsWritten: new Map() };
   const cgroups = readList(top, "cgroups", (f) => readCgroup(f, known));
   checkCgroupParents(d, cgroups, known);
   const locks = readList(top, "locks", (f) => readLock(f, known));
@@ -110,6 +110,13 @@ function blamedKey(top: Fields, problem: WorkProblem, known: Known, tickMs: numb
       return top.spelled("duration", TIME);
     case "setup":
       return { node: top.lineNode("tasks"), path: "tasks" };
+    case "sampling": {
+      // The option asking for the samples; with the engine's own intervals, the run's length.
+      const { key } = s.sampling;
+      const u = s.policy.userspace;
+      const written = key !== null && u.kind === "oomwarden" ? known.optionsWritten.get(u.options)?.get(key) : undefined;
+      return written ?? top.spelled("duration", TIME);
+    }
     case "reconcile":
     case "policies":
       return { node: top.lineNode("policies"), path: "policies" };

@@ -110,7 +110,7 @@ function readPolicyMapping(f: Fields, known: Known): PolicySpec | null {
         const cgroups = readCgroupRefs(d, managedNode, f.at("managedCgroups"), known, true);
         if (cgroups) spec.userspace.managedCgroups = cgroups;
       }
-      if (optionsNode !== undefined) spec.userspace.options = readOomwardenOptions(d, optionsNode, f.at("options"));
+      if (optionsNode !== undefined) spec.userspace.options = readOomwardenOptions(d, optionsNode, f.at("options"), known);
     }
   }
   return name === undefined ? null : spec;

@@ -9,7 +9,7 @@ import { readCgroupRefs } from "./cgroups.js";
 import { SCENARIO_DEFAULTS } from "./defaults.js";
 import type { Diagnostics } from "./diagnostics.js";
 import type { Fields } from "./fields.js";
-import type { Known } from "./known.js";
+import type { Known, Written } from "./known.js";
 import { listOrNone, quoted, show, suggest } from "./messages.js";
 import { readProgram } from "./programs.js";
 import { TIME } from "./units.js";
@@ -25,7 +25,7 @@ export function readUserspace(d: Diagnostics, node: Node | null, path: string, k
     const managedNode = f.get("managedCgroups");
     const managedCgroups = managedNode === undefined ? defaultManagedCgroups(known.cgroups.values()) : readCgroupRefs(d, managedNode, f.at("managedCgroups"), known, true);
     const optionsNode = f.get("options");
-    const options = optionsNode === undefined ? {} : readOomwardenOptions(d, optionsNode, f.at("options"));
+    const options = optionsNode === undefined ? {} : readOomwardenOptions(d, optionsNode, f.at("options"), known);
     if (managedCgroups) spec = { kind, managedCgroups, options };
   } else if (kind === "handler") spec = readHandler(f, known);
   f.done();
@@ -63,10 +63,11 @@ export function readHandler(f: Fields, known: Known): UserspaceSpec | null {
  * table's rule, then the rule across keys over the values set and the defaults of the rest, so a
  * scenario that breaks it fails here, with its line, and not when it runs.
  */
-export function readOomwardenOptions(d: Diagnostics, node: Node | null, path: string): Record<string, unknown> {
+export function readOomwardenOptions(d: Diagnostics, node: Node | null, path: string, known: Known): Record<string, unknown> {
   const f = d.map(node, path);
   if (!f) return {};
   const set = new Map<TunableName, unknown>();
+  const written = new Map<string, Written>();
   let allValid = true;
   for (const key of TUNABLE_NAMES) {
     const valueNode = f.get(key);
@@ -74,8 +75,10 @@ export function readOomwardenOptions(d: Diagnostics, node: Node | null, path: st
     const resolved = d.deref(valueNode);
     const value = resolved && isScalar(resolved) ? resolved.value : undefined;
     const checked = checkTunable(key, value);
-    if (checked.ok) set.set(key, value);
-    else {
+    if (checked.ok) {
+      set.set(key, value);
+      written.set(key, { node: f.lineNode(key), path: f.at(key) });
+    } else {
       allValid = false;
       d.report(resolved ?? f.lineNode(key), f.at(key), `expected ${checked.expected}, got ${show(resolved)}`);
     }
@@ -89,5 +92,7 @@ export function readOomwardenOptions(d: Diagnostics, node: Node | null, path: st
     const last = problem.keys.filter((k) => f.has(k)).reduce<CrossKeyName | null>((a, k) => (a === null || lineOfKey(k) >= lineOfKey(a) ? k : a), null);
     d.report(last === null ? f.node : f.lineNode(last), last === null ? path : f.at(last), problem.message);
   }
-  return Object.fromEntries(set);
+  const options = Object.fromEntries(set);
+  known.optionsWritten.set(options, written);
+  return options;
 }

@@ -3,6 +3,8 @@
 // estimate is work.ts's upper bound; the error names the key that asks for most of the work.
 
 import type { PolicySpec, Scenario } from "../scenario.js";
+import { ENGINE_INTERVAL_FLOOR_MS } from "./agent-sampling.js";
+import { shownName } from "./messages.js";
 import { busySleep, estimateRunWork, largestPart, type RunWork, type WorkPart } from "./work.js";
 
 /**
@@ -49,6 +51,12 @@ function why(part: WorkPart, run: RunWork, scenario: Scenario): string {
       return `${share} is ${amount(s.ticks)} ticks of ${scenario.tickMs} ms, each serving up to ${s.allocatingThreads} allocating threads among ${scenario.tasks.length} tasks and ${scenario.cgroups.length} cgroups; shorten the run, lengthen tickMs, or use fewer threads`;
     case "reconcile":
       return `${share} is policy ${s.policy.name}'s overcharge reconcile every ${s.reconcileMs} ms in each cgroup; reconcile less often`;
+    case "sampling": {
+      const { intervalMs, key, loops, wakeUps } = s.sampling;
+      const every = key === null ? `every ${intervalMs} ms, the engine's shortest interval of its own` : `every ${intervalMs} ms, options.${key}`;
+      const fix = key === null ? "shorten the run" : `set ${key} to ${ENGINE_INTERVAL_FLOOR_MS} ms or more, or shorten the run`;
+      return `${share} is policy ${shownName(s.policy.name)}'s oomwarden engine waking up to ${amount(wakeUps)} times (${every}, in each of ${loops} loops); ${fix}`;
+    }
     case "setup":
       return `${share} is building ${scenario.tasks.length} tasks and their threads for each policy; use fewer tasks or threads`;
   }

@@ -3,12 +3,15 @@
 // (src/sim/kernel/README.md): ticks only at n x tickMs; a thread wakes for its sleeps, its
 // allocations (served at ticks) and lock hand-overs, and runs at most MAX_INSTANT_STEPS zero-time
 // steps per instant; every tick serves each allocating thread, scans tasks and cgroups to reclaim
-// and to choose victims; every instant accounts pressure over the allocating threads.
+// and to choose victims; every instant accounts pressure over the allocating threads. Under an
+// oomwarden policy its engine runs too: it wakes at the intervals of its options
+// (agent-sampling.ts), and is given its turn (its promises settled) after every instant.
 // The bound is loose on purpose where the kernel's behaviour depends on the run (a lock may be
 // handed over at any instant): a file within the budget can never cost more than its estimate.
 
 import { MAX_INSTANT_STEPS } from "../kernel/threads.js";
 import type { PolicySpec, Scenario, Step, TaskSpec, ThreadSpec } from "../scenario.js";
+import { agentSampling, type AgentSampling } from "./agent-sampling.js";
 import { longestZeroTimeRun, passCost, sleepEndsWithin, type PassCost } from "./program-cost.js";
 
 /** Units per item, measured on this simulator (a unit is about 5 ns). */
@@ -21,8 +24,17 @@ const UNITS = {
   service: 30,
   /** Building one thread, task or cgroup when a run starts. */
   setup: 50,
+  /**
+   * One wake-up of oomwarden's engine in the simulator: its timer, the machine's numbers read,
+   * the history appended and judged, the next timer (7 us measured at a sample a millisecond).
+   */
+  agentWake: 1500,
+  /** Settling the engine's promises after each instant of an oomwarden run (0.85 us measured). */
+  agentTurn: 200,
 };
 
+/** The machine's own path among an oomwarden policy's managed cgroups: it has no notifications to listen to. */
+const MACHINE_PATH = "/";
 /** Samples of the timeline per run at most (the kernel samples about 600 times, plus the ends). */
 const SAMPLES_PER_RUN = 602;
 /** Timers the kernel may set per task: the reaper's delay, ten tries and a victim timeout, an exit. */
@@ -33,7 +45,8 @@ export type WorkSource =
   | { kind: "program"; task: TaskSpec; thread: ThreadSpec; threads: number; cost: PassCost; instants: number; takesLocks: boolean }
   | { kind: "ticks"; ticks: number; allocatingThreads: number }
   | { kind: "setup" }
-  | { kind: "reconcile"; policy: PolicySpec; reconcileMs: number };
+  | { kind: "reconcile"; policy: PolicySpec; reconcileMs: number }
+  | { kind: "sampling"; policy: PolicySpec; sampling: AgentSampling };
 
 export interface WorkPart {
   units: number;
@@ -87,17 +100,24 @@ export function estimateRunWork(scenario: Scenario, policy: PolicySpec): RunWork
   }
   const threads = bounds.length;
   const allocating = bounds.filter((b) => b.allocates).length;
-  const listeners = policy.userspace.kind === "none" ? 0 : 1;
+  // Notifications cost only where user space listens: a handler on its cgroups, oomwarden on the
+  // cgroups it manages other than the machine ("/"), which it samples instead.
+  const u = policy.userspace;
+  const listeners = u.kind === "none" || (u.kind === "oomwarden" && u.managedCgroups.every((path) => path === MACHINE_PATH)) ? 0 : 1;
   const reconcileMs = policy.kernel.proposals.find((p) => p.kind === "overcharge-reconcile")?.reconcileMs;
   const reconciles = reconcileMs === undefined ? 0 : cgroups * (durationMs / Math.max(reconcileMs, Number.MIN_VALUE) + 1);
   // Kernel timers (samples, the reaper, handler reactions, oom-delay expiries) at their own instants.
   const kernelInstants = SAMPLES_PER_RUN + KERNEL_TIMERS_PER_TASK * tasks + ticks;
-  const instants = ticks + kernelInstants + reconciles + bounds.reduce((sum, b) => sum + b.ownInstants, 0);
+  // oomwarden's own timers, each at an instant of its own.
+  const sampling = agentSampling(policy.userspace, durationMs);
+  const agentWakes = sampling?.wakeUps ?? 0;
+  const instants = ticks + kernelInstants + reconciles + agentWakes + bounds.reduce((sum, b) => sum + b.ownInstants, 0);
 
   const parts: WorkPart[] = [];
-  let events = ticks + kernelInstants + reconciles;
-  // Every instant accounts pressure over the allocating threads (twice: stalled and running).
-  const perInstant = 2 * allocating;
+  let events = ticks + kernelInstants + reconciles + agentWakes;
+  // Every instant accounts pressure over the allocating threads (twice: stalled and running), and
+  // gives an oomwarden engine its turn.
+  const perInstant = 2 * allocating + (sampling === null ? 0 : UNITS.agentTurn);
   for (const b of bounds) {
     // A thread queued for a lock is woken by whoever releases it: at any instant of the run.
     const runsAt = b.takesLocks ? instants : b.ownInstants + b.tickInstants;
@@ -116,6 +136,7 @@ export function estimateRunWork(scenario: Scenario, policy: PolicySpec): RunWork
   events += ticks * notifications;
   parts.push({ units: ticks * perTick + kernelInstants * (UNITS.event + perInstant), source: { kind: "ticks", ticks, allocatingThreads: allocating } });
   if (reconcileMs !== undefined) parts.push({ units: reconciles * (UNITS.event + tasks + cgroups + perInstant), source: { kind: "reconcile", policy, reconcileMs } });
+  if (sampling !== null) parts.push({ units: agentWakes * (UNITS.agentWake + perInstant), source: { kind: "sampling", policy, sampling } });
   parts.push({ units: (threads + tasks + cgroups) * UNITS.setup, source: { kind: "setup" } });
   return { units: parts.reduce((sum, p) => sum + p.units, 0), events, parts };
 }
