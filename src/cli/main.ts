@@ -52,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`oomwarden restore: ${parsed.error}\n\n${USAGE}`);
         return 2;
       }
-      return runRestore(parsed, (line) => process.stdout.write(`${line}\n`));
+      return runRestore(parsed, { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) });
     }
     case "simulate": {
       const parsed = parseSimulateArgs(rest);

@@ -71,7 +71,7 @@ export async function runDaemon(args: RunArgs): Promise<number> {
     log(`the state directory ${stateDir} cannot be created (${owner.reason}): no original can be recorded, so no cgroup setting will be changed (no v1 takeover, no soft-limit mode)`);
   }
   // The originals of cgroups an earlier daemon left taken over: without them, nothing may start.
-  const ledgerOpened = FileLedger.open(ledgerPathIn(stateDir), log);
+  const ledgerOpened = FileLedger.open(ledgerPathIn(stateDir), { onError: log, stillOwned: owner.kind === "owned" ? owner.stillOwned : undefined });
   if (!ledgerOpened.ok) {
     log(`${ledgerOpened.error.message}; not starting, since the originals it may hold would be lost`);
     return 2;

@@ -3,19 +3,34 @@
 // The state directory's owner lock (state-dir-lock.ts) makes its owner the only writer.
 
 import type { Result } from "../core/result.js";
-import type { TakeoverLedger } from "../engine/takeover-ledger.js";
-import { readLedgerFile, removeStaleTemporaries, renameDurably, writeLedgerFile, type LedgerContents } from "./ledger-file.js";
+import { emptyLedgerContents, TakeoverLedger, type LedgerContents } from "../engine/takeover-ledger.js";
+import { readLedgerFile, removeStaleTemporaries, renameDurably, writeLedgerFile } from "./ledger-file.js";
 
-const OK: Result<void> = { ok: true, value: undefined };
+export interface FileLedgerOptions {
+  /** forget() failures, and what open() found and did about it. */
+  onError?: (message: string) => void;
+  /** Why this process may no longer write the file (its state directory is not the one it locked), or null. */
+  stillOwned?: () => string | null;
+}
 
-export class FileLedger implements TakeoverLedger {
+export class FileLedger extends TakeoverLedger {
   private constructor(
     readonly path: string,
-    private contents: LedgerContents,
+    contents: LedgerContents,
     /** Why nothing may be written (an unreadable file that could not be moved aside), or null. */
-    private readonly refusal: string | null,
-    private readonly onError: (message: string) => void,
-  ) {}
+    refusal: string | null,
+    options: FileLedgerOptions,
+  ) {
+    const stillOwned = options.stillOwned ?? (() => null);
+    super(
+      contents,
+      (next) => {
+        const refused = refusal ?? stillOwned();
+        return refused !== null ? { ok: false, error: { code: "LEDGER", message: refused } } : writeLedgerFile(path, next);
+      },
+      options.onError,
+    );
+  }
 
   /**
    * For the daemon. A missing file is an empty ledger. One that was read and is not a ledger is
@@ -25,74 +40,20 @@ export class FileLedger implements TakeoverLedger {
    * is an error: its contents are unknown, and starting without them would treat the cgroups it
    * lists as set by their owners and never give their originals back.
    */
-  static open(path: string, onError: (message: string) => void = () => {}): Result<FileLedger> {
+  static open(path: string, options: FileLedgerOptions = {}): Result<FileLedger> {
+    const onError = options.onError ?? (() => {});
     const leftovers = removeStaleTemporaries(path);
     if (leftovers.length > 0) onError(`removed ${leftovers.join(", ")}: left beside the takeover ledger by a writer that died mid-write`);
     const read = readLedgerFile(path);
-    if (read.ok) return { ok: true, value: new FileLedger(path, read.value, null, onError) };
+    if (read.ok) return { ok: true, value: new FileLedger(path, read.value, null, options) };
     if (read.error.code !== "LEDGER_INVALID") return read;
-    return { ok: true, value: new FileLedger(path, { cgroups: {}, limits: {} }, setAside(path, read.error.message, onError), onError) };
+    return { ok: true, value: new FileLedger(path, emptyLedgerContents(), setAside(path, read.error.message, onError), options) };
   }
 
   /** For `oomwarden restore`: anything but a readable ledger (or none at all) is an error, never an empty ledger. */
-  static readExisting(path: string, onError: (message: string) => void = () => {}): Result<FileLedger> {
+  static readExisting(path: string, options: FileLedgerOptions = {}): Result<FileLedger> {
     const read = readLedgerFile(path);
-    return read.ok ? { ok: true, value: new FileLedger(path, read.value, null, onError) } : read;
-  }
-
-  recall(cgroupPath: string): boolean | null {
-    return this.contents.cgroups[cgroupPath] ?? null;
-  }
-
-  remember(cgroupPath: string, originalOomKillDisable: boolean): Result<void> {
-    if (this.contents.cgroups[cgroupPath] === originalOomKillDisable) return OK;
-    return this.commit({ ...this.contents, cgroups: { ...this.contents.cgroups, [cgroupPath]: originalOomKillDisable } });
-  }
-
-  forget(cgroupPath: string): void {
-    if (!(cgroupPath in this.contents.cgroups)) return;
-    const { [cgroupPath]: _gone, ...rest } = this.contents.cgroups;
-    this.reportFailure(this.commit({ ...this.contents, cgroups: rest }));
-  }
-
-  all(): Record<string, boolean> {
-    return { ...this.contents.cgroups };
-  }
-
-  recallLimit(cgroupPath: string): number | null | undefined {
-    return cgroupPath in this.contents.limits ? this.contents.limits[cgroupPath] : undefined;
-  }
-
-  rememberLimit(cgroupPath: string, originalLimitBytes: number | null): Result<void> {
-    if (this.contents.limits[cgroupPath] === originalLimitBytes) return OK;
-    return this.commit({ ...this.contents, limits: { ...this.contents.limits, [cgroupPath]: originalLimitBytes } });
-  }
-
-  forgetLimit(cgroupPath: string): void {
-    if (!(cgroupPath in this.contents.limits)) return;
-    const { [cgroupPath]: _gone, ...rest } = this.contents.limits;
-    this.reportFailure(this.commit({ ...this.contents, limits: rest }));
-  }
-
-  allLimits(): Record<string, number | null> {
-    return { ...this.contents.limits };
-  }
-
-  /**
-   * The one way entries change: the file first, memory only once the file holds the new state.
-   * So recall() never answers with something a later process could not read back, and the
-   * shortcut in remember() (already recorded) is true on disk too.
-   */
-  private commit(next: LedgerContents): Result<void> {
-    const written =
-      this.refusal !== null ? { ok: false as const, error: { code: "LEDGER", message: this.refusal } } : writeLedgerFile(this.path, next);
-    if (written.ok) this.contents = next;
-    return written;
-  }
-
-  /** remember() failures are the caller's to report (it refuses the takeover and says why); forget() ones are reported here. */
-  private reportFailure(result: Result<void>): void {
-    if (!result.ok) this.onError(result.error.message);
+    return read.ok ? { ok: true, value: new FileLedger(path, read.value, null, options) } : read;
   }
 }
 

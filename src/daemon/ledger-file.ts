@@ -1,10 +1,12 @@
-// The takeover ledger's file format and its durable replacement. The file is replaced whole:
+// The takeover ledger's file (its text: ledger-format.ts) and its durable replacement. The file is replaced whole:
 // written to a temporary file, synced, renamed over the old one, and the directory synced too,
 // since the rename is a change of the directory that a power loss can otherwise undo.
 
 import { closeSync, constants as fsConstants, fstatSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Result } from "../core/result.js";
+import { emptyLedgerContents, type LedgerContents } from "../engine/takeover-ledger.js";
+import { formatLedger, parseLedgerText } from "./ledger-format.js";
 import { makeParents } from "./make-parents.js";
 import { privateStateAdvice, unsafeStateReason } from "./private-state.js";
 import { systemReason } from "./system-reason.js";
@@ -13,24 +15,6 @@ import { systemReason } from "./system-reason.js";
 const READ_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
 /** A new file or nothing: not one planted under the temporary name, not through a link. */
 const CREATE_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
-
-export interface LedgerContents {
-  /** cgroup path -> original oom_kill_disable. */
-  cgroups: Record<string, boolean>;
-  /** Soft-limit mode: cgroup path -> original hard limit in bytes (null: none). */
-  limits: Record<string, number | null>;
-}
-
-/**
- * Files of earlier versions also hold `ownerPid`, the last writer: ignored, since a pid says
- * nothing about who owns the cgroups now (the state directory's lock does).
- */
-interface LedgerFileV1 {
-  version: 1;
-  cgroups: Record<string, boolean>;
-  /** Absent in files of older versions. */
-  limits?: Record<string, number | null>;
-}
 
 /**
  * A missing file is an empty ledger. Errors name the file: LEDGER_UNREADABLE when it could not be
@@ -50,35 +34,15 @@ export function readLedgerFile(path: string): Result<LedgerContents> {
     }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return { ok: true, value: { cgroups: {}, limits: {} } };
+    if (code === "ENOENT") return { ok: true, value: emptyLedgerContents() };
     if (code === "ELOOP") return failure("LEDGER_UNSAFE", `the takeover ledger ${path} is a symbolic link: ${privateStateAdvice("file")}`);
     return failure("LEDGER_UNREADABLE", `cannot read the takeover ledger ${path}: ${systemReason(error)}`);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    return failure("LEDGER_INVALID", `the takeover ledger ${path} is not valid JSON (${(error as Error).message})`);
-  }
-  if (typeof parsed !== "object" || parsed === null || (parsed as { version?: unknown }).version !== 1) {
-    return failure("LEDGER_INVALID", `${path} is not a takeover ledger of version 1`);
-  }
-  const file = parsed as Partial<LedgerFileV1>;
-  // Hand-edited entries: only true/false originals and whole byte counts (or null) are taken.
-  const cgroups = Object.fromEntries(
-    Object.entries(file.cgroups ?? {}).filter((entry): entry is [string, boolean] => typeof entry[1] === "boolean"),
-  );
-  const limits = Object.fromEntries(
-    Object.entries(file.limits ?? {}).filter(
-      (entry): entry is [string, number | null] => entry[1] === null || (typeof entry[1] === "number" && Number.isSafeInteger(entry[1]) && entry[1] >= 0),
-    ),
-  );
-  return { ok: true, value: { cgroups, limits } };
+  return parseLedgerText(text, path);
 }
 
 /** Ok only once the new contents are on disk, rename included; on failure no temporary file is left. */
 export function writeLedgerFile(path: string, contents: LedgerContents): Result<void> {
-  const data: LedgerFileV1 = { version: 1, cgroups: contents.cgroups, limits: contents.limits };
   const temporary = temporaryPathOf(path);
   let created = false;
   let renamed = false;
@@ -87,7 +51,7 @@ export function writeLedgerFile(path: string, contents: LedgerContents): Result<
     const fd = openSync(temporary, CREATE_FLAGS, 0o600);
     created = true;
     try {
-      writeSync(fd, `${JSON.stringify(data, null, 2)}\n`);
+      writeSync(fd, formatLedger(contents));
       fsyncSync(fd);
     } finally {
       closeSync(fd);

@@ -21,6 +21,8 @@ export interface EngineServices {
 
 export interface StopReport {
   restored: string[];
+  /** Found removed at stop (perhaps made again at the same path): nothing written, and said already. */
+  removed: string[];
   failed: { cgroup: string; message: string }[];
 }
 
@@ -66,7 +68,7 @@ export class Engine {
       this.journal.append({ type: "error", cgroup: ref.value.path, message: claim.error.message });
       return claim;
     }
-    const cgroup = new ManagedCgroup(ref.value, this.context());
+    const cgroup = new ManagedCgroup(ref.value, this.context(), () => this.forgetRemoved(ref.value.path));
     // Compiled code is shared by every cgroup: warm thoroughly once, then a single round each.
     const started = cgroup.start(this.managed.size === 0 && !this.warmedUp ? WARM_UP_ROUNDS_FIRST : 1);
     this.warmedUp = true;
@@ -86,6 +88,13 @@ export class Engine {
       notes: started.value.notes,
     });
     return { ok: true, value: { cgroup: ref.value.path, notes: started.value.notes } };
+  }
+
+  /** A managed cgroup found removed has let itself go: it is no longer managed, and its claim is given up. */
+  private forgetRemoved(path: string): void {
+    this.managed.delete(path);
+    this.claims.get(path)?.();
+    this.claims.delete(path);
   }
 
   /**
@@ -128,7 +137,7 @@ export class Engine {
 
   /** Stops every watch and restores the kernel OOM killer where we changed it. Never throws. */
   stop(): StopReport {
-    const report: StopReport = { restored: [], failed: [] };
+    const report: StopReport = { restored: [], removed: [], failed: [] };
     if (this.machineGuard !== null) {
       this.machineGuard.stop();
       this.machineGuard = null;
@@ -136,7 +145,9 @@ export class Engine {
     }
     for (const [path, cgroup] of this.managed) {
       const stopped = cgroup.stop();
-      if (stopped.ok) {
+      if (stopped.ok && stopped.value === "removed") {
+        report.removed.push(path);
+      } else if (stopped.ok) {
         report.restored.push(path);
         this.journal.append({ type: "release", cgroup: path, message: "released: kernel OOM settings restored" });
       } else {

@@ -13,6 +13,18 @@ export interface CgroupRef {
   version: CgroupVersion;
 }
 
+/**
+ * Which cgroup a path names, on which boot. A cgroup removed and made again at the same path (a
+ * service restart), or one of an earlier boot, is another cgroup: what was written down about the
+ * first must not be written into the second.
+ */
+export interface CgroupIdentity {
+  /** The kernel's boot id (Linux: /proc/sys/kernel/random/boot_id), new at every boot. */
+  bootId: string;
+  /** The directory's inode number, as text: kernfs gives every directory it makes a new one. */
+  inode: string;
+}
+
 /** A process pinned by a pidfd whose start time matched the snapshot: signals cannot hit a reused pid. */
 export interface VictimHandle {
   pid: number;
@@ -81,6 +93,8 @@ export interface Host {
    * killed daemon leaves none behind. Linux: flock on the cgroup's directory.
    */
   claimCgroup(ref: CgroupRef): Result<Unclaim>;
+  /** The cgroup now at ref.path; ENOENT once it is removed. */
+  identifyCgroup(ref: CgroupRef): Result<CgroupIdentity>;
   readCgroup(ref: CgroupRef): Result<CgroupSample>;
   /** Processes in the cgroup and its descendants; pids that vanish while reading are skipped. */
   listProcesses(ref: CgroupRef): Result<ProcessSample[]>;

@@ -15,7 +15,7 @@ import { cgroupProbe, type ScopeProbe } from "./scope-probe.js";
 import { giveBackRaisedLimit, SoftLimit } from "./soft-limit.js";
 import type { DecidedRecord, JournalSink } from "./journal-record.js";
 import { handOverToKernel, type HandoverContext } from "./kernel-handover.js";
-import type { TakeoverLedger } from "./takeover-ledger.js";
+import { staleReason, type LedgerKey, type TakeoverLedger } from "./takeover-ledger.js";
 import { emptyOutcome } from "./outcome.js";
 
 export interface EngineContext {
@@ -52,9 +52,15 @@ export class ManagedCgroup {
   /** Resolves when the current incident (if any) has been fully handled; lets tests and shutdown wait. */
   private idle: Promise<void> = Promise.resolve();
 
+  /** This cgroup in the takeover ledger, or null when the host could not tell which cgroup is at the path (see identityProblem). */
+  private ledgerKey: LedgerKey | null = null;
+  private identityProblem = "";
+
   constructor(
     readonly ref: CgroupRef,
     private readonly ctx: EngineContext,
+    /** Called once the cgroup was found removed and let go: the engine forgets it. */
+    private readonly onRemoved: () => void = () => {},
   ) {
     this.aliveVictims = new AliveVictims(ctx.host);
     this.probe = cgroupProbe(ctx.host, ref);
@@ -66,6 +72,15 @@ export class ManagedCgroup {
     const notes: string[] = [];
     const first = host.readCgroup(this.ref);
     if (!first.ok) return first;
+    const identified = host.identifyCgroup(this.ref);
+    if (identified.ok) {
+      this.ledgerKey = { path: this.ref.path, identity: identified.value };
+      // An entry about an earlier cgroup at this path must not be taken for this one's original.
+      const dropped = this.ctx.ledger.dropStale(this.ledgerKey);
+      if (dropped !== null) notes.push(dropped);
+    } else {
+      this.identityProblem = identified.error.message;
+    }
     this.refreshMachineMemoryPages();
     this.lastEvents = first.value.events;
     this.warmUp(warmUpRounds);
@@ -77,12 +92,16 @@ export class ManagedCgroup {
     const taken = this.takeOver();
     if (!taken.ok) return taken;
     notes.push(...taken.value.notes);
-    if (!options.softLimit.enabled || options.dryRun) {
-      const given = giveBackRaisedLimit(this.ref, host, this.ctx.ledger);
+    if ((!options.softLimit.enabled || options.dryRun) && this.ledgerKey !== null) {
+      const given = giveBackRaisedLimit(this.ref, host, this.ctx.ledger, this.ledgerKey);
       if (given !== null) notes.push(given.message);
     }
     if (options.softLimit.enabled && !options.dryRun) {
-      const soft = new SoftLimit(this.ref, host, this.ctx.ledger, options.softLimit);
+      if (this.ledgerKey === null) {
+        this.restore();
+        return { ok: false, error: { code: "LEDGER", message: `soft-limit mode not started: ${this.unrecordable()}` } };
+      }
+      const soft = new SoftLimit(this.ref, host, this.ctx.ledger, options.softLimit, this.ledgerKey);
       const raised = soft.start(first.value.limitBytes);
       if (!raised.ok) {
         this.restore();
@@ -143,15 +162,56 @@ export class ManagedCgroup {
     }
   }
 
-  /** Stops listening and gives OOM handling back to the kernel as it was. */
-  stop(): Result<void> {
+  /**
+   * Stops listening and gives OOM handling back to the kernel as it was: "restored". A cgroup
+   * removed meanwhile (perhaps made again at its path) gets nothing written: "removed".
+   */
+  stop(): Result<"restored" | "removed"> {
+    if (this.stopped) return { ok: true, value: "restored" };
+    const removed = this.removedReason();
+    if (removed !== null) {
+      this.letGo(removed);
+      return { ok: true, value: "removed" };
+    }
+    this.stopWatching();
+    const limitBack = this.softLimit?.stop() ?? { ok: true as const, value: undefined };
+    const restored = this.restore();
+    if (!restored.ok) return restored;
+    return limitBack.ok ? { ok: true, value: "restored" } : limitBack;
+  }
+
+  private stopWatching(): void {
     this.stopped = true;
     this.unwatch?.();
     this.unwatch = null;
     this.aliveVictims.releaseAll();
-    const limitBack = this.softLimit?.stop() ?? { ok: true as const, value: undefined };
-    const restored = this.restore();
-    return restored.ok ? limitBack : restored;
+  }
+
+  /**
+   * Why the cgroup this object manages is no longer at its path (removed, or removed and made
+   * again), or null. An unknown identity (see identityProblem) can only tell a removal.
+   */
+  private removedReason(): string | null {
+    const now = this.ctx.host.identifyCgroup(this.ref);
+    if (!now.ok) return now.error.code === "ENOENT" ? "removed" : null;
+    if (this.ledgerKey === null || staleReason(this.ledgerKey.identity, now.value) === null) return null;
+    return "removed (another cgroup was made at its path since)";
+  }
+
+  /**
+   * The cgroup is gone: nothing left to handle, and nothing to give back (a write to the path
+   * would reach whatever cgroup is there now). Its ledger entries go with it.
+   */
+  private letGo(reason: string): void {
+    this.stopWatching();
+    this.softLimit?.abandon();
+    this.takeover = null;
+    this.ctx.ledger.forget(this.ref.path);
+    this.ctx.ledger.forgetLimit(this.ref.path);
+    const message = `cgroup ${reason}, no longer managed`;
+    this.ctx.journal.append({ type: "release", cgroup: this.ref.path, message });
+    this.ctx.log(`${this.ref.path}: ${message}`);
+    this.onRemoved();
   }
 
   whenIdle(): Promise<void> {
@@ -167,11 +227,13 @@ export class ManagedCgroup {
     const { host, ledger } = this.ctx;
     const current = host.readCgroup(this.ref);
     if (!current.ok) return current;
-    const recalled = ledger.recall(this.ref.path);
+    const key = this.ledgerKey;
+    const recalled = key === null ? null : ledger.recall(key);
     if (this.ref.version === 1 && !current.value.oomKillDisabled) {
       // Nothing changes before the original is on disk: a daemon killed after the change and before
       // a lost write would leave the kernel killer off for good, with nothing to restore it.
-      const recorded = ledger.remember(this.ref.path, false);
+      if (key === null) return { ok: false, error: { code: "LEDGER", message: `not taking over: ${this.unrecordable()}` } };
+      const recorded = ledger.remember(key, false);
       if (!recorded.ok) {
         return { ok: false, error: { code: "LEDGER", message: `not taking over: the original oom_kill_disable could not be recorded (${recorded.error.message})` } };
       }
@@ -191,6 +253,11 @@ export class ManagedCgroup {
     return { ok: true, value: this.takeover };
   }
 
+  /** Why no original can be written down for this cgroup (only one tied to its identity may be). */
+  private unrecordable(): string {
+    return `no original can be recorded, since this cgroup cannot be told from one made later at its path (${this.identityProblem})`;
+  }
+
   private restore(): Result<void> {
     if (this.takeover === null) return { ok: true, value: undefined };
     const restored = this.ctx.host.restoreOom(this.ref, this.takeover);
@@ -204,6 +271,12 @@ export class ManagedCgroup {
   /** Usage stayed above the logical limit for the grace period: an incident of its own, timed from when usage went over. */
   private onSoftLimitExceeded(overSinceMs: number): void {
     if (this.stopped || this.handling) return;
+    // Usage over the limit may be a new cgroup's at the path: that one is not ours to kill in.
+    const removed = this.removedReason();
+    if (removed !== null) {
+      this.letGo(removed);
+      return;
+    }
     this.handling = true;
     this.softOverSinceMs = overSinceMs;
     this.idle = this.runIncident("soft-limit", this.ctx.host.now(), null)
@@ -255,9 +328,15 @@ export class ManagedCgroup {
 
   private async handleNotification(notifiedAtMs: number): Promise<void> {
     const { host } = this.ctx;
+    // The v1 eventfd also fires when the cgroup is removed (v2: its watch fails). Asked first, one
+    // stat: with a new cgroup made at the path already, the reads would see that one, and decide on it.
+    const removed = this.removedReason();
+    if (removed !== null) {
+      this.letGo(removed);
+      return;
+    }
     const sample = host.readCgroup(this.ref);
     if (!sample.ok) {
-      // The v1 eventfd also fires when the cgroup is removed.
       this.ctx.log(`${this.ref.path}: notification, but the cgroup cannot be read (${sample.error.message})`);
       return;
     }

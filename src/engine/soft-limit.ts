@@ -9,7 +9,7 @@ import type { Result } from "../core/result.js";
 import type { EngineOptions } from "./engine-options.js";
 import type { CgroupRef, Host, TimerHandle } from "./host.js";
 import type { ScopeProbe, ScopeReading } from "./scope-probe.js";
-import type { TakeoverLedger } from "./takeover-ledger.js";
+import type { LedgerKey, TakeoverLedger } from "./takeover-ledger.js";
 
 export interface SoftLimitOptions {
   enabled: boolean;
@@ -26,15 +26,16 @@ export interface SoftLimitOptions {
  * restore it: the ledger's original goes back (not below current usage). Used by a daemon without
  * soft-limit mode for the cgroup and by `oomwarden restore`. null: nothing recorded.
  */
-export function giveBackRaisedLimit(ref: CgroupRef, host: Host, ledger: TakeoverLedger): { ok: boolean; message: string } | null {
-  const original = ledger.recallLimit(ref.path);
+export function giveBackRaisedLimit(ref: CgroupRef, host: Host, ledger: TakeoverLedger, key: LedgerKey): { ok: boolean; message: string } | null {
+  const original = ledger.recallLimit(key);
   if (original === undefined) return null;
   const blocked = limitBlockedByUsage(ref, host, original);
   if (blocked !== null) return { ok: false, message: blocked };
   const restored = host.setMemoryLimit(ref, original);
-  if (!restored.ok) return { ok: false, message: `putting back the memory limit ${original ?? "max"} failed: ${restored.error.message}` };
+  const shown = original === null ? "max (no limit)" : `${original} bytes`;
+  if (!restored.ok) return { ok: false, message: `putting back the memory limit ${shown} failed: ${restored.error.message}` };
   ledger.forgetLimit(ref.path);
-  return { ok: true, message: `memory limit put back to ${original ?? "max"} bytes: an earlier oomwarden raised it in soft-limit mode and stopped without restoring it` };
+  return { ok: true, message: `memory limit put back to ${shown}: an earlier oomwarden raised it in soft-limit mode and stopped without restoring it` };
 }
 
 /**
@@ -60,6 +61,8 @@ export class SoftLimit {
     private readonly host: Host,
     private readonly ledger: TakeoverLedger,
     private readonly options: EngineOptions["softLimit"],
+    /** This cgroup in the ledger: its original limit is written down for it alone. */
+    private readonly key: LedgerKey,
   ) {}
 
   get logicalLimit(): number | null {
@@ -68,13 +71,13 @@ export class SoftLimit {
 
   /** Raises the hard limit; the logical limit is the one found (or the one an earlier, killed oomwarden raised). */
   start(currentLimitBytes: number | null): Result<{ notes: string[] }> {
-    const recalled = this.ledger.recallLimit(this.ref.path);
+    const recalled = this.ledger.recallLimit(this.key);
     const original = recalled !== undefined ? recalled : currentLimitBytes;
     if (original === null) {
       return { ok: false, error: { code: "NO_LIMIT", message: `soft-limit mode needs a memory limit on ${this.ref.path}: it has none to enforce` } };
     }
     const headroomBytes = Math.ceil((original * this.options.headroomPct) / 100 / 4096) * 4096;
-    const recorded = this.ledger.rememberLimit(this.ref.path, original);
+    const recorded = this.ledger.rememberLimit(this.key, original);
     if (!recorded.ok) {
       return { ok: false, error: { code: "LEDGER", message: `soft-limit mode not started: the original limit could not be recorded (${recorded.error.message})` } };
     }
@@ -132,8 +135,7 @@ export class SoftLimit {
 
   /** Stops checking and puts the original hard limit back. */
   stop(): Result<void> {
-    if (this.timer !== null) this.host.clearTimer(this.timer);
-    this.timer = null;
+    this.stopChecking();
     if (this.logicalLimitBytes === null) return { ok: true, value: undefined };
     const blocked = limitBlockedByUsage(this.ref, this.host, this.originalLimitBytes);
     if (blocked !== null) return { ok: false, error: { code: "EBUSY", message: blocked } };
@@ -143,5 +145,16 @@ export class SoftLimit {
       this.logicalLimitBytes = null;
     }
     return restored;
+  }
+
+  /** The cgroup is gone: stop checking, and write nothing (the path may hold another cgroup now). */
+  abandon(): void {
+    this.stopChecking();
+    this.logicalLimitBytes = null;
+  }
+
+  private stopChecking(): void {
+    if (this.timer !== null) this.host.clearTimer(this.timer);
+    this.timer = null;
   }
 }

@@ -26,7 +26,7 @@ const NEEDS_MEMORY_HIERARCHY = MEMORY_ROOT === null ? "no memory cgroup hierarch
 
 function restore(dir: string): { code: number; lines: string[] } {
   const lines: string[] = [];
-  const code = runRestore({ stateDir: dir }, (line) => lines.push(line));
+  const code = runRestore({ stateDir: dir }, { out: (line) => lines.push(line), err: (line) => lines.push(line) });
   return { code, lines };
 }
 
@@ -90,7 +90,7 @@ test("while a daemon holds the state directory, restore refuses naming it and ch
       const refused = restore(dir);
       assert.equal(refused.code, 1);
       assert.deepEqual(refused.lines, [
-        `oomwarden run (pid ${holder.pid}) holds the state directory ${dir}: it manages the cgroups listed there and restores them itself when it stops; stop it instead`,
+        `oomwarden run (pid ${holder.pid}) holds the state directory ${dir}: it gives back itself what the ledger there lists (at start what it does not manage, the rest when it stops); stop it instead`,
       ]);
       assert.ok(GONE_CGROUP in JSON.parse(readFileSync(ledgerPathIn(dir), "utf8")).cgroups, "the ledger is untouched");
       const gone = new Promise((resolve) => holder.once("exit", resolve));
@@ -110,14 +110,15 @@ test("restore holds the state directory while it works: a daemon starting meanwh
     writeLedger(dir, 1);
     let seenByDaemon: string | null = null;
     const lines: string[] = [];
-    runRestore({ stateDir: dir }, (line) => {
+    const each = (line: string): void => {
       lines.push(line);
       if (seenByDaemon === null) {
         const claim = claimStateDir(dir, "run");
         seenByDaemon = claim.kind;
         if (claim.kind === "owned") claim.release();
       }
-    });
+    };
+    runRestore({ stateDir: dir }, { out: each, err: each });
     assert.equal(seenByDaemon, "held", lines.join("\n"));
     const free = claimStateDir(dir, "run");
     assert.equal(free.kind, "owned", "released when restore is done");

@@ -332,13 +332,13 @@ test("the ledger holds the original value while managed, and a value left by a k
   const ledger = new InMemoryLedger();
   const engine = new Engine(host, new MemoryJournal(), {}, { ledger });
   engine.manage(host.ref.path);
-  assert.equal(ledger.recall(host.ref.path), false, "written down before the change");
+  assert.equal(ledger.recall(host.ledgerKey()), false, "written down before the change");
   engine.stop();
-  assert.equal(ledger.recall(host.ref.path), null, "forgotten once restored");
+  assert.equal(ledger.recall(host.ledgerKey()), null, "forgotten once restored");
 
   // A daemon killed by SIGKILL left 1 behind; the ledger knows it was 0.
   host.oomKillDisabled = true;
-  ledger.remember(host.ref.path, false);
+  ledger.remember(host.ledgerKey(), false);
   const next = new Engine(host, new MemoryJournal(), {}, { ledger });
   const managed = next.manage(host.ref.path);
   assert.ok(managed.ok && managed.value.notes.some((n) => /earlier oomwarden stopped without restoring/.test(n)));

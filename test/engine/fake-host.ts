@@ -3,7 +3,8 @@
 
 import { fail, ok, type Result } from "../../src/core/result.js";
 import type { CgroupSample, CgroupVersion, MachinePressure, MemoryEventCounters, ProcessSample } from "../../src/core/types.js";
-import type { CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unclaim, Unwatch, VictimHandle } from "../../src/engine/host.js";
+import type { LedgerKey } from "../../src/engine/takeover-ledger.js";
+import type { CgroupIdentity, CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unclaim, Unwatch, VictimHandle } from "../../src/engine/host.js";
 
 const MIB = 1024 * 1024;
 
@@ -165,6 +166,7 @@ export class FakeHost implements Host {
     return this.listProcesses();
   }
   setMemoryLimit(_ref: CgroupRef, limitBytes: number | null): Result<void> {
+    if (this.removed) return fail("ENOENT", `cannot write ${this.ref.path}/memory.limit_in_bytes: no such file or directory`);
     if (limitBytes !== null && limitBytes < this.usageBytes()) return fail("EBUSY", `limit ${limitBytes} below usage`);
     this.limitWrites.push(limitBytes);
     this.limitBytes = limitBytes ?? Number.MAX_SAFE_INTEGER;
@@ -185,9 +187,32 @@ export class FakeHost implements Host {
       this.claimed.delete(ref.path);
     });
   }
+  /** The cgroup's directory: removed (rmdir) or made again at the same path (a new inode), and the boot. */
+  removed = false;
+  inode = 1;
+  bootId = "fake-boot";
+  /** rmdir of the cgroup: its files are gone, and the v1 eventfd fires. */
+  removeCgroup(): void {
+    this.removed = true;
+    this.notify?.();
+  }
+  /** mkdir at the same path after a removal: another cgroup, found as the kernel makes it (killer enabled). */
+  recreateCgroup(): void {
+    this.removed = false;
+    this.inode++;
+    this.oomKillDisabled = false;
+  }
+  /** The cgroup as the takeover ledger knows it now (for tests that read or seed the ledger). */
+  ledgerKey(): LedgerKey {
+    return { path: this.ref.path, identity: { bootId: this.bootId, inode: String(this.inode) } };
+  }
+  identifyCgroup(): Result<CgroupIdentity> {
+    return this.removed ? fail("ENOENT", `cgroup ${this.ref.path} no longer exists`) : ok({ bootId: this.bootId, inode: String(this.inode) });
+  }
   /** The next this many readCgroup calls fail (EMFILE under pressure). */
   failCgroupReads = 0;
   readCgroup(): Result<CgroupSample> {
+    if (this.removed) return fail("ENODEV", `cannot read ${this.ref.path}/memory.usage_in_bytes: no such device`);
     if (this.failCgroupReads > 0) {
       this.failCgroupReads--;
       return fail("EMFILE", "too many open files");
@@ -242,6 +267,7 @@ export class FakeHost implements Host {
   readonly kernelKilled: number[] = [];
 
   restoreOom(_ref: CgroupRef, takeover: OomTakeover): Result<void> {
+    if (this.removed) return fail("ENOENT", `cannot write ${this.ref.path}/memory.oom_control: no such file or directory`);
     if (takeover.previousOomKillDisable !== null) this.oomKillDisabled = takeover.previousOomKillDisable;
     return ok(undefined);
   }

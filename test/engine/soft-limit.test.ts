@@ -27,11 +27,11 @@ test("soft-limit mode raises the hard limit by the headroom and writes the origi
   const managed = engine.manage(host.ref.path);
   assert.ok(managed.ok);
   assert.deepEqual(host.limitWrites, [64 * MIB + Math.ceil((64 * MIB * 0.1) / 4096) * 4096]);
-  assert.equal(ledger.recallLimit(host.ref.path), 64 * MIB);
+  assert.equal(ledger.recallLimit(host.ledgerKey()), 64 * MIB);
   assert.ok(managed.value.notes.some((n) => /logical limit 67108864 bytes/.test(n)), managed.value.notes.join("; "));
   engine.stop();
   assert.equal(host.limitWrites.at(-1), 64 * MIB, "the original limit is back");
-  assert.equal(ledger.recallLimit(host.ref.path), undefined, "and forgotten by the ledger");
+  assert.equal(ledger.recallLimit(host.ledgerKey()), undefined, "and forgotten by the ledger");
 });
 
 test("usage above the logical limit for the grace period kills the biggest process; below it nobody dies", async () => {
@@ -63,12 +63,12 @@ test("soft-limit mode refuses a cgroup without a limit and leaves it as it was",
   assert.equal(managed.ok, false);
   assert.match(managed.ok ? "" : managed.error.message, /soft-limit mode needs a memory limit/);
   assert.deepEqual(host.limitWrites, []);
-  assert.equal(ledger.recallLimit(host.ref.path), undefined);
+  assert.equal(ledger.recallLimit(host.ledgerKey()), undefined);
 });
 
 test("a limit an earlier, killed oomwarden raised is recognised from the ledger: the logical limit stays the original", () => {
   const { host, engine, ledger } = setup(70 * MIB);
-  ledger.rememberLimit(host.ref.path, 64 * MIB);
+  ledger.rememberLimit(host.ledgerKey(), 64 * MIB);
   assert.ok(engine.manage(host.ref.path).ok);
   assert.equal(host.limitWrites[0], 64 * MIB + Math.ceil((64 * MIB * 0.1) / 4096) * 4096, "headroom over the original, not over the raised limit");
   engine.stop();
@@ -78,12 +78,12 @@ test("a limit an earlier, killed oomwarden raised is recognised from the ledger:
 test("without soft-limit mode, a limit an earlier oomwarden raised and never restored is put back from the ledger", () => {
   const host = new FakeHost(2, 70 * MIB);
   const ledger = new InMemoryLedger();
-  ledger.rememberLimit(host.ref.path, 64 * MIB);
+  ledger.rememberLimit(host.ledgerKey(), 64 * MIB);
   const engine = new Engine(host, new MemoryJournal(), {}, { ledger });
   const managed = engine.manage(host.ref.path);
   assert.ok(managed.ok);
   assert.deepEqual(host.limitWrites, [64 * MIB]);
-  assert.equal(ledger.recallLimit(host.ref.path), undefined);
+  assert.equal(ledger.recallLimit(host.ledgerKey()), undefined);
   assert.ok(managed.value.notes.some((n) => /memory limit put back to 67108864 bytes/.test(n)), managed.value.notes.join("; "));
   engine.stop();
 });
@@ -156,5 +156,5 @@ test("stopping while usage is in the headroom leaves the raised limit, says why,
   assert.equal(report.failed.length, 1);
   assert.match(report.failed[0]!.message, /usage \d+ bytes is above the original limit 67108864 bytes: the raised limit stays/);
   assert.equal(host.limitWrites.length, 1, "no write that the kernel would refuse or answer with its own OOM kill");
-  assert.equal(ledger.recallLimit(host.ref.path), 64 * MIB);
+  assert.equal(ledger.recallLimit(host.ledgerKey()), 64 * MIB);
 });

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import test from "node:test";
@@ -209,7 +209,7 @@ test("soft-limit mode from the config file: the raised limit survives a SIGKILL 
     assert.equal(limitOf(), 73822208, "nobody put it back");
     const restore = startDaemon(["restore", "--state-dir", dir]);
     assert.equal(await restore.exited, 0, restore.stderr());
-    assert.match(restore.stderr(), /memory limit restored to 67108864 bytes/);
+    assert.match(restore.stderr(), new RegExp(`^${cgroup.path}: memory limit put back to 67108864 bytes: an earlier oomwarden raised it in soft-limit mode`, "m"));
     assert.equal(limitOf(), 64 * MIB);
   } finally {
     for (const d of running) if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill("SIGKILL");
@@ -390,7 +390,7 @@ test("`oomwarden restore` leaves alone a listed cgroup that a daemon of another 
     assert.equal(await restore.exited, 1);
     assert.equal(
       restore.stderr(),
-      `${cgroup.path}: another oomwarden manages ${cgroup.path} (pid ${d.child.pid} holds its lock); not restored, still listed\n`,
+      `another oomwarden manages ${cgroup.path} (pid ${d.child.pid} holds its lock); not restored, still listed\n`,
     );
     assert.equal(oomControl(cgroup.path).oomKillDisable, 1, "the live daemon's takeover is left alone");
     assert.ok(cgroup.path in JSON.parse(readFileSync(join(deadDir, "takeover.json"), "utf8")).cgroups);
@@ -473,6 +473,74 @@ test("`oomwarden restore` where the v1 memory hierarchy is not mounted keeps the
     assert.equal(oomControl(cgroup.path).oomKillDisable, 0);
   } finally {
     await cgroup.remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a managed cgroup removed and made again at its path (a service restart) is let go and said so; at stop the new one keeps its own limit", { skip: skip ?? false, timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  // memory+swap unlimited, or v1 refuses a memory limit above it.
+  const cgroup = createScratchMemoryCgroup("recreated", -1);
+  const limitOf = (): number => Number(readFileSync(join(cgroup.path, "memory.limit_in_bytes"), "utf8").trim());
+  let daemon: Daemon | null = null;
+  try {
+    writeFileSync(join(cgroup.path, "memory.limit_in_bytes"), String(64 * MIB));
+    const config = join(dir, "soft.yaml");
+    writeFileSync(config, "softLimit: true\nmachineGuard: false\n");
+    daemon = startDaemon(["run", "--config", config, "--cgroup", cgroup.path, "--state-dir", dir]);
+    const d = daemon;
+    await waitFor("the daemon to manage the cgroup", () => d.stderr().includes(`managing ${cgroup.path}`));
+    assert.equal(limitOf(), 73822208, "raised by soft-limit mode");
+
+    rmdirSync(cgroup.path);
+    mkdirSync(cgroup.path);
+    writeFileSync(join(cgroup.path, "memory.limit_in_bytes"), String(256 * MIB));
+    await waitFor("the daemon to see the removal", () => d.stderr().includes(`${cgroup.path}: cgroup removed`));
+    assert.match(d.stderr(), new RegExp(`^oomwarden: ${cgroup.path}: cgroup removed.*, no longer managed$`, "m"));
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, "takeover.json"), "utf8")), { version: 2, cgroups: {}, limits: {} }, "its entries went with it");
+
+    d.child.kill("SIGTERM");
+    assert.equal(await d.exited, 0);
+    assert.equal(limitOf(), 256 * MIB, "the old cgroup's limit was not written into the new one");
+    assert.equal(oomControl(cgroup.path).oomKillDisable, 0);
+    assert.doesNotMatch(d.stderr(), /restored kernel OOM settings/);
+  } finally {
+    if (daemon && daemon.child.exitCode === null) daemon.child.kill("SIGKILL");
+    await cgroup.remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("`oomwarden restore` drops, and says why, entries of a cgroup made again since or of an earlier boot: nothing is written into today's cgroup", { skip: skip ?? false, timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const recreated = createScratchMemoryCgroup("restore-recreated", 64 * MIB);
+  const rebooted = createScratchMemoryCgroup("restore-rebooted", 64 * MIB);
+  try {
+    const bootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    const inodeOf = (path: string): string => statSync(path, { bigint: true }).ino.toString();
+    // Both are at 1 by their owners' wish; the entries say 0, but about other cgroups.
+    for (const c of [recreated, rebooted]) writeFileSync(join(c.path, "memory.oom_control"), "1");
+    writeFileSync(
+      join(dir, "takeover.json"),
+      JSON.stringify({
+        version: 2,
+        cgroups: {
+          [recreated.path]: { oomKillDisable: false, bootId, inode: String(BigInt(inodeOf(recreated.path)) - 1n) },
+          [rebooted.path]: { oomKillDisable: false, bootId: "00000000-0000-0000-0000-000000000000", inode: inodeOf(rebooted.path) },
+        },
+        limits: {},
+      }),
+    );
+    const restore = startDaemon(["restore", "--state-dir", dir]);
+    assert.equal(await restore.exited, 0, restore.stderr());
+    assert.match(restore.stderr(), new RegExp(`^the takeover ledger's entry for ${recreated.path} is dropped: the cgroup it was written down for was removed, and the one there now was made since`, "m"));
+    assert.match(restore.stderr(), new RegExp(`^the takeover ledger's entry for ${rebooted.path} is dropped: it was written down before the machine last booted`, "m"));
+    assert.equal(oomControl(recreated.path).oomKillDisable, 1);
+    assert.equal(oomControl(rebooted.path).oomKillDisable, 1);
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, "takeover.json"), "utf8")).cgroups, {});
+  } finally {
+    await recreated.remove();
+    await rebooted.remove();
     rmSync(dir, { recursive: true, force: true });
   }
 });

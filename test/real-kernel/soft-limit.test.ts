@@ -93,7 +93,7 @@ test("soft-limit mode: hard limit raised by 10%, the creeping hog killed by oomw
       assert.ok(managed.ok, managed.ok ? "" : managed.error.message);
       assert.ok(managed.value.notes.some((n) => n.includes(`logical limit ${LOGICAL_LIMIT} bytes`)), managed.value.notes.join("; "));
       assert.equal(cgroup.readFile("memory.limit_in_bytes").trim(), String(RAISED_LIMIT), "hard limit = 64 MiB + 10%, whole pages");
-      assert.equal(ledger.recallLimit(cgroup.path), LOGICAL_LIMIT, "the original limit is in the ledger while raised");
+      assert.equal(ledger.recorded().limits[cgroup.path]?.original, LOGICAL_LIMIT, "the original limit is in the ledger while raised");
       assert.equal(oomControl(cgroup.path).oomKillDisable, 1, "kernel killer disabled while managed");
 
       // Watch the cgroup densely: when usage first went over the logical limit, whether it ever was under OOM.
@@ -166,7 +166,7 @@ test("soft-limit mode: hard limit raised by 10%, the creeping hog killed by oomw
       assert.deepEqual(report.failed, [], "stop restored everything");
     }
     assert.equal(cgroup.readFile("memory.limit_in_bytes").trim(), String(LOGICAL_LIMIT), "the original limit is back after stop");
-    assert.equal(ledger.recallLimit(cgroup.path), undefined, "and forgotten by the ledger");
+    assert.equal(ledger.recorded().limits[cgroup.path]?.original, undefined, "and forgotten by the ledger");
     assert.equal(oomControl(cgroup.path).oomKillDisable, 0, "the kernel killer is back after stop");
   });
 });
@@ -195,8 +195,8 @@ test("soft-limit mode on a v1 cgroup whose memsw limit equals its limit: refused
       assert.equal(cgroup.readFile("memory.limit_in_bytes").trim(), String(LOGICAL_LIMIT), "limit_in_bytes unchanged");
       assert.equal(readNumber(cgroup, "memory.memsw.limit_in_bytes"), LOGICAL_LIMIT, "memsw unchanged");
       assert.equal(oomControl(cgroup.path).oomKillDisable, 0, "the kernel killer was given back");
-      assert.equal(ledger.recallLimit(cgroup.path), undefined, "nothing left in the ledger");
-      assert.equal(ledger.recall(cgroup.path), null);
+      assert.equal(ledger.recorded().limits[cgroup.path]?.original, undefined, "nothing left in the ledger");
+      assert.equal(ledger.recorded().cgroups[cgroup.path], undefined);
     } finally {
       engine.stop();
     }

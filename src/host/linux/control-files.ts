@@ -68,6 +68,8 @@ export const PROC = {
   /** Machine-wide event counters (pgsteal_*, allocstall_*). */
   vmstat: "vmstat",
   mountinfo: "self/mountinfo",
+  /** New at every boot: what tells a cgroup of this boot from one of an earlier boot at the same path. */
+  bootId: "sys/kernel/random/boot_id",
   pressureMemory: "pressure/memory",
 } as const;
 

@@ -2,18 +2,18 @@
 // memory.events notifications, pidfd kills and process_mrelease. Fixture trees plug in through
 // the mounts and the LinuxFs, so the same code runs in the v2 fixture tests.
 
-import { accessSync, closeSync, constants as fsConstants, openSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import { accessSync, closeSync, constants as fsConstants, openSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import { setPriority } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fail, ok, type Result } from "../../core/result.js";
 import type { CgroupSample, MachinePressure, ProcessSample } from "../../core/types.js";
-import type { CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unclaim, Unwatch, VictimHandle } from "../../engine/host.js";
+import type { CgroupIdentity, CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unclaim, Unwatch, VictimHandle } from "../../engine/host.js";
 import { readCgroupMounts, validateCgroupPath, type CgroupMounts } from "./cgroup-mounts.js";
 import { listCgroupPids, readCgroupSample } from "./cgroup-reader.js";
-import { V1, V1_UNLIMITED_WRITE, V2, V2_UNLIMITED } from "./control-files.js";
+import { PROC, V1, V1_UNLIMITED_WRITE, V2, V2_UNLIMITED } from "./control-files.js";
 import { tryLockExclusive } from "./exclusive-lock.js";
-import { nodeLinuxFs, type LinuxFs } from "./linux-fs.js";
+import { isVanishedCode, nodeLinuxFs, type LinuxFs } from "./linux-fs.js";
 import { readMachinePressure } from "./machine-pressure-reader.js";
 import * as native from "./native.js";
 import { parseOomControl } from "./parse-cgroup.js";
@@ -66,6 +66,8 @@ export class LinuxHost implements Host {
   readonly mounts: CgroupMounts;
   private readonly mountsError: string | null;
   private readonly pageSize: number;
+  /** Read at the first need, once: it cannot change while this process lives. */
+  private bootId: Result<string> | undefined;
 
   constructor(options: LinuxHostOptions = {}) {
     this.procRoot = options.procRoot ?? DEFAULT_PROC_ROOT;
@@ -141,6 +143,20 @@ export class LinuxHost implements Host {
       released = true;
       closeSync(fd);
     });
+  }
+  identifyCgroup(ref: CgroupRef): Result<CgroupIdentity> {
+    this.bootId ??= readBootId(this.procRoot, this.fs);
+    // Never ENOENT: that would say the cgroup was removed.
+    if (!this.bootId.ok) return fail("BOOT_ID_UNKNOWN", `cannot tell this boot from another: ${this.bootId.error.message}`);
+    try {
+      // bigint: a 64-bit kernfs inode number carries a generation in its upper half.
+      const stats = statSync(ref.path, { bigint: true });
+      if (!stats.isDirectory()) return fail("ENOTDIR", `cgroup ${ref.path} is no longer a directory`);
+      return ok({ bootId: this.bootId.value, inode: stats.ino.toString() });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "EIO";
+      return isVanishedCode(code) ? fail("ENOENT", `cgroup ${ref.path} no longer exists`) : fail(code, `cannot examine cgroup ${ref.path}: ${(error as Error).message}`);
+    }
   }
   readCgroup(ref: CgroupRef): Result<CgroupSample> {
     return readCgroupSample(ref, this.fs);
@@ -470,6 +486,13 @@ function v1LimitHint(cgroupPath: string, code: string, fs: LinuxFs): string {
   if (code !== "EINVAL") return "";
   const memsw = fs.readText(join(cgroupPath, V1.memswLimitInBytes));
   return memsw.ok ? ` (memory.limit_in_bytes may not exceed ${V1.memswLimitInBytes}, ${memsw.value.trim()})` : "";
+}
+
+function readBootId(procRoot: string, fs: LinuxFs): Result<string> {
+  const text = fs.readText(join(procRoot, PROC.bootId));
+  if (!text.ok) return text;
+  const bootId = text.value.trim();
+  return bootId === "" ? fail("EINVAL", `${join(procRoot, PROC.bootId)} is empty`) : ok(bootId);
 }
 
 function writeControl(path: string, value: string): Result<void> {

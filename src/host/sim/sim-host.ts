@@ -4,7 +4,7 @@
 
 import { fail, ok, type Result } from "../../core/result.js";
 import type { CgroupSample, MachinePressure, ProcessSample } from "../../core/types.js";
-import type { CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unclaim, Unwatch, VictimHandle } from "../../engine/host.js";
+import type { CgroupIdentity, CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unclaim, Unwatch, VictimHandle } from "../../engine/host.js";
 import type { SimCgroupInfo, SimProcessInfo, UserspaceApi } from "../../sim/userspace-api.js";
 
 /** The agent is not a simulated task: no pid of the simulation can be its own. */
@@ -92,6 +92,10 @@ export class SimHost implements Host {
       released = true;
       set.delete(ref.path);
     });
+  }
+  /** One simulation is one boot, and its cgroups are never made again: the path is identity enough. */
+  identifyCgroup(ref: CgroupRef): Result<CgroupIdentity> {
+    return this.api.cgroup(ref.path) === null ? fail("ENOENT", `cgroup ${ref.path} no longer exists`) : ok({ bootId: "simulation", inode: ref.path });
   }
   readCgroup(ref: CgroupRef): Result<CgroupSample> {
     const cgroup = this.api.cgroup(ref.path);
