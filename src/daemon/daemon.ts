@@ -10,6 +10,7 @@ import { FileJournal } from "./journal.js";
 import { FileLedger } from "./file-ledger.js";
 import { defaultStateDir, journalPathIn, ledgerPathIn } from "./paths.js";
 import { describeMachine } from "./machine-report.js";
+import { giveBackLeftovers } from "./leftovers.js";
 import { claimStateDir } from "./state-dir-lock.js";
 
 const MEMORY_WATCH_INTERVAL_MS = 10_000;
@@ -116,6 +117,8 @@ export async function runDaemon(args: RunArgs): Promise<number> {
     const report = engine.stop();
     for (const path of report.restored) log(`restored kernel OOM settings of ${path}`);
     for (const failure of report.failed) log(`could not restore ${failure.cgroup}: ${failure.message}`);
+    // Those it just failed to restore stay listed for `oomwarden restore`: trying again at once would fail again.
+    giveBackLeftovers(host, ledger, journal, log, report.failed.map((failure) => failure.cgroup));
     // A kill already sent must still reach the journal: give decisions in flight a moment to finish.
     await Promise.race([engine.whenIdle(), new Promise((r) => setTimeout(r, STOP_GRACE_MS).unref())]);
     journal.append({ type: "daemon", message: `stopped: ${why}` });
@@ -151,6 +154,7 @@ export async function runDaemon(args: RunArgs): Promise<number> {
         log(`cannot manage ${path}: ${managed.error.message}`);
       }
     }
+    if (!stopping) giveBackLeftovers(host, ledger, journal, log, engine.managedPaths());
   } catch (error) {
     onFatal(error instanceof Error ? error : new Error(String(error)));
   }

@@ -15,6 +15,8 @@ import type { LedgerKey, TakeoverLedger } from "./takeover-ledger.js";
 
 /** One line per cgroup and thing done; `problem` when something stays undone (the caller's exit code). */
 export interface GiveBackLine {
+  /** The ledger's path. */
+  cgroup: string;
   problem: boolean;
   message: string;
 }
@@ -22,11 +24,11 @@ export interface GiveBackLine {
 /** Gives back the entries of `paths` (ledger paths); returns how many problems were said. */
 export function giveBack(host: Host, ledger: TakeoverLedger, paths: string[], say: (line: GiveBackLine) => void): number {
   let problems = 0;
-  const tell = (problem: boolean, message: string): void => {
-    if (problem) problems++;
-    say({ problem, message });
-  };
   for (const path of paths) {
+    const tell = (problem: boolean, message: string): void => {
+      if (problem) problems++;
+      say({ cgroup: path, problem, message });
+    };
     const ref = host.resolveCgroup(path);
     if (!ref.ok) {
       if (ref.error.code !== "ENOENT") tell(true, `${ref.error.message}; not restored, still listed`);
