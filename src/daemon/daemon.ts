@@ -151,7 +151,8 @@ export async function runDaemon(args: RunArgs): Promise<number> {
       if (managed.ok) {
         log(`managing ${managed.value.cgroup}${managed.value.notes.length ? ` (${managed.value.notes.join("; ")})` : ""}`);
       } else {
-        log(`cannot manage ${path}: ${managed.error.message}`);
+        // Host errors name the path themselves: once is enough.
+        log(managed.error.message.includes(path) ? `cannot manage: ${managed.error.message}` : `cannot manage ${path}: ${managed.error.message}`);
       }
     }
     if (!stopping) giveBackLeftovers(host, ledger, journal, log, engine.managedPaths());

@@ -64,7 +64,7 @@ test("oomwarden run: manages a cgroup, journals the kill, restores oom_kill_disa
     daemon = startDaemon(["run", "--config", inertGuardConfig(dir), "--cgroup", missing, "--cgroup", cgroup.path, "--journal", journal, "--state-dir", dir]);
     const d = daemon;
     await waitFor("the daemon to manage the cgroup", () => d.stderr().includes(`managing ${cgroup.path}`));
-    assert.match(d.stderr(), new RegExp(`cannot manage ${missing}: cgroup path ${missing} does not exist`));
+    assert.match(d.stderr(), new RegExp(`^oomwarden: cannot manage: cgroup path ${missing} does not exist$`, "m"));
     assert.equal(oomControl(cgroup.path).oomKillDisable, 1);
 
     const hog = await startInside(cgroup, UNBOUNDED_HOG);
@@ -262,7 +262,7 @@ test("a second daemon with another state directory is refused the first one's cg
     const second = startDaemon(["run", "--config", inertGuardConfig(secondDir), "--cgroup", shared.path, "--cgroup", own.path, "--state-dir", secondDir]);
     running.push(second);
     await waitFor("the second daemon to manage its own cgroup", () => second.stderr().includes(`managing ${own.path}`));
-    assert.match(second.stderr(), new RegExp(`^oomwarden: cannot manage ${shared.path}: another oomwarden manages ${shared.path} \\(pid ${first.child.pid} holds its lock\\)$`, "m"));
+    assert.match(second.stderr(), new RegExp(`^oomwarden: cannot manage: another oomwarden manages ${shared.path} \\(pid ${first.child.pid} holds its lock\\), still after waiting 500 ms$`, "m"));
     assert.equal(oomControl(own.path).oomKillDisable, 1);
 
     // The second daemon's stop gives back only what it took: the shared cgroup stays the first one's.
@@ -390,7 +390,7 @@ test("`oomwarden restore` leaves alone a listed cgroup that a daemon of another 
     assert.equal(await restore.exited, 1);
     assert.equal(
       restore.stderr(),
-      `another oomwarden manages ${cgroup.path} (pid ${d.child.pid} holds its lock); not restored, still listed\n`,
+      `another oomwarden manages ${cgroup.path} (pid ${d.child.pid} holds its lock), still after waiting 500 ms; not restored, still listed\n`,
     );
     assert.equal(oomControl(cgroup.path).oomKillDisable, 1, "the live daemon's takeover is left alone");
     assert.ok(cgroup.path in JSON.parse(readFileSync(join(deadDir, "takeover.json"), "utf8")).cgroups);
@@ -575,6 +575,28 @@ test("the next daemon on the state directory gives back at start what a killed o
     for (const d of running) if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill("SIGKILL");
     await left.remove();
     await other.remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a daemon starting while a restore holds its cgroup's claim for a moment waits it out and manages the cgroup", { skip: skip ?? false, timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const cgroup = createScratchMemoryCgroup("briefclaim", 64 * MIB);
+  let daemon: Daemon | null = null;
+  try {
+    // As `oomwarden restore` holds it while it writes the settings back (flock(1) for 600 ms: past the daemon's start, within its wait).
+    const holder = spawn("flock", ["--exclusive", cgroup.path, "sleep", "0.6"], { stdio: "ignore" });
+    await waitFor("the brief claim", () => readFileSync("/proc/locks", "utf8").includes(`FLOCK  ADVISORY  WRITE ${holder.pid} `));
+    daemon = startDaemon(["run", "--config", inertGuardConfig(dir), "--cgroup", cgroup.path, "--state-dir", dir]);
+    const d = daemon;
+    await waitFor("the daemon to manage the cgroup", () => d.stderr().includes(`managing ${cgroup.path}`) || d.stderr().includes("cannot manage"));
+    assert.doesNotMatch(d.stderr(), /cannot manage/);
+    assert.equal(oomControl(cgroup.path).oomKillDisable, 1);
+    d.child.kill("SIGTERM");
+    assert.equal(await d.exited, 0);
+  } finally {
+    if (daemon && daemon.child.exitCode === null) daemon.child.kill("SIGKILL");
+    await cgroup.remove();
     rmSync(dir, { recursive: true, force: true });
   }
 });

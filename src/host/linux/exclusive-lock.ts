@@ -5,6 +5,7 @@
 
 import { fstatSync } from "node:fs";
 import { join } from "node:path";
+import { performance } from "node:perf_hooks";
 import type { HostError } from "../../core/result.js";
 import { nodeLinuxFs, type LinuxFs } from "./linux-fs.js";
 import * as native from "./native.js";
@@ -23,6 +24,28 @@ export function tryLockExclusive(fd: number, procRoot = DEFAULT_PROC_ROOT, fs: L
   if (locked.ok) return { kind: "locked" };
   if (locked.error.code !== "EWOULDBLOCK") return { kind: "failed", error: locked.error };
   return { kind: "held", holderPid: lockHolderPid(fd, procRoot, fs) };
+}
+
+/** Between attempts of lockExclusiveWithin. */
+const RETRY_INTERVAL_MS = 5;
+
+/**
+ * Like tryLockExclusive, but a lock another process holds is tried again for up to `waitMs`,
+ * blocking: a holder that keeps it for milliseconds (`oomwarden restore`, or a starting daemon,
+ * writing a cgroup's settings back) is waited out rather than taken for an owner. A lock this
+ * process holds itself is not waited for: it cannot be let go meanwhile.
+ */
+export function lockExclusiveWithin(fd: number, waitMs: number, procRoot = DEFAULT_PROC_ROOT, fs: LinuxFs = nodeLinuxFs): LockOutcome {
+  const deadline = performance.now() + waitMs;
+  for (;;) {
+    const outcome = tryLockExclusive(fd, procRoot, fs);
+    if (outcome.kind !== "held" || outcome.holderPid === process.pid || performance.now() >= deadline) return outcome;
+    sleepBlocking(RETRY_INTERVAL_MS);
+  }
+}
+
+function sleepBlocking(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 /** The pid holding a flock on the file open as `fd`, from /proc/locks (matched by device and inode). */

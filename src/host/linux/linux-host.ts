@@ -12,7 +12,7 @@ import type { CgroupIdentity, CgroupRef, Host, MachineMemory, OomTakeover, Stall
 import { readCgroupMounts, validateCgroupPath, type CgroupMounts } from "./cgroup-mounts.js";
 import { listCgroupPids, readCgroupSample } from "./cgroup-reader.js";
 import { PROC, V1, V1_UNLIMITED_WRITE, V2, V2_UNLIMITED } from "./control-files.js";
-import { tryLockExclusive } from "./exclusive-lock.js";
+import { lockExclusiveWithin } from "./exclusive-lock.js";
 import { isVanishedCode, nodeLinuxFs, type LinuxFs } from "./linux-fs.js";
 import { readMachinePressure } from "./machine-pressure-reader.js";
 import * as native from "./native.js";
@@ -25,6 +25,12 @@ const SIGKILL = 9;
 const DAEMON_NICENESS = -10;
 /** Used only if the addon is missing; every Linux architecture we run on has 4 KiB pages. */
 const FALLBACK_PAGE_SIZE_BYTES = 4096;
+/**
+ * How long a claim waits for a cgroup held by another process: `oomwarden restore` holds one for
+ * the milliseconds it takes to write its settings back, and a daemon starting meanwhile must not
+ * take that for an owner and give the cgroup up for its whole life. A real owner costs this once.
+ */
+const CLAIM_WAIT_MS = 500;
 /** Consecutive poll errors on an OOM eventfd after which it is given up (the engine still has its journal and log). */
 const MAX_WATCH_REARMS = 3;
 
@@ -130,12 +136,13 @@ export class LinuxHost implements Host {
     } catch (error) {
       return fail((error as NodeJS.ErrnoException).code ?? "EIO", `cannot open ${ref.path} to claim it: ${(error as Error).message}`);
     }
-    const lock = tryLockExclusive(fd, this.procRoot, this.fs);
+    const lock = lockExclusiveWithin(fd, CLAIM_WAIT_MS, this.procRoot, this.fs);
     if (lock.kind !== "locked") {
       closeSync(fd);
       if (lock.kind === "failed") return fail(lock.error.code, `cannot claim ${ref.path}: ${lock.error.message}`);
-      const holder = lock.holderPid === null ? "another process" : lock.holderPid === process.pid ? "this daemon (under another path)" : `pid ${lock.holderPid}`;
-      return fail("CLAIMED", `another oomwarden manages ${ref.path} (${holder} holds its lock)`);
+      if (lock.holderPid === process.pid) return fail("CLAIMED", `another oomwarden manages ${ref.path} (this daemon (under another path) holds its lock)`);
+      const holder = lock.holderPid === null ? "another process" : `pid ${lock.holderPid}`;
+      return fail("CLAIMED", `another oomwarden manages ${ref.path} (${holder} holds its lock), still after waiting ${CLAIM_WAIT_MS} ms`);
     }
     let released = false;
     return ok(() => {
