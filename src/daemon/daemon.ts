@@ -10,6 +10,7 @@ import { FileJournal } from "./journal.js";
 import { FileLedger } from "./file-ledger.js";
 import { defaultStateDir, journalPathIn, ledgerPathIn } from "./paths.js";
 import { describeMachine } from "./machine-report.js";
+import { fatalReport } from "./fatal-report.js";
 import { giveBackLeftovers } from "./leftovers.js";
 import { claimStateDir } from "./state-dir-lock.js";
 
@@ -131,8 +132,10 @@ export async function runDaemon(args: RunArgs): Promise<number> {
   };
   const onSignal = (signal: NodeJS.Signals): void => void stop(0, signal);
   const onFatal = (error: Error): void => {
-    log(`fatal: ${error.stack ?? error.message}`);
-    void stop(1, `fatal error: ${error.message}`);
+    const report = fatalReport(error, fileJournal !== null);
+    journal.append(report.record);
+    for (const line of report.lines) log(line);
+    void stop(1, `fatal error: ${error.message.split("\n")[0] ?? ""}`);
   };
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   // Node 20 raises an unhandled promise rejection as an uncaught exception, so this catches both.

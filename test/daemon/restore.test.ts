@@ -135,3 +135,33 @@ test("a listed cgroup whose path lies outside every mounted memory hierarchy is 
     assert.match(run.lines[0] ?? "", new RegExp(`^cgroup path ${unmounted} does not exist here, and lies outside every mounted memory cgroup hierarchy \\(.*\\); not restored, still listed$`));
     assert.deepEqual(JSON.parse(readFileSync(ledgerPathIn(dir), "utf8")).cgroups, { [unmounted]: false }, "the original is kept");
   }));
+
+test("a restore held up by another restore says so (not that a daemon manages the cgroups), on the error output", async () => {
+  await withDir(async (dir) => {
+    writeLedger(dir, 1);
+    const holder = await holdStateDirElsewhere(dir, "restore");
+    try {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = runRestore({ stateDir: dir }, { out: (l) => out.push(l), err: (l) => err.push(l) });
+      assert.equal(code, 1);
+      assert.deepEqual(out, []);
+      assert.deepEqual(err, [`oomwarden restore (pid ${holder.pid}) is restoring from the state directory ${dir} now; nothing was done here`]);
+    } finally {
+      holder.kill("SIGKILL");
+    }
+  });
+});
+
+test("what was done goes to the normal output, what was not to the error output", { skip: NEEDS_MEMORY_HIERARCHY }, () =>
+  withDir((dir) => {
+    const unmounted = "/nonexistent/memory/job";
+    writeFileSync(ledgerPathIn(dir), JSON.stringify({ version: 1, cgroups: { [GONE_CGROUP]: false, [unmounted]: false } }));
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = runRestore({ stateDir: dir }, { out: (l) => out.push(l), err: (l) => err.push(l) });
+    assert.equal(code, 1);
+    assert.deepEqual(out, [`cgroup path ${GONE_CGROUP} does not exist: removed, nothing to restore; forgotten`]);
+    assert.equal(err.length, 1);
+    assert.match(err[0] ?? "", /^cgroup path \/nonexistent\/memory\/job does not exist here, .*; not restored, still listed$/);
+  }));

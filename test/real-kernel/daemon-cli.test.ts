@@ -600,3 +600,21 @@ test("a daemon starting while a restore holds its cgroup's claim for a moment wa
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a state directory that cannot be created: the daemon runs on and says, once, that it will change no cgroup setting", { timeout: 30_000 }, async () => {
+  const dir = tempDir();
+  const stateDir = `/proc/oomwarden-state-${process.pid}`;
+  try {
+    const daemon = startDaemon(["run", "--config", inertGuardConfig(dir), "--state-dir", stateDir]);
+    await waitFor("the report", () => daemon.stderr().includes("to manage a cgroup"));
+    assert.match(
+      daemon.stderr(),
+      new RegExp(`^oomwarden: the state directory ${stateDir} cannot be created \\(ENOENT: no such file or directory\\): no original can be recorded, so no cgroup setting will be changed \\(no v1 takeover, no soft-limit mode\\)$`, "m"),
+    );
+    assert.match(daemon.stderr(), new RegExp(`^oomwarden: cannot open journal ${stateDir}/journal\\.jsonl: ENOENT: no such file or directory; decisions are printed here only$`, "m"));
+    daemon.child.kill("SIGTERM");
+    assert.equal(await daemon.exited, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
