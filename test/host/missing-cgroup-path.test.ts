@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { discoverCgroupMounts, validateCgroupPath, type CgroupMounts } from "../../src/host/linux/cgroup-mounts.js";
 import { LinuxHost } from "../../src/host/linux/linux-host.js";
-import { buildCgroupTree, v1FreezerFiles, v1MemcgFiles, type CgroupTree } from "../fixtures/cgroup-tree.js";
+import { buildCgroupTree, v1FreezerFiles, v1MemcgFiles, v2RootFiles, type CgroupTree } from "../fixtures/cgroup-tree.js";
 import { value } from "../support/result-assert.js";
 
 describe("a cgroup path that does not resolve", () => {
@@ -51,6 +51,20 @@ describe("a cgroup path that does not resolve", () => {
       assert.match(result.ok ? "" : result.error.message, new RegExp(`^cgroup path \\S+/job cannot be checked: cannot read ${procRoot}/self/mountinfo: ENOENT`));
     } finally {
       rmSync(procRoot, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a missing path under cgroup v2", () => {
+  it("is ENOENT where v2 carries the memory controller, NOT_MOUNTED where it does not (a hybrid host)", () => {
+    for (const [controllers, code] of [["cpu io memory pids", "ENOENT"], ["cpu io pids", "NOT_MOUNTED"]] as const) {
+      const tree = buildCgroupTree({ v2: { files: v2RootFiles(controllers) } });
+      try {
+        const result = validateCgroupPath(tree.path(tree.v2, "app"), value(discoverCgroupMounts(tree.mountinfo)));
+        assert.ok(!result.ok && result.error.code === code, `${controllers}: ${JSON.stringify(result)}`);
+      } finally {
+        tree.cleanup();
+      }
     }
   });
 });

@@ -85,15 +85,21 @@ function isFile(fs: LinuxFs, path: string): boolean {
   return kind.ok && kind.value === "file";
 }
 
+/** Whether the v2 hierarchy at mountPoint carries the memory controller (a hybrid host's does not); unknown is no. */
+function v2HasMemory(mountPoint: string, fs: LinuxFs): boolean {
+  const controllers = fs.readText(`${mountPoint}/${V2.controllers}`);
+  return controllers.ok && parseControllerList(controllers.value).includes("memory");
+}
+
 /**
  * A path that does not resolve. ENOENT, "the cgroup does not exist", only inside a mounted memory
- * hierarchy (v1 with the memory controller, or v2): there a missing directory is a removed cgroup.
+ * hierarchy (v1 with the memory controller, or v2 with it): there a missing directory is a removed cgroup.
  * Anywhere else the hierarchy may simply not be mounted here (a container, another mount
  * namespace), and the cgroup may well exist: NOT_MOUNTED, which nobody may take for "removed".
  */
 function missingPath(path: string, mounts: CgroupMounts, fs: LinuxFs): Result<CgroupRef> {
   const lexical = normalize(path);
-  const memoryMounts = mounts.all.filter((mount) => mount.version === 2 || mount.controllers.includes("memory"));
+  const memoryMounts = mounts.all.filter((mount) => (mount.version === 1 ? mount.controllers.includes("memory") : v2HasMemory(mount.mountPoint, fs)));
   const inside = memoryMounts.some((mount) => {
     const canonical = fs.realpath(mount.mountPoint);
     return isInside(lexical, canonical.ok ? canonical.value : mount.mountPoint);
