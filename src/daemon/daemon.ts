@@ -6,13 +6,12 @@ import type { JournalSink } from "../engine/journal-record.js";
 import { createLinuxHost } from "../host/linux/linux-host.js";
 import type { RunArgs } from "../cli/args.js";
 import { DEFAULT_CONFIG, loadConfigFile, type DaemonConfig } from "./config.js";
-import { FileJournal } from "./journal.js";
-import { FileLedger } from "./file-ledger.js";
-import { defaultStateDir, journalPathIn, ledgerPathIn } from "./paths.js";
+import type { FileJournal } from "./journal.js";
+import { openDaemonState } from "./daemon-state.js";
+import { defaultStateDir, journalPathIn } from "./paths.js";
 import { describeMachine } from "./machine-report.js";
 import { fatalReport } from "./fatal-report.js";
 import { giveBackLeftovers } from "./leftovers.js";
-import { claimStateDir } from "./state-dir-lock.js";
 
 const MEMORY_WATCH_INTERVAL_MS = 10_000;
 /** Each of these would end the process without a word; all of them restore the kernel's settings first. */
@@ -55,36 +54,15 @@ export async function runDaemon(args: RunArgs): Promise<number> {
   const config = mergeConfig(base, args);
 
   const stateDir = config.stateDir ?? defaultStateDir();
-  // First of all: a second daemon must not even append to the first one's journal, and its refusal is its only output.
-  const owner = claimStateDir(stateDir, "run");
-  if (owner.kind === "held") {
-    log(
-      owner.command === "restore"
-        ? `the state directory ${stateDir} is in use by ${owner.holder}, which is giving back what a stopped daemon left; start again once it is done`
-        : `the state directory ${stateDir} is in use by ${owner.holder}: one daemon per state directory; stop that one, or give this one another --state-dir`,
-    );
+  const journalPath = config.journal ?? journalPathIn(stateDir);
+  const opened = openDaemonState(stateDir, journalPath, log);
+  if (!opened.ok) {
+    log(opened.refusal);
     return 2;
   }
-  if (owner.kind === "failed") {
-    log(`${owner.message}; not starting`);
-    return 2;
-  }
+  const { owner, ledger } = opened.state;
   if (owner.kind === "absent") {
     log(`the state directory ${stateDir} cannot be created (${owner.reason}): no original can be recorded, so no cgroup setting will be changed (no v1 takeover, no soft-limit mode)`);
-  }
-  // The originals of cgroups an earlier daemon left taken over: without them, nothing may start.
-  const ledgerOpened = FileLedger.open(ledgerPathIn(stateDir), { onError: log, stillOwned: owner.kind === "owned" ? owner.stillOwned : undefined });
-  if (!ledgerOpened.ok) {
-    log(`${ledgerOpened.error.message}; not starting, since the originals it may hold would be lost`);
-    return 2;
-  }
-  const ledger = ledgerOpened.value;
-  // Before anything else is said: a refused journal (another daemon's, or not ours) is the only output.
-  const journalPath = config.journal ?? journalPathIn(stateDir);
-  const opened = FileJournal.open(journalPath, log);
-  if (!opened.ok && opened.kind === "refused") {
-    log(`${opened.message}; not starting`);
-    return 2;
   }
   const host = createLinuxHost();
   const capabilities = host.capabilities();
@@ -94,13 +72,13 @@ export async function runDaemon(args: RunArgs): Promise<number> {
 
   let journal: JournalSink;
   let fileJournal: FileJournal | null = null;
-  if (opened.ok) {
-    fileJournal = opened.journal;
+  if (opened.state.journal.ok) {
+    fileJournal = opened.state.journal.file;
     journal = fileJournal;
     log(`journal: ${journalPath}`);
   } else {
     // Without a journal we still protect the machine; decisions then go to stderr only.
-    log(`${opened.message}; decisions are printed here only`);
+    log(`${opened.state.journal.message}; decisions are printed here only`);
     journal = { append: (record) => log(JSON.stringify(record)) };
   }
   journal.append({ type: "daemon", message: `started, pid ${process.pid}${config.engine.dryRun ? ", dry run" : ""}`, notes: [...capabilities.notes, ...protection] });
