@@ -29,7 +29,7 @@ export function runRestore(options: { stateDir: string | null }, output: Restore
     return 1;
   }
   if (owner.kind === "failed") {
-    output.err(`${owner.message}; nothing was restored, since without the lock a daemon could be using these cgroups`);
+    output.err(`${owner.message}; nothing was restored`);
     return 1;
   }
   // "absent": no state directory, so no ledger either, and nobody can hold it.

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "node:test";
@@ -164,4 +164,14 @@ test("what was done goes to the normal output, what was not to the error output"
     assert.deepEqual(out, [`cgroup path ${GONE_CGROUP} does not exist: removed, nothing to restore; forgotten`]);
     assert.equal(err.length, 1);
     assert.match(err[0] ?? "", /^cgroup path \/nonexistent\/memory\/job does not exist here, .*; not restored, still listed$/);
+  }));
+
+test("a state directory others can write is refused before its ledger is read: a planted ledger makes restore write nothing", () =>
+  withDir((dir) => {
+    chmodSync(dir, 0o1777);
+    writeLedger(dir, 1);
+    const run = restore(dir);
+    assert.equal(run.code, 1);
+    assert.deepEqual(run.lines, [`${dir} can be written by every user (mode 1777): the state directory must belong to uid ${process.getuid?.()} and be writable by it alone; nothing was restored`]);
+    assert.ok(GONE_CGROUP in JSON.parse(readFileSync(ledgerPathIn(dir), "utf8")).cgroups, "not even forgotten");
   }));
