@@ -7,22 +7,14 @@ import { simulate } from "../../src/sim/kernel/simulate.js";
 import { checkExpectation } from "../../src/sim/result-table.js";
 import { BUILTIN_POLICIES, DEFAULT_POLICY_NAMES, defaultWatermarks, parseScenario, SCENARIO_DEFAULTS, type Expectation } from "../../src/sim/scenario-file.js";
 import type { Scenario } from "../../src/sim/scenario.js";
+import { parsedScenario, scenarioErrors } from "../support/scenario-text.js";
 
 /** dist/test/sim/x.test.js -> the repository root. */
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const SCENARIOS = join(REPO_ROOT, "scenarios");
 
-function parse(text: string): Scenario {
-  const r = parseScenario(text, "s.yaml");
-  if (!r.ok) assert.fail(`expected a valid scenario, got:\n${r.errors.join("\n")}`);
-  return r.scenario;
-}
-
-function errorsOf(text: string): string[] {
-  const r = parseScenario(text, "file.yaml");
-  if (r.ok) assert.fail("expected errors, the scenario was accepted");
-  return r.errors;
-}
+const parse = (text: string): Scenario => parsedScenario(text, "s.yaml");
+const errorsOf = (text: string): string[] => scenarioErrors(text);
 
 /** The smallest valid scenario, one line per array item so tests can count lines. */
 const MINIMAL = ["durationS: 10", "memory:", "  totalGiB: 4", "tasks:", "  - name: hog"];

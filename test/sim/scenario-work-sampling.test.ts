@@ -16,20 +16,12 @@ import { agentSampling, ENGINE_INTERVAL_FLOOR_MS, type AgentSampling } from "../
 import { estimateRunWork } from "../../src/sim/scenario-file/work.js";
 import { WORK_BUDGET_UNITS } from "../../src/sim/scenario-file/work-budget.js";
 import type { PolicySpec, Scenario } from "../../src/sim/scenario.js";
+import { parsedScenario, scenarioErrors } from "../support/scenario-text.js";
 
 const SCENARIOS = join(resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", ".."), "scenarios");
 
-function parsed(text: string): Scenario {
-  const r = parseScenario(text, "file.yaml");
-  assert.ok(r.ok, r.ok ? "" : r.errors.join("\n"));
-  return r.scenario;
-}
-
-function errorsOf(text: string): string[] {
-  const r = parseScenario(text, "file.yaml");
-  assert.ok(!r.ok, "expected the file to be refused");
-  return r.errors;
-}
+const parsed = (text: string): Scenario => parsedScenario(text);
+const errorsOf = (text: string): string[] => scenarioErrors(text);
 
 /** A 1 GiB machine held near the low-memory threshold (where the machine guard samples densely), one policy. */
 function denseFile(o: { durationS: number; policy: string; tickS?: number }): string {

@@ -11,20 +11,12 @@ import { parseScenario } from "../../src/sim/scenario-file.js";
 import { estimateRunWork } from "../../src/sim/scenario-file/work.js";
 import { WORK_BUDGET_UNITS } from "../../src/sim/scenario-file/work-budget.js";
 import type { Scenario } from "../../src/sim/scenario.js";
+import { parsedScenario, scenarioErrors } from "../support/scenario-text.js";
 
 const SCENARIOS = join(resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", ".."), "scenarios");
 
-function parsed(text: string): Scenario {
-  const r = parseScenario(text, "file.yaml");
-  assert.ok(r.ok, r.ok ? "" : r.errors.join("\n"));
-  return r.scenario;
-}
-
-function errorsOf(text: string): string[] {
-  const r = parseScenario(text, "file.yaml");
-  assert.ok(!r.ok, "expected the file to be refused");
-  return r.errors;
-}
+const parsed = (text: string): Scenario => parsedScenario(text);
+const errorsOf = (text: string): string[] => scenarioErrors(text);
 
 function totalUnits(s: Scenario): number {
   return s.policies.reduce((sum, p) => sum + estimateRunWork(s, p).units, 0);
