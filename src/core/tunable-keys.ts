@@ -36,7 +36,8 @@ export const MIN_INTERVAL_MS = 1;
 
 /**
  * The machine guard keeps every sample of its longest window in memory (four a second near a
- * threshold): an hour is 14,400 samples, a month would be gigabytes.
+ * threshold by default): an hour is 14,400 samples, a month would be gigabytes. At shorter
+ * intervals MAX_WINDOW_SAMPLES bounds the window further.
  */
 export const MAX_WINDOW_MS = 3_600_000;
 const WINDOW_WHY = "an hour: the machine guard keeps every sample of the window";
@@ -128,7 +129,14 @@ export function checkTunable(name: TunableName, value: unknown): { ok: true } | 
 }
 
 /** The keys a rule across keys reads. */
-export type CrossKeyName = "lowAvailablePct" | "criticalAvailablePct";
+export type CrossKeyName = "lowAvailablePct" | "criticalAvailablePct" | "starvationWindowMs" | "psiWindowMs" | "machineSampleIntervalMs";
+
+/**
+ * Samples the machine guard may keep for its longest window at its sampling interval (a sample is
+ * a few hundred bytes: about 30 MB at most). An hour's window sampled every millisecond would be
+ * 3.6 million of them, gigabytes in a daemon that must stay small when memory is short.
+ */
+export const MAX_WINDOW_SAMPLES = 100_000;
 
 /**
  * The defaults of the keys the rule across keys reads: a file may set only one of the two, and a
@@ -143,6 +151,13 @@ export const CROSS_KEY_DEFAULTS: Readonly<Record<CrossKeyName, number>> = {
   // A second victim while the first is alive but stalled only this close to the kernel's own OOM
   // point; above it the machine can wait for the first (seed 000).
   criticalAvailablePct: 1.5,
+  // Seed 003: user allocations loop for as long as the starvation lasts; a second is long for a
+  // stall, and four samples at 250 ms rule out a passing dip.
+  starvationWindowMs: 1000,
+  // systemd-oomd's default window for memory pressure (60% over 30 s).
+  psiWindowMs: 30_000,
+  // Four samples a second near a threshold (earlyoom polls at most ten times a second).
+  machineSampleIntervalMs: 250,
 };
 
 export interface CrossKeyProblem {
@@ -157,6 +172,15 @@ export function crossKeyProblem(valueOf: (name: CrossKeyName) => number): CrossK
   const critical = valueOf("criticalAvailablePct");
   if (low > 0 && critical > low) {
     return { keys: ["lowAvailablePct", "criticalAvailablePct"], message: `criticalAvailablePct (${critical}) must not be above lowAvailablePct (${low})` };
+  }
+  const windowMs = Math.max(valueOf("starvationWindowMs"), valueOf("psiWindowMs"));
+  const intervalMs = valueOf("machineSampleIntervalMs");
+  if (windowMs / intervalMs > MAX_WINDOW_SAMPLES) {
+    const windowKey: CrossKeyName = valueOf("psiWindowMs") >= valueOf("starvationWindowMs") ? "psiWindowMs" : "starvationWindowMs";
+    return {
+      keys: [windowKey, "machineSampleIntervalMs"],
+      message: `${windowKey} (${windowMs} ms) sampled every machineSampleIntervalMs (${intervalMs} ms) keeps over ${MAX_WINDOW_SAMPLES} samples in memory: lengthen the interval or shorten the window`,
+    };
   }
   return null;
 }

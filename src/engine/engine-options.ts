@@ -49,24 +49,21 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   fastConfirmDelaysMs: [0.5, 1, 1, 2, 2, 5, 5, 10, 20, 50],
   machineGuard: {
     enabled: true,
-    // The two levels a rule across keys relates live with that rule (src/core/tunable-keys.ts, with
+    // The values the rules across keys relate live with those rules (src/core/tunable-keys.ts, with
     // their reasons), so the simulator can check a scenario's options without the engine.
     lowAvailablePct: CROSS_KEY_DEFAULTS.lowAvailablePct,
     // earlyoom's SIGKILL level of swap, as for RAM: a machine that still has swap is not out of memory.
     lowSwapFreePct: 5,
     criticalAvailablePct: CROSS_KEY_DEFAULTS.criticalAvailablePct,
-    // Seed 003: user allocations loop for as long as the starvation lasts; a second is long for a
-    // stall, and four samples at 250 ms rule out a passing dip.
-    starvationWindowMs: 1000,
+    starvationWindowMs: CROSS_KEY_DEFAULTS.starvationWindowMs,
     // At most one starvation kill a minute: the upstream objection was a remote DoS (a packet flood
     // turning the OOM killer on the machine's services).
     starvationKillIntervalMs: 60_000,
     // systemd-oomd's defaults for memory pressure: 60% over 30 s (every task stalled on memory).
     psiFullPct: 60,
-    psiWindowMs: 30_000,
-    // Four samples a second near a threshold (earlyoom polls at most ten times a second); once a
-    // second otherwise, which costs a few file reads.
-    sampleIntervalMs: 250,
+    psiWindowMs: CROSS_KEY_DEFAULTS.psiWindowMs,
+    sampleIntervalMs: CROSS_KEY_DEFAULTS.machineSampleIntervalMs,
+    // Once a second when memory is plentiful, which costs a few file reads.
     idleSampleIntervalMs: 1000,
   },
   softLimit: {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { checkTunable, crossKeyProblem, CROSS_KEY_DEFAULTS, expectedText, isTunableName, MAX_TIMER_MS, TUNABLE_NAMES, tunableKey } from "../../src/core/tunable-keys.js";
+import { checkTunable, crossKeyProblem, CROSS_KEY_DEFAULTS, expectedText, isTunableName, MAX_TIMER_MS, MAX_WINDOW_SAMPLES, TUNABLE_NAMES, tunableKey } from "../../src/core/tunable-keys.js";
 import { DEFAULT_ENGINE_OPTIONS } from "../../src/engine/engine-options.js";
 import { readTunable } from "../../src/engine/tunables.js";
 
@@ -26,6 +26,19 @@ describe("the tunable key table", () => {
     assert.equal(crossKeyProblem((name) => CROSS_KEY_DEFAULTS[name]), null);
     assert.equal(DEFAULT_ENGINE_OPTIONS.machineGuard.lowAvailablePct, CROSS_KEY_DEFAULTS.lowAvailablePct);
     assert.equal(DEFAULT_ENGINE_OPTIONS.machineGuard.criticalAvailablePct, CROSS_KEY_DEFAULTS.criticalAvailablePct);
+    assert.equal(DEFAULT_ENGINE_OPTIONS.machineGuard.psiWindowMs, CROSS_KEY_DEFAULTS.psiWindowMs);
+    assert.equal(DEFAULT_ENGINE_OPTIONS.machineGuard.starvationWindowMs, CROSS_KEY_DEFAULTS.starvationWindowMs);
+    assert.equal(DEFAULT_ENGINE_OPTIONS.machineGuard.sampleIntervalMs, CROSS_KEY_DEFAULTS.machineSampleIntervalMs);
+  });
+
+  it("the machine guard's window may hold at most MAX_WINDOW_SAMPLES samples at its interval", () => {
+    const values = (o: Partial<typeof CROSS_KEY_DEFAULTS>) => (name: keyof typeof CROSS_KEY_DEFAULTS) => ({ ...CROSS_KEY_DEFAULTS, ...o })[name];
+    assert.equal(crossKeyProblem(values({ machineSampleIntervalMs: 1 })), null, "30 s at 1 ms: 30,000 samples");
+    assert.equal(crossKeyProblem(values({ psiWindowMs: MAX_WINDOW_SAMPLES, machineSampleIntervalMs: 1 })), null, "exactly the cap");
+    const over = crossKeyProblem(values({ psiWindowMs: 3_600_000, machineSampleIntervalMs: 1 }));
+    assert.deepEqual(over?.keys, ["psiWindowMs", "machineSampleIntervalMs"]);
+    assert.match(over?.message ?? "", /keeps over 100000 samples in memory/);
+    assert.deepEqual(crossKeyProblem(values({ psiWindowMs: 1000, starvationWindowMs: 200_000, machineSampleIntervalMs: 1 }))?.keys, ["starvationWindowMs", "machineSampleIntervalMs"]);
   });
 
   it("checks: type, finiteness, integer-ness and both bounds", () => {

@@ -90,6 +90,11 @@ describe("a rule across keys names the line of the later key", () => {
     });
   }
 
+  it("a window the guard would keep too many samples of is refused at the later key's line", () => {
+    assert.match(refusal(parseConfig("machineSampleIntervalMs: 1\ndryRun: true\npsiWindowMs: 3600000\n", "c.yaml")), /^c\.yaml:3: psiWindowMs \(3600000 ms\) sampled every machineSampleIntervalMs \(1 ms\) keeps over 100000 samples in memory/);
+    accepted(parseConfig("machineSampleIntervalMs: 1\n", "c.yaml"));
+  });
+
   it("low memory off (0) lifts the rule", () => {
     accepted(parseConfig("lowAvailablePct: 0\ncriticalAvailablePct: 50\n", "c.yaml"));
   });

@@ -20,6 +20,12 @@ describe("scenario oomwarden options", () => {
     assert.deepEqual(errorsOf(["criticalAvailablePct: 3", "lowAvailablePct: 2"]), ["s.yaml:10: policies[0].options.lowAvailablePct: criticalAvailablePct (3) must not be above lowAvailablePct (2)"]);
   });
 
+  it("a window the guard would keep too many samples of fails at parse time too", () => {
+    const [error, ...more] = errorsOf(["machineSampleIntervalMs: 1", "psiWindowMs: 3600000"]);
+    assert.equal(more.length, 0);
+    assert.match(error ?? "", /^s\.yaml:10: policies\[0\]\.options\.psiWindowMs: psiWindowMs \(3600000 ms\) sampled every machineSampleIntervalMs \(1 ms\) keeps over 100000 samples/);
+  });
+
   it("one key set is judged against the other's default", () => {
     assert.deepEqual(errorsOf(["dryRun: true", "lowAvailablePct: 1"]), ["s.yaml:10: policies[0].options.lowAvailablePct: criticalAvailablePct (1.5) must not be above lowAvailablePct (1)"]);
     assert.deepEqual(errorsOf(["criticalAvailablePct: 6"]), ["s.yaml:9: policies[0].options.criticalAvailablePct: criticalAvailablePct (6) must not be above lowAvailablePct (5)"]);
