@@ -3,7 +3,8 @@
 // exit code: 0 all runs done, 1 a run or the SVG failed, 2 bad arguments or an invalid scenario.
 // The world it touches (files, output, the simulator) comes in as SimulateIo so tests can fake it.
 
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { readRegularFile } from "../daemon/read-regular-file.js";
 import { formatExpectations, formatResultTable, resultRow, type ResultRow } from "../sim/result-table.js";
 import { builtinPolicySpec, checkWorkBudget, parseScenario } from "../sim/scenario-file.js";
 import type { Expectation, PolicySpec, Scenario, SimulationRun, UserspaceSpec } from "../sim/scenario.js";
@@ -30,11 +31,10 @@ export async function processIo(): Promise<SimulateIo> {
   const [{ simulate }, { oomwardenAgentFactory }] = await Promise.all([import("../sim/kernel/simulate.js"), import("../daemon/sim-agent.js")]);
   return {
     readFile: (path) => {
-      // Checked before reading, so a huge file (or a device that never ends) is never loaded.
-      const stat = statSync(path);
-      if (!stat.isFile()) throw new Error("not a regular file");
-      if (stat.size > MAX_SCENARIO_BYTES) throw new Error(`it is ${stat.size} bytes: a scenario file is at most ${MAX_SCENARIO_BYTES} bytes`);
-      return readFileSync(path, "utf8");
+      // The config file's reader: a regular file only, never more than the limit (a FIFO, /dev/zero).
+      const read = readRegularFile(path, MAX_SCENARIO_BYTES, (sizeBytes, maxBytes, orMore) => `it is ${sizeBytes} bytes${orMore ? " or more" : ""}: a scenario file is at most ${maxBytes} bytes`);
+      if (!read.ok) throw new Error(read.reason);
+      return read.bytes.toString("utf8");
     },
     writeFile: (path, text) => writeFileSync(path, text),
     stdout: (text) => process.stdout.write(text),

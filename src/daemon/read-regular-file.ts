@@ -7,7 +7,12 @@ import { systemReason } from "./system-reason.js";
 
 export type ReadFileResult = { ok: true; bytes: Buffer } | { ok: false; reason: string };
 
-export function readRegularFile(path: string, maxBytes: number): ReadFileResult {
+/** How a caller words a file over the limit ("or more": only a read found it, the size said less). */
+export type TooLargeWording = (sizeBytes: number, maxBytes: number, orMore: boolean) => string;
+
+const TOO_LARGE: TooLargeWording = (sizeBytes, maxBytes, orMore) => `too large: ${sizeBytes} bytes${orMore ? " or more" : ""}, at most ${maxBytes} bytes allowed`;
+
+export function readRegularFile(path: string, maxBytes: number, tooLarge: TooLargeWording = TOO_LARGE): ReadFileResult {
   let before: Stats;
   try {
     // stat follows symlinks: a link to a regular file is that file.
@@ -15,7 +20,7 @@ export function readRegularFile(path: string, maxBytes: number): ReadFileResult 
   } catch (error) {
     return { ok: false, reason: systemReason(error) };
   }
-  const refused = refusal(before, maxBytes);
+  const refused = refusal(before, maxBytes, tooLarge);
   if (refused !== null) return { ok: false, reason: refused };
   let fd: number;
   try {
@@ -27,7 +32,7 @@ export function readRegularFile(path: string, maxBytes: number): ReadFileResult 
   }
   try {
     // What was opened is checked again: the path may name something else than what stat saw.
-    const opened = refusal(fstatSync(fd), maxBytes);
+    const opened = refusal(fstatSync(fd), maxBytes, tooLarge);
     if (opened !== null) return { ok: false, reason: opened };
     // One byte more than allowed tells a file that grew past the limit from one that fits.
     const buffer = Buffer.alloc(maxBytes + 1);
@@ -37,7 +42,7 @@ export function readRegularFile(path: string, maxBytes: number): ReadFileResult 
       if (got === 0) break;
       filled += got;
     }
-    if (filled > maxBytes) return { ok: false, reason: tooLarge(filled, maxBytes, "or more") };
+    if (filled > maxBytes) return { ok: false, reason: tooLarge(filled, maxBytes, true) };
     return { ok: true, bytes: buffer.subarray(0, filled) };
   } catch (error) {
     return { ok: false, reason: systemReason(error) };
@@ -46,14 +51,10 @@ export function readRegularFile(path: string, maxBytes: number): ReadFileResult 
   }
 }
 
-function refusal(stats: Stats, maxBytes: number): string | null {
+function refusal(stats: Stats, maxBytes: number, tooLarge: TooLargeWording): string | null {
   if (!stats.isFile()) return `not a regular file (${kindOf(stats)})`;
-  if (stats.size > maxBytes) return tooLarge(stats.size, maxBytes, "");
+  if (stats.size > maxBytes) return tooLarge(stats.size, maxBytes, false);
   return null;
-}
-
-function tooLarge(sizeBytes: number, maxBytes: number, more: string): string {
-  return `too large: ${sizeBytes} bytes${more === "" ? "" : ` ${more}`}, at most ${maxBytes} bytes allowed`;
 }
 
 function kindOf(stats: Stats): string {
