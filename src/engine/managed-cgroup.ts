@@ -168,11 +168,7 @@ export class ManagedCgroup {
    */
   stop(): Result<"restored" | "removed"> {
     if (this.stopped) return { ok: true, value: "restored" };
-    const removed = this.removedReason();
-    if (removed !== null) {
-      this.letGo(removed);
-      return { ok: true, value: "removed" };
-    }
+    if (this.letGoIfRemoved()) return { ok: true, value: "removed" };
     this.stopWatching();
     const limitBack = this.softLimit?.stop() ?? { ok: true as const, value: undefined };
     const restored = this.restore();
@@ -196,6 +192,14 @@ export class ManagedCgroup {
     if (!now.ok) return now.error.code === "ENOENT" ? "removed" : null;
     if (this.ledgerKey === null || staleReason(this.ledgerKey.identity, now.value) === null) return null;
     return "removed (another cgroup was made at its path since)";
+  }
+
+  /** Lets the cgroup go if it is no longer at its path; true if it did. */
+  private letGoIfRemoved(): boolean {
+    const removed = this.removedReason();
+    if (removed === null) return false;
+    this.letGo(removed);
+    return true;
   }
 
   /**
@@ -272,11 +276,7 @@ export class ManagedCgroup {
   private onSoftLimitExceeded(overSinceMs: number): void {
     if (this.stopped || this.handling) return;
     // Usage over the limit may be a new cgroup's at the path: that one is not ours to kill in.
-    const removed = this.removedReason();
-    if (removed !== null) {
-      this.letGo(removed);
-      return;
-    }
+    if (this.letGoIfRemoved()) return;
     this.handling = true;
     this.softOverSinceMs = overSinceMs;
     this.idle = this.runIncident("soft-limit", this.ctx.host.now(), null)
@@ -330,11 +330,7 @@ export class ManagedCgroup {
     const { host } = this.ctx;
     // The v1 eventfd also fires when the cgroup is removed (v2: its watch fails). Asked first, one
     // stat: with a new cgroup made at the path already, the reads would see that one, and decide on it.
-    const removed = this.removedReason();
-    if (removed !== null) {
-      this.letGo(removed);
-      return;
-    }
+    if (this.letGoIfRemoved()) return;
     const sample = host.readCgroup(this.ref);
     if (!sample.ok) {
       this.ctx.log(`${this.ref.path}: notification, but the cgroup cannot be read (${sample.error.message})`);
