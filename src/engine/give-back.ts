@@ -29,16 +29,19 @@ export function giveBack(host: Host, ledger: TakeoverLedger, paths: string[], sa
       if (problem) problems++;
       say({ cgroup: path, problem, message });
     };
+    // Removed (ENOENT): forgotten. Anything else may hide a live cgroup: it stays listed.
+    const unresolved = (error: { code: string; message: string }): void => {
+      if (error.code === "ENOENT") forgetRemoved(ledger, path, error.message, tell);
+      else tell(true, `${error.message}; not restored, still listed`);
+    };
     const ref = host.resolveCgroup(path);
     if (!ref.ok) {
-      if (ref.error.code !== "ENOENT") tell(true, `${ref.error.message}; not restored, still listed`);
-      else forgetRemoved(ledger, path, ref.error.message, tell);
+      unresolved(ref.error);
       continue;
     }
     const identity = host.identifyCgroup(ref.value);
     if (!identity.ok) {
-      if (identity.error.code !== "ENOENT") tell(true, `${identity.error.message}; not restored, still listed`);
-      else forgetRemoved(ledger, path, identity.error.message, tell);
+      unresolved(identity.error);
       continue;
     }
     const key: LedgerKey = { path, identity: identity.value };
