@@ -1,16 +1,10 @@
 // Argument parsing for `oomwarden run`, kept apart from main so tests can import it.
 
 import { parseArgs } from "node:util";
+import type { DaemonRunOptions } from "../daemon/daemon.js";
 
-export interface RunArgs {
-  config: string | null;
-  cgroups: string[];
-  journal: string | null;
-  stateDir: string | null;
-  dryRun: boolean;
-}
-
-export function parseRunArgs(args: string[]): RunArgs | { error: string } {
+/** `oomwarden run [--config FILE] [--cgroup PATH]... [--journal FILE] [--state-dir DIR] [--dry-run]`. */
+export function parseRunArgs(args: string[]): DaemonRunOptions | { error: string } {
   try {
     const { values, positionals } = parseArgs({
       args,

@@ -28,7 +28,7 @@ export const MAX_SCENARIO_BYTES = 1024 * 1024;
 
 /** The real files, streams, simulator and oomwarden agent. */
 export async function processIo(): Promise<SimulateIo> {
-  const [{ simulate }, { oomwardenAgentFactory }] = await Promise.all([import("../sim/kernel/simulate.js"), import("../daemon/sim-agent.js")]);
+  const [{ simulate }, { oomwardenAgentFactory }] = await Promise.all([import("../sim/kernel/simulate.js"), import("../host/sim/oomwarden-agent.js")]);
   return {
     readFile: (path) => {
       // The config file's reader: a regular file only, never more than the limit (a FIFO, /dev/zero).

@@ -4,7 +4,6 @@ import { writeSync } from "node:fs";
 import { Engine } from "../engine/engine.js";
 import type { JournalSink } from "../engine/journal-record.js";
 import { createLinuxHost } from "../host/linux/linux-host.js";
-import type { RunArgs } from "../cli/args.js";
 import { DEFAULT_CONFIG, loadConfigFile, type DaemonConfig } from "./config.js";
 import type { FileJournal } from "./journal.js";
 import { openDaemonState } from "./daemon-state.js";
@@ -32,7 +31,18 @@ function log(message: string): void {
   }
 }
 
-export function mergeConfig(base: DaemonConfig, args: RunArgs): DaemonConfig {
+/** What `oomwarden run` is asked to do: the command line's part, laid over the config file's. */
+export interface DaemonRunOptions {
+  /** The YAML config file; null: the built-in defaults. */
+  config: string | null;
+  /** Cgroups to manage besides the config file's. */
+  cgroups: string[];
+  journal: string | null;
+  stateDir: string | null;
+  dryRun: boolean;
+}
+
+export function mergeConfig(base: DaemonConfig, args: DaemonRunOptions): DaemonConfig {
   return {
     cgroups: [...base.cgroups, ...args.cgroups.filter((c) => !base.cgroups.includes(c))],
     journal: args.journal ?? base.journal,
@@ -41,7 +51,7 @@ export function mergeConfig(base: DaemonConfig, args: RunArgs): DaemonConfig {
   };
 }
 
-export async function runDaemon(args: RunArgs): Promise<number> {
+export async function runDaemon(args: DaemonRunOptions): Promise<number> {
   let base = DEFAULT_CONFIG;
   if (args.config !== null) {
     const loaded = loadConfigFile(args.config);

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseConfig, type ConfigResult } from "../../src/daemon/config.js";
-import { engineOptionsFrom } from "../../src/daemon/sim-agent.js";
+import { engineOptionsFrom } from "../../src/host/sim/oomwarden-agent.js";
 
 function refusal(result: ConfigResult): string {
   assert.equal(result.ok, false, "expected the config to be refused");

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import test from "node:test";
 import { fileURLToPath } from "node:url";
-import { oomwardenAgentFactory } from "../../src/daemon/sim-agent.js";
+import { oomwardenAgentFactory } from "../../src/host/sim/oomwarden-agent.js";
 import { joinDecisions, type DecidedRecord, type JournalRecord } from "../../src/engine/journal-record.js";
 import { simulate } from "../../src/sim/kernel/simulate.js";
 import { parseScenario } from "../../src/sim/scenario-file.js";
@@ -88,7 +88,7 @@ test("managing the root cgroup is still refused, as on Linux", async () => {
 });
 
 test("oomwarden options: the daemon's keys and checks, unknown keys refused", async () => {
-  const { engineOptionsFrom } = await import("../../src/daemon/sim-agent.js");
+  const { engineOptionsFrom } = await import("../../src/host/sim/oomwarden-agent.js");
   assert.throws(() => engineOptionsFrom({ observeIntervalMs: 1e-300 }), /observeIntervalMs must be a number of ms from 1 to/);
   assert.throws(() => engineOptionsFrom({ bogus: 1 }), /unknown oomwarden option "bogus"/);
   assert.throws(() => engineOptionsFrom({ lowAvailablePct: 150 }), /lowAvailablePct must be a percentage from 0 to 100/);

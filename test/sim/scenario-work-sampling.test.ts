@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { oomwardenAgentFactory } from "../../src/daemon/sim-agent.js";
+import { oomwardenAgentFactory } from "../../src/host/sim/oomwarden-agent.js";
 import { DEFAULT_ENGINE_OPTIONS } from "../../src/engine/engine-options.js";
 import { simulate } from "../../src/sim/kernel/simulate.js";
 import { parseScenario } from "../../src/sim/scenario-file.js";

@@ -1,14 +1,14 @@
 // oomwarden as a user-space agent inside the simulator: the same Engine as the daemon, over the
 // simulator's Host adapter, guarding the machine and managing the cgroups the scenario's policy names.
 
-import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "../engine/engine-options.js";
-import { Engine } from "../engine/engine.js";
-import type { JournalRecord } from "../engine/journal-record.js";
-import { MACHINE_SCOPE } from "../engine/machine-guard.js";
-import { applyTunables } from "../engine/tunables.js";
-import { SimHost } from "../host/sim/sim-host.js";
-import type { UserspaceSpec } from "../sim/scenario.js";
-import type { UserspaceAgent, UserspaceApi } from "../sim/userspace-api.js";
+import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "../../engine/engine-options.js";
+import { Engine } from "../../engine/engine.js";
+import type { JournalRecord } from "../../engine/journal-record.js";
+import { MACHINE_SCOPE } from "../../engine/machine-guard.js";
+import { applyTunables } from "../../engine/tunables.js";
+import { SimHost } from "./sim-host.js";
+import type { UserspaceSpec } from "../../sim/scenario.js";
+import type { UserspaceAgent, UserspaceApi } from "../../sim/userspace-api.js";
 
 type OomwardenSpec = Extract<UserspaceSpec, { kind: "oomwarden" }>;
 
