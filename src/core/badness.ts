@@ -52,20 +52,20 @@ export type Badness = KillableBadness | Unkillable;
  * with our own rules (the daemon, zombies) where the kernel would find no mm.
  * "pid 1" means pid 1 of the pid namespace the samples were read in.
  */
-export function unkillableReason(process: ProcessSample, selfPid: number): Unkillable | null {
-  if (process.pid === 1) return unkillable("init", "pid 1");
-  if (process.isKernelThread) return unkillable("kernel-thread", "kernel thread");
-  if (process.pid === selfPid) return unkillable("self", "oomwarden itself");
+export function unkillableReason(proc: ProcessSample, selfPid: number): Unkillable | null {
+  if (proc.pid === 1) return unkillable("init", "pid 1");
+  if (proc.isKernelThread) return unkillable("kernel-thread", "kernel thread");
+  if (proc.pid === selfPid) return unkillable("self", "oomwarden itself");
   // A zombie's mm is gone (a leader that exited before its threads shows Z too, and its /proc
   // memory fields read 0): killing it frees nothing the sample can show.
-  if (process.state === STATE_ZOMBIE) return unkillable("zombie", "zombie");
-  if (process.state === STATE_DEAD) return unkillable("dead", "dead (state X)");
+  if (proc.state === STATE_ZOMBIE) return unkillable("zombie", "zombie");
+  if (proc.state === STATE_DEAD) return unkillable("dead", "dead (state X)");
   // A user process always has some page tables; all three at zero means the kernel found no mm.
-  if (process.rssBytes <= 0 && process.swapBytes <= 0 && process.pageTablesBytes <= 0) {
+  if (proc.rssBytes <= 0 && proc.swapBytes <= 0 && proc.pageTablesBytes <= 0) {
     return unkillable("no-memory", "no memory (no mm)");
   }
   // The kernel tests equality; the range check below the minimum only guards against bad input.
-  if (process.oomScoreAdj <= OOM_SCORE_ADJ_MIN) return unkillable("adj-min", `oom_score_adj ${OOM_SCORE_ADJ_MIN}`);
+  if (proc.oomScoreAdj <= OOM_SCORE_ADJ_MIN) return unkillable("adj-min", `oom_score_adj ${OOM_SCORE_ADJ_MIN}`);
   return null;
 }
 
@@ -73,13 +73,13 @@ export function unkillableReason(process: ProcessSample, selfPid: number): Unkil
  * The kernel's points for a process that may be killed, without the eligibility checks.
  * totalPages: the OOM scope's size in pages (see computeTotalPages). pageSizeBytes: a positive integer.
  */
-export function badnessPoints(process: ProcessSample, totalPages: number, pageSizeBytes: number): KillableBadness {
-  const rssPages = bytesToPages(process.rssBytes, pageSizeBytes);
-  const swapPages = bytesToPages(process.swapBytes, pageSizeBytes);
-  const pageTablePages = bytesToPages(process.pageTablesBytes, pageSizeBytes);
+export function badnessPoints(proc: ProcessSample, totalPages: number, pageSizeBytes: number): KillableBadness {
+  const rssPages = bytesToPages(proc.rssBytes, pageSizeBytes);
+  const swapPages = bytesToPages(proc.swapBytes, pageSizeBytes);
+  const pageTablePages = bytesToPages(proc.pageTablesBytes, pageSizeBytes);
   const pagesPerAdjUnit = Math.floor(Math.max(0, totalPages) / ADJ_UNITS_PER_SCOPE);
   // "+ 0" turns -0 (negative adj times zero pages) into 0, so results compare equal.
-  const adjPages = process.oomScoreAdj * pagesPerAdjUnit + 0;
+  const adjPages = proc.oomScoreAdj * pagesPerAdjUnit + 0;
   const points = rssPages + swapPages + pageTablePages + adjPages;
   return {
     points,
@@ -87,15 +87,15 @@ export function badnessPoints(process: ProcessSample, totalPages: number, pageSi
     swapPages,
     pageTablePages,
     adjPages,
-    oomScoreAdj: process.oomScoreAdj,
+    oomScoreAdj: proc.oomScoreAdj,
     totalPages,
-    reason: describe(points, rssPages, swapPages, pageTablePages, process.oomScoreAdj, adjPages, totalPages),
+    reason: describe(points, rssPages, swapPages, pageTablePages, proc.oomScoreAdj, adjPages, totalPages),
   };
 }
 
 /** Badness as the kernel's oom_badness() would compute it, or null points with the reason the process is unkillable. */
-export function oomBadness(process: ProcessSample, selfPid: number, totalPages: number, pageSizeBytes: number): Badness {
-  return unkillableReason(process, selfPid) ?? badnessPoints(process, totalPages, pageSizeBytes);
+export function oomBadness(proc: ProcessSample, selfPid: number, totalPages: number, pageSizeBytes: number): Badness {
+  return unkillableReason(proc, selfPid) ?? badnessPoints(proc, totalPages, pageSizeBytes);
 }
 
 /**

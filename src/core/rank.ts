@@ -78,9 +78,9 @@ const ALWAYS_UNKILLABLE = new Set(["init", "kernel-thread", "self"]);
  * live on: they hold the mm (a killed process whose main thread went first shows Z, with the
  * memory in a thread still unmapping it); a plain zombie has nothing left.
  */
-function isInFlight(process: Snapshot["processes"][number], killedElsewhere: ReadonlySet<string>): boolean {
-  const gone = process.state === "X" || (process.state === "Z" && process.threads <= 1);
-  return !gone && (process.exiting || killedElsewhere.has(identityKey(process)));
+function isInFlight(proc: Snapshot["processes"][number], killedElsewhere: ReadonlySet<string>): boolean {
+  const gone = proc.state === "X" || (proc.state === "Z" && proc.threads <= 1);
+  return !gone && (proc.exiting || killedElsewhere.has(identityKey(proc)));
 }
 
 export function rankCandidates(snapshot: Snapshot, options: RankOptions): RankedSnapshot {
@@ -91,25 +91,25 @@ export function rankCandidates(snapshot: Snapshot, options: RankOptions): Ranked
   const candidates: Candidate[] = [];
   const excluded: Exclusion[] = [];
   const inFlight: InFlight[] = [];
-  for (const process of snapshot.processes) {
-    const badness = oomBadness(process, snapshot.selfPid, totalPages, snapshot.pageSizeBytes);
+  for (const proc of snapshot.processes) {
+    const badness = oomBadness(proc, snapshot.selfPid, totalPages, snapshot.pageSizeBytes);
     if (badness.points === null && ALWAYS_UNKILLABLE.has(badness.code)) {
-      excluded.push({ pid: process.pid, comm: process.comm, reason: badness.reason });
-    } else if (alive.has(identityKey(process))) {
-      excluded.push({ pid: process.pid, comm: process.comm, reason: ALIVE_VICTIM_REASON });
-    } else if (isInFlight(process, killedElsewhere)) {
+      excluded.push({ pid: proc.pid, comm: proc.comm, reason: badness.reason });
+    } else if (alive.has(identityKey(proc))) {
+      excluded.push({ pid: proc.pid, comm: proc.comm, reason: ALIVE_VICTIM_REASON });
+    } else if (isInFlight(proc, killedElsewhere)) {
       // Past exit_mm it shows no memory, yet it is freeing it right now: "no mm" must not hide it.
-      const worthWaiting = process.rssBytes === 0 || process.rssBytes >= minInFlightBytes || killedElsewhere.has(identityKey(process));
-      excluded.push({ pid: process.pid, comm: process.comm, reason: worthWaiting ? IN_FLIGHT_REASON : SMALL_EXIT_REASON });
-      if (worthWaiting) inFlight.push({ pid: process.pid, comm: process.comm, startTimeTicks: process.startTimeTicks, rssBytes: process.rssBytes });
+      const worthWaiting = proc.rssBytes === 0 || proc.rssBytes >= minInFlightBytes || killedElsewhere.has(identityKey(proc));
+      excluded.push({ pid: proc.pid, comm: proc.comm, reason: worthWaiting ? IN_FLIGHT_REASON : SMALL_EXIT_REASON });
+      if (worthWaiting) inFlight.push({ pid: proc.pid, comm: proc.comm, startTimeTicks: proc.startTimeTicks, rssBytes: proc.rssBytes });
     } else if (badness.points === null) {
-      excluded.push({ pid: process.pid, comm: process.comm, reason: badness.reason });
+      excluded.push({ pid: proc.pid, comm: proc.comm, reason: badness.reason });
     } else {
       candidates.push({
-        pid: process.pid,
-        comm: process.comm,
-        startTimeTicks: process.startTimeTicks,
-        rssBytes: process.rssBytes,
+        pid: proc.pid,
+        comm: proc.comm,
+        startTimeTicks: proc.startTimeTicks,
+        rssBytes: proc.rssBytes,
         score: badness.points,
         reason: badness.reason,
       });
