@@ -7,7 +7,7 @@
 //                         swap is not out of memory). One sample is enough: the threshold is the window.
 //   watermark-starvation  free memory below the min watermark in every sample of the last
 //                         starvationWindowMs, while reclaim keeps reclaiming and allocating tasks
-//                         keep entering direct reclaim (seed 003: "reclaiming is successful", yet
+//                         keep entering direct reclaim (as reported in 2020: reclaim succeeds, yet
 //                         user allocations loop). Rate-limited: the upstream objection to killing
 //                         on this condition was a remote DoS through the OOM killer (a network
 //                         flood), so at most one such kill per starvationKillIntervalMs.
@@ -15,7 +15,7 @@
 //                         psiFullPct of the last psiWindowMs.
 //
 // "critical" says whether the condition justifies a second victim while an earlier one is still
-// alive but not making progress (seed 000: a slow victim must not cost an innocent its life while
+// alive but not making progress (a victim slow to exit must not cost an innocent its life while
 // the machine can still wait for it).
 
 import { entryAtSeq, newestEntry, newestKeptWhere, newestSample, oldestKept, type HistoryEntry, type HistoryView } from "./machine-history.js";

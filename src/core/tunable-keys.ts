@@ -89,7 +89,7 @@ const TABLE = {
     help: "machine: PSI window",
   },
   machineSampleIntervalMs: { rule: TIMER_INTERVAL_MS, help: "machine: sample interval near a threshold (1 s otherwise)" },
-  softLimit: { rule: BOOLEAN, help: "soft-limit mode for the managed cgroups: raise the hard limit, enforce the old one (seed 002)" },
+  softLimit: { rule: BOOLEAN, help: "soft-limit mode for the managed cgroups: raise the hard limit, enforce the old one (no ENOMEM at the limit)" },
   softLimitHeadroomPct: { rule: PERCENT, help: "soft-limit: headroom above the logical limit, % of it" },
   softLimitGraceMs: { rule: DURATION_MS, help: "soft-limit: time above the logical limit before a victim" },
   softLimitIntervalMs: { rule: TIMER_INTERVAL_MS, help: "soft-limit: usage check interval" },
@@ -149,10 +149,10 @@ export const CROSS_KEY_DEFAULTS: Readonly<Record<CrossKeyName, number>> = {
   // not acted yet.
   lowAvailablePct: 5,
   // A second victim while the first is alive but stalled only this close to the kernel's own OOM
-  // point; above it the machine can wait for the first (seed 000).
+  // point; above it the machine can wait for the first, even one slow to exit.
   criticalAvailablePct: 1.5,
-  // Seed 003: user allocations loop for as long as the starvation lasts; a second is long for a
-  // stall, and four samples at 250 ms rule out a passing dip.
+  // While atomic allocations starve the watermark, user allocations loop for as long as that
+  // lasts; a second is long for a stall, and four samples at 250 ms rule out a passing dip.
   starvationWindowMs: 1000,
   // systemd-oomd's default window for memory pressure (60% over 30 s).
   psiWindowMs: 30_000,

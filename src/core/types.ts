@@ -70,11 +70,11 @@ export type IncidentKind =
   | "kernel-oom-kill"
   /** Machine guard: MemAvailable (and free swap) below the configured share of RAM (and swap). */
   | "low-memory"
-  /** Machine guard (seed 003): free memory below the min watermark for a sustained window while reclaim keeps running. */
+  /** Machine guard (atomic allocations starve the watermark): free memory below the min watermark for a sustained window while reclaim keeps running. */
   | "watermark-starvation"
   /** Machine guard: tasks stalled on memory (PSI "full") for a large share of a window. */
   | "memory-pressure"
-  /** Soft-limit mode (seed 002): usage above the logical limit for longer than the reconcile window. */
+  /** Soft-limit mode (against ENOMEM at the memcg limit): usage above the logical limit for longer than the reconcile window. */
   | "soft-limit";
 
 export interface Incident {

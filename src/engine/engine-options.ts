@@ -20,7 +20,7 @@ export interface EngineOptions {
   journalCandidates: number;
   /** Interval between progress observations of a killed victim. */
   observeIntervalMs: number;
-  /** Observations in a row without progress before the next victim is chosen (seed 000: progress, not a bare timeout). */
+  /** Observations in a row without progress before the next victim is chosen (a slow victim: progress, not a bare timeout). */
   maxObservationsWithoutProgress: number;
   /** A fall of victim RSS or cgroup usage at least this large counts as progress. */
   minProgressBytes: number;
@@ -28,7 +28,7 @@ export interface EngineOptions {
   fastConfirmDelaysMs: number[];
   /** Whole-machine protection (low memory, watermark starvation, PSI). */
   machineGuard: MachineGuardOptions;
-  /** Soft-limit mode for the managed cgroups (seed 002). */
+  /** Soft-limit mode for the managed cgroups (so syscalls at the limit do not fail with ENOMEM). */
   softLimit: SoftLimitOptions;
 }
 
@@ -39,9 +39,9 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   // Reaping a 1 GiB victim took ~45 ms here: a healthy victim is gone within the first observation.
   observeIntervalMs: 250,
   // 12 x 250 ms = 3 s without any progress before a second victim: never sooner than today's kernel
-  // gives up on a victim (OOM_REAPER_DELAY 2 s + 10 x 100 ms). Seed 000's hog, its mmap_sem held by
-  // its own compacting threads, needed 2.6 s to exit; half a second of patience killed an innocent
-  // in the simulator (scenarios/000-reaper-gives-up-memcg.yaml).
+  // gives up on a victim (OOM_REAPER_DELAY 2 s + 10 x 100 ms). The hog of the reaper-gives-up
+  // scenarios, its mmap_sem held by its own compacting threads, needed 2.6 s to exit; half a second
+  // of patience killed an innocent in the simulator (scenarios/000-reaper-gives-up-memcg.yaml).
   maxObservationsWithoutProgress: 12,
   // Page-cache noise in a busy cgroup moves usage by less than this between observations.
   minProgressBytes: 1024 * 1024,
@@ -69,7 +69,8 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   softLimit: {
     // Off: a cgroup's limit is the kernel's to enforce unless its owner asks for this mode.
     enabled: false,
-    // Seed 002's file server charges ~16 MiB/s in syscalls: 10% of a 512 MiB limit covers 3 s of it.
+    // The file server of scenarios/002-memcg-kmem-enomem.yaml charges ~16 MiB/s in syscalls: 10% of
+    // a 512 MiB limit covers 3 s of it.
     headroomPct: 10,
     // Short: the headroom, not the grace, is what keeps syscalls from failing; a victim chosen
     // sooner leaves more of it.

@@ -62,9 +62,9 @@ export interface Outcome {
   phasesMs?: { detect: number; snapshot: number; rank: number; kill: number; processes: number };
   /** What the action returned when it failed: the SIGKILL after the decision was journaled, or a wait's pidfd open. */
   actionError?: string;
-  /** Times the victim stalled long enough to escalate but the scope was not critical, so nobody else was killed (seed 000). */
+  /** Times the victim stalled long enough to escalate but the scope was not critical, so nobody else was killed (a slow victim costs no innocent's life). */
   escalationsHeldBack?: number;
-  /** Present when the victim did not die promptly (seed 001): what it was doing. */
+  /** Present when the victim did not die promptly (stuck behind a lock, say): what it was doing. */
   stall?: StallEvidence & { msSinceKill: number; observationsWithoutProgress: number; explanation: string };
 }
 

@@ -13,7 +13,8 @@ export interface ScopeReading {
   outOfMemory: boolean;
   /**
    * Bad enough for a second victim while the first is alive but stalled. A memcg at its limit
-   * always is (its tasks wait); the machine only below the guard's critical level (seed 000).
+   * always is (its tasks wait); the machine only below the guard's critical level (above it, it
+   * can wait for a victim slow to exit).
    */
   critical: boolean;
 }

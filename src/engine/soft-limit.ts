@@ -1,8 +1,9 @@
-// Soft-limit mode (seed 002): a syscall that charges kernel memory at a memcg's hard limit fails
-// with ENOMEM (the 2017 kernel; today's under v1 oom_kill_disable) or forces the kernel killer. Here
-// the hard limit becomes the logical limit plus headroom, and oomwarden enforces the logical limit
-// itself: usage above it for longer than the grace period is an incident (kind "soft-limit") and a
-// victim is chosen as for an OOM, while the headroom lets the syscalls in flight succeed.
+// Soft-limit mode ("ENOMEM at the memcg limit" in docs/kernel-problems.md): a syscall that charges
+// kernel memory at a memcg's hard limit fails with ENOMEM (the 2017 kernel; today's under v1
+// oom_kill_disable) or forces the kernel killer. Here the hard limit becomes the logical limit plus
+// headroom, and oomwarden enforces the logical limit itself: usage above it for longer than the
+// grace period is an incident (kind "soft-limit") and a victim is chosen as for an OOM, while the
+// headroom lets the syscalls in flight succeed.
 // The original limit is written to the ledger before it is raised and put back on stop.
 
 import type { Result } from "../core/result.js";

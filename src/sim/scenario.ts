@@ -29,9 +29,9 @@ export type GfpContext =
 
 /** How a memcg charge that would exceed the hard limit ends. */
 export type ChargeFailure =
-  /** Syscall-context charges fail with ENOMEM; fault-context charges enter memcg OOM (seed 002's baseline). */
+  /** Syscall-context charges fail with ENOMEM; fault-context charges enter memcg OOM (the 2018 baseline of ENOMEM at the memcg limit). */
   | "enomem"
-  /** The charge is forced past the limit and reconciled later (seed 002's proposal). */
+  /** The charge is forced past the limit and reconciled later (the proposal against ENOMEM at the memcg limit). */
   | "overcharge";
 
 export type KernelVersion =
@@ -40,7 +40,7 @@ export type KernelVersion =
   /** Today: reaper waits 2 s (OOM_REAPER_DELAY), then 10 tries, mlocked memory reapable. */
   | "today";
 
-/** The seeds' proposals, as alternative kernel policies. */
+/** The upstream proposals for the five kernel problems, as alternative kernel policies. */
 export type KernelProposal =
   /** 000: a victim keeps blocking new selections until this timeout, not until the reaper gives up. */
   | { kind: "victim-timeout"; timeoutMs: number }
@@ -83,7 +83,7 @@ export interface TaskSpec {
     mlockedPages: number;
     sharedPages: number;
     pageTablePages: number;
-    /** A blockable mmu notifier makes the 2018 reaper skip the mm at once (seed 000). */
+    /** A blockable mmu notifier makes the 2018 reaper skip the mm at once (the reaper gives up on a victim). */
     blockableMmuNotifier: boolean;
     /**
      * File pages (code, libraries, data files) the task touches whenever it runs: while the page
@@ -131,7 +131,7 @@ export type UserspaceSpec =
   | { kind: "none" }
   /** oomwarden's engine, unchanged, over the simulator's Host adapter; options as in the daemon config. */
   | { kind: "oomwarden"; managedCgroups: string[]; options: Record<string, unknown> }
-  /** A user's own handler task (seed 004): notified on OOM, acts after `reactMs`, may itself be stuck. */
+  /** A user's own handler task (one that can deadlock): notified on OOM, acts after `reactMs`, may itself be stuck. */
   | {
       kind: "handler";
       task: string;
@@ -168,7 +168,7 @@ export interface MemorySpec {
 
 export interface Scenario {
   name: string;
-  /** Which seed this reproduces ("000".."004"), or null. */
+  /** Which of the five kernel problems of docs/kernel-problems.md this reproduces ("000".."004"), or null. */
   seed: string | null;
   description: string;
   /** Seed of the pseudo-random generator: same scenario + seed = byte-identical results. */
@@ -188,7 +188,7 @@ export interface Scenario {
 
 /**
  * What a scenario may expect of one policy; every key optional. Besides exact values and upper
- * bounds, lower bounds and failure counts, which the seeds' bad outcomes need ("more than one
+ * bounds, lower bounds and failure counts, which the kernel problems' bad outcomes need ("more than one
  * kill", "syscalls fail with ENOMEM", "allocations stall"). src/sim/result-table.ts checks it.
  */
 export interface Expectation {

@@ -195,7 +195,7 @@ function seriesFor(mode: Mode): Series[] {
       { color: WATERMARK_COLORS.high, dashed: true, values: (s) => pagesToMiB(s.highPages) },
       { color: WATERMARK_COLORS.low, dashed: true, values: (s) => pagesToMiB(s.lowPages) },
       { color: WATERMARK_COLORS.min, dashed: true, values: (s) => pagesToMiB(s.minPages) },
-      // ALLOC_HIGH: how far GFP_ATOMIC may dip below min (seed 003).
+      // ALLOC_HIGH: how far GFP_ATOMIC may dip below min (atomic allocations starve the watermark).
       { color: WATERMARK_COLORS.halfMin, dashed: true, values: (s) => pagesToMiB(s.minPages) / 2 },
       { color: SERIES_COLORS[0]!, dashed: false, values: (s) => pagesToMiB(s.freePages) },
     ];

@@ -442,7 +442,7 @@ export class LinuxHost implements Host {
   }
 
   /**
-   * The daemon's own protection (seed 001): ask the kernel killer to spare it. Returns what worked and what did not.
+   * The daemon's own protection (it must stay able to act when a victim is stuck): ask the kernel killer to spare it. Returns what worked and what did not.
    */
   protectSelf(): string[] {
     const notes: string[] = [];

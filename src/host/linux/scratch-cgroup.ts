@@ -47,7 +47,7 @@ export function createScratchMemoryCgroup(purpose: string, limitBytes: number, r
   return scratchHandle(path);
 }
 
-/** A v1 freezer cgroup for a victim that must not run (seed 001: a victim that cannot exit). */
+/** A v1 freezer cgroup for a victim that must not run (a victim that cannot exit, as one stuck behind a lock). */
 export function createScratchFreezerCgroup(purpose: string): ScratchCgroup & { freeze(): void; thaw(): void; join(pid: number): void } {
   const path = join(V1_FREEZER_ROOT, uniqueCgroupName(purpose));
   mkdirSync(path);

@@ -4,14 +4,15 @@
 //   allocations, min/2 for GFP_ATOMIC's ALLOC_HIGH and for OOM victims' ALLOC_OOM, 0 for full
 //   reserves), then direct reclaim and retry;
 //   still short: GFP_ATOMIC drops the rest; GFP_KERNEL invokes the OOM killer only when reclaim
-//   made no progress (should_reclaim_retry keeps looping while it does: seed 003); GFP_NOFS
-//   never invokes it (__GFP_FS check) and loops; __GFP_NOFAIL loops but, after the OOM step,
-//   may use the reserves (the ALLOC_NO_WATERMARKS fallback kernels have had since 4.9).
-// Reserves and the victim-reserves proposal (seed 001): in the baseline an OOM victim gets
-// ALLOC_OOM (down to min/2) and only __GFP_NOFAIL gets the full reserves. With the proposal the
-// victim gets the full reserves, and so does every allocation that cannot fail (GFP_NOFS loops,
-// the open-coded "GFP_NOFAIL equivalents" of the seed, and __GFP_NOFAIL) while its domain has an
-// unresolved OOM victim: the lock holder can finish and let the victim exit.
+//   made no progress (should_reclaim_retry keeps looping while it does: how atomic allocations
+//   starve the watermark); GFP_NOFS never invokes it (__GFP_FS check) and loops; __GFP_NOFAIL
+//   loops but, after the OOM step, may use the reserves (the ALLOC_NO_WATERMARKS fallback kernels
+//   have had since 4.9).
+// Reserves and the victim-reserves proposal (for a victim stuck behind a lock): in the baseline an
+// OOM victim gets ALLOC_OOM (down to min/2) and only __GFP_NOFAIL gets the full reserves. With the
+// proposal the victim gets the full reserves, and so does every allocation that cannot fail
+// (GFP_NOFS loops, the open-coded "GFP_NOFAIL equivalents" of the 2015 thread, and __GFP_NOFAIL)
+// while its domain has an unresolved OOM victim: the lock holder can finish and let the victim exit.
 
 import { tryCharge } from "./charge.js";
 import { uncharge } from "./memcg.js";

@@ -11,7 +11,7 @@ import type { Memcg, Sim, Thread } from "./state.js";
 
 export type ChargeResult =
   | { kind: "charged"; pages: number }
-  /** The syscall fails with -ENOMEM (seed 002's 2018 baseline; today only v1 oom_kill_disable). */
+  /** The syscall fails with -ENOMEM (the 2018 baseline of ENOMEM at the memcg limit; today only v1 oom_kill_disable). */
   | { kind: "enomem" }
   /** GFP_ATOMIC charge refused (2018). */
   | { kind: "fail" }

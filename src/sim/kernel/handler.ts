@@ -1,11 +1,11 @@
-// A user's own OOM handler, scripted (seed 004, UserspaceSpec kind "handler"). It is a task of
-// the scenario: notified through the v1 OOM eventfd (v2: a memory.events oom change), it reacts
-// after reactMs by running its action steps on its main thread (by default it faults in a page,
-// as reading /proc or growing a buffer does), then kills the biggest task of the memcg. If the
-// handler lives in the OOMing memcg, its fault waits in that memcg's OOM like everyone else's;
-// if it needs a lock an OOMing task holds, it waits for it: either way it never acts and the
-// memcg hangs, which is the seed's failure. It re-checks the OOM before killing (a notification
-// may be stale), and it never kills itself.
+// A user's own OOM handler, scripted (one that can deadlock, see docs/kernel-problems.md;
+// UserspaceSpec kind "handler"). It is a task of the scenario: notified through the v1 OOM eventfd
+// (v2: a memory.events oom change), it reacts after reactMs by running its action steps on its main
+// thread (by default it faults in a page, as reading /proc or growing a buffer does), then kills
+// the biggest task of the memcg. If the handler lives in the OOMing memcg, its fault waits in that
+// memcg's OOM like everyone else's; if it needs a lock an OOMing task holds, it waits for it:
+// either way it never acts and the memcg hangs, which is the failure reported. It re-checks the OOM
+// before killing (a notification may be stale), and it never kills itself.
 
 import type { Step, UserspaceSpec } from "../scenario.js";
 import { sendSigkill } from "./kill.js";

@@ -46,7 +46,8 @@ function exitLeft(task: Task): number {
 /**
  * 2018 exit_mmap of an OOM victim reaps the unlocked anon itself, then sets MMF_OOM_SKIP before
  * it munlocks and unmaps the rest: mlocked memory is still held when the killer may pick again
- * (the "most trivial reproducer" of seed 000). Today exit_mmap sets it once everything is unmapped.
+ * (the "most trivial reproducer" of the reaper giving up on a victim). Today exit_mmap sets it once
+ * everything is unmapped.
  */
 function onExitProgress(sim: Sim, task: Task): void {
   if (sim.version !== "2018" || !task.oomVictim || task.mm.oomSkip) return;

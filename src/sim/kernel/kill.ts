@@ -1,8 +1,9 @@
-// SIGKILL and its effect on each thread. A killed thread leaves at its next step boundary, but
-// (the rule behind seeds 000 and 001) a thread blocked on a lock or in uninterruptible kernel
-// work cannot exit until it gets the lock or the work ends; a killed thread inside an allocation
-// that may fail (GFP_KERNEL, GFP_ATOMIC) gives it up, while GFP_NOFS and __GFP_NOFAIL loops keep
-// looping, as in the kernel. A killed task never starts another step, so never allocates again.
+// SIGKILL and its effect on each thread. A killed thread leaves at its next step boundary, but (the
+// rule behind a victim slow to exit, and one stuck behind a lock) a thread blocked on a lock or in
+// uninterruptible kernel work cannot exit until it gets the lock or the work ends; a killed thread
+// inside an allocation that may fail (GFP_KERNEL, GFP_ATOMIC) gives it up, while GFP_NOFS and
+// __GFP_NOFAIL loops keep looping, as in the kernel. A killed task never starts another step, so
+// never allocates again.
 
 import { leaveOomWait } from "./memcg.js";
 import type { Sim, Task, Thread } from "./state.js";

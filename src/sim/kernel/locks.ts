@@ -1,8 +1,8 @@
 // Sleeping locks: an rwsem with strict FIFO queueing and a mutex.
 //
-// The rwsem rule that matters for seed 000: once a writer is queued, later readers queue behind
-// it, and down_read_trylock fails while anyone waits. So a memory hog whose faulting threads
-// hold mmap_sem for read while a thread doing mmap() waits for write keeps the OOM reaper
+// The rwsem rule that makes the reaper give up on a victim: once a writer is queued, later readers
+// queue behind it, and down_read_trylock fails while anyone waits. So a memory hog whose faulting
+// threads hold mmap_sem for read while a thread doing mmap() waits for write keeps the OOM reaper
 // (which only trylocks) out for as long as readers keep arriving ahead of the writer.
 // On release, the waiters at the head of the queue are granted: one writer, or every reader up
 // to the first queued writer (the 2018 rwsem_mark_wake behaviour).

@@ -2,11 +2,14 @@
 // - v1 with oom_kill_disable: the faulting task waits in mem_cgroup_oom_synchronize (D, killable)
 //   until memory is uncharged, the limit or oom_kill_disable changes, or it is killed. Since 3.12
 //   the fault unwinds before it waits, so the task's own mmap_sem is released while it waits and
-//   retaken afterwards (Weiner's fix from seed 004); other locks its program holds stay held.
-//   The memcg is under_oom and v1 eventfd listeners are notified when the episode starts.
-// - oom-delay proposal (seed 004): after delayMs of such an episode the kernel killer steps in.
-// - overcharge (seed 002's proposal, or chargeFailure "overcharge"): the charge was forced past
-//   the limit; after the reconcile period, reclaim, then OOM-kill if the memcg is still over.
+//   retaken afterwards (Weiner's fix for user-space handlers that deadlock); other locks its
+//   program holds stay held. The memcg is under_oom and v1 eventfd listeners are notified when the
+//   episode starts.
+// - oom-delay proposal (for user-space handlers that deadlock): after delayMs of such an episode
+//   the kernel killer steps in.
+// - overcharge (the proposal against ENOMEM at the memcg limit, or chargeFailure "overcharge"):
+//   the charge was forced past the limit; after the reconcile period, reclaim, then OOM-kill if
+//   the memcg is still over.
 
 import { countEvent, notifyOom, wakeOomWaiters } from "./memcg.js";
 import { outOfMemory } from "./oom-killer.js";

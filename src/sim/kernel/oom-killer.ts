@@ -1,8 +1,9 @@
 // The kernel OOM killer (mm/oom_kill.c out_of_memory), modelled, not copied:
 // - badness = rss + swap entries + page tables, plus oom_score_adj * (totalpages / 1000);
 //   oom_score_adj -1000 (OOM_SCORE_ADJ_MIN) is never chosen; 2018 floors killable points at 1.
-// - the scan aborts while a victim of this domain exists without MMF_OOM_SKIP: no second kill
-//   until the first victim exits or the reaper / a timeout hides it (seeds 000, 001).
+// - the scan aborts while a victim of this domain exists without MMF_OOM_SKIP: no second kill until
+//   the first victim exits or the reaper / a timeout hides it (a victim slow to exit, or stuck
+//   behind a lock).
 // - an allocating task that is already dying becomes the victim itself (task_will_free_mem).
 // - memory.oom.group (v2): the whole group goes with its member.
 // - a global OOM with nothing killable left panics; a memcg OOM just fails to make progress.

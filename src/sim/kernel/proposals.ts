@@ -1,4 +1,4 @@
-// The seeds' proposals, read once from the policy into flags the mechanisms consult.
+// The upstream proposals for the five kernel problems, read once from the policy into flags the mechanisms consult.
 
 import type { KernelProposal } from "../scenario.js";
 

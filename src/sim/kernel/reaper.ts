@@ -1,12 +1,13 @@
 // The OOM reaper (mm/oom_kill.c oom_reaper), by kernel version:
 //   2018: a victim is queued at once; up to 10 tries 100 ms apart, each needing mmap_sem by
-//         down_read_trylock (fails while a writer holds it or anyone is queued, seed 000); mlocked
-//         VMAs are skipped; a blockable mmu notifier makes it give up on the mm at once.
+//         down_read_trylock (fails while a writer holds it or anyone is queued: how the reaper
+//         gives up on a victim); mlocked VMAs are skipped; a blockable mmu notifier makes it give
+//         up on the mm at once.
 //   today: the victim is queued after OOM_REAPER_DELAY (2 s) so it can exit by itself first;
 //         mlocked memory is reapable; a blockable mmu notifier makes each try fail.
 // Either way MMF_OOM_SKIP is set when it is done or gives up, so the next OOM picks a new victim.
-// Under the victim-timeout proposal (seed 000) the reaper no longer sets MMF_OOM_SKIP: the
-// victim blocks new selections until the timeout or its own exit_mmap.
+// Under the victim-timeout proposal (against the reaper giving up) the reaper no longer sets
+// MMF_OOM_SKIP: the victim blocks new selections until the timeout or its own exit_mmap.
 // One reaper thread works through the queue, one victim at a time, like the kernel's.
 
 import { addJob, reapablePages, setOomSkip } from "./jobs.js";

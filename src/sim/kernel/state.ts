@@ -16,7 +16,7 @@ export type AllocStep = Extract<Step, { op: "alloc" }> & {
   kind?: PageKind;
 };
 
-/** Steps a thread runs: the scenario's, plus the scripted handler's action (seed 004). */
+/** Steps a thread runs: the scenario's, plus the scripted handler's action (a user-space handler that can deadlock). */
 export type InternalStep = Exclude<Step, { op: "alloc" }> | AllocStep | { op: "handler-act"; cgroup: string };
 
 export interface Frame {
@@ -243,7 +243,7 @@ export interface Sim {
   /** Global OOM episodes for the "oom" timeline event. */
   lastGlobalOomTick: number;
   reaper: ReaperState;
-  /** The scripted user-space handler of the policy (seed 004), if any. */
+  /** The scripted user-space handler of the policy (one that can deadlock), if any. */
   handler: HandlerState | null;
   schedule(atMs: number, event: SimEvent): void;
   /** Make sure a tick is coming: something needs continuous service. */

@@ -69,10 +69,11 @@ export class Stats {
   }
 
   /**
-   * A memcg refused a thread's charge (seed 002): an OOM condition until that memcg (or the
-   * ancestor whose limit refused it) has room for the charge again, a charge succeeds there, or
+   * A memcg refused a thread's charge (ENOMEM at the memcg limit): an OOM condition until that
+   * memcg (or the ancestor whose limit refused it) has room for the charge again, a charge succeeds there, or
    * the refusing thread leaves the step that was refused: it exits, or goes on to another alloc
-   * step. A thread whose program comes back to the refused step (seed 002's loop) stays refused.
+   * step. A thread whose program comes back to the refused step (the file server's loop in
+   * scenarios/002-memcg-kmem-enomem.yaml) stays refused.
    */
   chargeRefused(thread: Thread, memcg: Memcg, pages: number): void {
     this.refusing.set(thread, { memcg, step: thread.alloc?.step ?? null, pages });

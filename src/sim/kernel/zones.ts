@@ -4,7 +4,7 @@
 
 import type { Zone } from "./state.js";
 
-/** ALLOC_HIGH: GFP_ATOMIC may dip to half the min watermark and fails below (seed 003). */
+/** ALLOC_HIGH: GFP_ATOMIC may dip to half the min watermark and fails below (atomic allocations starve the watermark). */
 export function allocHighFloor(zone: Zone): number {
   return Math.floor(zone.minPages / 2);
 }

@@ -23,7 +23,7 @@ export interface BuiltinPolicy {
 /** The keys (with a time unit: `timeoutMs`, `delayS`) that set a proposal's parameter. */
 export const PROPOSAL_PARAMS = ["timeout", "reconcile", "delay"] as const;
 
-// The proposals are applied to the 2018 kernel by default: the seeds argue against kernels of
+// The proposals are applied to the 2018 kernel by default: they were made against kernels of
 // 2013-2020 and 2018 is the oldest we model. `kernel: today` applies one to today's kernel.
 export const BUILTIN_POLICIES: readonly BuiltinPolicy[] = [
   { name: "kernel-2018", summary: "2018 kernel: reaper at once, 10 x 100 ms, skips mlocked memory", version: "2018", userspace: "none" },

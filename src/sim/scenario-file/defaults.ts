@@ -6,8 +6,8 @@ import { PAGES_PER_MIB } from "./units.js";
 /** Defaults for keys a scenario leaves out; each carries the reason it has that value. */
 export const SCENARIO_DEFAULTS = {
   randomSeed: 1,
-  // One tick of 10 ms resolves the seeds' timings (reaper tries of 100 ms, handler reactions of
-  // tens of ms) while an hour of virtual time stays at 360,000 ticks.
+  // One tick of 10 ms resolves the timings of the five kernel problems (reaper tries of 100 ms,
+  // handler reactions of tens of ms) while an hour of virtual time stays at 360,000 ticks.
   tickMs: 10,
   swapPages: 0,
   fileCachePages: 0,

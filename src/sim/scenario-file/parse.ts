@@ -165,7 +165,7 @@ function readTick(top: Fields): number | undefined {
   return whole;
 }
 
-/** `seed: "003"` (or 3: YAML reads an unquoted 003 as the number 3). */
+/** `seed: "003"`, the kernel problem reproduced (or 3: YAML reads an unquoted 003 as the number 3). */
 function readSeedNumber(top: Fields): string | null {
   const node = top.get("seed");
   if (node === undefined) return null;
@@ -173,7 +173,7 @@ function readSeedNumber(top: Fields): string | null {
   if (v === null) return null;
   if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 999) return String(v).padStart(3, "0");
   if (typeof v === "string" && /^\d{3}$/.test(v)) return v;
-  top.d.report(node, "seed", `expected the seed's number, e.g. "003", got ${show(node)}`);
+  top.d.report(node, "seed", `expected the number of the kernel problem reproduced, e.g. "003", got ${show(node)}`);
   return null;
 }
 

@@ -1,5 +1,5 @@
 // The user-space side of a policy: none, oomwarden (managed cgroups and engine options), or a
-// user's own handler task (seed 004).
+// user's own handler task (a user-space handler that can deadlock).
 
 import { isScalar, type Node } from "yaml";
 import { checkTunable, CROSS_KEY_DEFAULTS, crossKeyProblem, TUNABLE_NAMES, type CrossKeyName, type TunableName } from "../../core/tunable-keys.js";
@@ -32,7 +32,7 @@ export function readUserspace(d: Diagnostics, node: Node | null, path: string, k
   return spec;
 }
 
-/** A user's own OOM handler task (seed 004): `task`, `cgroups`, `reactMs`, `actionSteps`. */
+/** A user's own OOM handler task (one that can deadlock in its own OOM): `task`, `cgroups`, `reactMs`, `actionSteps`. */
 export function readHandler(f: Fields, known: Known): UserspaceSpec | null {
   const d = f.d;
   const task = f.requiredString("task");
