@@ -5,8 +5,9 @@ import { resolveEngineOptions, type EngineOptions, type EngineOptionsInput } fro
 import type { Host, Unclaim } from "./host.js";
 import type { JournalSink } from "./journal-record.js";
 import { KilledRegistry } from "./killed-registry.js";
+import type { EngineContext } from "./engine-context.js";
 import { MachineGuard, MACHINE_SCOPE } from "./machine-guard.js";
-import { ManagedCgroup, type EngineContext } from "./managed-cgroup.js";
+import { ManagedCgroup } from "./managed-cgroup.js";
 import { InMemoryLedger, type TakeoverLedger } from "./takeover-ledger.js";
 
 /** Rounds of the decision path run before the first OOM (about 5 ms in all here). */

@@ -7,13 +7,14 @@
 
 import { appendSample, emptyHistory, newestSample } from "../core/machine-history.js";
 import { detectMachinePressure, type MachineSample, type MachineVerdict } from "../core/machine-pressure.js";
-import { rankCandidates } from "../core/rank.js";
 import type { Result } from "../core/result.js";
-import type { CgroupSample, Snapshot } from "../core/types.js";
-import { actOnRanking, type ActScope, type DecisionBase } from "./act-on-ranking.js";
-import { AliveVictims } from "./alive-victims.js";
-import type { DecidedRecord, DecisionRecord } from "./journal-record.js";
-import type { EngineContext } from "./managed-cgroup.js";
+import type { CgroupSample } from "../core/types.js";
+import type { Acted } from "./act-on-decision.js";
+import type { KilledVictim } from "./confirm-kill.js";
+import type { EngineContext } from "./engine-context.js";
+import type { IncidentScope, Observed } from "./incident-scope.js";
+import { IncidentRunner } from "./incident-runner.js";
+import type { DecisionRecord } from "./journal-record.js";
 import type { ScopeProbe, ScopeReading } from "./scope-probe.js";
 
 /** The scope name machine decisions carry in the journal. */
@@ -26,10 +27,16 @@ export const MACHINE_SCOPE = "/";
  */
 const SOMEONE_ELSES_KILL_SHARE = 0.01;
 
-export class MachineGuard {
+/** What calls for a decision on the machine: the detectors' verdict and the sample it came from. */
+interface MachineTrigger {
+  verdict: MachineVerdict;
+  sample: MachineSample;
+}
+
+export class MachineGuard implements IncidentScope<MachineTrigger> {
+  readonly name = MACHINE_SCOPE;
   private readonly history = emptyHistory();
   private timer: ReturnType<EngineContext["host"]["setTimer"]> | null = null;
-  private handling = false;
   private stopped = false;
   private lastStarvationKillAtMs: number | null = null;
   private lastKillAtMs: number | null = null;
@@ -45,13 +52,14 @@ export class MachineGuard {
   private episodeKills = 0;
   private lastKillUseless: string | null = null;
   private holdNoticeGiven = false;
-  private readonly aliveVictims: AliveVictims;
-  private readonly probe: ScopeProbe;
-  private idle: Promise<void> = Promise.resolve();
+  private readonly runner: IncidentRunner<MachineTrigger>;
+  private readonly machineProbe: ScopeProbe;
+  /** When the current decision began waiting for a process in flight (null: it did not). */
+  private waitStartedAtMs: number | null = null;
 
   constructor(private readonly ctx: EngineContext) {
-    this.aliveVictims = new AliveVictims(ctx.host);
-    this.probe = { read: () => this.readScope() };
+    this.runner = new IncidentRunner(ctx, this, () => this.stopped);
+    this.machineProbe = { read: () => this.readScope() };
   }
 
   private get config() {
@@ -79,11 +87,11 @@ export class MachineGuard {
     this.stopped = true;
     if (this.timer !== null) this.ctx.host.clearTimer(this.timer);
     this.timer = null;
-    this.aliveVictims.releaseAll();
+    this.runner.victims.releaseAll();
   }
 
   whenIdle(): Promise<void> {
-    return this.idle;
+    return this.runner.whenIdle();
   }
 
   /** Reads the machine and appends to the history the detectors look at. */
@@ -139,16 +147,11 @@ export class MachineGuard {
       this.schedule(sample.value);
       return;
     }
-    this.handling = true;
-    this.idle = this.handle(verdict, sample.value)
-      .catch((error: unknown) => {
-        this.ctx.journal.append({ type: "error", cgroup: MACHINE_SCOPE, message: `machine incident handling failed: ${String(error)}` });
-      })
-      .finally(() => {
-        this.handling = false;
-        const latest = newestSample(this.history);
-        if (latest !== undefined) this.schedule(latest);
-      });
+    const trigger: MachineTrigger = { verdict, sample: sample.value };
+    this.runner.begin(() => this.runner.run(trigger, sample.value.atMs), "machine incident handling failed", () => {
+      const latest = newestSample(this.history);
+      if (latest !== undefined) this.schedule(latest);
+    });
   }
 
   private endEpisode(): void {
@@ -169,63 +172,31 @@ export class MachineGuard {
     return null;
   }
 
-  private async handle(first: MachineVerdict, detectedWith: MachineSample): Promise<void> {
-    let verdict = first;
-    let sample = detectedWith;
-    let notifiedAtMs = sample.atMs;
-    if (this.aliveVictims.size > 0) {
-      // An earlier victim still dying gets its patience first (seed 000).
-      const waited = await this.aliveVictims.waitForLatest(this.probe, this.ctx.options, () => this.stopped);
-      if (waited === "recovered" || this.stopped) return;
-      const fresh = this.sample();
-      if (!fresh.ok) return;
-      sample = fresh.value;
-      verdict = this.verdict();
-      if (verdict.kind === "ok" || verdict.heldBack !== undefined || this.holdBack(verdict) !== null) return;
-    }
-    let escalatedFrom: number | null = null;
-    for (;;) {
-      if (this.stopped) return;
-      const record = await this.decideAndAct(verdict, sample, notifiedAtMs, escalatedFrom);
-      if (record === null || (record.outcome.result !== "escalated" && record.outcome.result !== "exited-still-oom")) return;
-      escalatedFrom = record.outcome.result === "escalated" ? record.decisionId : null;
-      const fresh = this.sample();
-      if (!fresh.ok) return;
-      sample = fresh.value;
-      // A new decision, timed from the observation that called for it.
-      notifiedAtMs = sample.atMs;
-      verdict = this.verdict();
-      // The next poll journals why, if another kill has to wait.
-      if (verdict.kind === "ok" || verdict.heldBack !== undefined || this.holdBack(verdict) !== null) return;
-    }
+  probe(): ScopeProbe {
+    return this.machineProbe;
   }
 
-  private async decideAndAct(verdict: MachineVerdict, sample: MachineSample, notifiedAtMs: number, escalatedFrom: number | null): Promise<DecidedRecord | null> {
-    const { host, options } = this.ctx;
-    const snapshotStartMs = host.now();
+  /** A fresh sample, if the machine still calls for a kill (the next poll journals why, if another kill has to wait). */
+  recheck(): MachineTrigger | null {
+    const fresh = this.sample();
+    if (!fresh.ok) return null;
+    const verdict = this.verdict();
+    if (verdict.kind === "ok" || verdict.heldBack !== undefined || this.holdBack(verdict) !== null) return null;
+    return { verdict, sample: fresh.value };
+  }
+
+  async observe({ verdict, sample }: MachineTrigger): Promise<Observed | null> {
+    const { host } = this.ctx;
+    const takenAtMs = host.now();
     const processes = host.listAllProcesses();
     if (!processes.ok) {
       this.ctx.log(`machine guard: cannot list processes (${processes.error.message})`);
       return null;
     }
-    const snapshot: Snapshot = {
-      takenAtMs: snapshotStartMs,
-      cgroup: machineAsCgroup(sample),
-      processes: processes.value,
-      selfPid: host.selfPid(),
-      pageSizeBytes: host.pageSizeBytes(),
-    };
-    const rankStartMs = host.now();
-    const ranking = rankCandidates(snapshot, {
-      maxCandidates: options.journalCandidates,
+    this.waitStartedAtMs = null;
+    return {
+      snapshot: { takenAtMs, cgroup: machineAsCgroup(sample), processes: processes.value, selfPid: host.selfPid(), pageSizeBytes: host.pageSizeBytes() },
       totalMemoryPages: Math.floor((sample.totalBytes + sample.swapTotalBytes) / host.pageSizeBytes()),
-      aliveVictims: this.aliveVictims.handles(),
-      killedElsewhere: this.ctx.killed.identities(),
-      minInFlightBytes: options.minProgressBytes,
-    });
-    const base: DecisionBase = {
-      type: "decision",
-      decisionId: this.ctx.nextDecisionId(),
       incident: {
         kind: verdict.kind === "ok" ? "low-memory" : verdict.kind,
         cgroup: MACHINE_SCOPE,
@@ -235,34 +206,33 @@ export class MachineGuard {
         reason: verdict.reason,
         machine: machineNumbers(sample),
       },
-      candidates: ranking.top,
-      excluded: [...ranking.excluded],
-      escalatedFrom,
-      priorVictimsAlive: this.aliveVictims.pids(),
     };
-    let waitStartedAtMs: number | null = null;
-    const acted = await actOnRanking(this.actScope(), {
-      base,
-      ranking,
-      usageBeforeBytes: base.incident.usageBytes,
-      times: { notifiedAtMs, snapshotStartMs, rankStartMs, processes: processes.value.length },
-      // Nothing killable is journaled once per episode, not at every sample.
-      journalNothingDone: !this.nothingReported,
-      onWaiting: (atMs) => (waitStartedAtMs = atMs),
-      onKilled: (killed) => {
-        if (verdict.kind === "watermark-starvation") this.lastStarvationKillAtMs = killed.killedAtMs;
-        this.lastKillAtMs = killed.killedAtMs;
-        this.episodeKills++;
-      },
-    });
+  }
+
+  /** Nothing killable is journaled once per episode, not at every sample. */
+  journalsNothingDone(): boolean {
+    return !this.nothingReported;
+  }
+
+  onWaiting(_trigger: MachineTrigger, atMs: number): void {
+    this.waitStartedAtMs = atMs;
+  }
+
+  onKilled({ verdict }: MachineTrigger, killed: KilledVictim): void {
+    if (verdict.kind === "watermark-starvation") this.lastStarvationKillAtMs = killed.killedAtMs;
+    this.lastKillAtMs = killed.killedAtMs;
+    this.episodeKills++;
+  }
+
+  async afterDecision({ sample }: MachineTrigger, _observed: Observed, acted: Acted): Promise<void> {
     const record = acted.record;
     if (record.action === "dry-run") this.episodeJournaled = true;
     if (record.outcome.result === "nothing-done" || record.outcome.result === "resolved-before-kill") this.nothingReported = true;
-    if (waitStartedAtMs !== null && (record.outcome.freedBytes ?? 0) >= sample.totalBytes * SOMEONE_ELSES_KILL_SHARE) {
+    if (this.waitStartedAtMs !== null && (record.outcome.freedBytes ?? 0) >= sample.totalBytes * SOMEONE_ELSES_KILL_SHARE) {
       // Someone else's kill (the kernel's, another tool's) resolved part of this episode: it counts
       // as the episode's kill, so a second victim needs a critical machine, and pressure is
       // measured from then on, not over a window that still holds the stall before it.
-      this.lastKillAtMs = waitStartedAtMs;
+      this.lastKillAtMs = this.waitStartedAtMs;
       this.episodeKills++;
     }
     const freed = record.outcome.freedBytes ?? 0;
@@ -271,12 +241,6 @@ export class MachineGuard {
       const victim = acted.killed.candidate;
       this.lastKillUseless = `killing ${victim.comm}[${victim.pid}] (rss ${mib(victim.rssBytes)}) gave back ${mib(Math.max(0, freed))}`;
     }
-    return record;
-  }
-
-  private actScope(): ActScope {
-    // The engine's services and this scope's own parts; the machine absorbs no notifications.
-    return { ...this.ctx, probe: this.probe, aliveVictims: this.aliveVictims, isStopped: () => this.stopped, absorbedNotifications: () => 0 };
   }
 
   /** The machine as a scope: memory in use, whether a rule still fires, and whether it is critical. */

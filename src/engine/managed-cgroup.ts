@@ -1,56 +1,36 @@
 // One managed memory cgroup: its OOM notifications, the decisions they lead to, and their outcomes.
 // observe -> detect -> decide -> act -> confirm, all time from host.now().
 
-import { OOM_SCORE_ADJ_MIN } from "../core/badness.js";
-import { rankCandidates } from "../core/rank.js";
+import { decide } from "../core/decide.js";
 import type { Result } from "../core/result.js";
 import type { CgroupSample, IncidentKind, MemoryEventCounters, Snapshot } from "../core/types.js";
-import { actOnRanking, journalDecision, journalOutcome, type ActScope, type DecisionBase } from "./act-on-ranking.js";
-import { AliveVictims } from "./alive-victims.js";
-import { confirmGroupKill } from "./confirm-kill.js";
-import type { EngineOptions } from "./engine-options.js";
-import type { CgroupRef, Host, OomTakeover, Unwatch } from "./host.js";
-import type { KilledRegistry } from "./killed-registry.js";
+import type { Acted } from "./act-on-decision.js";
+import type { EngineContext } from "./engine-context.js";
+import type { CgroupRef, OomTakeover, Unwatch } from "./host.js";
+import type { IncidentScope, Observed } from "./incident-scope.js";
+import { IncidentRunner } from "./incident-runner.js";
 import { cgroupProbe, type ScopeProbe } from "./scope-probe.js";
 import { giveBackRaisedLimit, SoftLimit } from "./soft-limit.js";
-import type { DecidedRecord, JournalSink } from "./journal-record.js";
 import { handOverToKernel, type HandoverContext } from "./kernel-handover.js";
-import { staleReason, type LedgerKey, type TakeoverLedger } from "./takeover-ledger.js";
-import { emptyOutcome } from "./outcome.js";
+import { staleReason, type LedgerKey } from "./takeover-ledger.js";
 
-export interface EngineContext {
-  host: Host;
-  journal: JournalSink;
-  options: EngineOptions;
-  /** Human-readable progress lines (the daemon prints them). */
-  log: (message: string) => void;
-  ledger: TakeoverLedger;
-  nextDecisionId: () => number;
-  /** Processes killed by any scope of this engine and not gone yet: never chosen again anywhere. */
-  killed: KilledRegistry;
+/** What calls for a decision in a managed cgroup: the kind of incident and the sample that showed it. */
+interface CgroupTrigger {
+  kind: IncidentKind;
+  cgroup: CgroupSample;
 }
 
-
-export class ManagedCgroup {
+export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
   private takeover: OomTakeover | null = null;
   private unwatch: Unwatch | null = null;
-  private handling = false;
-  private notificationsWhileHandling = 0;
-  /** Part of notificationsWhileHandling already reported by an earlier decision of the same handling. */
-  private notificationsReported = 0;
-  /** When the first notification absorbed by the running handling arrived. */
-  private firstAbsorbedAtMs: number | null = null;
   private lastEvents: MemoryEventCounters | null = null;
-  /** Victims already killed in this scope that have not exited: excluded from every later ranking. */
-  private readonly aliveVictims: AliveVictims;
-  private readonly probe: ScopeProbe;
+  private readonly runner: IncidentRunner<CgroupTrigger>;
+  private readonly cgroupProbe: ScopeProbe;
   /** Soft-limit mode (seed 002), when enabled for this cgroup. */
   private softLimit: SoftLimit | null = null;
   /** When usage went over the logical limit, for the soft-limit decision's reason. */
   private softOverSinceMs = 0;
   private stopped = false;
-  /** Resolves when the current incident (if any) has been fully handled; lets tests and shutdown wait. */
-  private idle: Promise<void> = Promise.resolve();
 
   /** This cgroup in the takeover ledger, or null when the host could not tell which cgroup is at the path (see identityProblem). */
   private ledgerKey: LedgerKey | null = null;
@@ -62,8 +42,12 @@ export class ManagedCgroup {
     /** Called once the cgroup was found removed and let go: the engine forgets it. */
     private readonly onRemoved: () => void = () => {},
   ) {
-    this.aliveVictims = new AliveVictims(ctx.host);
-    this.probe = cgroupProbe(ctx.host, ref);
+    this.runner = new IncidentRunner(ctx, this, () => this.stopped);
+    this.cgroupProbe = cgroupProbe(ctx.host, ref);
+  }
+
+  get name(): string {
+    return this.ref.path;
   }
 
   /** Takes over OOM handling (unless dry-run) and starts listening. */
@@ -125,7 +109,7 @@ export class ManagedCgroup {
     }
     this.unwatch = watched.value;
     this.softLimit?.watch(
-      () => this.handling,
+      () => this.runner.busy,
       (overSinceMs) => this.onSoftLimitExceeded(overSinceMs),
     );
     return { ok: true, value: { notes } };
@@ -141,7 +125,7 @@ export class ManagedCgroup {
     for (let i = 0; i < rounds; i++) {
       const cgroup = host.readCgroup(this.ref);
       const snap = cgroup.ok ? this.snapshot(cgroup.value) : null;
-      if (snap?.ok) rankCandidates(snap.value, { maxCandidates: options.journalCandidates, totalMemoryPages: this.machineMemoryPages });
+      if (snap?.ok) decide(snap.value, { maxCandidates: options.journalCandidates, totalMemoryPages: this.machineMemoryPages });
       const self = host.readProcess(host.selfPid());
       if (self.ok) {
         const handle = host.openVictim(self.value.pid, self.value.startTimeTicks);
@@ -180,7 +164,7 @@ export class ManagedCgroup {
     this.stopped = true;
     this.unwatch?.();
     this.unwatch = null;
-    this.aliveVictims.releaseAll();
+    this.runner.victims.releaseAll();
   }
 
   /**
@@ -219,7 +203,7 @@ export class ManagedCgroup {
   }
 
   whenIdle(): Promise<void> {
-    return this.idle;
+    return this.runner.whenIdle();
   }
 
   /**
@@ -274,56 +258,42 @@ export class ManagedCgroup {
 
   /** Usage stayed above the logical limit for the grace period: an incident of its own, timed from when usage went over. */
   private onSoftLimitExceeded(overSinceMs: number): void {
-    if (this.stopped || this.handling) return;
+    if (this.stopped || this.runner.busy) return;
     // Usage over the limit may be a new cgroup's at the path: that one is not ours to kill in.
     if (this.letGoIfRemoved()) return;
-    this.handling = true;
     this.softOverSinceMs = overSinceMs;
-    this.idle = this.runIncident("soft-limit", this.ctx.host.now(), null)
-      .catch((error: unknown) => {
-        this.ctx.journal.append({ type: "error", cgroup: this.ref.path, message: `soft-limit handling failed: ${String(error)}` });
-      })
-      .finally(() => {
+    const notifiedAtMs = this.ctx.host.now();
+    this.runner.begin(
+      async () => {
+        const trigger = this.freshTrigger("soft-limit");
+        if (trigger !== null) await this.runner.run(trigger, notifiedAtMs);
+      },
+      "soft-limit handling failed",
+      (absorbedAtMs) => {
         // The grace period starts afresh: time over the limit before this incident was its own.
         this.softLimit?.resetOver();
-        this.afterHandling();
-      });
+        this.afterIncident(absorbedAtMs);
+      },
+    );
   }
 
-  private probeFor(kind: IncidentKind): ScopeProbe {
-    return kind === "soft-limit" && this.softLimit !== null ? this.softLimit.probe() : this.probe;
+  probe(trigger: CgroupTrigger): ScopeProbe {
+    return trigger.kind === "soft-limit" && this.softLimit !== null ? this.softLimit.probe() : this.cgroupProbe;
   }
 
   private onNotification(arrivedAtMs?: number): void {
     if (this.stopped) return;
     const notifiedAtMs = arrivedAtMs ?? this.ctx.host.now();
-    if (this.handling) {
-      // One decision at a time per scope (seed 000): the running one absorbs this notification.
-      this.notificationsWhileHandling++;
-      this.firstAbsorbedAtMs ??= notifiedAtMs;
-      return;
-    }
-    this.handling = true;
-    this.idle = this.handleNotification(notifiedAtMs)
-      .catch((error: unknown) => {
-        this.ctx.journal.append({ type: "error", cgroup: this.ref.path, message: `incident handling failed: ${String(error)}` });
-        this.ctx.log(`${this.ref.path}: incident handling failed: ${String(error)}`);
-      })
-      .finally(() => this.afterHandling());
+    // One decision at a time per scope: the running one absorbs this notification.
+    if (this.runner.absorb(notifiedAtMs)) return;
+    this.runner.begin(() => this.handleNotification(notifiedAtMs), "incident handling failed", (absorbedAtMs) => this.afterIncident(absorbedAtMs));
   }
 
   /** After any incident: notifications absorbed meanwhile (an OOM during a soft-limit incident too) are looked at again. */
-  private afterHandling(): void {
-    this.handling = false;
-    this.notificationsReported = 0;
-    const absorbedAtMs = this.firstAbsorbedAtMs;
-    this.firstAbsorbedAtMs = null;
-    if (this.notificationsWhileHandling > 0 && !this.stopped) {
-      // Something happened meanwhile: look again; an OOM still in force starts a new incident,
-      // timed from the first notification that arrived while we were busy.
-      this.notificationsWhileHandling = 0;
-      this.onNotification(absorbedAtMs ?? undefined);
-    }
+  private afterIncident(absorbedAtMs: number | null): void {
+    // Something happened meanwhile: look again; an OOM still in force starts a new incident,
+    // timed from the first notification that arrived while we were busy.
+    if (absorbedAtMs !== null && !this.stopped) this.onNotification(absorbedAtMs);
   }
 
   private async handleNotification(notifiedAtMs: number): Promise<void> {
@@ -338,37 +308,7 @@ export class ManagedCgroup {
     }
     const kind = this.detect(sample.value);
     if (kind === null) return;
-    await this.runIncident(kind, notifiedAtMs, sample.value);
-  }
-
-  /** One incident: patience for an earlier victim still alive, then decisions until one resolves it. */
-  private async runIncident(kind: IncidentKind, firstNotifiedAtMs: number, detectedWith: CgroupSample | null): Promise<void> {
-    let notifiedAtMs = firstNotifiedAtMs;
-    const { host } = this.ctx;
-    let fresh: CgroupSample | null = detectedWith;
-    if (this.aliveVictims.size > 0) {
-      // Seed 000: an earlier victim still dying gets the tracker's patience before anyone else dies.
-      const waited = await this.aliveVictims.waitForLatest(this.probeFor(kind), this.ctx.options, () => this.stopped);
-      if (waited === "recovered" || this.stopped) return;
-      fresh = null;
-    }
-    let escalatedFrom: number | null = null;
-    // Each pass is one decision; only a stalled victim, or a cgroup still OOM after its victim left, leads to another.
-    for (;;) {
-      if (this.stopped) return;
-      // The first pass decides on the sample that detected the incident; later passes read afresh.
-      const decision = await this.decideAndAct(kind, notifiedAtMs, escalatedFrom, fresh);
-      fresh = null;
-      if (decision === null) return;
-      // A stalled victim leads to the next one; a victim gone while the cgroup is still out of memory leads to a fresh decision.
-      if (decision.outcome.result === "escalated") escalatedFrom = decision.decisionId;
-      else if (decision.outcome.result === "exited-still-oom") {
-        // A new incident, found by our own observation rather than a kernel notification: timed from it.
-        escalatedFrom = null;
-        notifiedAtMs = host.now();
-      }
-      else return;
-    }
+    await this.runner.run({ kind, cgroup: sample.value }, notifiedAtMs);
   }
 
   /** Turns a notification into an incident kind, or null when nothing needs doing. */
@@ -391,6 +331,24 @@ export class ManagedCgroup {
     return ooms > oomKills ? "memcg-oom" : null;
   }
 
+  recheck(previous: CgroupTrigger): CgroupTrigger | null {
+    return this.freshTrigger(previous.kind);
+  }
+
+  /**
+   * The cgroup read afresh, if the incident still calls for a decision. After an escalation too:
+   * if the cgroup left OOM meanwhile, the stalled victim harms nobody and no one else dies.
+   */
+  private freshTrigger(kind: IncidentKind): CgroupTrigger | null {
+    const now = this.ctx.host.readCgroup(this.ref);
+    if (!now.ok) return null;
+    if (kind === "soft-limit") {
+      const logical = this.softLimit?.logicalLimit ?? null;
+      if (logical === null || now.value.usageBytes <= logical) return null;
+    } else if (this.ref.version === 1 && !now.value.underOom) return null;
+    return { kind, cgroup: now.value };
+  }
+
   private snapshot(cgroup: CgroupSample): Result<Snapshot> {
     const { host } = this.ctx;
     const processes = host.listProcesses(this.ref);
@@ -407,69 +365,31 @@ export class ManagedCgroup {
     };
   }
 
-  private async decideAndAct(
-    kind: IncidentKind,
-    notifiedAtMs: number,
-    escalatedFrom: number | null,
-    detectedWith: CgroupSample | null,
-  ): Promise<DecidedRecord | null> {
-    const { host, options } = this.ctx;
-    const cgroupNow: Result<CgroupSample> = detectedWith !== null ? { ok: true, value: detectedWith } : host.readCgroup(this.ref);
-    if (!cgroupNow.ok) return null;
-    // After an escalation too: if the cgroup left OOM meanwhile, the stalled victim harms nobody and no one else dies.
-    if (kind === "soft-limit") {
-      const logical = this.softLimit?.logicalLimit ?? null;
-      if (logical === null || cgroupNow.value.usageBytes <= logical) return null;
-    } else if (this.ref.version === 1 && !cgroupNow.value.underOom) return null;
-    if (escalatedFrom !== null) this.ctx.log(`${this.ref.path}: decision ${escalatedFrom} stalled; choosing the next victim`);
-    const snapshotStartMs = host.now();
-    const snap = this.snapshot(cgroupNow.value);
-    const rankStartMs = host.now();
+  async observe({ kind, cgroup }: CgroupTrigger): Promise<Observed | null> {
+    const snap = this.snapshot(cgroup);
     if (!snap.ok) {
       this.ctx.log(`${this.ref.path}: cannot list processes (${snap.error.message})`);
       // Never leave a v1 cgroup hanging in OOM with its killer disabled: let the kernel resolve it.
-      if (this.ref.version === 1) await handOverToKernel(this.handoverContext("oomwarden could not list its processes"), this.ref, emptySnapshot(cgroupNow.value));
+      if (this.ref.version === 1) await handOverToKernel(this.handoverContext("oomwarden could not list its processes"), this.ref, emptySnapshot(cgroup));
       return null;
     }
-    const ranking = rankCandidates(snap.value, {
-      maxCandidates: options.journalCandidates,
+    return {
+      snapshot: snap.value,
       totalMemoryPages: this.machineMemoryPages,
-      aliveVictims: this.aliveVictims.handles(),
-      killedElsewhere: this.ctx.killed.identities(),
-      minInFlightBytes: options.minProgressBytes,
-    });
-    const base: DecisionBase = {
-      type: "decision",
-      decisionId: this.ctx.nextDecisionId(),
       incident: {
         kind,
         cgroup: this.ref.path,
-        usageBytes: snap.value.cgroup.usageBytes,
-        limitBytes: snap.value.cgroup.limitBytes,
-        events: snap.value.cgroup.events,
-        ...(kind === "soft-limit" ? { reason: this.softLimitReason(snap.value.cgroup.usageBytes) } : {}),
+        usageBytes: cgroup.usageBytes,
+        limitBytes: cgroup.limitBytes,
+        events: cgroup.events,
+        ...(kind === "soft-limit" ? { reason: this.softLimitReason(cgroup.usageBytes) } : {}),
       },
-      candidates: ranking.top,
-      excluded: [...ranking.excluded],
-      escalatedFrom,
-      priorVictimsAlive: this.aliveVictims.pids(),
     };
+  }
 
-    // memory.oom.group: the whole cgroup goes, unless a member is protected (oom_score_adj -1000, or
-    // oomwarden itself): cgroup.kill would take it too, so then the members are killed one by one.
-    // A member already exiting is waited for first, as for a single victim.
-    const groupHasProtected = snap.value.processes.some((p) => p.oomScoreAdj === OOM_SCORE_ADJ_MIN || p.pid === snap.value.selfPid);
-    const groupKill = this.ref.version === 2 && snap.value.cgroup.oomGroup && ranking.candidates.length > 0 && !groupHasProtected;
-    if (groupKill && !options.dryRun && ranking.inFlight.length === 0) {
-      return this.killGroup(base, snap.value.cgroup.usageBytes, notifiedAtMs);
-    }
+  readonly killGroup = (): Result<{ killedPids: number[] }> => this.ctx.host.killCgroup(this.ref);
 
-    const acted = await actOnRanking(this.actScope(kind), {
-      base,
-      ranking,
-      usageBeforeBytes: snap.value.cgroup.usageBytes,
-      times: { notifiedAtMs, snapshotStartMs, rankStartMs, processes: snap.value.processes.length },
-    });
+  async afterDecision(_trigger: CgroupTrigger, observed: Observed, acted: Acted): Promise<void> {
     this.refreshMachineMemoryPages();
     const record = acted.record;
     if (this.ref.version === 1 && (record.action === "dry-run" || record.outcome.result === "nothing-done")) {
@@ -477,33 +397,8 @@ export class ManagedCgroup {
       // Dry run: the kernel acts so its choice stands beside ours. Nothing killable: the kernel may still
       // force the charge or find a victim we may not take; a hung cgroup is the worst outcome.
       const reason = record.action === "dry-run" ? "dry run" : "oomwarden found nothing it may kill";
-      await handOverToKernel(this.handoverContext(reason), this.ref, snap.value);
+      await handOverToKernel(this.handoverContext(reason), this.ref, observed.snapshot);
     }
-    return record;
-  }
-
-  private actScope(kind: IncidentKind): ActScope {
-    return {
-      ...this.ctx,
-      probe: this.probeFor(kind),
-      aliveVictims: this.aliveVictims,
-      isStopped: () => this.stopped,
-      absorbedNotifications: () => this.takeAbsorbedNotifications(),
-    };
-  }
-
-  /** v2 memory.oom.group: the whole cgroup is the unit; cgroup.kill, then the same confirmation of memory back. */
-  private async killGroup(base: DecisionBase, usageBeforeBytes: number, notifiedAtMs: number): Promise<DecidedRecord> {
-    const { host, options } = this.ctx;
-    const killed = host.killCgroup(this.ref);
-    if (!killed.ok) this.ctx.log(`${this.ref.path}: cgroup.kill failed: ${killed.error.message}`);
-    const decision = journalDecision(this.ctx, { ...base, victim: null, action: "kill-cgroup", msToKill: killed.ok ? host.now() - notifiedAtMs : null });
-    const outcome = killed.ok
-      ? { ...(await confirmGroupKill({ host, options, probe: this.probe }, usageBeforeBytes, notifiedAtMs, host.now())), groupKilledPids: killed.value.killedPids }
-      : emptyOutcome("nothing-done");
-    const record = journalOutcome(this.actScope("memcg-oom"), decision, outcome);
-    this.refreshMachineMemoryPages();
-    return record;
   }
 
   private softLimitReason(usageBytes: number): string {
@@ -514,13 +409,6 @@ export class ManagedCgroup {
 
   private handoverContext(reason: string): HandoverContext {
     return { host: this.ctx.host, journal: this.ctx.journal, log: this.ctx.log, reason, isStopped: () => this.stopped };
-  }
-
-  /** Notifications absorbed since the last decision's outcome: each is reported once. */
-  private takeAbsorbedNotifications(): number {
-    const count = this.notificationsWhileHandling - this.notificationsReported;
-    this.notificationsReported = this.notificationsWhileHandling;
-    return count;
   }
 }
 

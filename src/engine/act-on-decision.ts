@@ -1,5 +1,5 @@
-// What every scope does once it has ranked its snapshot, so "never the wrong victim" is one
-// mechanism for the managed cgroups and the machine guard alike:
+// Carrying out the policy's action, the same way for every scope, so "never the wrong victim" is
+// one mechanism for the managed cgroups and the machine guard alike:
 //   - a process already exiting (killed by the kernel or another tool, or leaving by itself) is a
 //     victim in flight: nobody else is chosen while it frees its memory; it is watched as if we
 //     had killed it, and only a stall leads to a decision without it;
@@ -8,10 +8,12 @@
 //   - the decision is journaled the moment it is acted on (right after the signal), the outcome
 //     once memory is back or the wait ends, as its own record linked by decisionId.
 
-import type { InFlight, RankedSnapshot } from "../core/rank.js";
+import type { PolicyDecision } from "../core/decide.js";
+import type { InFlight } from "../core/rank.js";
+import type { Result } from "../core/result.js";
 import type { Candidate } from "../core/types.js";
 import type { AliveVictims } from "./alive-victims.js";
-import { confirmKill, type Confirmation, type ConfirmScope, type KilledVictim } from "./confirm-kill.js";
+import { confirmGroupKill, confirmKill, type Confirmation, type ConfirmScope, type KilledVictim } from "./confirm-kill.js";
 import type { EngineOptions } from "./engine-options.js";
 import type { Host } from "./host.js";
 import { joinDecision, type DecidedRecord, type DecisionRecord, type JournalSink, type Outcome, type OutcomeRecord, type VictimRecord } from "./journal-record.js";
@@ -34,11 +36,13 @@ export interface ActScope {
   isStopped: () => boolean;
   /** Notifications this decision absorbed, for its outcome record (read when the outcome is journaled). */
   absorbedNotifications: () => number;
+  /** cgroup.kill of the scope (a cgroup with memory.oom.group); absent where there is no such thing. */
+  killGroup?: () => Result<{ killedPids: number[] }>;
 }
 
 export interface Plan {
   base: DecisionBase;
-  ranking: RankedSnapshot;
+  decision: PolicyDecision;
   usageBeforeBytes: number;
   times: DecisionTimes;
   /** false: a decision that killed nobody because nobody could be killed is not journaled (already said this episode). */
@@ -55,20 +59,22 @@ export interface Acted {
   killed: KilledVictim | null;
 }
 
-export async function actOnRanking(scope: ActScope, plan: Plan): Promise<Acted> {
+export async function actOnDecision(scope: ActScope, plan: Plan): Promise<Acted> {
   const { host, options } = scope;
-  const inFlight = plan.ranking.inFlight[0];
+  const action = plan.decision.action;
   if (options.dryRun) {
     // What would be done: wait for the process in flight, or kill the best candidate. Nothing is touched.
-    const top = plan.ranking.candidates[0];
-    const would = inFlight !== undefined ? { victim: null, waitingFor: inFlightRecord(inFlight) } : { victim: top ? victimRecord(top) : null };
+    const top = plan.decision.ranking.candidates[0];
+    const would = action.kind === "wait" ? { victim: null, waitingFor: inFlightRecord(action.inFlight) } : { victim: top ? victimRecord(top) : null };
     const decision = journalDecision(scope, { ...plan.base, ...would, action: "dry-run", msToKill: null });
     return { record: journalOutcome(scope, decision, emptyOutcome("not-acted")), killed: null };
   }
-  if (inFlight !== undefined) return waitForInFlight(scope, plan, inFlight);
+  if (action.kind === "wait") return waitForInFlight(scope, plan, action.inFlight);
+  if (action.kind === "kill-group" && scope.killGroup !== undefined) return killGroup(scope, plan, scope.killGroup);
+  const candidates = action.kind === "none" ? [] : action.candidates;
   const excluded = plan.base.excluded;
   let decision: DecisionRecord | null = null;
-  const { attempt, phasesMs } = killAndTime(host, scope.killed, plan.ranking.candidates, excluded, plan.times, {
+  const { attempt, phasesMs } = killAndTime(host, scope.killed, candidates, excluded, plan.times, {
     // With the victim's pidfd open and nothing sent yet: is the scope still out of memory? A read
     // that fails (EMFILE, ENOMEM under pressure) says nothing: the decision stands.
     stillNeeded: () => {
@@ -114,6 +120,19 @@ export async function actOnRanking(scope: ActScope, plan: Plan): Promise<Acted> 
   const confirmation = await confirming;
   keepOrRelease(scope, killed, confirmation);
   return { record: journalOutcome(scope, killDecision, confirmation.outcome), killed };
+}
+
+/** memory.oom.group: the whole cgroup is the unit; cgroup.kill, then the same confirmation of memory back. */
+async function killGroup(scope: ActScope, plan: Plan, kill: () => Result<{ killedPids: number[] }>): Promise<Acted> {
+  const { host } = scope;
+  const killed = kill();
+  if (!killed.ok) scope.log(`${plan.base.incident.cgroup}: cgroup.kill failed: ${killed.error.message}`);
+  const msToKill = killed.ok ? host.now() - plan.times.notifiedAtMs : null;
+  const decision = journalDecision(scope, { ...plan.base, victim: null, action: "kill-cgroup", msToKill });
+  const outcome = killed.ok
+    ? { ...(await confirmGroupKill(scope, plan.usageBeforeBytes, plan.times.notifiedAtMs, host.now())), groupKilledPids: killed.value.killedPids }
+    : emptyOutcome("nothing-done");
+  return { record: journalOutcome(scope, decision, outcome), killed: null };
 }
 
 /**

@@ -1,0 +1,47 @@
+// What a scope of the engine (a managed memory cgroup on v1 or v2, its soft limit, the whole
+// machine) tells the incident runner. The runner owns the path detect -> decide -> act -> confirm
+// -> escalate; a scope only says what it sees and how it falls back.
+
+import type { Result } from "../core/result.js";
+import type { Snapshot } from "../core/types.js";
+import type { Acted } from "./act-on-decision.js";
+import type { KilledVictim } from "./confirm-kill.js";
+import type { DecisionRecord } from "./journal-record.js";
+import type { ScopeProbe } from "./scope-probe.js";
+
+/** What one decision is made from. */
+export interface Observed {
+  snapshot: Snapshot;
+  /** The incident as the journal shows it. */
+  incident: DecisionRecord["incident"];
+  /** RAM + swap in pages, for oom_score_adj where the scope's own limit does not bound it. */
+  totalMemoryPages: number;
+}
+
+/**
+ * Trigger: what the scope found that calls for a decision (a memcg's kind of incident and the
+ * sample that showed it; the machine guard's verdict and sample). Opaque to the runner.
+ */
+export interface IncidentScope<Trigger> {
+  /** The scope's name in the journal and the log: a cgroup's path, or "/" for the machine. */
+  readonly name: string;
+  /** How the victim's progress and the scope's recovery are read for this trigger. */
+  probe(trigger: Trigger): ScopeProbe;
+  /**
+   * Read afresh after a wait or a decision that did not end the incident: the trigger of the next
+   * decision, or null when none is called for (the scope recovered, or another kill must wait).
+   */
+  recheck(previous: Trigger): Trigger | null;
+  /** The snapshot a decision is made from; null when there is none (the scope has applied its own fallback). */
+  observe(trigger: Trigger): Promise<Observed | null>;
+  /** cgroup.kill of the whole scope, where there is such a thing. */
+  killGroup?: () => Result<{ killedPids: number[] }>;
+  /** A decision that killed nobody because nobody could be killed is journaled (false: already said). */
+  journalsNothingDone?: () => boolean;
+  /** A wait for a process in flight begins. */
+  onWaiting?: (trigger: Trigger, atMs: number) => void;
+  /** Right after our signal, before the confirmation. */
+  onKilled?: (trigger: Trigger, killed: KilledVictim) => void;
+  /** After each decision's outcome (the scope's own accounting and fallbacks). */
+  afterDecision?: (trigger: Trigger, observed: Observed, acted: Acted) => Promise<void>;
+}
