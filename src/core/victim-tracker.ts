@@ -1,46 +1,40 @@
-// Progress-based victim tracking for one OOM scope (a memcg), driven in virtual time.
+// Progress-based tracking of one victim and its scope (a memcg, or the machine), in virtual time:
+// the state machine every watched victim goes through, our own kills and processes someone else
+// is ending alike.
 //
-// Seed 000: the kernel kills a second and third process while the first victim is still exiting.
-// Seed 001: a victim stuck behind a lock never exits and nothing else is ever killed.
-// The tracker answers both with one rule: after a kill, the scope gets no new victim while the
-// victim makes progress (exits, or its RSS or the scope's usage falls by minProgressBytes); only
-// after maxObservationsWithoutProgress observations in a row without progress does it say
-// "escalate". Progress, not a bare timeout: the bound is a count of observations that each saw
-// nothing happen, so a slow but steady victim is never abandoned.
+// The problems it answers: a kernel that kills a second and third process while the first victim
+// is still exiting, and a victim stuck behind a lock that never exits while nothing else is ever
+// killed. One rule answers both: after a kill the scope gets no new victim while the victim makes
+// progress (exits, or its RSS or the scope's usage falls by minProgressBytes); only after
+// maxObservationsWithoutProgress observations in a row without progress does it say "escalate".
+// Progress, not a bare timeout: the bound is a count of observations that each saw nothing happen,
+// so a slow but steady victim is never abandoned.
 //
 // Verdicts of observe(), and what each lets the engine do:
-//   "waiting"          victim alive, scope under OOM, no progress since the last progress point,
-//                      fewer than maxObservationsWithoutProgress such observations in a row.
-//                      Engine: observe again later. No new victim.
+//   "waiting"          victim alive, scope out of memory, no progress since the last progress
+//                      point, fewer than maxObservationsWithoutProgress such observations in a row.
+//                      Observe again later. No new victim.
 //   "progressing"      victim alive and its RSS or the scope's usage fell by >= minProgressBytes
 //                      since the last progress point (the no-progress count restarts at 0); or the
-//                      victim has exited but the scope still reads as under OOM, for fewer than
-//                      EXIT_SETTLE_OBSERVATIONS observations (the kernel may not have cleared the
-//                      flag yet). Engine: observe again later. No new victim.
-//   "resolved"         the scope is no longer under OOM. Engine: the incident is over; record it.
-//                      If the victim exited, tracking is finished. If it is still alive (dying in
-//                      the background), it stays in aliveVictims(): keep it out of every ranking,
-//                      and if the scope is under OOM again while it lives, keep observing this same
-//                      state (the count resumes; no new victim except through "escalate").
-//   "exited-still-oom" the victim exited (its memory is gone) but the scope stayed under OOM for
-//                      EXIT_SETTLE_OBSERVATIONS observations: others consumed what it freed. This
-//                      victim is finished and nothing stalled. Engine: treat it as a new incident
-//                      (new snapshot, new ranking) via trackNextVictim(); not an escalation.
-//   "escalate"         victim alive, scope under OOM, and maxObservationsWithoutProgress
-//                      observations in a row without progress. The step carries the stall summary
-//                      (observations without progress, ms since the kill). Engine: choose the next
-//                      victim, excluding aliveVictims(), and call trackNextVictim(): the stalled
-//                      victim becomes a prior victim, still excluded and still reported.
+//                      victim has exited but the scope still reads as out of memory, for fewer
+//                      than EXIT_SETTLE_OBSERVATIONS observations (the kernel may not have cleared
+//                      the flag yet). Observe again later. No new victim.
+//   "held-back"        the victim stalled as for "escalate", but the scope is not critical (a
+//                      machine still above its critical level): it may still exit, so nobody else
+//                      dies; patience starts afresh from here. Observe again later.
+//   "resolved"         the scope is no longer out of memory. The incident is over. A victim still
+//                      alive (dying in the background) stays excluded from every ranking.
+//   "exited-still-oom" the victim exited but the scope stayed out of memory for
+//                      EXIT_SETTLE_OBSERVATIONS observations: others consumed what it freed.
+//                      Nothing stalled: a fresh decision (new snapshot, new ranking), not an escalation.
+//   "escalate"         victim alive, scope critical, and maxObservationsWithoutProgress
+//                      observations in a row without progress. The step carries the stall summary.
+//                      The next victim may be chosen; the stalled one stays excluded.
 // "resolved" with the victim exited, "exited-still-oom" and "escalate" are final: observing such a
 // state again returns the same verdict and changes nothing.
 //
-// A scope with a tracked victim never yields a new victim except through trackNextVictim(),
-// which refuses unless mayChooseNextVictim(state) (after "escalate", "exited-still-oom", or
-// "resolved" with the victim gone).
-
-import { fail, ok, type Result } from "./result.js";
-
-const MIB = 1024 * 1024;
+// Which victims of a scope are still alive, and which of them have had their patience, is the
+// engine's (src/engine/alive-victims.ts): it holds their pidfds.
 
 export interface TrackerConfig {
   /** Observations in a row without progress before "escalate". At least 1. */
@@ -49,13 +43,6 @@ export interface TrackerConfig {
   minProgressBytes: number;
 }
 
-export const DEFAULT_TRACKER_CONFIG: TrackerConfig = {
-  // Seed 000 asks for a retry count, not a timeout: five empty observations are a clear stall at any interval.
-  maxObservationsWithoutProgress: 5,
-  // Page-cache churn in a busy cgroup moves usage by less than this between observations.
-  minProgressBytes: 1 * MIB,
-};
-
 /**
  * Observations in a row that see the victim gone and the scope still under OOM before that is a
  * new incident: right after the exit the kernel may not yet have cleared under_oom (the waiters
@@ -63,7 +50,7 @@ export const DEFAULT_TRACKER_CONFIG: TrackerConfig = {
  */
 export const EXIT_SETTLE_OBSERVATIONS = 2;
 
-export type TrackerVerdict = "waiting" | "progressing" | "resolved" | "exited-still-oom" | "escalate";
+export type TrackerVerdict = "waiting" | "progressing" | "held-back" | "resolved" | "exited-still-oom" | "escalate";
 
 export interface TrackedVictim {
   pid: number;
@@ -78,10 +65,8 @@ export interface TrackerState {
   readonly victim: TrackedVictim;
   /** Sticky: once seen exited, the victim stays exited. */
   readonly victimExited: boolean;
-  /** Earlier victims of this scope (escalated from) still alive, in kill order. */
-  readonly priorVictims: readonly TrackedVictim[];
-  /** The victim this one was escalated from, or null if it was the first choice of its incident. */
-  readonly escalatedFrom: TrackedVictim | null;
+  /** Stalls held back because the scope was not critical. */
+  readonly stallsHeldBack: number;
   readonly scopeUsageBytesAtKill: number;
   readonly observations: number;
   readonly observationsWithoutProgress: number;
@@ -106,6 +91,11 @@ export interface Observation {
   scopeUsageBytes: number;
   /** v1: memory.oom_control under_oom. v2: the caller's own "still at the limit" reading. */
   scopeUnderOom: boolean;
+  /**
+   * Bad enough for a second victim while this one is alive but stalled. A memcg at its limit always
+   * is (its tasks wait); the machine only below its critical level.
+   */
+  scopeCritical: boolean;
 }
 
 /** What the journal's stall record needs from the tracker (the host adds state and wchan). */
@@ -127,16 +117,8 @@ export interface TrackerStep {
   observationsWithoutProgress: number;
   msSinceKill: number;
   msSinceProgress: number;
-  /** Victims of this scope alive after this observation: exclude them from every ranking, list them in the journal. */
-  aliveVictims: TrackedVictim[];
   /** Set with "escalate" only. */
   stall: StallSummary | null;
-}
-
-export interface StartOptions {
-  config?: Partial<TrackerConfig>;
-  /** Earlier victims still alive (carried over by trackNextVictim, or known to the caller). */
-  priorVictims?: readonly TrackedVictim[];
 }
 
 /** Starts tracking a victim that was just sent SIGKILL at atMs. */
@@ -144,14 +126,13 @@ export function startTracking(
   victim: { pid: number; startTimeTicks: number; rssBytes: number },
   scopeUsageBytes: number,
   atMs: number,
-  options: StartOptions = {},
+  config: TrackerConfig,
 ): TrackerState {
   return {
-    config: normalizeTrackerConfig(options.config ?? {}),
+    config: normalizeTrackerConfig(config),
     victim: { pid: victim.pid, startTimeTicks: victim.startTimeTicks, rssBytesAtKill: victim.rssBytes, killedAtMs: atMs },
     victimExited: false,
-    priorVictims: [...(options.priorVictims ?? [])],
-    escalatedFrom: null,
+    stallsHeldBack: 0,
     scopeUsageBytesAtKill: scopeUsageBytes,
     observations: 0,
     observationsWithoutProgress: 0,
@@ -165,13 +146,16 @@ export function startTracking(
   };
 }
 
-/** Fills in defaults and enforces the minimums (1 observation, 1 byte), so a bad config can neither escalate at once nor never. */
-export function normalizeTrackerConfig(config: Partial<TrackerConfig>): TrackerConfig {
-  const max = config.maxObservationsWithoutProgress ?? DEFAULT_TRACKER_CONFIG.maxObservationsWithoutProgress;
-  const min = config.minProgressBytes ?? DEFAULT_TRACKER_CONFIG.minProgressBytes;
+/**
+ * Enforces the minimums (1 observation, 1 byte), so a bad config can neither escalate at once nor
+ * never. The values themselves are the engine's tunables (one place for their defaults).
+ */
+export function normalizeTrackerConfig(config: TrackerConfig): TrackerConfig {
+  const max = config.maxObservationsWithoutProgress;
+  const min = config.minProgressBytes;
   return {
-    maxObservationsWithoutProgress: Number.isFinite(max) ? Math.max(1, Math.floor(max)) : DEFAULT_TRACKER_CONFIG.maxObservationsWithoutProgress,
-    minProgressBytes: Number.isFinite(min) ? Math.max(1, min) : DEFAULT_TRACKER_CONFIG.minProgressBytes,
+    maxObservationsWithoutProgress: Number.isFinite(max) ? Math.max(1, Math.floor(max)) : 1,
+    minProgressBytes: Number.isFinite(min) ? Math.max(1, min) : 1,
   };
 }
 
@@ -214,46 +198,22 @@ export function observe(state: TrackerState, obs: Observation): TrackerStep {
     return step({ ...next, lastVerdict: "progressing" }, "progressing", obs.atMs);
   }
   const observationsWithoutProgress = state.observationsWithoutProgress + 1;
-  const verdict = observationsWithoutProgress >= state.config.maxObservationsWithoutProgress ? "escalate" : "waiting";
-  return step({ ...state, ...seen, observationsWithoutProgress, lastVerdict: verdict }, verdict, obs.atMs);
-}
-
-/** True when the engine may choose a new victim for this scope (see the verdicts above). */
-export function mayChooseNextVictim(state: TrackerState): boolean {
-  return state.lastVerdict === "escalate" || state.lastVerdict === "exited-still-oom" || (state.lastVerdict === "resolved" && state.victimExited);
-}
-
-/**
- * Starts tracking the next victim of this scope. Refused unless mayChooseNextVictim(state).
- * After "escalate" the stalled victim joins the prior victims and becomes escalatedFrom.
- */
-export function trackNextVictim(
-  state: TrackerState,
-  next: { pid: number; startTimeTicks: number; rssBytes: number },
-  scopeUsageBytes: number,
-  atMs: number,
-): Result<TrackerState> {
-  if (!mayChooseNextVictim(state)) {
-    return fail(
-      "VICTIM_STILL_TRACKED",
-      `pid ${state.victim.pid} is still tracked (last verdict ${state.lastVerdict ?? "none"}): no new victim before it escalates or is gone`,
-    );
+  const stalled = observationsWithoutProgress >= state.config.maxObservationsWithoutProgress;
+  if (stalled && !obs.scopeCritical && obs.victimRssBytes !== null) {
+    // The scope can still wait for it: no second victim; patience starts afresh from what it shows now.
+    const evidence = step({ ...state, ...seen, observationsWithoutProgress, lastVerdict: "held-back" }, "held-back", obs.atMs);
+    const afresh: TrackerState = {
+      ...evidence.state,
+      stallsHeldBack: state.stallsHeldBack + 1,
+      observationsWithoutProgress: 0,
+      baselineVictimRssBytes: obs.victimRssBytes,
+      baselineScopeUsageBytes: obs.scopeUsageBytes,
+      lastProgressAtMs: obs.atMs,
+    };
+    return { ...evidence, state: afresh };
   }
-  const escalating = state.lastVerdict === "escalate";
-  const fresh = startTracking(next, scopeUsageBytes, atMs, { config: state.config, priorVictims: aliveVictims(state) });
-  return ok({ ...fresh, escalatedFrom: escalating ? state.victim : null });
-}
-
-/** Records that a victim (current or prior) has exited, e.g. its pidfd became readable between observations. */
-export function noteVictimExited(state: TrackerState, victim: { pid: number; startTimeTicks: number }): TrackerState {
-  const priorVictims = state.priorVictims.filter((prior) => !sameProcess(prior, victim));
-  const victimExited = state.victimExited || sameProcess(state.victim, victim);
-  return { ...state, priorVictims, victimExited };
-}
-
-/** Every victim of this scope still alive, in kill order: never to be chosen again while alive. */
-export function aliveVictims(state: TrackerState): TrackedVictim[] {
-  return state.victimExited ? [...state.priorVictims] : [...state.priorVictims, state.victim];
+  const verdict = stalled ? "escalate" : "waiting";
+  return step({ ...state, ...seen, observationsWithoutProgress, lastVerdict: verdict }, verdict, obs.atMs);
 }
 
 function isFinal(state: TrackerState): boolean {
@@ -271,7 +231,6 @@ function step(state: TrackerState, verdict: TrackerVerdict, atMs: number): Track
     observationsWithoutProgress: state.observationsWithoutProgress,
     msSinceKill,
     msSinceProgress,
-    aliveVictims: aliveVictims(state),
     stall: verdict === "escalate" ? stallSummary(state, msSinceKill, msSinceProgress) : null,
   };
 }
@@ -292,8 +251,4 @@ function stallSummary(state: TrackerState, msSinceKill: number, msSinceProgress:
       `(${msSinceProgress} ms; killed ${msSinceKill} ms ago): rss ${rss} (${state.victim.rssBytesAtKill} at the kill), ` +
       `scope freed ${scopeFreedBytes} bytes; progress needs a fall of ${state.config.minProgressBytes} bytes`,
   };
-}
-
-function sameProcess(a: { pid: number; startTimeTicks: number }, b: { pid: number; startTimeTicks: number }): boolean {
-  return a.pid === b.pid && a.startTimeTicks === b.startTimeTicks;
 }

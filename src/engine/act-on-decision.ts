@@ -204,12 +204,12 @@ function keepOrRelease(scope: ActScope, victim: KilledVictim, confirmation: Conf
   else scope.host.releaseVictim(victim.handle);
 }
 
-function inFlightRecord(process: InFlight): VictimRecord {
-  return { pid: process.pid, comm: process.comm, startTime: process.startTimeTicks, rssBytes: process.rssBytes };
+function inFlightRecord(exiting: InFlight): VictimRecord {
+  return { pid: exiting.pid, comm: exiting.comm, startTime: exiting.startTimeTicks, rssBytes: exiting.rssBytes };
 }
 
-function asCandidate(process: InFlight): Candidate {
-  return { ...process, score: 0, reason: "already exiting" };
+function asCandidate(exiting: InFlight): Candidate {
+  return { ...exiting, score: 0, reason: "already exiting" };
 }
 
 export function journalDecision(scope: Pick<ActScope, "journal">, decision: DecisionRecord): DecisionRecord {

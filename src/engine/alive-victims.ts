@@ -73,7 +73,7 @@ export class AliveVictims {
     const scope = probe.read();
     if (!scope.ok) return "recovered";
     const track = (rssBytes: number, usageBytes: number) =>
-      startTracking({ pid: latest.pid, startTimeTicks: latest.startTimeTicks, rssBytes }, usageBytes, host.now(), { config: trackerConfig(options) });
+      startTracking({ pid: latest.pid, startTimeTicks: latest.startTimeTicks, rssBytes }, usageBytes, host.now(), trackerConfig(options));
     let tracker = track(victim.ok ? victim.value.rssBytes : 0, scope.value.usageBytes);
     for (;;) {
       await new Promise<void>((resolve) => host.setTimer(options.observeIntervalMs, resolve));
@@ -88,6 +88,9 @@ export class AliveVictims {
         victimRssBytes: current.ok ? current.value.rssBytes : null,
         scopeUsageBytes: now.value.usageBytes,
         scopeUnderOom: now.value.outOfMemory,
+        // A stall ends the wait either way: whether the next decision may kill is the scope's rule
+        // (the machine guard takes a second victim in one episode only when critical).
+        scopeCritical: true,
       });
       tracker = step.state;
       if (step.verdict === "resolved") return "recovered";

@@ -1,11 +1,12 @@
-// Confirmation of one kill: watches the victim until its memory is back in the cgroup, or until
-// it has made no progress for the configured observations (then the engine escalates).
-// Dense reads right after the kill time the recovery; then the progress tracker observes at a steady interval.
+// Confirmation of one kill: watches the victim until its memory is back in the scope, or until
+// it has made no progress for the configured observations (then the runner escalates).
+// Dense reads right after the kill time the recovery; then the victim tracker (src/core), the one
+// state machine every watched victim goes through, observes at a steady interval.
 
 import type { Candidate } from "../core/types.js";
 import { observe, startTracking, type TrackerState } from "../core/victim-tracker.js";
 import type { EngineOptions } from "./engine-options.js";
-import type { Host, Unwatch, VictimHandle } from "./host.js";
+import type { Host, TimerHandle, Unwatch, VictimHandle } from "./host.js";
 import type { Outcome } from "./journal-record.js";
 import { emptyOutcome } from "./outcome.js";
 import type { ScopeProbe, ScopeReading } from "./scope-probe.js";
@@ -58,174 +59,190 @@ export function confirmKill(
   notifiedAtMs: number,
   mode: WatchMode = OUR_KILL,
 ): Promise<Confirmation> {
-  const { host, options, probe } = scope;
-  return new Promise<Confirmation>((resolve) => {
-    let exited = false;
-    let reap: Outcome["reap"] = null;
-    let reaped = false;
-    let reapSettled = false;
-    let msToMemoryBack: number | null = null;
-    let freedBytes: number | null = null;
-    let observations = 0;
-    let escalationsHeldBack = 0;
-    let tracker: TrackerState = startTracking(
+  return new Promise<Confirmation>((resolve) => new KillConfirmation(scope, killed, usageBeforeBytes, notifiedAtMs, mode, resolve).start());
+}
+
+/** One victim watched to its end: dense reads first, then the tracker's observations. */
+class KillConfirmation {
+  private exited = false;
+  private reap: Outcome["reap"] = null;
+  /** Our process_mrelease finished and freed the mm (not merely found it gone). */
+  private reaped = false;
+  /** No reap of ours is running any more (or none was started). */
+  private reapSettled = false;
+  private msToMemoryBack: number | null = null;
+  private freedBytes: number | null = null;
+  private observations = 0;
+  private tracker: TrackerState;
+  private done = false;
+  private timer: TimerHandle | null = null;
+  private unwatchExit: Unwatch | null = null;
+  private readonly fastDelaysMs: number[];
+
+  constructor(
+    private readonly scope: ConfirmScope,
+    private readonly killed: KilledVictim,
+    private readonly usageBeforeBytes: number,
+    private readonly notifiedAtMs: number,
+    private readonly mode: WatchMode,
+    private readonly resolve: (confirmation: Confirmation) => void,
+  ) {
+    this.fastDelaysMs = [...scope.options.fastConfirmDelaysMs];
+    this.tracker = startTracking(
       { pid: killed.handle.pid, startTimeTicks: killed.handle.startTimeTicks, rssBytes: killed.candidate.rssBytes },
       usageBeforeBytes,
       killed.killedAtMs,
-      { config: trackerConfig(options) },
+      trackerConfig(scope.options),
     );
-    let done = false;
-    let timer: ReturnType<Host["setTimer"]> | null = null;
-    let unwatchExit: Unwatch | null = null;
+  }
 
-    const finish = (result: Outcome["result"], stall?: Outcome["stall"]): void => {
-      if (done) return;
-      done = true;
-      if (timer !== null) host.clearTimer(timer);
-      unwatchExit?.();
-      const outcome: Outcome = {
-        result,
-        freedBytes,
-        msToKill: killed.killedAtMs - notifiedAtMs,
-        msToMemoryBack,
-        victimExited: exited,
-        reap,
-        observations,
-      };
-      if (stall) outcome.stall = stall;
-      if (escalationsHeldBack > 0) outcome.escalationsHeldBack = escalationsHeldBack;
-      resolve({ outcome, stillAlive: !exited });
-    };
-
-    /** Reads the scope; records when memory is back. Returns the reading for the tracker. */
-    const sample = (): ScopeReading | null => {
-      const reading = probe.read();
-      if (!reading.ok) {
-        // The cgroup went away with its tasks: nothing left to confirm.
-        finish("recovered");
-        return null;
-      }
-      const fellBytes = usageBeforeBytes - reading.value.usageBytes;
-      // "Memory back" means the victim's mm is released: its exit (pidfd readable, after exit_mm)
-      // or process_mrelease done. A first uncharge already clears under_oom, so that alone proves
-      // little; an exit while our reap still runs neither (the reap holds the mm until it is done).
-      const victimMemoryGone = reaped || (exited && reapSettled);
-      if (victimMemoryGone && fellBytes > 0 && !reading.value.outOfMemory) {
-        msToMemoryBack ??= host.now() - notifiedAtMs;
-        freedBytes = Math.max(freedBytes ?? 0, fellBytes);
-        // A finished reap can leave part of the memory to the exit (measured here: 43 of 64 MiB
-        // back at the reap, all of it at the exit): a victim that can still exit is watched until
-        // it does, within the dense reads, so freedBytes counts what its death gave back.
-        if ((exited && reapSettled) || fastDelays.length === 0) finish("recovered");
-      }
-      return reading.value;
-    };
-
-    const observeTick = (): void => {
-      timer = null;
-      if (done) return;
-      if (scope.isStopped?.()) {
-        finish("unresolved");
-        return;
-      }
-      const scopeNow = sample();
-      if (scopeNow === null || done) return;
-      observations++;
-      const victim = exited ? null : host.readProcess(killed.handle.pid);
-      const step = observe(tracker, {
-        atMs: host.now(),
-        victimExited: exited || (victim !== null && !victim.ok),
-        victimRssBytes: victim !== null && victim.ok ? victim.value.rssBytes : null,
-        scopeUsageBytes: scopeNow.usageBytes,
-        scopeUnderOom: scopeNow.outOfMemory,
-      });
-      tracker = step.state;
-      if (step.verdict === "escalate" && !scopeNow.critical && victim !== null && victim.ok) {
-        // Stalled, but the scope can still wait for it (seed 000): no second victim; fresh patience.
-        escalationsHeldBack++;
-        if (escalationsHeldBack === 1) scope.onFirstHeldBack?.({ msSinceKill: step.msSinceKill, observationsWithoutProgress: step.observationsWithoutProgress });
-        tracker = startTracking(
-          { pid: killed.handle.pid, startTimeTicks: killed.handle.startTimeTicks, rssBytes: victim.value.rssBytes },
-          scopeNow.usageBytes,
-          host.now(),
-          { config: trackerConfig(options) },
-        );
-        timer = host.setTimer(options.observeIntervalMs, observeTick);
-        return;
-      }
-      if (step.verdict === "resolved" && !exited && !reapSettled) {
-        // The cgroup left OOM at the first uncharge, but the victim's memory is still going down:
-        // wait for its exit or the reap, so no later incident picks a second victim meanwhile.
-        timer = host.setTimer(options.observeIntervalMs, observeTick);
-        return;
-      }
-      if (step.verdict === "resolved" || step.verdict === "exited-still-oom") {
-        freedBytes ??= usageBeforeBytes - scopeNow.usageBytes;
-        finish(step.verdict === "resolved" ? "recovered" : "exited-still-oom");
-        return;
-      }
-      if (step.verdict === "escalate") {
-        const evidence = host.readStallEvidence(killed.handle.pid);
-        freedBytes = usageBeforeBytes - scopeNow.usageBytes;
-        finish("escalated", {
-          ...(evidence.ok ? evidence.value : { state: "?", wchan: "", threads: [] }),
-          msSinceKill: step.msSinceKill,
-          observationsWithoutProgress: step.observationsWithoutProgress,
-          explanation: step.stall?.explanation ?? "",
-        });
-        return;
-      }
-      timer = host.setTimer(options.observeIntervalMs, observeTick);
-    };
-
-    const fastDelays = [...options.fastConfirmDelaysMs];
-    const fastTick = (): void => {
-      timer = null;
-      if (done) return;
-      sample();
-      if (done) return;
-      const next = fastDelays.shift();
-      if (next === undefined && msToMemoryBack !== null) {
-        // Reaped, and not exited within the dense reads (frozen, stuck): its memory is back all the same.
-        finish("recovered");
-        return;
-      }
-      timer = next === undefined ? host.setTimer(options.observeIntervalMs, observeTick) : host.setTimer(next, fastTick);
-    };
-
+  start(): void {
+    const { host } = this.scope;
     // Without a reap of ours there is nothing to wait for besides the exit itself.
-    if (!mode.reap) reapSettled = true;
-    const watched = host.watchExit(killed.handle, () => {
-      exited = true;
-      const now = sample();
-      if (!done && now !== null && mode.decideAtExit && reapSettled) {
-        freedBytes ??= usageBeforeBytes - now.usageBytes;
-        finish(now.outOfMemory ? "exited-still-oom" : "recovered");
-      }
-    });
-    if (watched.ok) unwatchExit = watched.value;
+    if (!this.mode.reap) this.reapSettled = true;
+    const watched = host.watchExit(this.killed.handle, () => this.onExit());
+    if (watched.ok) this.unwatchExit = watched.value;
+    if (this.mode.reap) {
+      host
+        .reap(this.killed.handle)
+        .catch((error: unknown) => ({ ok: false as const, error: { code: "EREAP", message: String(error) } }))
+        .then((result) => this.onReapSettled(result));
+    }
+    this.fastTick();
+  }
 
-    if (!mode.reap) {
-      fastTick();
+  private onExit(): void {
+    this.exited = true;
+    const now = this.sample();
+    if (!this.done && now !== null && this.mode.decideAtExit && this.reapSettled) {
+      this.freedBytes ??= this.usageBeforeBytes - now.usageBytes;
+      this.finish(now.outOfMemory ? "exited-still-oom" : "recovered");
+    }
+  }
+
+  private onReapSettled(result: Awaited<ReturnType<Host["reap"]>>): void {
+    this.reapSettled = true;
+    if (result.ok) {
+      this.reap = result.value;
+      // ESRCH (alreadyGone) means the exit path owns the mm now, not that the memory is back yet.
+      this.reaped = !result.value.alreadyGone;
+    } else {
+      this.reap = { error: result.error.message };
+    }
+    if (!this.done) this.sample();
+  }
+
+  private finish(result: Outcome["result"], stall?: Outcome["stall"]): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.timer !== null) this.scope.host.clearTimer(this.timer);
+    this.unwatchExit?.();
+    const outcome: Outcome = {
+      result,
+      freedBytes: this.freedBytes,
+      msToKill: this.killed.killedAtMs - this.notifiedAtMs,
+      msToMemoryBack: this.msToMemoryBack,
+      victimExited: this.exited,
+      reap: this.reap,
+      observations: this.observations,
+    };
+    if (stall) outcome.stall = stall;
+    if (this.tracker.stallsHeldBack > 0) outcome.escalationsHeldBack = this.tracker.stallsHeldBack;
+    this.resolve({ outcome, stillAlive: !this.exited });
+  }
+
+  /** Reads the scope and records when memory is back; the reading, for the tracker (null: finished). */
+  private sample(): ScopeReading | null {
+    const reading = this.scope.probe.read();
+    if (!reading.ok) {
+      // The cgroup went away with its tasks: nothing left to confirm.
+      this.finish("recovered");
+      return null;
+    }
+    const fellBytes = this.usageBeforeBytes - reading.value.usageBytes;
+    // "Memory back" means the victim's mm is released: its exit (pidfd readable, after exit_mm)
+    // or process_mrelease done. A first uncharge already clears under_oom, so that alone proves
+    // little; an exit while our reap still runs neither (the reap holds the mm until it is done).
+    const victimMemoryGone = this.reaped || (this.exited && this.reapSettled);
+    if (victimMemoryGone && fellBytes > 0 && !reading.value.outOfMemory) {
+      this.msToMemoryBack ??= this.scope.host.now() - this.notifiedAtMs;
+      this.freedBytes = Math.max(this.freedBytes ?? 0, fellBytes);
+      // A finished reap can leave part of the memory to the exit (measured here: 43 of 64 MiB
+      // back at the reap, all of it at the exit): a victim that can still exit is watched until
+      // it does, within the dense reads, so freedBytes counts what its death gave back.
+      if ((this.exited && this.reapSettled) || this.fastDelaysMs.length === 0) this.finish("recovered");
+    }
+    return reading.value;
+  }
+
+  /** The dense reads right after the kill, which time a fast recovery precisely. */
+  private readonly fastTick = (): void => {
+    this.timer = null;
+    if (this.done) return;
+    this.sample();
+    if (this.done) return;
+    const next = this.fastDelaysMs.shift();
+    if (next === undefined && this.msToMemoryBack !== null) {
+      // Reaped, and not exited within the dense reads (frozen, stuck): its memory is back all the same.
+      this.finish("recovered");
       return;
     }
-    host
-      .reap(killed.handle)
-      .catch((error: unknown) => ({ ok: false as const, error: { code: "EREAP", message: String(error) } }))
-      .then((result) => {
-        reapSettled = true;
-        if (result.ok) {
-          reap = result.value;
-          // ESRCH (alreadyGone) means the exit path owns the mm now, not that the memory is back yet.
-          reaped = !result.value.alreadyGone;
-        } else {
-          reap = { error: result.error.message };
-        }
-        if (!done) sample();
-      });
+    this.timer = next === undefined ? this.later(this.scope.options.observeIntervalMs, this.observeTick) : this.later(next, this.fastTick);
+  };
 
-    fastTick();
-  });
+  private readonly observeTick = (): void => {
+    this.timer = null;
+    if (this.done) return;
+    if (this.scope.isStopped?.()) {
+      this.finish("unresolved");
+      return;
+    }
+    const scopeNow = this.sample();
+    if (scopeNow === null || this.done) return;
+    this.observations++;
+    const { host, options } = this.scope;
+    const victim = this.exited ? null : host.readProcess(this.killed.handle.pid);
+    const step = observe(this.tracker, {
+      atMs: host.now(),
+      victimExited: this.exited || (victim !== null && !victim.ok),
+      victimRssBytes: victim !== null && victim.ok ? victim.value.rssBytes : null,
+      scopeUsageBytes: scopeNow.usageBytes,
+      scopeUnderOom: scopeNow.outOfMemory,
+      scopeCritical: scopeNow.critical,
+    });
+    this.tracker = step.state;
+    if (step.verdict === "held-back" && this.tracker.stallsHeldBack === 1) {
+      // Said in the journal when it first happens: nobody else dies while this one may still exit.
+      this.scope.onFirstHeldBack?.({ msSinceKill: step.msSinceKill, observationsWithoutProgress: step.observationsWithoutProgress });
+    }
+    if (step.verdict === "resolved" && !this.exited && !this.reapSettled) {
+      // The cgroup left OOM at the first uncharge, but the victim's memory is still going down:
+      // wait for its exit or the reap, so no later incident picks a second victim meanwhile.
+      this.timer = this.later(options.observeIntervalMs, this.observeTick);
+      return;
+    }
+    if (step.verdict === "resolved" || step.verdict === "exited-still-oom") {
+      this.freedBytes ??= this.usageBeforeBytes - scopeNow.usageBytes;
+      this.finish(step.verdict === "resolved" ? "recovered" : "exited-still-oom");
+      return;
+    }
+    if (step.verdict === "escalate") {
+      const evidence = host.readStallEvidence(this.killed.handle.pid);
+      this.freedBytes = this.usageBeforeBytes - scopeNow.usageBytes;
+      this.finish("escalated", {
+        ...(evidence.ok ? evidence.value : { state: "?", wchan: "", threads: [] }),
+        msSinceKill: step.msSinceKill,
+        observationsWithoutProgress: step.observationsWithoutProgress,
+        explanation: step.stall?.explanation ?? "",
+      });
+      return;
+    }
+    this.timer = this.later(options.observeIntervalMs, this.observeTick);
+  };
+
+  private later(delayMs: number, tick: () => void): TimerHandle {
+    return this.scope.host.setTimer(delayMs, tick);
+  }
 }
 
 /**

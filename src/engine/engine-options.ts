@@ -2,7 +2,6 @@
 
 import type { MachineGuardConfig } from "../core/machine-pressure.js";
 import { CROSS_KEY_DEFAULTS } from "../core/tunable-keys.js";
-import type { SoftLimitOptions } from "./soft-limit.js";
 
 export interface MachineGuardOptions extends MachineGuardConfig {
   /** Off: only the managed cgroups are watched. */
@@ -11,6 +10,16 @@ export interface MachineGuardOptions extends MachineGuardConfig {
   sampleIntervalMs: number;
   /** Between samples while memory is plentiful. */
   idleSampleIntervalMs: number;
+}
+
+export interface SoftLimitOptions {
+  enabled: boolean;
+  /** Hard limit = logical limit + this share of it. */
+  headroomPct: number;
+  /** Usage may stay above the logical limit this long before a victim is chosen (reclaim and frees may bring it back). */
+  graceMs: number;
+  /** Between usage checks. */
+  intervalMs: number;
 }
 
 export interface EngineOptions {

@@ -7,20 +7,11 @@
 // The original limit is written to the ledger before it is raised and put back on stop.
 
 import type { Result } from "../core/result.js";
-import type { EngineOptions } from "./engine-options.js";
+import type { SoftLimitOptions } from "./engine-options.js";
 import type { CgroupRef, Host, TimerHandle } from "./host.js";
 import type { ScopeProbe, ScopeReading } from "./scope-probe.js";
 import type { LedgerKey, TakeoverLedger } from "./takeover-ledger.js";
 
-export interface SoftLimitOptions {
-  enabled: boolean;
-  /** Hard limit = logical limit + this share of it. */
-  headroomPct: number;
-  /** Usage may stay above the logical limit this long before a victim is chosen (reclaim and frees may bring it back). */
-  graceMs: number;
-  /** Between usage checks. */
-  intervalMs: number;
-}
 
 /**
  * An earlier oomwarden raised this cgroup's limit in soft-limit mode and was killed before it could
@@ -61,7 +52,7 @@ export class SoftLimit {
     private readonly ref: CgroupRef,
     private readonly host: Host,
     private readonly ledger: TakeoverLedger,
-    private readonly options: EngineOptions["softLimit"],
+    private readonly options: SoftLimitOptions,
     /** This cgroup in the ledger: its original limit is written down for it alone. */
     private readonly key: LedgerKey,
   ) {}

@@ -3,8 +3,7 @@
 
 import { checkTunable, crossKeyProblem, isTunableName, type TunableName } from "../core/tunable-keys.js";
 import { quoted } from "../core/shown-text.js";
-import { copyEngineOptions, type EngineOptions, type MachineGuardOptions } from "./engine-options.js";
-import type { SoftLimitOptions } from "./soft-limit.js";
+import { copyEngineOptions, type EngineOptions, type MachineGuardOptions, type SoftLimitOptions } from "./engine-options.js";
 
 interface TunableField {
   read: (options: EngineOptions) => unknown;

@@ -2,16 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import {
-  DEFAULT_TRACKER_CONFIG,
   EXIT_SETTLE_OBSERVATIONS,
-  aliveVictims,
-  mayChooseNextVictim,
   normalizeTrackerConfig,
-  noteVictimExited,
   observe,
   startTracking,
-  trackNextVictim,
   type Observation,
+  type TrackerConfig,
   type TrackerState,
   type TrackerVerdict,
 } from "../../src/core/victim-tracker.js";
@@ -21,21 +17,25 @@ const MIB = 1024 * 1024;
 const STEP_MS = 100;
 const LIMIT = 256 * MIB;
 const VICTIM = { pid: 4242, startTimeTicks: 9000, rssBytes: 200 * MIB };
-const MAX = DEFAULT_TRACKER_CONFIG.maxObservationsWithoutProgress;
+/** Five empty observations: the literal scenarios below are written for this patience. */
+const CONFIG: TrackerConfig = { maxObservationsWithoutProgress: 5, minProgressBytes: MIB };
+const MAX = CONFIG.maxObservationsWithoutProgress;
+const track = (at: number, config: TrackerConfig = CONFIG): TrackerState => startTracking(VICTIM, LIMIT, at, config);
 
-/** One row per observation: [victim exited, victim rss MiB (null: unreadable), scope usage MiB, scope under OOM]. */
-type Row = [boolean, number | null, number, boolean];
+/** One row per observation: [victim exited, victim rss MiB (null: unreadable), scope usage MiB, scope under OOM, scope critical (default: yes)]. */
+type Row = [boolean, number | null, number, boolean, boolean?];
 
 /** Kills at t=0 and feeds one row every STEP_MS; returns every verdict and the last state. */
-function drive(rows: Row[], state: TrackerState = startTracking(VICTIM, LIMIT, 0)): { verdicts: TrackerVerdict[]; state: TrackerState } {
+function drive(rows: Row[], state: TrackerState = track(0)): { verdicts: TrackerVerdict[]; state: TrackerState } {
   const verdicts: TrackerVerdict[] = [];
-  rows.forEach(([victimExited, rssMiB, usageMiB, scopeUnderOom], i) => {
+  rows.forEach(([victimExited, rssMiB, usageMiB, scopeUnderOom, scopeCritical = true], i) => {
     const result = observe(state, {
       atMs: state.victim.killedAtMs + (i + 1) * STEP_MS,
       victimExited,
       victimRssBytes: rssMiB === null ? null : rssMiB * MIB,
       scopeUsageBytes: usageMiB * MIB,
       scopeUnderOom,
+      scopeCritical,
     });
     verdicts.push(result.verdict);
     state = result.state;
@@ -52,23 +52,22 @@ describe("victim tracker, literal scenarios in virtual time", () => {
       [true, null, 60, false],
     ]);
     assert.deepEqual(verdicts, ["progressing", "resolved"]);
-    assert.deepEqual(aliveVictims(state), []);
-    assert.ok(mayChooseNextVictim(state));
+    assert.ok(state.victimExited);
   });
 
   it("seed 000: a victim that keeps freeing memory is never abandoned, however long it takes", () => {
     const rows: Row[] = Array.from({ length: 60 }, (_, i): Row => [false, 199 - 3 * i, 256, true]);
     const { verdicts, state } = drive(rows);
     assert.ok(verdicts.every((v) => v === "progressing"));
-    assert.ok(!mayChooseNextVictim(state));
+    assert.ok(!state.victimExited);
   });
 
   it("seed 001: a victim that frees nothing escalates after exactly max observations, with stall evidence", () => {
-    const state = startTracking(VICTIM, LIMIT, 1000);
+    const state = track(1000);
     const { verdicts } = drive(stuck(MAX - 1), state);
     assert.deepEqual(verdicts, ["waiting", "waiting", "waiting", "waiting"]);
     const before = drive(stuck(MAX - 1), state).state;
-    const step = observe(before, { atMs: 1500, victimExited: false, victimRssBytes: 200 * MIB, scopeUsageBytes: LIMIT, scopeUnderOom: true });
+    const step = observe(before, { atMs: 1500, victimExited: false, victimRssBytes: 200 * MIB, scopeUsageBytes: LIMIT, scopeUnderOom: true, scopeCritical: true });
     assert.equal(step.verdict, "escalate");
     assert.equal(step.observationsWithoutProgress, MAX);
     assert.equal(step.msSinceKill, 500);
@@ -84,36 +83,21 @@ describe("victim tracker, literal scenarios in virtual time", () => {
         "pid 4242 made no progress for 5 observations (500 ms; killed 500 ms ago): rss 209715200 bytes (209715200 at the kill), " +
         "scope freed 0 bytes; progress needs a fall of 1048576 bytes",
     });
-    assert.ok(mayChooseNextVictim(step.state));
   });
 
-  it("after escalate the next victim is tracked and the stalled one still counts", () => {
-    const escalated = drive(stuck(MAX)).state;
-    const next = trackNextVictim(escalated, { pid: 5151, startTimeTicks: 9100, rssBytes: 30 * MIB }, LIMIT, 600);
-    assert.ok(next.ok);
-    assert.deepEqual(next.value.escalatedFrom, { pid: 4242, startTimeTicks: 9000, rssBytesAtKill: 200 * MIB, killedAtMs: 0 });
-    assert.deepEqual(
-      aliveVictims(next.value).map((v) => v.pid),
-      [4242, 5151],
-    );
-    // The first victim finally exits: it leaves the list; the second is still tracked.
-    const later = noteVictimExited(next.value, { pid: 4242, startTimeTicks: 9000 });
-    assert.deepEqual(
-      aliveVictims(later).map((v) => v.pid),
-      [5151],
-    );
-    // A reused pid with another start time is a different process.
-    assert.equal(noteVictimExited(next.value, { pid: 4242, startTimeTicks: 1 }).priorVictims.length, 1);
-  });
-
-  it("no new victim while the current one is tracked and has not escalated", () => {
-    for (const rows of [[], stuck(MAX - 1), [[false, 100, 150, true]] as Row[]]) {
-      const { state } = drive(rows);
-      assert.ok(!mayChooseNextVictim(state));
-      const refused = trackNextVictim(state, { pid: 1, startTimeTicks: 1, rssBytes: 1 }, LIMIT, 10_000);
-      assert.ok(!refused.ok);
-      assert.equal(refused.error.code, "VICTIM_STILL_TRACKED");
-    }
+  it("a stall in a scope that is not critical is held back: patience starts afresh, nobody else dies", () => {
+    const relaxed = (n: number): Row[] => Array.from({ length: n }, (): Row => [false, 200, 256, true, false]);
+    const { verdicts, state } = drive([...relaxed(MAX), ...relaxed(MAX - 1)]);
+    assert.deepEqual(verdicts, [...Array<TrackerVerdict>(MAX - 1).fill("waiting"), "held-back", ...Array<TrackerVerdict>(MAX - 1).fill("waiting")]);
+    assert.equal(state.stallsHeldBack, 1);
+    // The scope turns critical: the fresh patience, not the first, runs out.
+    const critical = drive([[false, 200, 256, true, true]], state);
+    assert.deepEqual(critical.verdicts, ["escalate"]);
+    assert.equal(critical.state.stallsHeldBack, 1);
+    // Time since the kill counts from the kill itself, not from the stall that was held back.
+    assert.equal(observe(state, { atMs: 2 * MAX * STEP_MS, victimExited: false, victimRssBytes: 200 * MIB, scopeUsageBytes: LIMIT, scopeUnderOom: true, scopeCritical: true }).msSinceKill, 2 * MAX * STEP_MS);
+    // An unreadable victim cannot be shown alive: its stall is not held back.
+    assert.equal(drive([...Array.from({ length: MAX }, (): Row => [false, null, 256, true, false])]).verdicts.at(-1), "escalate");
   });
 
   it("progress restarts the count: 4 empty, 1 progress, 4 empty is no escalation; one more is", () => {
@@ -160,14 +144,7 @@ describe("victim tracker, literal scenarios in virtual time", () => {
     const rows: Row[] = Array.from({ length: EXIT_SETTLE_OBSERVATIONS }, (): Row => [true, null, 256, true]);
     const { verdicts, state } = drive(rows);
     assert.deepEqual(verdicts, [...Array<TrackerVerdict>(EXIT_SETTLE_OBSERVATIONS - 1).fill("progressing"), "exited-still-oom"]);
-    assert.ok(mayChooseNextVictim(state));
-    const next = trackNextVictim(state, { pid: 6000, startTimeTicks: 1, rssBytes: MIB }, LIMIT, 900);
-    assert.ok(next.ok);
-    assert.equal(next.value.escalatedFrom, null);
-    assert.deepEqual(
-      aliveVictims(next.value).map((v) => v.pid),
-      [6000],
-    );
+    assert.ok(state.victimExited);
   });
 
   it("scope out of OOM with the victim still dying: resolved, the victim stays excluded, a new OOM resumes tracking", () => {
@@ -176,31 +153,27 @@ describe("victim tracker, literal scenarios in virtual time", () => {
       ...stuck(MAX - 1),
     ]);
     assert.deepEqual(verdicts, ["resolved", "waiting", "waiting", "waiting", "waiting"]);
-    assert.deepEqual(
-      aliveVictims(state).map((v) => v.pid),
-      [4242],
-    );
-    assert.ok(!mayChooseNextVictim(state));
+    assert.ok(!state.victimExited);
     assert.equal(drive([[false, 150, 256, true]], state).verdicts[0], "escalate");
   });
 
   it("final verdicts are sticky and change nothing", () => {
     for (const rows of [stuck(MAX), [[true, null, 10, false]] as Row[], Array.from({ length: EXIT_SETTLE_OBSERVATIONS }, (): Row => [true, null, 256, true])]) {
       const { verdicts, state } = drive(rows);
-      const again = observe(state, { atMs: 99_999, victimExited: false, victimRssBytes: 0, scopeUsageBytes: 0, scopeUnderOom: false });
+      const again = observe(state, { atMs: 99_999, victimExited: false, victimRssBytes: 0, scopeUsageBytes: 0, scopeUnderOom: false, scopeCritical: false });
       assert.equal(again.verdict, verdicts.at(-1));
       assert.equal(again.state, state);
     }
   });
 
-  it("config: defaults, and minimums that keep it meaningful", () => {
-    assert.deepEqual(normalizeTrackerConfig({}), { maxObservationsWithoutProgress: 5, minProgressBytes: MIB });
+  it("config: minimums that keep it meaningful (the defaults are the engine's tunables)", () => {
+    assert.deepEqual(normalizeTrackerConfig(CONFIG), CONFIG);
     assert.deepEqual(normalizeTrackerConfig({ maxObservationsWithoutProgress: 0, minProgressBytes: 0 }), {
       maxObservationsWithoutProgress: 1,
       minProgressBytes: 1,
     });
-    assert.deepEqual(normalizeTrackerConfig({ maxObservationsWithoutProgress: Number.NaN }).maxObservationsWithoutProgress, 5);
-    const quick = startTracking(VICTIM, LIMIT, 0, { config: { maxObservationsWithoutProgress: 2 } });
+    assert.deepEqual(normalizeTrackerConfig({ maxObservationsWithoutProgress: Number.NaN, minProgressBytes: Number.NaN }), { maxObservationsWithoutProgress: 1, minProgressBytes: 1 });
+    const quick = track(0, { ...CONFIG, maxObservationsWithoutProgress: 2 });
     assert.deepEqual(drive(stuck(2), quick).verdicts, ["waiting", "escalate"]);
   });
 });
@@ -215,12 +188,16 @@ describe("victim tracker properties", () => {
     victimRssBytes: fc.option(fc.integer({ min: 0, max: 300 * MIB }), { nil: null, freq: 8 }),
     scopeUsageBytes: fc.integer({ min: 0, max: 300 * MIB }),
     scopeUnderOom: fc.integer({ min: 0, max: 5 }).map((n) => n !== 0),
+    // A memcg at its limit is always critical; "held back" has its own properties below.
+    scopeCritical: fc.constant(true),
   });
+  /** Any scope, a machine above its critical level too. */
+  const anyScopeObservationArb = observationArb.chain((obs) => fc.boolean().map((scopeCritical) => ({ ...obs, scopeCritical })));
 
   it("(c) never escalates before max observations in a row that show no progress", () => {
     fc.assert(
       fc.property(configArb, fc.array(observationArb, { maxLength: 40 }), (config, observations) => {
-        let state = startTracking(VICTIM, LIMIT, 0, { config });
+        let state = startTracking(VICTIM, LIMIT, 0, config);
         const verdicts: TrackerVerdict[] = [];
         // Lowest values seen so far: a progress baseline is never below them.
         let lowestRss = VICTIM.rssBytes;
@@ -257,11 +234,11 @@ describe("victim tracker properties", () => {
         configArb,
         fc.array(fc.record({ extraFallBytes: fc.integer({ min: 0, max: MIB }), usage: fc.integer({ min: 0, max: 300 * MIB }) }), { maxLength: 60 }),
         (config, steps) => {
-          let state = startTracking({ ...VICTIM, rssBytes: 1e12 }, LIMIT, 0, { config });
+          let state = startTracking({ ...VICTIM, rssBytes: 1e12 }, LIMIT, 0, config);
           let rss = 1e12;
           steps.forEach((s, i) => {
             rss -= config.minProgressBytes + s.extraFallBytes;
-            const step = observe(state, { atMs: (i + 1) * STEP_MS, victimExited: false, victimRssBytes: rss, scopeUsageBytes: s.usage, scopeUnderOom: true });
+            const step = observe(state, { atMs: (i + 1) * STEP_MS, victimExited: false, victimRssBytes: rss, scopeUsageBytes: s.usage, scopeUnderOom: true, scopeCritical: true });
             assert.equal(step.verdict, "progressing");
             state = step.state;
           });
@@ -272,8 +249,8 @@ describe("victim tracker properties", () => {
 
   it("observe never changes the state it is given", () => {
     fc.assert(
-      fc.property(fc.array(observationArb, { maxLength: 20 }), (observations) => {
-        let state = startTracking(VICTIM, LIMIT, 0);
+      fc.property(fc.array(anyScopeObservationArb, { maxLength: 20 }), (observations) => {
+        let state = track(0);
         observations.forEach((obs, i) => {
           const frozen = structuredClone(state);
           Object.freeze(state);
@@ -285,15 +262,17 @@ describe("victim tracker properties", () => {
     );
   });
 
-  it("escalate only ever comes with the victim alive and the scope under OOM", () => {
+  it("escalate only ever comes with the victim alive and the scope under OOM, and critical unless the victim cannot be read", () => {
     fc.assert(
-      fc.property(fc.array(observationArb, { maxLength: 40 }), (observations) => {
-        let state = startTracking(VICTIM, LIMIT, 0);
+      fc.property(fc.array(anyScopeObservationArb, { maxLength: 40 }), (observations) => {
+        let state = track(0);
         for (const [i, obs] of observations.entries()) {
           const step = observe(state, { ...obs, atMs: (i + 1) * STEP_MS });
           if (step.verdict === "escalate" && state.lastVerdict !== "escalate") {
             assert.ok(!obs.victimExited && !state.victimExited && obs.scopeUnderOom);
+            assert.ok(obs.scopeCritical || obs.victimRssBytes === null, "a readable victim in a scope that can wait was escalated");
           }
+          if (step.verdict === "held-back") assert.ok(!obs.scopeCritical && obs.victimRssBytes !== null && step.state.observationsWithoutProgress === 0);
           state = step.state;
         }
       }),
