@@ -96,18 +96,11 @@ const RULES: Record<Layer, LayerRule> = {
     forbiddenGlobals: NO_GLOBALS,
     forbiddenExpressions: [...CLOCK, UNSEEDED],
   },
-  daemon: { forbiddenLayers: ["cli"], selfContained: false, forbidBuiltins: false, forbidPackages: false, forbiddenGlobals: NO_GLOBALS, forbiddenExpressions: [] },
+  // The daemon runs the engine over the Linux host; the simulator is reached only through its own host (src/host/sim).
+  daemon: { forbiddenLayers: ["cli", "sim"], selfContained: false, forbidBuiltins: false, forbidPackages: false, forbiddenGlobals: NO_GLOBALS, forbiddenExpressions: [] },
   // The top: the command may import anything in src.
   cli: { forbiddenLayers: [], selfContained: false, forbidBuiltins: false, forbidPackages: false, forbiddenGlobals: NO_GLOBALS, forbiddenExpressions: [] },
 };
-
-/**
- * Breaks known and waiting for their fix, by file and global; each entry that no longer matches
- * anything fails the test, so it is deleted as soon as its file is fixed. src/engine/act-on-ranking.ts
- * names its InFlight parameters `process` (inFlightRecord, asCandidate); that file is being
- * rewritten, and the rename belongs to that rewrite.
- */
-const PENDING: { file: string; global: string }[] = [{ file: "src/engine/act-on-ranking.ts", global: "process" }];
 
 const BUILTINS = new Set(builtinModules);
 const LAYERS = Object.keys(RULES) as Layer[];
@@ -303,10 +296,6 @@ function report(violations: Violation[]): string {
   return violations.map((v) => `${v.file}:${v.line}: ${v.message}`).join("\n");
 }
 
-function isPending(violation: Violation): boolean {
-  return PENDING.some((p) => p.file === violation.file && p.global === violation.global);
-}
-
 function violationsOf(layer: Layer): Violation[] {
   return tsFilesUnder(join(SRC, layer)).flatMap((file) => checkSource(file, readFileSync(file, "utf8"), layer, RULES[layer]));
 }
@@ -339,24 +328,11 @@ describe("layering", () => {
   });
 
   for (const layer of LAYERS) {
-    it(`src/${layer} keeps its rule`, (t) => {
+    it(`src/${layer} keeps its rule`, () => {
       const violations = violationsOf(layer);
-      const pending = violations.filter(isPending);
-      for (const shown of new Set(pending.map((v) => `${v.file}:${v.line} uses "${v.global}"`))) t.diagnostic(`pending (see PENDING): ${shown}`);
-      const broken = violations.filter((v) => !isPending(v));
-      assert.equal(broken.length, 0, `layering broken:\n${report(broken)}`);
+      assert.equal(violations.length, 0, `layering broken:\n${report(violations)}`);
     });
   }
-
-  it("lists only pending breaks that still exist", () => {
-    const all = LAYERS.flatMap(violationsOf);
-    for (const entry of PENDING) {
-      assert.ok(
-        all.some((v) => v.file === entry.file && v.global === entry.global),
-        `${entry.file} no longer uses "${entry.global}": delete its entry from PENDING in test/layering.test.ts`,
-      );
-    }
-  });
 });
 
 describe("the layering checker itself", () => {
