@@ -109,7 +109,7 @@ export async function runSimulate(args: SimulateArgs, io?: SimulateIo): Promise<
   const rows: ResultRow[] = runs.map((run) => resultRow(run.result, expectationOf(run.result.policy), run.events));
   if (args.json) io.stdout(`${JSON.stringify(rows, null, 2)}\n`);
   else if (rows.length > 0) {
-    io.stdout(`${scenario.name}${scenario.seed !== null ? ` (seed ${scenario.seed})` : ""}: ${formatMs(scenario.durationMs)} of virtual time, random seed ${scenario.randomSeed}\n\n`);
+    io.stdout(`${scenario.name}${scenario.seed !== null ? ` (kernel problem ${scenario.seed}, see docs/kernel-problems.md)` : ""}: ${formatMs(scenario.durationMs)} of virtual time, random seed ${scenario.randomSeed}\n\n`);
     io.stdout(formatResultTable(rows));
     const lines = formatExpectations(rows);
     if (lines !== "") io.stdout(`\n${lines}`);

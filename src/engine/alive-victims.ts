@@ -1,6 +1,7 @@
 // Victims killed in one scope that have not exited yet (frozen, stuck in D state, slow exit_mmap).
 // They stay excluded from every later ranking of that scope until their pidfd says they are gone,
-// and a later incident waits for the latest of them before anyone else is chosen (seed 000).
+// and a later incident waits for the latest of them before anyone else is chosen (a victim slow to exit
+// must not cost a second life).
 
 import { observe, startTracking } from "../core/victim-tracker.js";
 import { trackerConfig } from "./confirm-kill.js";

@@ -26,7 +26,7 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
   private lastEvents: MemoryEventCounters | null = null;
   private readonly runner: IncidentRunner<CgroupTrigger>;
   private readonly cgroupProbe: ScopeProbe;
-  /** Soft-limit mode (seed 002), when enabled for this cgroup. */
+  /** Soft-limit mode (no ENOMEM at the limit), when enabled for this cgroup. */
   private softLimit: SoftLimit | null = null;
   /** When usage went over the logical limit, for the soft-limit decision's reason. */
   private softOverSinceMs = 0;
@@ -70,7 +70,7 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
     this.warmUp(warmUpRounds);
     const members = host.listProcesses(this.ref);
     if (members.ok && members.value.some((p) => p.pid === host.selfPid())) {
-      // Seed 004: a handler inside the cgroup it handles can be stuck in the very OOM it must resolve.
+      // A handler inside the cgroup it handles can be stuck in the very OOM it must resolve.
       notes.push("warning: oomwarden itself runs inside this cgroup; an OOM here can stall it; run it outside the cgroups it manages");
     }
     const taken = this.takeOver();
