@@ -112,6 +112,11 @@ export interface CgroupSpec {
   path: string;
   /** null: no limit. */
   limitPages: number | null;
+  /**
+   * v2 memory.high: above it the kernel throttles the charging tasks (reclaim, then a sleep)
+   * instead of failing or OOM-killing. Absent or null: "max" (none).
+   */
+  highPages?: number | null;
   version: 1 | 2;
   /** v1: the kernel killer disabled (a user-space handler is expected). */
   oomKillDisable: boolean;

@@ -37,6 +37,8 @@ export interface SimCgroupInfo {
   version: 1 | 2;
   usagePages: number;
   limitPages: number | null;
+  /** v2 memory.high, this cgroup's own (null: "max", and always on v1). */
+  highPages: number | null;
   /** v1 memory.oom_control under_oom: a task waits in this memcg's OOM (always false on v2). */
   underOom: boolean;
   oomKillDisable: boolean;
@@ -80,6 +82,11 @@ export interface UserspaceApi {
    * the current usage (v1's answer; the simulator does not reclaim down to a lowered v2 limit).
    */
   setLimit(path: string, limitPages: number | null): "ok" | "ENOENT" | "EINVAL" | "EBUSY";
+  /**
+   * v2 memory.high: null is "max". Above it the kernel throttles the cgroup's charging tasks; set
+   * below the usage, the cgroup is reclaimed down to it at once. EINVAL on v1 and the root.
+   */
+  setHigh(path: string, highPages: number | null): "ok" | "ENOENT" | "EINVAL";
   cgroup(path: string): SimCgroupInfo | null;
   /** Live processes of the cgroup and its descendants, sorted. */
   cgroupPids(path: string): number[];

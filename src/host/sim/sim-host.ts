@@ -73,6 +73,13 @@ export class SimHost implements Host {
     return done === "ok" ? ok(undefined) : fail(done, `cannot set the memory limit of ${ref.path} to ${limitBytes === null ? "max" : `${limitBytes} bytes`}: ${done}`);
   }
 
+  /** v2 memory.high (null: "max"); bytes round down to whole pages, as the kernel's page_counter_memparse does. */
+  setMemoryHigh(ref: CgroupRef, highBytes: number | null): Result<void> {
+    const pages = highBytes === null ? null : Math.floor(highBytes / this.api.pageSizeBytes);
+    const done = this.api.setHigh(ref.path, pages);
+    return done === "ok" ? ok(undefined) : fail(done, `cannot set memory.high of ${ref.path} to ${highBytes === null ? "max" : `${highBytes} bytes`}: ${done}${done === "EINVAL" ? " (cgroup v2 only, not the root)" : ""}`);
+  }
+
   resolveCgroup(path: string): Result<CgroupRef> {
     const cgroup = this.api.cgroup(path);
     return cgroup === null ? fail("ENOENT", `cgroup path ${path} does not exist in the simulation`) : ok({ path, version: cgroup.version });
@@ -193,6 +200,7 @@ export class SimHost implements Host {
       version: cgroup.version,
       usageBytes: cgroup.usagePages * page,
       limitBytes: cgroup.limitPages === null ? null : cgroup.limitPages * page,
+      // TODO(merge): highBytes: cgroup.highPages === null ? null : cgroup.highPages * page, once CgroupSample has highBytes.
       underOom: cgroup.version === 1 && cgroup.underOom,
       oomKillDisabled: cgroup.oomKillDisable,
       events: { ...cgroup.events },

@@ -8,6 +8,7 @@ import { addJob, reapablePages } from "./jobs.js";
 import type { Kernel } from "./kernel.js";
 import { sendSigkill } from "./kill.js";
 import { subtreeTasks, underOomOrAncestor, wakeOomWaiters } from "./memcg.js";
+import { setMemoryHigh } from "./memcg-high.js";
 import type { Task, Thread } from "./state.js";
 import { exitPagesPerMs, isLive, rssPages } from "./state.js";
 
@@ -90,6 +91,15 @@ export class SimUserspaceApi implements UserspaceApi {
     return "ok";
   }
 
+  setHigh(path: string, highPages: number | null): "ok" | "ENOENT" | "EINVAL" {
+    const m = this.k.memcgs.get(path);
+    if (m === undefined) return "ENOENT";
+    // Only v2 has memory.high, and the root has none.
+    if (m === this.k.root || m.version !== 2 || (highPages !== null && !(Number.isInteger(highPages) && highPages >= 0))) return "EINVAL";
+    setMemoryHigh(this.k, m, highPages);
+    return "ok";
+  }
+
   cgroup(path: string): SimCgroupInfo | null {
     const m = this.k.memcgs.get(path);
     if (m === undefined) return null;
@@ -98,6 +108,7 @@ export class SimUserspaceApi implements UserspaceApi {
       version: m.version,
       usagePages: m.usagePages,
       limitPages: m.limitPages,
+      highPages: m.highPages,
       underOom: m.version === 1 && underOomOrAncestor(m),
       oomKillDisable: m.oomKillDisable,
       events: { ...m.events },
@@ -263,6 +274,7 @@ function threadState(t: Thread): SimTaskState {
       return t.sleepUninterruptible ? "D" : "S";
     case "lock-wait":
     case "oom-wait":
+    case "throttled":
       return "D";
     case "done":
       return "Z";
@@ -281,6 +293,8 @@ function waitingOn(t: Thread): string {
       return t.lockWait ? `${t.lockWait.lock.kind}:${t.lockWait.lock.name}` : "";
     case "oom-wait":
       return "mem_cgroup_oom_synchronize";
+    case "throttled":
+      return "mem_cgroup_handle_over_high";
     case "alloc":
       return t.stallSinceMs === null ? "" : t.task.memcg.limitPages !== null || t.task.memcg.parent?.limitPages != null ? "try_charge" : "__alloc_pages_slowpath";
     case "sleep":

@@ -8,6 +8,7 @@
 import { leaveOomWait } from "./memcg.js";
 import type { Sim, Task, Thread } from "./state.js";
 import { isLive } from "./state.js";
+import { endThrottle } from "./throttle.js";
 
 export type KillCause = "oom" | "user" | "exit";
 
@@ -54,6 +55,11 @@ function wakeForSignal(sim: Sim, t: Thread): void {
       return;
     case "alloc":
       sim.ensureTick();
+      return;
+    case "throttled":
+      // The memory.high penalty is a killable sleep: the thread is back at its allocation, and
+      // the next tick sees the signal as for any allocating thread.
+      endThrottle(sim, t);
       return;
     default:
       // ready: its pending run sees the signal; lock-wait: must get the lock first; new/done: nothing.

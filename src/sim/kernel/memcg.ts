@@ -41,12 +41,12 @@ export function uncharge(sim: Sim, m: Memcg, pages: number): void {
 /**
  * Count a memory.events event (memcg_memory_event). v2: in m and its ancestors, hierarchical, but
  * never in the root, which has no memory.events. v1: only in m (memory.oom_control's oom_kill and
- * the v1 counters are local to the memcg).
+ * the v1 counters are local to the memcg). `times`: the same event counted that often at once.
  */
-export function countEvent(sim: Sim, m: Memcg, key: keyof MemcgEvents): void {
+export function countEvent(sim: Sim, m: Memcg, key: keyof MemcgEvents, times = 1): void {
   for (let c: Memcg | null = m; c !== null; c = m.version === 2 ? c.parent : null) {
     if (m.version === 2 && c.parent === null) break;
-    c.events[key]++;
+    c.events[key] += times;
     if (c.eventListeners.size > 0 && !c.eventsNotifyPending) {
       c.eventsNotifyPending = true;
       const target = c;

@@ -117,6 +117,7 @@ function makeMemcg(spec: CgroupSpec, parent: Memcg | null): Memcg {
     children: [],
     version: spec.version,
     limitPages: spec.limitPages,
+    highPages: spec.version === 2 ? (spec.highPages ?? null) : null,
     oomKillDisable: spec.version === 1 && spec.oomKillDisable,
     oomGroup: spec.version === 2 && spec.oomGroup,
     chargeFailure: spec.chargeFailure,

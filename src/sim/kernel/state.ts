@@ -37,6 +37,8 @@ export type ThreadState =
   | "lock-wait"
   /** v1 memcg OOM with the kernel killer disabled: waits in mem_cgroup_oom_synchronize (D, killable). */
   | "oom-wait"
+  /** Inside an alloc step, sleeping the memory.high penalty (mem_cgroup_handle_over_high: D, killable). */
+  | "throttled"
   | "done";
 
 export interface AllocState {
@@ -148,6 +150,8 @@ export interface Memcg {
   children: Memcg[];
   version: 1 | 2;
   limitPages: number | null;
+  /** v2 memory.high (null: "max"; always null on v1 and the root). */
+  highPages: number | null;
   oomKillDisable: boolean;
   oomGroup: boolean;
   chargeFailure: ChargeFailure;

@@ -29,6 +29,8 @@ export class Stats {
   maxStallMs = 0;
   readonly allocFailures: Partial<Record<FailureKey, number>> = {};
   private readonly memoryStalled = new Set<Thread>();
+  /** Threads sleeping a memory.high penalty: memory stalls for PSI, not an OOM condition nor a stall of the result. */
+  private readonly throttled = new Set<Thread>();
   /** Charges refused at a memcg limit (syscall ENOMEM), by refusing thread, until they clear. */
   private readonly refusing = new Map<Thread, Refusal>();
   /** A charge was refused during the current instant (the condition holds at least that instant). */
@@ -66,6 +68,15 @@ export class Stats {
       thread.memoryStall = false;
       this.memoryStalled.delete(thread);
     }
+  }
+
+  /** The thread sleeps a memory.high penalty (psi_memstall_enter around the kernel's sleep). */
+  throttleStart(thread: Thread): void {
+    this.throttled.add(thread);
+  }
+
+  throttleEnd(thread: Thread): void {
+    this.throttled.delete(thread);
   }
 
   /**
@@ -115,7 +126,8 @@ export class Stats {
 
   /**
    * The state of the instant that just ended holds until the next one. A thread is stalled on memory
-   * while it loops in the allocator, refaults, or did direct reclaim this instant (PSI's memstall). "some": one
+   * while it loops in the allocator, refaults, did direct reclaim this instant, or sleeps a
+   * memory.high penalty (PSI's memstall). "some": one
    * is; "full": one is and every allocating thread is (sleepers are idle, as in PSI; GFP_ATOMIC
    * allocations stand for softirq work, which is not a task).
    */
@@ -127,6 +139,7 @@ export class Stats {
     // A task waiting in a memcg OOM (mem_cgroup_oom_synchronize) sleeps outside psi_memstall: not counted.
     let stalled = 0;
     for (const t of this.memoryStalled) if (t.state !== "oom-wait") stalled++;
+    stalled += this.throttled.size;
     let running = 0;
     for (const t of allocThreads) {
       if (t.alloc?.context === "GFP_ATOMIC") continue;

@@ -3,15 +3,17 @@
 // waits end with events. Lock names: a declared lock, "mmap_sem" (the task's own), or
 // "mmap_sem:TASK" (another task's, e.g. a handler reading /proc/PID/cmdline).
 
-import { allocate } from "./allocator.js";
+import { allocate, type AllocOutcome } from "./allocator.js";
 import { threadExit } from "./exit.js";
 import { handlerAct } from "./handler.js";
 import { sendSigkill } from "./kill.js";
 import type { LockMode, LockWaiter, SimLock } from "./locks.js";
 import { leaveOomWait } from "./memcg.js";
+import { allocateUnderHigh, highOnPath } from "./memcg-high.js";
 import { FREE_STEP_ORDER, freeInOrder } from "./mm.js";
 import { frameOf, nextStep } from "./programs.js";
 import type { AllocStep, InternalStep, PageKind, Sim, Task, Thread } from "./state.js";
+import { endThrottle, startThrottle } from "./throttle.js";
 
 /**
  * Instant steps one thread may run at one instant before it yields a tick (a zero-time loop is a
@@ -138,9 +140,15 @@ function startRefault(sim: Sim, t: Thread, step: InternalStep, missing: number):
   sim.ensureTick();
 }
 
-/** A thread-run event: a sleep ended, or a wake-up scheduled at a step boundary. */
+/** A thread-run event: a sleep or a memory.high penalty ended, or a wake-up scheduled at a step boundary. */
 export function onThreadRun(sim: Sim, t: Thread, gen: number): void {
   if (gen !== t.gen) return;
+  if (t.state === "throttled") {
+    endThrottle(sim, t);
+    // The penalty came after the step's last batch: the step is over now.
+    if (t.alloc !== null && t.alloc.remaining <= 0) finishAllocStep(sim, t);
+    return;
+  }
   if (t.state === "sleep") {
     sim.stats.progress(t, sim.nowMs);
     t.state = "ready";
@@ -220,6 +228,12 @@ export function serviceAlloc(sim: Sim, t: Thread): void {
     const h = t.unwound.shift();
     if (h && !acquire(sim, t, h.lock, h.mode, "alloc")) return;
   }
+  // Every page was charged before a memory.high sleep that SIGKILL cut short: the step is done,
+  // and the thread meets the signal at its next step.
+  if (a.remaining <= 0) {
+    finishAllocStep(sim, t);
+    return;
+  }
   const elapsedMs = sim.nowMs - a.lastServedMs;
   a.lastServedMs = sim.nowMs;
   const rate = a.step.pagesPerMs;
@@ -227,7 +241,16 @@ export function serviceAlloc(sim: Sim, t: Thread): void {
   a.creditPages = Math.min(a.creditPages + rate * elapsedMs, capPages);
   const want = Math.min(a.remaining, Math.floor(a.creditPages + 1e-9));
   if (want <= 0) return;
-  const out = allocate(sim, t, want, Math.max(elapsedMs, sim.tickMs));
+  const dtMs = Math.max(elapsedMs, sim.tickMs);
+  let out: AllocOutcome;
+  let throttleMs = 0;
+  if (highOnPath(t.task.memcg)) {
+    const high = allocateUnderHigh(sim, t, want, dtMs);
+    out = high;
+    throttleMs = high.throttleMs;
+  } else {
+    out = allocate(sim, t, want, dtMs);
+  }
   if (sim.panicked) return;
   a.creditPages = Math.max(0, a.creditPages - out.got - out.dropped);
   a.remaining -= out.got + out.dropped;
@@ -247,15 +270,20 @@ export function serviceAlloc(sim: Sim, t: Thread): void {
   } else if (out.got === 0 && out.dropped === 0) {
     sim.stats.stall(t, sim.nowMs, true);
   }
-  if (a.remaining <= 0) {
-    leaveOomWait(t);
-    sim.allocThreads.delete(t);
-    t.alloc = null;
-    t.refaulting = false;
-    t.state = "ready";
-    sim.stats.progress(t, sim.nowMs);
-    runThread(sim, t);
-  }
+  // Over memory.high: the penalty comes before anything else, the end of the step included.
+  if (throttleMs > 0) startThrottle(sim, t, throttleMs);
+  else if (a.remaining <= 0) finishAllocStep(sim, t);
+}
+
+/** The alloc step is done: the thread goes on with its program. */
+function finishAllocStep(sim: Sim, t: Thread): void {
+  leaveOomWait(t);
+  sim.allocThreads.delete(t);
+  t.alloc = null;
+  t.refaulting = false;
+  t.state = "ready";
+  sim.stats.progress(t, sim.nowMs);
+  runThread(sim, t);
 }
 
 /** Count a failed allocation and log it at most once a second per thread (like printk_ratelimit). */

@@ -19,14 +19,20 @@ export function readCgroup(f: Fields, known: Known): CgroupSpec | null {
     else if (known.cgroups.has(path)) d.report(f.lineNode("path"), f.at("path"), `cgroup ${quoted(path)} is listed twice`);
   }
   const limitPages = f.quantity("limit", SIZE, { min: 0, above: true }) ?? null;
+  const highPages = f.quantity("high", SIZE, { min: 0, above: true });
   const version = f.oneOf("version", [1, 2] as const) ?? SCENARIO_DEFAULTS.cgroupVersion;
   const oomKillDisable = f.boolean("oomKillDisable") ?? false;
   const oomGroup = f.boolean("oomGroup") ?? false;
   const chargeFailure = f.oneOf("chargeFailure", ["enomem", "overcharge"] as const) ?? SCENARIO_DEFAULTS.chargeFailure;
   if (oomKillDisable && version !== 1) d.report(f.lineNode("oomKillDisable"), f.at("oomKillDisable"), "oomKillDisable exists only in cgroup v1 (memory.oom_control); set version: 1");
   if (oomGroup && version !== 2) d.report(f.lineNode("oomGroup"), f.at("oomGroup"), "oomGroup exists only in cgroup v2 (memory.oom.group); set version: 2");
+  if (highPages !== undefined && version !== 2) {
+    const high = f.spelled("high", SIZE);
+    d.report(high.node, high.path, "a high limit exists only in cgroup v2 (memory.high); set version: 2");
+  }
   if (path === undefined) return null;
-  const spec: CgroupSpec = { path, limitPages, version, oomKillDisable, oomGroup, chargeFailure };
+  // Without a high limit the spec carries no highPages key at all (memory.high "max").
+  const spec: CgroupSpec = { path, limitPages, version, oomKillDisable, oomGroup, chargeFailure, ...(highPages !== undefined ? { highPages } : {}) };
   if (!known.cgroups.has(path)) {
     known.cgroups.set(path, spec);
     known.declaredAt.set(`cgroup:${path}`, { node: f.lineNode("path"), path: f.at("path") });

@@ -9,6 +9,8 @@
 // The bound is loose on purpose where the kernel's behaviour depends on the run (a lock may be
 // handed over at any instant): a file within the budget can never cost more than its estimate.
 
+import { MAX_HIGH_BATCHES_PER_SERVICE } from "../kernel/memcg-high.js";
+import { SWAP_CLUSTER_MAX } from "../kernel/memcg-high-delay.js";
 import { MAX_INSTANT_STEPS } from "../kernel/threads.js";
 import type { PolicySpec, Scenario, Step, TaskSpec, ThreadSpec } from "../scenario.js";
 import { agentSampling, type AgentSampling } from "./agent-sampling.js";
@@ -134,7 +136,14 @@ export function estimateRunWork(scenario: Scenario, policy: PolicySpec): RunWork
   // scan per OOM domain; exit and reap jobs; kswapd; the notifications.
   const perTick = allocating * (UNITS.service + tasks + cgroups + zones) + cgroups * tasks + 3 * tasks + zones * (tasks + cgroups) + perInstant + notifications * UNITS.event;
   events += ticks * notifications;
-  parts.push({ units: ticks * perTick + kernelInstants * (UNITS.event + perInstant), source: { kind: "ticks", ticks, allocatingThreads: allocating } });
+  // Under a memory.high, per tick each allocating thread there may charge batch by batch, reclaim
+  // in rounds within the direct-reclaim budget, and wake from its penalty at an instant of its own.
+  const throttleable = throttleableThreads(scenario, policy, bounds);
+  // Rounds: the batches, the budget in full rounds, and a short last round per memcg level.
+  const highRounds = MAX_HIGH_BATCHES_PER_SERVICE + Math.ceil((scenario.memory.directReclaimPagesPerMs * tickMs) / SWAP_CLUSTER_MAX) + cgroups;
+  const perTickHigh = throttleable * (highRounds * (UNITS.service + tasks + cgroups + zones) + UNITS.event + perInstant);
+  events += ticks * throttleable;
+  parts.push({ units: ticks * (perTick + perTickHigh) + kernelInstants * (UNITS.event + perInstant), source: { kind: "ticks", ticks, allocatingThreads: allocating } });
   if (reconcileMs !== undefined) parts.push({ units: reconciles * (UNITS.event + tasks + cgroups + perInstant), source: { kind: "reconcile", policy, reconcileMs } });
   if (sampling !== null) parts.push({ units: agentWakes * (UNITS.agentWake + perInstant), source: { kind: "sampling", policy, sampling } });
   parts.push({ units: (threads + tasks + cgroups) * UNITS.setup, source: { kind: "setup" } });
@@ -164,6 +173,17 @@ function threadBound(
   // Allocations (and working-set refaults) end at ticks, each at a later one.
   const tickInstants = allocates ? Math.min(o.scan > 0 ? Infinity : allocs + (o.handles ? ticks : 0), ticks) : 0;
   return { task, thread, cost, allocates, takesLocks, ownInstants: sleepEnds + yields + 2, tickInstants, stepsPerInstant, stepScan: o.scan };
+}
+
+/**
+ * Allocating threads a memory.high may throttle: those in or below a v2 cgroup with a high in the
+ * file, or one oomwarden manages (its guard band writes memory.high there).
+ */
+function throttleableThreads(scenario: Scenario, policy: PolicySpec, bounds: ThreadBound[]): number {
+  const managed = policy.userspace.kind === "oomwarden" ? policy.userspace.managedCgroups : [];
+  const highs = scenario.cgroups.filter((c) => c.version === 2 && ((c.highPages ?? null) !== null || managed.includes(c.path))).map((c) => c.path);
+  if (highs.length === 0) return 0;
+  return bounds.filter((b) => b.allocates && highs.some((path) => b.task.cgroup === path || b.task.cgroup.startsWith(`${path}/`))).length;
 }
 
 /** Threads sharing one program (a `count`) make one part, so an error names their program once. */
