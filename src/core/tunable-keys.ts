@@ -89,6 +89,10 @@ const TABLE = {
     help: "machine: PSI window",
   },
   machineSampleIntervalMs: { rule: TIMER_INTERVAL_MS, help: "machine: sample interval near a threshold (1 s otherwise)" },
+  guardBandPct: {
+    rule: { type: "number", integer: false, min: 2, max: 50, unit: "%", why: "below 2% the kernel barely throttles before memory.max; above half, the band is most of the limit" },
+    help: "cgroup v2: memory.high goes this far below memory.max (% of it); a workload throttled in the band is an incident",
+  },
   softLimit: { rule: BOOLEAN, help: "soft-limit mode for the managed cgroups: raise the hard limit, enforce the old one (no ENOMEM at the limit)" },
   softLimitHeadroomPct: { rule: PERCENT, help: "soft-limit: headroom above the logical limit, % of it" },
   softLimitGraceMs: { rule: DURATION_MS, help: "soft-limit: time above the logical limit before a victim" },

@@ -44,6 +44,8 @@ export interface CgroupSample {
   usageBytes: number;
   /** null: no limit. */
   limitBytes: number | null;
+  /** v2 memory.high, where the kernel throttles and reclaims (null: "max", or v1, which has none). */
+  highBytes: number | null;
   /** v1: memory.oom_control under_oom. v2: never observable directly, false. */
   underOom: boolean;
   /** v1: memory.oom_control oom_kill_disable. v2: always false (the kernel killer cannot be disabled). */
@@ -66,6 +68,8 @@ export interface Snapshot {
 export type IncidentKind =
   /** v1: the kernel killer is disabled and the cgroup sits under_oom; v2: memory.events oom rose without the kernel killing. */
   | "memcg-oom"
+  /** v2: usage is past memory.high in the guard band oomwarden set below memory.max, and the kernel is throttling the cgroup. */
+  | "guard-band"
   /** v2: the kernel's own OOM killer acted (memory.events oom_kill rose); recorded, not acted on. */
   | "kernel-oom-kill"
   /** Machine guard: MemAvailable (and free swap) below the configured share of RAM (and swap). */

@@ -1,11 +1,15 @@
-// The takeover ledger's text: JSON, version 2, each original with the identity of its cgroup.
+// The takeover ledger's text: JSON, each original with the identity of its cgroup.
 //
-//   { "version": 2,
+//   { "version": 3,
 //     "cgroups": { "/sys/fs/cgroup/memory/job": { "oomKillDisable": false, "bootId": "4c1e…", "inode": "42275" } },
-//     "limits":  { "/sys/fs/cgroup/memory/job": { "limitBytes": 67108864, "bootId": "4c1e…", "inode": "42275" } } }
+//     "limits":  { "/sys/fs/cgroup/memory/job": { "limitBytes": 67108864, "bootId": "4c1e…", "inode": "42275" } },
+//     "highs":   { "/sys/fs/cgroup/job": { "highBytes": null, "bootId": "4c1e…", "inode": "913" } } }
 //
-// Version 1, written by older oomwarden, has bare values ({ "cgroups": { "/…/job": false } }) and
-// no identity: read, and believed by path (see Recorded). Writes are always version 2.
+// Version 3 adds "highs" (the v2 guard band's original memory.high). A ledger without such entries
+// is written as version 2, which every oomwarden since identities reads; one with them is version
+// 3, which an older oomwarden refuses instead of reading it and writing it back without them (that
+// would leave a cgroup throttled for good). Version 1, written by older oomwarden still, has bare
+// values ({ "cgroups": { "/…/job": false } }) and no identity: read, and believed by path.
 
 import type { Result } from "../core/result.js";
 import type { CgroupIdentity } from "../engine/host.js";
@@ -15,10 +19,12 @@ type IdentityFields = { bootId?: string; inode?: string };
 
 export function formatLedger(contents: LedgerContents): string {
   const identityFields = (identity: CgroupIdentity | null): IdentityFields => (identity === null ? {} : { bootId: identity.bootId, inode: identity.inode });
+  const throttled = Object.keys(contents.highs).length > 0;
   const data = {
-    version: 2,
+    version: throttled ? 3 : 2,
     cgroups: mapEntries(contents.cgroups, (entry) => ({ oomKillDisable: entry.original, ...identityFields(entry.identity) })),
     limits: mapEntries(contents.limits, (entry) => ({ limitBytes: entry.original, ...identityFields(entry.identity) })),
+    ...(throttled ? { highs: mapEntries(contents.highs, (entry) => ({ highBytes: entry.original, ...identityFields(entry.identity) })) } : {}),
   };
   return `${JSON.stringify(data, null, 2)}\n`;
 }
@@ -37,15 +43,17 @@ export function parseLedgerText(text: string, path: string): Result<LedgerConten
     return invalid(`the takeover ledger ${path} is not valid JSON (${(error as Error).message})`);
   }
   const version = isObject(parsed) ? parsed.version : undefined;
-  if (!isObject(parsed) || (version !== 1 && version !== 2)) return invalid(`${path} is not a takeover ledger of version 1 or 2`);
+  if (!isObject(parsed) || (version !== 1 && version !== 2 && version !== 3)) return invalid(`${path} is not a takeover ledger of version 1, 2 or 3`);
   const cgroups = isObject(parsed.cgroups) ? parsed.cgroups : {};
   const limits = isObject(parsed.limits) ? parsed.limits : {};
+  const highs = isObject(parsed.highs) ? parsed.highs : {};
   if (version === 1) {
     return {
       ok: true,
       value: {
         cgroups: pickEntries(cgroups, (value) => (isOomKillDisable(value) ? { original: value, identity: null } : null)),
         limits: pickEntries(limits, (value) => (isLimit(value) ? { original: value, identity: null } : null)),
+        highs: {},
       },
     };
   }
@@ -54,6 +62,7 @@ export function parseLedgerText(text: string, path: string): Result<LedgerConten
     value: {
       cgroups: pickEntries(cgroups, (value) => (isObject(value) && isOomKillDisable(value.oomKillDisable) ? { original: value.oomKillDisable, identity: identityOf(value) } : null)),
       limits: pickEntries(limits, (value) => (isObject(value) && isLimit(value.limitBytes) ? { original: value.limitBytes, identity: identityOf(value) } : null)),
+      highs: pickEntries(highs, (value) => (isObject(value) && isLimit(value.highBytes) ? { original: value.highBytes, identity: identityOf(value) } : null)),
     },
   };
 }

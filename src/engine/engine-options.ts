@@ -35,6 +35,8 @@ export interface EngineOptions {
   minProgressBytes: number;
   /** Pause between the first confirmation reads right after the kill, so a fast recovery is timed precisely. */
   fastConfirmDelaysMs: number[];
+  /** cgroup v2: memory.high goes this far below memory.max (% of it); throttling in the band is the incident. */
+  guardBandPct: number;
   /** Whole-machine protection (low memory, watermark starvation, PSI). */
   machineGuard: MachineGuardOptions;
   /** Soft-limit mode for the managed cgroups (so syscalls at the limit do not fail with ENOMEM). */
@@ -56,6 +58,11 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   minProgressBytes: 1024 * 1024,
   // Memory came back 4-5 ms after the notification for a 64 MiB victim (measured on cgroup v1 here): sample densely at first.
   fastConfirmDelaysMs: [0.5, 1, 1, 2, 2, 5, 5, 10, 20, 50],
+  // The kernel's throttle grows with the square of the overage, so the time a workload takes to
+  // cross the band grows with its cube: a 10% band held the fastest hog (tail /dev/zero) of a
+  // 128 MiB cgroup in the band for over 10 s on Debian's 6.1, where 6.25% held it 3.7 s and 3%
+  // 0.05 s (docs/cgroup-v2.md has the measurements).
+  guardBandPct: 10,
   machineGuard: {
     enabled: true,
     // The values the rules across keys relate live with those rules (src/core/tunable-keys.ts, with

@@ -52,8 +52,12 @@ export class Engine {
     this.killed = new KilledRegistry(host);
   }
 
-  /** Starts managing one cgroup. A bad path is an error for that path only; the others keep being managed. */
-  manage(path: string): Result<{ cgroup: string; notes: string[] }> {
+  /**
+   * Starts managing one cgroup. A bad path is an error for that path only; the others keep being
+   * managed. logicalLimitBytes: on v2, the limit its guard band keeps it below when it has no
+   * memory.max of its own.
+   */
+  manage(path: string, logicalLimitBytes: number | null = null): Result<{ cgroup: string; notes: string[] }> {
     const ref = this.host.resolveCgroup(path);
     if (!ref.ok) {
       this.journal.append({ type: "error", cgroup: path, message: ref.error.message });
@@ -69,7 +73,7 @@ export class Engine {
       this.journal.append({ type: "error", cgroup: ref.value.path, message: claim.error.message });
       return claim;
     }
-    const cgroup = new ManagedCgroup(ref.value, this.context(), () => this.forgetRemoved(ref.value.path));
+    const cgroup = new ManagedCgroup(ref.value, this.context(), () => this.forgetRemoved(ref.value.path), logicalLimitBytes);
     // Compiled code is shared by every cgroup: warm thoroughly once, then a single round each.
     const started = cgroup.start(this.managed.size === 0 && !this.warmedUp ? WARM_UP_ROUNDS_FIRST : 1);
     this.warmedUp = true;

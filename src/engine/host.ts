@@ -60,6 +60,30 @@ export interface Unwatch {
   (): void;
 }
 
+/** A PSI trigger: stalls of stallUs within every windowUs. */
+export interface PressureTrigger {
+  stallUs: number;
+  windowUs: number;
+}
+
+export interface PressureWatch {
+  unwatch: Unwatch;
+  /** The trigger in force: the window may have been widened to what the kernel allows this process. */
+  trigger: PressureTrigger;
+  /** Why it differs from the one asked for, in plain words (null: it does not). */
+  note: string | null;
+}
+
+/** A victim of the kernel's own OOM killer, as the kernel log names it. */
+export interface KernelOomKill {
+  pid: number;
+  comm: string;
+  /** The victim's cgroup as the kernel names it (relative to the cgroup2 mount). */
+  taskCgroup: string;
+  /** anon + file + shmem RSS at the kill, when the log line gives them. */
+  rssBytes: number | null;
+}
+
 /** Gives up a claim taken by claimCgroup. Idempotent. */
 export interface Unclaim {
   (): void;
@@ -106,6 +130,8 @@ export interface Host {
    * Soft-limit mode raises it to the logical limit plus headroom and puts it back on stop.
    */
   setMemoryLimit(ref: CgroupRef, limitBytes: number | null): Result<void>;
+  /** v2 memory.high (null: "max"), where the kernel throttles; the guard band. v1 has none: an error. */
+  setMemoryHigh(ref: CgroupRef, highBytes: number | null): Result<void>;
 
   /** v1: remember and disable the kernel OOM killer. v2: nothing to disable; notes say so. */
   takeOverOom(ref: CgroupRef): Result<OomTakeover>;
@@ -115,6 +141,13 @@ export interface Host {
   restoreOom(ref: CgroupRef, takeover: OomTakeover): Result<void>;
   /** Calls onEvent whenever the kernel signals an OOM-related change (v1 eventfd, v2 memory.events change). Fires at once if already OOM (v1). */
   watchOom(ref: CgroupRef, onEvent: () => void): Result<Unwatch>;
+  /** v2: a PSI trigger on the cgroup's memory.pressure; onPressure runs each time it fires. */
+  watchPressure(ref: CgroupRef, trigger: PressureTrigger, onPressure: () => void): Result<PressureWatch>;
+  /**
+   * The kernel's OOM kills in this cgroup or below it since the last call, from the kernel log
+   * (/dev/kmsg); an error where the log cannot be read (the caller names victims otherwise).
+   */
+  kernelOomKills(ref: CgroupRef): Result<KernelOomKill[]>;
 
   /** Opens a pidfd and checks the start time against the snapshot's. */
   openVictim(pid: number, startTimeTicks: number): Result<VictimHandle>;

@@ -132,7 +132,18 @@ export interface KernelKillRecord {
   oomKills: number;
   /** Dry run: pids of the snapshot that are gone after the kernel acted (its victims, or processes that exited). */
   goneSinceSnapshot?: number[];
+  /** v2: the kernel's victims, named from its log, or from the processes exiting or gone since they were last listed. */
+  victims?: KernelVictimRecord[];
   note: string;
+}
+
+export interface KernelVictimRecord {
+  pid: number;
+  comm: string;
+  /** At the kill (kernel log) or when last seen (otherwise); null: unknown. */
+  rssBytes: number | null;
+  /** How it was named: "kernel log"; "exiting" (found with SIGKILL pending or in exit); "gone" (listed before, gone now). */
+  source: "kernel log" | "exiting" | "gone";
 }
 
 export interface LifecycleRecord {

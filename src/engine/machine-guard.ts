@@ -270,6 +270,7 @@ function machineAsCgroup(sample: MachineSample): CgroupSample {
     version: 2,
     usageBytes: sample.totalBytes - sample.availableBytes,
     limitBytes: null,
+    highBytes: null,
     underOom: false,
     oomKillDisabled: false,
     events: { low: 0, high: 0, max: 0, oom: 0, oomKill: 0, oomGroupKill: 0 },

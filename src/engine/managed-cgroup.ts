@@ -3,16 +3,24 @@
 
 import { decide } from "../core/decide.js";
 import type { Result } from "../core/result.js";
-import type { CgroupSample, IncidentKind, MemoryEventCounters, Snapshot } from "../core/types.js";
+import type { CgroupSample, IncidentKind, MemoryEventCounters, ProcessSample, Snapshot } from "../core/types.js";
 import type { Acted } from "./act-on-decision.js";
 import type { EngineContext } from "./engine-context.js";
 import type { CgroupRef, OomTakeover, Unwatch } from "./host.js";
 import type { IncidentScope, Observed } from "./incident-scope.js";
 import { IncidentRunner } from "./incident-runner.js";
 import { cgroupProbe, type ScopeProbe } from "./scope-probe.js";
+import { GuardBand } from "./guard-band.js";
+import { journalKernelKills, type KnownMember } from "./kernel-kill-report.js";
 import { giveBackRaisedLimit, SoftLimit } from "./soft-limit.js";
 import { handOverToKernel, type HandoverContext } from "./kernel-handover.js";
 import { staleReason, type LedgerKey } from "./takeover-ledger.js";
+
+/**
+ * The cgroup's tasks stalled on memory for 100 ms within a second (throttling in the band, or
+ * reclaim): wake up and look, rather than wait for the next memory.events change.
+ */
+const PRESSURE_TRIGGER = { stallUs: 100_000, windowUs: 1_000_000 };
 
 /** What calls for a decision in a managed cgroup: the kind of incident and the sample that showed it. */
 interface CgroupTrigger {
@@ -28,6 +36,11 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
   private readonly cgroupProbe: ScopeProbe;
   /** Soft-limit mode (no ENOMEM at the limit), when enabled for this cgroup. */
   private softLimit: SoftLimit | null = null;
+  /** v2: memory.high a band below the limit, where the kernel throttles while oomwarden chooses. */
+  private band: GuardBand | null = null;
+  private unwatchPressure: Unwatch | null = null;
+  /** The members last listed, so a victim of the kernel's own killer can be named once it is gone. */
+  private knownMembers: KnownMember[] = [];
   /** When usage went over the logical limit, for the soft-limit decision's reason. */
   private softOverSinceMs = 0;
   private stopped = false;
@@ -41,6 +54,8 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
     private readonly ctx: EngineContext,
     /** Called once the cgroup was found removed and let go: the engine forgets it. */
     private readonly onRemoved: () => void = () => {},
+    /** v2: the limit the band protects when the cgroup has no memory.max of its own. */
+    private readonly logicalLimitBytes: number | null = null,
   ) {
     this.runner = new IncidentRunner(ctx, this, () => this.stopped);
     this.cgroupProbe = cgroupProbe(ctx.host, ref);
@@ -69,13 +84,16 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
     this.lastEvents = first.value.events;
     this.warmUp(warmUpRounds);
     const members = host.listProcesses(this.ref);
+    if (members.ok) this.rememberMembers(members.value);
     if (members.ok && members.value.some((p) => p.pid === host.selfPid())) {
       // A handler inside the cgroup it handles can be stuck in the very OOM it must resolve.
       notes.push("warning: oomwarden itself runs inside this cgroup; an OOM here can stall it; run it outside the cgroups it manages");
     }
-    const taken = this.takeOver();
-    if (!taken.ok) return taken;
-    notes.push(...taken.value.notes);
+    if (this.ref.version === 1) {
+      const taken = this.takeOver();
+      if (!taken.ok) return taken;
+      notes.push(...taken.value.notes);
+    }
     if ((!options.softLimit.enabled || options.dryRun) && this.ledgerKey !== null) {
       const given = giveBackRaisedLimit(this.ref, host, this.ctx.ledger, this.ledgerKey);
       if (given !== null) notes.push(given.message);
@@ -94,6 +112,14 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
       this.softLimit = soft;
       notes.push(...raised.value.notes);
     }
+    if (this.ref.version === 2) {
+      const band = this.startGuardBand(first.value);
+      if (!band.ok) {
+        this.softLimit?.stop();
+        return band;
+      }
+      notes.push(...band.value.notes);
+    }
     if (options.dryRun) {
       notes.push(
         this.ref.version === 1
@@ -104,15 +130,55 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
     const watched = host.watchOom(this.ref, () => this.onNotification());
     if (!watched.ok) {
       this.softLimit?.stop();
+      this.band?.giveBack();
       this.restore();
       return watched;
     }
     this.unwatch = watched.value;
-    this.softLimit?.watch(
-      () => this.runner.busy,
-      (overSinceMs) => this.onSoftLimitExceeded(overSinceMs),
-    );
+    if (this.ref.version === 2) {
+      notes.push(...this.watchPressure());
+    } else {
+      // v1 has no memory.high: the logical limit is checked by sampling usage.
+      this.softLimit?.watch(
+        () => this.runner.busy,
+        (overSinceMs) => this.onSoftLimitExceeded(overSinceMs),
+      );
+    }
     return { ok: true, value: { notes } };
+  }
+
+  /**
+   * v2: memory.high a band below memory.max (or on the logical limit in soft-limit mode, whose hard
+   * limit was raised above it). A cgroup with neither a memory.max nor a logical limit has nothing
+   * to protect: refused, saying so.
+   */
+  private startGuardBand(first: CgroupSample): Result<{ notes: string[] }> {
+    const { options } = this.ctx;
+    if (this.ledgerKey === null) return { ok: false, error: { code: "LEDGER", message: `not taking over: ${this.unrecordable()}` } };
+    const logical = this.softLimit?.logicalLimit ?? null;
+    const limitBytes = logical ?? first.limitBytes ?? this.logicalLimitBytes;
+    if (limitBytes === null) {
+      return {
+        ok: false,
+        error: {
+          code: "NO_LIMIT",
+          message: `${this.ref.path} has no memory.max, so no limit to keep it below: set memory.max, or give oomwarden a logical limit for it (PATH=BYTES)`,
+        },
+      };
+    }
+    const band = new GuardBand(this.ref, this.ctx.host, this.ctx.ledger, this.ledgerKey);
+    const started = band.start(first, { limitBytes, placement: logical !== null ? "at" : "below", bandPct: options.guardBandPct, dryRun: options.dryRun });
+    if (!started.ok) return started;
+    this.band = band;
+    return started;
+  }
+
+  /** A PSI trigger on the cgroup's memory.pressure wakes us when its tasks stall (the band's throttling among them). */
+  private watchPressure(): string[] {
+    const watched = this.ctx.host.watchPressure(this.ref, PRESSURE_TRIGGER, () => this.onNotification());
+    if (!watched.ok) return [`no memory pressure trigger (${watched.error.message}): the band is watched through memory.events alone`];
+    this.unwatchPressure = watched.value.unwatch;
+    return watched.value.note === null ? [] : [watched.value.note];
   }
 
   /**
@@ -154,9 +220,13 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
     if (this.stopped) return { ok: true, value: "restored" };
     if (this.letGoIfRemoved()) return { ok: true, value: "removed" };
     this.stopWatching();
+    // memory.high first: with the hard limit back and the band still set, the workload would be
+    // throttled below its own limit for nothing.
+    const highBack = this.band?.giveBack() ?? { ok: true as const, value: undefined };
     const limitBack = this.softLimit?.stop() ?? { ok: true as const, value: undefined };
     const restored = this.restore();
     if (!restored.ok) return restored;
+    if (!highBack.ok) return highBack;
     return limitBack.ok ? { ok: true, value: "restored" } : limitBack;
   }
 
@@ -164,6 +234,8 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
     this.stopped = true;
     this.unwatch?.();
     this.unwatch = null;
+    this.unwatchPressure?.();
+    this.unwatchPressure = null;
     this.runner.victims.releaseAll();
   }
 
@@ -193,9 +265,9 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
   private letGo(reason: string): void {
     this.stopWatching();
     this.softLimit?.abandon();
+    this.band?.abandon();
     this.takeover = null;
-    this.ctx.ledger.forget(this.ref.path);
-    this.ctx.ledger.forgetLimit(this.ref.path);
+    this.ctx.ledger.forgetAll(this.ref.path);
     const message = `cgroup ${reason}, no longer managed`;
     this.ctx.journal.append({ type: "release", cgroup: this.ref.path, message });
     this.ctx.log(`${this.ref.path}: ${message}`);
@@ -278,6 +350,7 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
   }
 
   probe(trigger: CgroupTrigger): ScopeProbe {
+    if (this.band !== null) return this.band.probe();
     return trigger.kind === "soft-limit" && this.softLimit !== null ? this.softLimit.probe() : this.cgroupProbe;
   }
 
@@ -316,19 +389,27 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
     if (this.ref.version === 1) return cgroup.underOom ? "memcg-oom" : null;
     const before = this.lastEvents;
     this.lastEvents = cgroup.events;
-    if (before === null) return null;
-    const oomKills = cgroup.events.oomKill - before.oomKill;
-    const ooms = cgroup.events.oom - before.oom;
-    if (oomKills > 0) {
-      // The kernel killer cannot be disabled on v2; record what it did so every kill is explainable.
-      this.ctx.journal.append({
-        type: "kernel-kill",
-        cgroup: this.ref.path,
-        oomKills,
-        note: "memory.events oom_kill rose: the kernel's OOM killer chose a victim in this cgroup",
-      });
+    if (before !== null && cgroup.events.oomKill > before.oomKill) {
+      // The kernel killer cannot be disabled on v2: its kill is journaled with its victim named,
+      // and counts as the incident's kill (the victim, exiting, is waited for, not joined by another).
+      const named = journalKernelKills(this.ctx, this.ref, cgroup.events.oomKill - before.oomKill, this.knownMembers);
+      this.knownMembers = this.knownMembers.filter((member) => !named.some((victim) => victim.pid === member.pid));
+    } else if (before !== null && cgroup.events.oom > before.oom) {
+      // The kernel is about to choose: the members as they are now name its victim once it is gone.
+      const members = this.ctx.host.listProcesses(this.ref);
+      if (members.ok) this.rememberMembers(members.value);
     }
-    return ooms > oomKills ? "memcg-oom" : null;
+    return this.band?.inBand(cgroup) === true ? this.bandKind() : null;
+  }
+
+  /** A band incident in soft-limit mode enforces the logical limit; otherwise it keeps the cgroup off memory.max. */
+  private bandKind(): IncidentKind {
+    return this.softLimit !== null ? "soft-limit" : "guard-band";
+  }
+
+  /** Members not already on their way out (the kernel's killer passes over those; their exit is not its kill). */
+  private rememberMembers(members: readonly ProcessSample[]): void {
+    this.knownMembers = members.filter((member) => !member.exiting).map((member) => ({ pid: member.pid, comm: member.comm, startTimeTicks: member.startTimeTicks, rssBytes: member.rssBytes }));
   }
 
   recheck(previous: CgroupTrigger): CgroupTrigger | null {
@@ -342,10 +423,12 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
   private freshTrigger(kind: IncidentKind): CgroupTrigger | null {
     const now = this.ctx.host.readCgroup(this.ref);
     if (!now.ok) return null;
-    if (kind === "soft-limit") {
+    if (this.band !== null) {
+      if (!this.band.inBand(now.value)) return null;
+    } else if (kind === "soft-limit") {
       const logical = this.softLimit?.logicalLimit ?? null;
       if (logical === null || now.value.usageBytes <= logical) return null;
-    } else if (this.ref.version === 1 && !now.value.underOom) return null;
+    } else if (!now.value.underOom) return null;
     return { kind, cgroup: now.value };
   }
 
@@ -353,6 +436,7 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
     const { host } = this.ctx;
     const processes = host.listProcesses(this.ref);
     if (!processes.ok) return processes;
+    this.rememberMembers(processes.value);
     return {
       ok: true,
       value: {
@@ -382,7 +466,7 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
         usageBytes: cgroup.usageBytes,
         limitBytes: cgroup.limitBytes,
         events: cgroup.events,
-        ...(kind === "soft-limit" ? { reason: this.softLimitReason(cgroup.usageBytes) } : {}),
+        ...(this.band !== null ? { reason: this.bandReason(cgroup.usageBytes) } : kind === "soft-limit" ? { reason: this.softLimitReason(cgroup.usageBytes) } : {}),
       },
     };
   }
@@ -399,6 +483,12 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
       const reason = record.action === "dry-run" ? "dry run" : "oomwarden found nothing it may kill";
       await handOverToKernel(this.handoverContext(reason), this.ref, observed.snapshot);
     }
+  }
+
+  private bandReason(usageBytes: number): string {
+    const high = this.band?.highBytes ?? 0;
+    const limit = this.softLimit !== null ? `the logical limit ${this.softLimit.logicalLimit ?? 0} bytes (soft-limit mode)` : "memory.max";
+    return `usage ${usageBytes} bytes is past memory.high ${high} bytes by more than the kernel reclaims: the workload is being throttled in the guard band below ${limit}`;
   }
 
   private softLimitReason(usageBytes: number): string {

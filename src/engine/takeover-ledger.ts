@@ -23,7 +23,14 @@ export interface LedgerContents {
   cgroups: Record<string, Recorded<boolean>>;
   /** Soft-limit mode: cgroup path -> original hard limit in bytes (null: none). */
   limits: Record<string, Recorded<number | null>>;
+  /** v2 guard band: cgroup path -> original memory.high in bytes (null: "max"). */
+  highs: Record<string, Recorded<number | null>>;
 }
+
+/** The settings the ledger keeps originals of, each under its own key of LedgerContents. */
+type Setting = keyof LedgerContents;
+const SETTINGS: readonly Setting[] = ["cgroups", "limits", "highs"];
+type Original<S extends Setting> = LedgerContents[S][string]["original"];
 
 /** A cgroup as the ledger knows it: its path, and which cgroup is at that path now. */
 export interface LedgerKey {
@@ -35,7 +42,7 @@ export interface LedgerKey {
 export type LedgerStore = (next: LedgerContents) => Result<void>;
 
 export function emptyLedgerContents(): LedgerContents {
-  return { cgroups: {}, limits: {} };
+  return { cgroups: {}, limits: {}, highs: {} };
 }
 
 /**
@@ -62,39 +69,67 @@ export class TakeoverLedger {
 
   /** The original oom_kill_disable of this cgroup, if an earlier oomwarden changed it and did not restore it. */
   recall(key: LedgerKey): boolean | null {
-    return this.matching(this.contents.cgroups[key.path], key)?.original ?? null;
+    return this.recallSetting("cgroups", key) ?? null;
   }
 
   /** Written durably before the change is made; an error means it is not, and the change must not be made. */
   remember(key: LedgerKey, originalOomKillDisable: boolean): Result<void> {
-    const known = this.matching(this.contents.cgroups[key.path], key);
-    if (known !== undefined && known.identity !== null && known.original === originalOomKillDisable) return OK;
-    return this.commit({ ...this.contents, cgroups: { ...this.contents.cgroups, [key.path]: { original: originalOomKillDisable, identity: key.identity } } });
+    return this.rememberSetting("cgroups", key, originalOomKillDisable);
   }
 
   /** After the original value is back, or once there is nothing left to give it back to. */
   forget(cgroupPath: string): void {
-    if (!(cgroupPath in this.contents.cgroups)) return;
-    const { [cgroupPath]: _gone, ...rest } = this.contents.cgroups;
-    this.reportFailure(this.commit({ ...this.contents, cgroups: rest }));
+    this.forgetSetting("cgroups", cgroupPath);
   }
 
   /** Soft-limit mode: the hard limit found before it was raised (null: it had none); undefined if nothing is recorded. */
   recallLimit(key: LedgerKey): number | null | undefined {
-    return this.matching(this.contents.limits[key.path], key)?.original;
+    return this.recallSetting("limits", key);
   }
 
   /** Durable like remember(). */
   rememberLimit(key: LedgerKey, originalLimitBytes: number | null): Result<void> {
-    const known = this.matching(this.contents.limits[key.path], key);
-    if (known !== undefined && known.identity !== null && known.original === originalLimitBytes) return OK;
-    return this.commit({ ...this.contents, limits: { ...this.contents.limits, [key.path]: { original: originalLimitBytes, identity: key.identity } } });
+    return this.rememberSetting("limits", key, originalLimitBytes);
   }
 
   forgetLimit(cgroupPath: string): void {
-    if (!(cgroupPath in this.contents.limits)) return;
-    const { [cgroupPath]: _gone, ...rest } = this.contents.limits;
-    this.reportFailure(this.commit({ ...this.contents, limits: rest }));
+    this.forgetSetting("limits", cgroupPath);
+  }
+
+  /** v2 guard band: memory.high as found before the band was set (null: "max"); undefined if nothing is recorded. */
+  recallHigh(key: LedgerKey): number | null | undefined {
+    return this.recallSetting("highs", key);
+  }
+
+  /** Durable like remember(). */
+  rememberHigh(key: LedgerKey, originalHighBytes: number | null): Result<void> {
+    return this.rememberSetting("highs", key, originalHighBytes);
+  }
+
+  forgetHigh(cgroupPath: string): void {
+    this.forgetSetting("highs", cgroupPath);
+  }
+
+  /** Every original of this path goes (the cgroup is gone, or was never ours). */
+  forgetAll(cgroupPath: string): void {
+    for (const setting of SETTINGS) this.forgetSetting(setting, cgroupPath);
+  }
+
+  private recallSetting<S extends Setting>(setting: S, key: LedgerKey): Original<S> | undefined {
+    const entry = this.contents[setting][key.path] as Recorded<Original<S>> | undefined;
+    return this.matching(entry, key)?.original;
+  }
+
+  private rememberSetting<S extends Setting>(setting: S, key: LedgerKey, original: Original<S>): Result<void> {
+    const known = this.matching(this.contents[setting][key.path] as Recorded<Original<S>> | undefined, key);
+    if (known !== undefined && known.identity !== null && known.original === original) return OK;
+    return this.commit({ ...this.contents, [setting]: { ...this.contents[setting], [key.path]: { original, identity: key.identity } } });
+  }
+
+  private forgetSetting(setting: Setting, cgroupPath: string): void {
+    if (!(cgroupPath in this.contents[setting])) return;
+    const { [cgroupPath]: _gone, ...rest } = this.contents[setting];
+    this.reportFailure(this.commit({ ...this.contents, [setting]: rest }));
   }
 
   /**
@@ -102,18 +137,17 @@ export class TakeoverLedger {
    * says why, in one line naming the path; null when there were none.
    */
   dropStale(key: LedgerKey): string | null {
-    const reason = [this.contents.cgroups[key.path], this.contents.limits[key.path]]
+    const reason = SETTINGS.map((setting) => this.contents[setting][key.path])
       .map((entry) => (entry === undefined ? null : staleReason(entry.identity, key.identity)))
       .find((why) => why !== null);
     if (reason === undefined || reason === null) return null;
-    this.forget(key.path);
-    this.forgetLimit(key.path);
+    this.forgetAll(key.path);
     return `the takeover ledger's entry for ${key.path} is dropped: ${reason}, so its original is not that cgroup's`;
   }
 
-  /** Every path with an entry of either kind, for a give-back. */
+  /** Every path with an entry of any kind, for a give-back. */
   listedPaths(): string[] {
-    return [...new Set([...Object.keys(this.contents.cgroups), ...Object.keys(this.contents.limits)])];
+    return [...new Set(SETTINGS.flatMap((setting) => Object.keys(this.contents[setting])))];
   }
 
   /** Everything, as written down (a copy). */

@@ -44,6 +44,7 @@ const FIELDS: Readonly<Record<TunableName, TunableField>> = {
   observeIntervalMs: topLevel("observeIntervalMs"),
   maxObservationsWithoutProgress: topLevel("maxObservationsWithoutProgress"),
   minProgressBytes: topLevel("minProgressBytes"),
+  guardBandPct: topLevel("guardBandPct"),
   machineGuard: inMachineGuard("enabled"),
   lowAvailablePct: inMachineGuard("lowAvailablePct"),
   lowSwapFreePct: inMachineGuard("lowSwapFreePct"),

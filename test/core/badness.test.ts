@@ -17,6 +17,7 @@ function cgroup(limitBytes: number | null): CgroupSample {
     version: 1,
     usageBytes: 0,
     limitBytes,
+    highBytes: null,
     underOom: true,
     oomKillDisabled: true,
     events: { low: 0, high: 0, max: 0, oom: 0, oomKill: 0, oomGroupKill: 0 },

@@ -37,6 +37,7 @@ function memcg(limitBytes: number | null): CgroupSample {
     version: 1,
     usageBytes: limitBytes ?? 0,
     limitBytes,
+    highBytes: null,
     underOom: true,
     oomKillDisabled: true,
     events: { low: 0, high: 0, max: 0, oom: 1, oomKill: 0, oomGroupKill: 0 },

@@ -149,7 +149,7 @@ test("restore's reading: no file is an empty ledger; an unreadable, corrupt or f
     for (const [content, pattern] of [
       ["{ broken", /is not valid JSON/],
       ["[1, 2]", /is not a takeover ledger of version 1/],
-      ['{"version": 7, "cgroups": {}}', /is not a takeover ledger of version 1/],
+      ['{"version": 7, "cgroups": {}}', /is not a takeover ledger of version 1, 2 or 3/],
     ] as const) {
       writeFileSync(path, content);
       const read = FileLedger.readExisting(path);
@@ -191,7 +191,7 @@ test("a symbolic link planted under the temporary name is not followed: the writ
     writeFileSync(victim, "ROOT-OWNED CONTENT\n");
     const path = join(dir, "takeover.json");
     symlinkSync(victim, `${path}.${process.pid}.tmp`);
-    const written = writeLedgerFile(path, { cgroups: { "/x": { original: false, identity: IDENTITY } }, limits: {} });
+    const written = writeLedgerFile(path, { cgroups: { "/x": { original: false, identity: IDENTITY } }, limits: {}, highs: {} });
     assert.ok(!written.ok && /^cannot write the takeover ledger \S+takeover\.json: EEXIST: file already exists$/.test(written.error.message), JSON.stringify(written));
     assert.equal(readFileSync(victim, "utf8"), "ROOT-OWNED CONTENT\n");
     assert.equal(lstatSync(`${path}.${process.pid}.tmp`).isSymbolicLink(), true, "what we did not create is not ours to remove either");

@@ -4,7 +4,21 @@
 import { fail, ok, type Result } from "../../src/core/result.js";
 import type { CgroupSample, CgroupVersion, MachinePressure, MemoryEventCounters, ProcessSample } from "../../src/core/types.js";
 import type { LedgerKey } from "../../src/engine/takeover-ledger.js";
-import type { CgroupIdentity, CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unclaim, Unwatch, VictimHandle } from "../../src/engine/host.js";
+import type {
+  CgroupIdentity,
+  CgroupRef,
+  Host,
+  KernelOomKill,
+  MachineMemory,
+  OomTakeover,
+  PressureTrigger,
+  PressureWatch,
+  StallEvidence,
+  TimerHandle,
+  Unclaim,
+  Unwatch,
+  VictimHandle,
+} from "../../src/engine/host.js";
 
 const MIB = 1024 * 1024;
 
@@ -226,6 +240,7 @@ export class FakeHost implements Host {
       limitBytes: this.limitBytes,
       underOom: this.ref.version === 1 && this.underOom,
       oomKillDisabled: this.oomKillDisabled,
+      highBytes: this.ref.version === 2 ? this.highBytes : null,
       events: this.events,
       oomGroup: this.oomGroup,
     });
@@ -265,6 +280,63 @@ export class FakeHost implements Host {
     return ok(undefined);
   }
   readonly kernelKilled: number[] = [];
+
+  /** v2 memory.high (null: "max"), and every value written to it. */
+  highBytes: number | null = null;
+  readonly highWrites: (number | null)[] = [];
+  setMemoryHigh(_ref: CgroupRef, highBytes: number | null): Result<void> {
+    if (this.ref.version === 1) return fail("ENOTSUP", "cgroup v1 has no memory.high");
+    if (this.removed) return fail("ENOENT", `cannot write ${this.ref.path}/memory.high: no such file or directory`);
+    this.highWrites.push(highBytes);
+    this.highBytes = highBytes;
+    return ok(undefined);
+  }
+  /** The pressure trigger registered (null: none), and how the fake answers a registration. */
+  pressureTrigger: PressureTrigger | null = null;
+  private onPressure: (() => void) | null = null;
+  pressureRefusal: string | null = null;
+  watchPressure(_ref: CgroupRef, trigger: PressureTrigger, onPressure: () => void): Result<PressureWatch> {
+    if (this.pressureRefusal !== null) return fail("EPERM", this.pressureRefusal);
+    this.pressureTrigger = trigger;
+    this.onPressure = onPressure;
+    return ok({ unwatch: () => (this.onPressure = null), trigger, note: null });
+  }
+  /** The PSI trigger fires. */
+  firePressure(): void {
+    this.onPressure?.();
+  }
+  /** The kernel log as the fake's kernel wrote it; null: not readable (as without root). */
+  kernelLog: KernelOomKill[] | null = [];
+  private kernelLogRead = 0;
+  kernelOomKills(): Result<KernelOomKill[]> {
+    if (this.kernelLog === null) return fail("EACCES", "cannot read /dev/kmsg");
+    const fresh = this.kernelLog.slice(this.kernelLogRead);
+    this.kernelLogRead = this.kernelLog.length;
+    return ok(fresh);
+  }
+  /**
+   * v2: usage grows into the band (the kernel throttles, memory.events high rises and notifies).
+   * The cgroup's base usage takes the growth, as a workload's page faults would.
+   */
+  growInto(usageBytes: number): void {
+    this.baseUsageBytes += usageBytes - this.usageBytes();
+    this.events = { ...this.events, high: this.events.high + 1 };
+    this.notify?.();
+  }
+  /**
+   * v2: the kernel's memcg OOM killer at memory.max takes this process: oom rises, then oom_kill
+   * with the kill (logged to the kernel log unless unreadable), as memory.events shows them.
+   */
+  kernelKills(pid: number, options: { logged?: boolean; noMm?: boolean; goneBeforeNotify?: boolean } = {}): void {
+    const p = this.processes.get(pid);
+    if (!p || !p.alive) return;
+    this.events = { ...this.events, oom: this.events.oom + 1 };
+    this.killFromOutside(pid, { noMm: options.noMm ?? false });
+    if (options.goneBeforeNotify === true) this.exit(p);
+    this.events = { ...this.events, oomKill: this.events.oomKill + 1 };
+    if (options.logged !== false) this.kernelLog?.push({ pid, comm: p.comm, taskCgroup: "/test", rssBytes: p.rssBytes });
+    this.notify?.();
+  }
 
   restoreOom(_ref: CgroupRef, takeover: OomTakeover): Result<void> {
     if (this.removed) return fail("ENOENT", `cannot write ${this.ref.path}/memory.oom_control: no such file or directory`);

@@ -120,7 +120,8 @@ test("a notification after the cgroup was made again at its path: the new one's 
 });
 
 test("soft-limit mode: usage over the logical limit in a cgroup made again at the path is not ours to act on", async () => {
-  const host = new FakeHost(2, 64 * MIB);
+  // v1, where oomwarden samples usage against the logical limit (v2's band is told of a removal by its watch).
+  const host = new FakeHost(1, 64 * MIB);
   host.add({ pid: 100, comm: "new-service", rssBytes: 10 * MIB });
   const journal = new MemoryJournal();
   const engine = new Engine(host, journal, { ...NO_GUARD, observeIntervalMs: 100, softLimit: { enabled: true } }, { ledger: new InMemoryLedger() });

@@ -1,5 +1,7 @@
-// Soft-limit mode over the scripted host in virtual time (seed 002): the hard limit is raised by the
-// headroom, the old limit is enforced by oomwarden, and everything is given back on stop.
+// Soft-limit mode over the scripted host in virtual time (no ENOMEM at the memcg limit): the hard
+// limit is raised by the headroom, the old limit is enforced by oomwarden, and everything is given
+// back on stop. On v1 oomwarden samples usage against the logical limit with a grace period (these
+// tests); on v2 the guard band on the logical limit does it (test/engine/guard-band.test.ts).
 
 import assert from "node:assert/strict";
 import test from "node:test";
@@ -12,7 +14,7 @@ import { FakeHost } from "./fake-host.js";
 const MIB = 1024 * 1024;
 
 function setup(limitBytes: number | null = 64 * MIB): { host: FakeHost; journal: MemoryJournal; engine: Engine; ledger: InMemoryLedger } {
-  const host = new FakeHost(2, limitBytes ?? Number.MAX_SAFE_INTEGER);
+  const host = new FakeHost(1, limitBytes ?? Number.MAX_SAFE_INTEGER);
   if (limitBytes === null) host.limitBytes = null as unknown as number;
   const journal = new MemoryJournal();
   const ledger = new InMemoryLedger();
@@ -76,7 +78,7 @@ test("a limit an earlier, killed oomwarden raised is recognised from the ledger:
 });
 
 test("without soft-limit mode, a limit an earlier oomwarden raised and never restored is put back from the ledger", () => {
-  const host = new FakeHost(2, 70 * MIB);
+  const host = new FakeHost(1, 70 * MIB);
   const ledger = new InMemoryLedger();
   ledger.rememberLimit(host.ledgerKey(), 64 * MIB);
   const engine = new Engine(host, new MemoryJournal(), {}, { ledger });

@@ -55,6 +55,7 @@ function readV1Sample(ref: CgroupRef, fs: LinuxFs): Result<CgroupSample> {
     oomKillDisabled: oomControl.value.oomKillDisabled,
     // v1 has no low/high/max/oom counters; oom_control's oom_kill is the one it does have.
     events: { ...NO_EVENTS, oomKill: oomControl.value.oomKillCount },
+    highBytes: null,
     oomGroup: false,
   });
 }
@@ -66,6 +67,8 @@ function readV2Sample(ref: CgroupRef, fs: LinuxFs): Result<CgroupSample> {
   if (!usageBytes.ok) return usageBytes;
   const limitBytes = readControl(ref, V2.max, parseLimit, fs);
   if (!limitBytes.ok) return limitBytes;
+  const highBytes = readControl(ref, V2.high, parseLimit, fs);
+  if (!highBytes.ok) return highBytes;
   // memory.oom.group appeared in 4.19; without it there is no group kill.
   const oomGroup = readOptionalControl(ref, V2.oomGroup, parseFlag, false, fs);
   if (!oomGroup.ok) return oomGroup;
@@ -74,6 +77,7 @@ function readV2Sample(ref: CgroupRef, fs: LinuxFs): Result<CgroupSample> {
     version: 2,
     usageBytes: usageBytes.value,
     limitBytes: limitBytes.value,
+    highBytes: highBytes.value,
     // v2 exposes no "under OOM right now" state and cannot disable the kernel killer.
     underOom: false,
     oomKillDisabled: false,

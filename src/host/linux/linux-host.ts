@@ -8,13 +8,29 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fail, ok, type Result } from "../../core/result.js";
 import type { CgroupSample, MachinePressure, ProcessSample } from "../../core/types.js";
-import type { CgroupIdentity, CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unclaim, Unwatch, VictimHandle } from "../../engine/host.js";
+import type {
+  CgroupIdentity,
+  CgroupRef,
+  Host,
+  KernelOomKill,
+  MachineMemory,
+  OomTakeover,
+  PressureTrigger,
+  PressureWatch,
+  StallEvidence,
+  TimerHandle,
+  Unclaim,
+  Unwatch,
+  VictimHandle,
+} from "../../engine/host.js";
 import { readCgroupMounts, validateCgroupPath, type CgroupMounts } from "./cgroup-mounts.js";
 import { listCgroupPids, readCgroupSample } from "./cgroup-reader.js";
 import { PROC, V1, V1_UNLIMITED_WRITE, V2, V2_UNLIMITED } from "./control-files.js";
 import { lockExclusiveWithin } from "./exclusive-lock.js";
+import { KernelLog } from "./kernel-log.js";
 import { isVanishedCode, nodeLinuxFs, type LinuxFs } from "./linux-fs.js";
 import { readMachinePressure } from "./machine-pressure-reader.js";
+import { watchPressureFile } from "./pressure-trigger.js";
 import * as native from "./native.js";
 import { parseOomControl } from "./parse-cgroup.js";
 import { DEFAULT_PROC_ROOT, readMachineMemory, readProcessSample, readProcessSamples, readProcessStartTime, readStallEvidence } from "./proc-reader.js";
@@ -39,6 +55,8 @@ export interface LinuxHostOptions {
   fs?: LinuxFs;
   /** Cgroup mounts; read from /proc/self/mountinfo when absent (fixture tests pass their own). */
   mounts?: CgroupMounts;
+  /** The kernel log the kernel's OOM kills are read from (default /dev/kmsg; fixture tests pass a file). */
+  kernelLogPath?: string;
 }
 
 /** A pidfd plus the bookkeeping that keeps it open while process_mrelease still uses it. */
@@ -74,6 +92,7 @@ export class LinuxHost implements Host {
   private readonly pageSize: number;
   /** Read at the first need, once: it cannot change while this process lives. */
   private bootId: Result<string> | undefined;
+  private readonly kernelLog: KernelLog;
 
   constructor(options: LinuxHostOptions = {}) {
     this.procRoot = options.procRoot ?? DEFAULT_PROC_ROOT;
@@ -87,6 +106,7 @@ export class LinuxHost implements Host {
       this.mountsError = read.ok ? null : read.error.message;
     }
     this.pageSize = native.nativeStatus().ok ? native.sysconfPageSize() : FALLBACK_PAGE_SIZE_BYTES;
+    this.kernelLog = new KernelLog(options.kernelLogPath);
   }
 
   now(): number {
@@ -192,6 +212,27 @@ export class LinuxHost implements Host {
     return fail(written.error.code, `${written.error.message}${v1LimitHint(ref.path, written.error.code, this.fs)}`);
   }
 
+  setMemoryHigh(ref: CgroupRef, highBytes: number | null): Result<void> {
+    if (ref.version === 1) return fail("ENOTSUP", `${ref.path}: cgroup v1 has no memory.high`);
+    const path = join(ref.path, V2.high);
+    if (highBytes !== null && !(Number.isSafeInteger(highBytes) && highBytes >= 0)) {
+      return fail("EINVAL", `refusing to write ${highBytes} to ${path}: memory.high is a whole number of bytes`);
+    }
+    return writeControl(path, highBytes === null ? V2_UNLIMITED : String(highBytes));
+  }
+
+  watchPressure(ref: CgroupRef, trigger: PressureTrigger, onPressure: () => void): Result<PressureWatch> {
+    if (ref.version === 1) return fail("ENOTSUP", `${ref.path}: cgroup v1 has no memory.pressure`);
+    return watchPressureFile(join(ref.path, V2.pressure), trigger, onPressure);
+  }
+
+  kernelOomKills(ref: CgroupRef): Result<KernelOomKill[]> {
+    const mount = ref.version === 2 ? this.mounts.v2 : this.mounts.v1Memory;
+    if (mount === null) return fail("ENOENT", `no cgroup mount for ${ref.path}`);
+    const relative = ref.path === mount ? "/" : ref.path.slice(mount.length);
+    return this.kernelLog.killsIn(relative);
+  }
+
   takeOverOom(ref: CgroupRef): Result<OomTakeover> {
     if (ref.version === 2) {
       return ok({
@@ -226,6 +267,9 @@ export class LinuxHost implements Host {
   }
 
   watchOom(ref: CgroupRef, onEvent: () => void): Result<Unwatch> {
+    // From here on the kernel's own kills are read from its log (v2 cannot turn them off); what it
+    // logged before is not ours to report. Not being able to read it is no reason not to watch.
+    if (ref.version === 2) this.kernelLog.prime();
     return ref.version === 1 ? this.watchV1Oom(ref, onEvent) : this.watchV2Events(ref, onEvent);
   }
 

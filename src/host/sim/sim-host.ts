@@ -4,7 +4,20 @@
 
 import { fail, ok, type Result } from "../../core/result.js";
 import type { CgroupSample, MachinePressure, ProcessSample } from "../../core/types.js";
-import type { CgroupIdentity, CgroupRef, Host, MachineMemory, OomTakeover, StallEvidence, TimerHandle, Unclaim, Unwatch, VictimHandle } from "../../engine/host.js";
+import type {
+  CgroupIdentity,
+  CgroupRef,
+  Host,
+  KernelOomKill,
+  MachineMemory,
+  OomTakeover,
+  PressureWatch,
+  StallEvidence,
+  TimerHandle,
+  Unclaim,
+  Unwatch,
+  VictimHandle,
+} from "../../engine/host.js";
 import type { SimCgroupInfo, SimProcessInfo, UserspaceApi } from "../../sim/userspace-api.js";
 
 /** The agent is not a simulated task: no pid of the simulation can be its own. */
@@ -66,6 +79,13 @@ export class SimHost implements Host {
       if (info !== null) samples.push(this.toProcess(info));
     }
     return ok(samples);
+  }
+  watchPressure(ref: CgroupRef): Result<PressureWatch> {
+    return fail("ENOTSUP", `${ref.path}: the simulator has no pressure triggers`);
+  }
+  /** The engine names the kernel's victims from the processes instead, as where /dev/kmsg cannot be read. */
+  kernelOomKills(ref: CgroupRef): Result<KernelOomKill[]> {
+    return fail("ENOTSUP", `${ref.path}: the simulator has no kernel log`);
   }
   setMemoryLimit(ref: CgroupRef, limitBytes: number | null): Result<void> {
     const pages = limitBytes === null ? null : Math.floor(limitBytes / this.api.pageSizeBytes);
@@ -200,7 +220,7 @@ export class SimHost implements Host {
       version: cgroup.version,
       usageBytes: cgroup.usagePages * page,
       limitBytes: cgroup.limitPages === null ? null : cgroup.limitPages * page,
-      // TODO(merge): highBytes: cgroup.highPages === null ? null : cgroup.highPages * page, once CgroupSample has highBytes.
+      highBytes: cgroup.highPages === null ? null : cgroup.highPages * page,
       underOom: cgroup.version === 1 && cgroup.underOom,
       oomKillDisabled: cgroup.oomKillDisable,
       events: { ...cgroup.events },
