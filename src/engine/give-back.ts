@@ -1,5 +1,5 @@
-// Giving back what the takeover ledger lists: the original oom_kill_disable, and soft-limit mode's
-// original limit, of each cgroup an oomwarden took over and could not restore itself (it was killed
+// Giving back what the takeover ledger lists: the original oom_kill_disable, the v2 guard band's
+// original memory.high, and soft-limit mode's original limit, of each cgroup an oomwarden took over and could not restore itself (it was killed
 // by SIGKILL, or the machine lost power). `oomwarden restore` gives back every entry; a starting
 // daemon every entry it does not manage itself, since nobody else would while it runs.
 //
@@ -10,6 +10,7 @@
 // hierarchy not mounted here, no permission) may name a live cgroup, and keeps its entry.
 
 import type { CgroupRef, Host } from "./host.js";
+import { giveBackHigh } from "./guard-band.js";
 import { giveBackRaisedLimit } from "./soft-limit.js";
 import type { LedgerKey, TakeoverLedger } from "./takeover-ledger.js";
 
@@ -63,8 +64,7 @@ export function giveBack(host: Host, ledger: TakeoverLedger, paths: string[], sa
 }
 
 function forgetRemoved(ledger: TakeoverLedger, path: string, why: string, tell: (problem: boolean, message: string) => void): void {
-  ledger.forget(path);
-  ledger.forgetLimit(path);
+  ledger.forgetAll(path);
   tell(false, `${why}: removed, nothing to restore; forgotten`);
 }
 
@@ -80,6 +80,9 @@ function giveBackOne(host: Host, ledger: TakeoverLedger, ref: CgroupRef, key: Le
       tell(true, `${restored.error.message}; still listed`);
     }
   }
+  // memory.high before the limit: a band left below the original limit would throttle for nothing.
+  const high = giveBackHigh(ref, host, ledger, key);
+  if (high !== null) tell(!high.ok, `${key.path}: ${high.message}`);
   const limit = giveBackRaisedLimit(ref, host, ledger, key);
   if (limit !== null) tell(!limit.ok, `${key.path}: ${limit.message}`);
 }

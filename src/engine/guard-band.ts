@@ -123,3 +123,19 @@ export class GuardBand {
     this.plan = null;
   }
 }
+
+/**
+ * An earlier oomwarden set this cgroup's band and was killed before it could give memory.high
+ * back: the ledger's original goes back (`oomwarden restore`, or a daemon that does not manage the
+ * cgroup). null: nothing recorded.
+ */
+export function giveBackHigh(ref: CgroupRef, host: Host, ledger: TakeoverLedger, key: LedgerKey): { ok: boolean; message: string } | null {
+  const original = ledger.recallHigh(key);
+  if (original === undefined) return null;
+  const restored = host.setMemoryHigh(ref, original);
+  const shown = original === null ? "max" : `${original} bytes`;
+  if (!restored.ok) return { ok: false, message: `putting memory.high back to ${shown} failed: ${restored.error.message}; still listed` };
+  ledger.forgetHigh(ref.path);
+  return { ok: true, message: `memory.high put back to ${shown}: an earlier oomwarden set its guard band and stopped without giving it back` };
+}
+

@@ -10,7 +10,7 @@ import type { CgroupRef, OomTakeover, Unwatch } from "./host.js";
 import type { IncidentScope, Observed } from "./incident-scope.js";
 import { IncidentRunner } from "./incident-runner.js";
 import { cgroupProbe, type ScopeProbe } from "./scope-probe.js";
-import { GuardBand } from "./guard-band.js";
+import { giveBackHigh, GuardBand } from "./guard-band.js";
 import { journalKernelKills, type KnownMember } from "./kernel-kill-report.js";
 import { giveBackRaisedLimit, SoftLimit } from "./soft-limit.js";
 import { handOverToKernel, type HandoverContext } from "./kernel-handover.js";
@@ -93,6 +93,11 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
       const taken = this.takeOver();
       if (!taken.ok) return taken;
       notes.push(...taken.value.notes);
+    }
+    if (options.dryRun && this.ledgerKey !== null) {
+      // A dry run sets no band: one an earlier, killed oomwarden left goes back now.
+      const given = giveBackHigh(this.ref, host, this.ctx.ledger, this.ledgerKey);
+      if (given !== null) notes.push(given.message);
     }
     if ((!options.softLimit.enabled || options.dryRun) && this.ledgerKey !== null) {
       const given = giveBackRaisedLimit(this.ref, host, this.ctx.ledger, this.ledgerKey);

@@ -301,3 +301,25 @@ test("a ledger of version 1 (no identities) is believed by path, and entries wri
     assert.deepEqual(file, { version: 2, cgroups: { "/cg/a": { oomKillDisable: false, ...IDENTITY } }, limits: { "/cg/a": { limitBytes: 4096 } } });
   });
 });
+
+test("a ledger with guard-band entries is version 3 (an older oomwarden refuses it rather than drop them); without, version 2", async () => {
+  const { formatLedger, parseLedgerText } = await import("../../src/daemon/ledger-format.js");
+  const plain = { cgroups: { "/x": { original: false, identity: IDENTITY } }, limits: {}, highs: {} };
+  assert.equal(JSON.parse(formatLedger(plain)).version, 2);
+  assert.equal("highs" in JSON.parse(formatLedger(plain)), false);
+  const banded = { cgroups: {}, limits: {}, highs: { "/sys/fs/cgroup/job": { original: null, identity: IDENTITY }, "/sys/fs/cgroup/b": { original: 4096, identity: IDENTITY } } };
+  const text = formatLedger(banded);
+  assert.deepEqual(JSON.parse(text), {
+    version: 3,
+    cgroups: {},
+    limits: {},
+    highs: { "/sys/fs/cgroup/job": { highBytes: null, ...IDENTITY }, "/sys/fs/cgroup/b": { highBytes: 4096, ...IDENTITY } },
+  });
+  const back = parseLedgerText(text, "/state/takeover.json");
+  assert.ok(back.ok);
+  assert.deepEqual(back.value, banded);
+  // Hand-edited nonsense is not taken for an original.
+  const odd = parseLedgerText(JSON.stringify({ version: 3, highs: { "/a": { highBytes: "64M" }, "/b": { highBytes: -1 } } }), "/state/takeover.json");
+  assert.ok(odd.ok);
+  assert.deepEqual(odd.value.highs, {});
+});

@@ -54,3 +54,25 @@ test("a leftover another daemon holds now stays listed, and the refusal is journ
   assert.match(logged[0] ?? "", /another oomwarden manages \S+; not restored, still listed$/);
   other.value();
 });
+
+test("a v2 guard band a killed daemon left (memory.high below the limit) goes back to its original, before the raised limit", () => {
+  const host = new FakeHost(2, 140 * 1024 * 1024);
+  const ledger = new InMemoryLedger();
+  const journal = new MemoryJournal();
+  const logged: string[] = [];
+  // Soft-limit mode on v2 left both: the limit raised from 128 MiB, memory.high at the logical limit.
+  host.highBytes = 128 * 1024 * 1024;
+  assert.ok(ledger.rememberHigh(host.ledgerKey(), null).ok);
+  assert.ok(ledger.rememberLimit(host.ledgerKey(), 128 * 1024 * 1024).ok);
+  const order: string[] = [];
+  const setHigh = host.setMemoryHigh.bind(host);
+  host.setMemoryHigh = (ref, bytes) => (order.push("high"), setHigh(ref, bytes));
+  const setLimit = host.setMemoryLimit.bind(host);
+  host.setMemoryLimit = (ref, bytes) => (order.push("limit"), setLimit(ref, bytes));
+  giveBackLeftovers(host, ledger, journal, (m) => logged.push(m), []);
+  assert.equal(host.highBytes, null, "memory.high is max again");
+  assert.equal(host.limitBytes, 128 * 1024 * 1024);
+  assert.deepEqual(order, ["high", "limit"]);
+  assert.deepEqual(ledger.listedPaths(), []);
+  assert.ok(logged.some((m) => m.endsWith(`${host.ref.path}: memory.high put back to max: an earlier oomwarden set its guard band and stopped without giving it back`)), logged.join("\n"));
+});
