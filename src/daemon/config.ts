@@ -1,6 +1,7 @@
 // The daemon's configuration: YAML file, validated key by key; every error is one line naming the
 // file, the line and the key.
 
+import { parseCgroupSpec } from "./cgroup-spec.js";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from "yaml";
 import { cutLine, quoted, SHOWN_TEXT_MAX_CHARS, suggest } from "../core/shown-text.js";
 import { checkTunable, isTunableName, TUNABLE_NAMES, tunableKey, type TunableName } from "../core/tunable-keys.js";
@@ -43,7 +44,7 @@ const nonEmptyString = (node: Node | null): { value: unknown } | { error: string
 
 /** A Map, not an object: a key such as "constructor" must not find Object.prototype. */
 const DAEMON_KEYS: ReadonlyMap<string, DaemonKey> = new Map<string, DaemonKey>([
-  ["cgroups", { check: stringList, apply: (c, v) => (c.cgroups = v as string[]), help: "list of memory cgroup paths to manage" }],
+  ["cgroups", { check: stringList, apply: (c, v) => (c.cgroups = v as string[]), help: "list of memory cgroup paths to manage; PATH=SIZE gives a v2 cgroup without memory.max the limit its guard band keeps it below" }],
   ["journal", { check: nonEmptyString, apply: (c, v) => (c.journal = v as string), help: "journal file path" }],
   ["stateDir", { check: nonEmptyString, apply: (c, v) => (c.stateDir = v as string), help: "directory for the journal and the takeover ledger" }],
 ]);
@@ -61,6 +62,8 @@ function stringList(node: Node | null): { value: unknown } | { error: string } {
   for (const item of node.items) {
     const v = isScalar(item) ? item.value : undefined;
     if (typeof v !== "string" || v.length === 0) return { error: `every item must be a path, got ${show(item as Node)}` };
+    const spec = parseCgroupSpec(v);
+    if ("error" in spec) return { error: spec.error };
     out.push(v);
   }
   return { value: out };

@@ -1,5 +1,6 @@
 // `oomwarden run`: wires config, host, journal and engine; restores the kernel's settings on every way out.
 
+import { parseCgroupSpec } from "./cgroup-spec.js";
 import { writeSync } from "node:fs";
 import { Engine } from "../engine/engine.js";
 import type { JournalSink } from "../engine/journal-record.js";
@@ -136,9 +137,15 @@ export async function runDaemon(args: DaemonRunOptions): Promise<number> {
       // Without root the signal reaches only this user's processes; the others are journaled as excluded.
       if (guarded.ok && !capabilities.root) log(`machine guard: not root, so it can kill only processes of uid ${process.getuid?.() ?? "?"}`);
     }
-    for (const path of config.cgroups) {
+    for (const named of config.cgroups) {
       if (stopping) break;
-      const managed = engine.manage(path);
+      const spec = parseCgroupSpec(named);
+      if ("error" in spec) {
+        log(`cannot manage ${spec.error}`);
+        continue;
+      }
+      const path = spec.path;
+      const managed = engine.manage(path, spec.logicalLimitBytes);
       if (managed.ok) {
         log(`managing ${managed.value.cgroup}${managed.value.notes.length ? ` (${managed.value.notes.join("; ")})` : ""}`);
       } else {

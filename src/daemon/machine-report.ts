@@ -36,7 +36,18 @@ export function describeMachine(host: LinuxHost, uid: number = process.getuid?.(
     }
     if (cgroups.length > MAX_LISTED) lines.push(`  ... and ${cgroups.length - MAX_LISTED} more`);
   }
-  lines.push("nothing is managed yet; to manage a cgroup: oomwarden run --cgroup /sys/fs/cgroup/memory/NAME (repeatable), or list it under `cgroups:` in a --config file");
+  lines.push(`nothing is managed yet; to manage a cgroup: oomwarden run --cgroup ${exampleCgroupPath(host)} (repeatable), or list it under \`cgroups:\` in a --config file`);
   lines.push("observing machine memory; stop with Ctrl-C or SIGTERM");
   return lines;
+}
+
+/**
+ * Where this machine's memory cgroups are: the v1 memory hierarchy where the controller is bound
+ * there, else the v2 hierarchy (a machine that has left v1 must not be shown a v1 path).
+ */
+function exampleCgroupPath(host: LinuxHost): string {
+  const mounts = host.mounts;
+  if (mounts.v1Memory !== null) return `${mounts.v1Memory}/NAME`;
+  if (mounts.v2 !== null) return `${mounts.v2}/NAME (a v2 cgroup with memory.max; NAME=SIZE for one without)`;
+  return "/sys/fs/cgroup/NAME";
 }

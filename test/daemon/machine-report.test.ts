@@ -8,10 +8,11 @@ import type { LinuxHost, ManageableCgroup } from "../../src/host/linux/linux-hos
 
 const MIB = 1024 * 1024;
 
-function hostWith(cgroups: ManageableCgroup[]): LinuxHost {
-  const stub: Pick<LinuxHost, "readMachineMemory" | "listMemoryCgroups"> = {
+function hostWith(cgroups: ManageableCgroup[], mounts: Pick<LinuxHost["mounts"], "v1Memory" | "v2"> = { v1Memory: "/sys/fs/cgroup/memory", v2: null }): LinuxHost {
+  const stub: Pick<LinuxHost, "readMachineMemory" | "listMemoryCgroups" | "mounts"> = {
     readMachineMemory: () => ({ ok: true, value: { totalBytes: 8192 * MIB, availableBytes: 4096 * MIB, swapTotalBytes: 0, swapFreeBytes: 0 } }),
     listMemoryCgroups: () => cgroups,
+    mounts: { ...mounts, v1Freezer: null, all: [] },
   };
   return stub as LinuxHost;
 }
@@ -41,3 +42,12 @@ test("a user with some delegated cgroups is offered those only", () => {
   assert.ok(lines.some((l) => l.startsWith("  /sys/fs/cgroup/memory/mine  (v1")));
   assert.ok(!lines.some((l) => l.includes("/sys/fs/cgroup/memory/a ")));
 });
+
+test("the way to manage a cgroup is shown with this machine's own hierarchy: v1 where memory is bound there, else v2", () => {
+  const v1 = describeMachine(hostWith([]), 0);
+  assert.ok(v1.some((l) => l.includes("oomwarden run --cgroup /sys/fs/cgroup/memory/NAME (repeatable)")), v1.join("\n"));
+  const v2 = describeMachine(hostWith([], { v1Memory: null, v2: "/sys/fs/cgroup" }), 0);
+  assert.ok(v2.some((l) => l.includes("oomwarden run --cgroup /sys/fs/cgroup/NAME (a v2 cgroup with memory.max; NAME=SIZE for one without) (repeatable)")), v2.join("\n"));
+  assert.ok(!v2.some((l) => l.includes("/memory/NAME")), "no v1 path on a v2 machine");
+});
+
