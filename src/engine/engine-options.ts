@@ -59,9 +59,10 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   // Memory came back 4-5 ms after the notification for a 64 MiB victim (measured on cgroup v1 here): sample densely at first.
   fastConfirmDelaysMs: [0.5, 1, 1, 2, 2, 5, 5, 10, 20, 50],
   // The kernel's throttle grows with the square of the overage, so the time a workload takes to
-  // cross the band grows with its cube: a 10% band held the fastest hog (tail /dev/zero) of a
-  // 128 MiB cgroup in the band for over 10 s on Debian's 6.1, where 6.25% held it 3.7 s and 3%
-  // 0.05 s (docs/cgroup-v2.md has the measurements).
+  // cross the band grows with its cube (and with the cgroup's size): in a 128 MiB cgroup on
+  // Debian's 6.1, the fastest hog (tail /dev/zero) reached the kernel's kill 7-8.5 s after
+  // entering a 9% band, 3.3-3.9 s after a 6% one, 0.5-0.9 s after a 3% one; a page-cache job
+  // whose working set fits below the band lost nothing (docs/cgroup-v2.md has the measurements).
   guardBandPct: 10,
   machineGuard: {
     enabled: true,
