@@ -6,6 +6,7 @@
 
 import { planGuardBand, type GuardBandPlan } from "../core/guard-band-plan.js";
 import type { Result } from "../core/result.js";
+import type { CgroupTakeover } from "./cgroup-takeover.js";
 import type { CgroupSample } from "../core/types.js";
 import type { CgroupRef, Host } from "./host.js";
 import type { ScopeProbe, ScopeReading } from "./scope-probe.js";
@@ -20,7 +21,7 @@ export interface GuardBandStart {
   dryRun: boolean;
 }
 
-export class GuardBand {
+export class GuardBand implements CgroupTakeover {
   private plan: GuardBandPlan | null = null;
   /** memory.high was written by us and goes back on stop. */
   private written = false;

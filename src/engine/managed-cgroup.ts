@@ -6,12 +6,14 @@ import type { Result } from "../core/result.js";
 import type { CgroupSample, IncidentKind, MemoryEventCounters, ProcessSample, Snapshot } from "../core/types.js";
 import type { Acted } from "./act-on-decision.js";
 import type { EngineContext } from "./engine-context.js";
-import type { CgroupRef, OomTakeover, Unwatch } from "./host.js";
+import { giveBackAll, type CgroupTakeover } from "./cgroup-takeover.js";
+import type { CgroupRef, Unwatch } from "./host.js";
 import type { IncidentScope, Observed } from "./incident-scope.js";
 import { IncidentRunner } from "./incident-runner.js";
 import { cgroupProbe, type ScopeProbe } from "./scope-probe.js";
 import { giveBackHigh, GuardBand } from "./guard-band.js";
 import { journalKernelKills, type KnownMember } from "./kernel-kill-report.js";
+import { KillerTakeover } from "./killer-takeover.js";
 import { giveBackRaisedLimit, SoftLimit } from "./soft-limit.js";
 import { handOverToKernel, type HandoverContext } from "./kernel-handover.js";
 import { staleReason, type LedgerKey } from "./takeover-ledger.js";
@@ -29,7 +31,8 @@ interface CgroupTrigger {
 }
 
 export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
-  private takeover: OomTakeover | null = null;
+  /** What was changed in the cgroup's settings, in the order it was: given back the other way round. */
+  private readonly takeovers: CgroupTakeover[] = [];
   private unwatch: Unwatch | null = null;
   private lastEvents: MemoryEventCounters | null = null;
   private readonly runner: IncidentRunner<CgroupTrigger>;
@@ -90,8 +93,10 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
       notes.push("warning: oomwarden itself runs inside this cgroup; an OOM here can stall it; run it outside the cgroups it manages");
     }
     if (this.ref.version === 1) {
-      const taken = this.takeOver();
+      const killer = new KillerTakeover(this.ref, host, this.ctx.ledger, this.ledgerKey, this.unrecordable());
+      const taken = killer.start();
       if (!taken.ok) return taken;
+      this.takeovers.push(killer);
       notes.push(...taken.value.notes);
     }
     if (options.dryRun && this.ledgerKey !== null) {
@@ -105,22 +110,23 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
     }
     if (options.softLimit.enabled && !options.dryRun) {
       if (this.ledgerKey === null) {
-        this.restore();
+        this.giveBackTakeovers();
         return { ok: false, error: { code: "LEDGER", message: `soft-limit mode not started: ${this.unrecordable()}` } };
       }
       const soft = new SoftLimit(this.ref, host, this.ctx.ledger, options.softLimit, this.ledgerKey);
       const raised = soft.start(first.value.limitBytes);
       if (!raised.ok) {
-        this.restore();
+        this.giveBackTakeovers();
         return raised;
       }
       this.softLimit = soft;
+      this.takeovers.push(soft);
       notes.push(...raised.value.notes);
     }
     if (this.ref.version === 2) {
       const band = this.startGuardBand(first.value);
       if (!band.ok) {
-        this.softLimit?.stop();
+        this.giveBackTakeovers();
         return band;
       }
       notes.push(...band.value.notes);
@@ -134,9 +140,7 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
     }
     const watched = host.watchOom(this.ref, () => this.onNotification());
     if (!watched.ok) {
-      this.softLimit?.stop();
-      this.band?.giveBack();
-      this.restore();
+      this.giveBackTakeovers();
       return watched;
     }
     this.unwatch = watched.value;
@@ -175,6 +179,7 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
     const started = band.start(first, { limitBytes, placement: logical !== null ? "at" : "below", bandPct: options.guardBandPct, dryRun: options.dryRun });
     if (!started.ok) return started;
     this.band = band;
+    this.takeovers.push(band);
     return started;
   }
 
@@ -225,14 +230,17 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
     if (this.stopped) return { ok: true, value: "restored" };
     if (this.letGoIfRemoved()) return { ok: true, value: "removed" };
     this.stopWatching();
-    // memory.high first: with the hard limit back and the band still set, the workload would be
-    // throttled below its own limit for nothing.
-    const highBack = this.band?.giveBack() ?? { ok: true as const, value: undefined };
-    const limitBack = this.softLimit?.stop() ?? { ok: true as const, value: undefined };
-    const restored = this.restore();
-    if (!restored.ok) return restored;
-    if (!highBack.ok) return highBack;
-    return limitBack.ok ? { ok: true, value: "restored" } : limitBack;
+    // The last change first: memory.high before the hard limit, so a band never outlives the limit
+    // it was set below, throttling the workload for nothing.
+    const givenBack = this.giveBackTakeovers();
+    return givenBack.ok ? { ok: true, value: "restored" } : givenBack;
+  }
+
+  /** What cannot be given back now stays listed, so stop() tries again (after a failed start too). */
+  private giveBackTakeovers(): Result<void> {
+    const { result, left } = giveBackAll(this.takeovers);
+    this.takeovers.splice(0, this.takeovers.length, ...left);
+    return result;
   }
 
   private stopWatching(): void {
@@ -269,9 +277,8 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
    */
   private letGo(reason: string): void {
     this.stopWatching();
-    this.softLimit?.abandon();
-    this.band?.abandon();
-    this.takeover = null;
+    for (const takeover of this.takeovers) takeover.abandon();
+    this.takeovers.length = 0;
     this.ctx.ledger.forgetAll(this.ref.path);
     const message = `cgroup ${reason}, no longer managed`;
     this.ctx.journal.append({ type: "release", cgroup: this.ref.path, message });
@@ -283,54 +290,9 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
     return this.runner.whenIdle();
   }
 
-  /**
-   * Disables the kernel killer here, the original value written down first. A cgroup found at
-   * oom_kill_disable 1 that the ledger says an earlier oomwarden changed from 0 (and never restored:
-   * it was killed) is given back 0 when we stop.
-   */
-  private takeOver(): Result<OomTakeover> {
-    const { host, ledger } = this.ctx;
-    const current = host.readCgroup(this.ref);
-    if (!current.ok) return current;
-    const key = this.ledgerKey;
-    const recalled = key === null ? null : ledger.recall(key);
-    if (this.ref.version === 1 && !current.value.oomKillDisabled) {
-      // Nothing changes before the original is on disk: a daemon killed after the change and before
-      // a lost write would leave the kernel killer off for good, with nothing to restore it.
-      if (key === null) return { ok: false, error: { code: "LEDGER", message: `not taking over: ${this.unrecordable()}` } };
-      const recorded = ledger.remember(key, false);
-      if (!recorded.ok) {
-        return { ok: false, error: { code: "LEDGER", message: `not taking over: the original oom_kill_disable could not be recorded (${recorded.error.message})` } };
-      }
-    }
-    const taken = host.takeOverOom(this.ref);
-    if (!taken.ok) {
-      if (recalled === null) ledger.forget(this.ref.path);
-      return taken;
-    }
-    this.takeover = taken.value;
-    if (taken.value.previousOomKillDisable === null && recalled === false) {
-      this.takeover = {
-        previousOomKillDisable: false,
-        notes: ["oom_kill_disable was 1 only because an earlier oomwarden stopped without restoring it; it goes back to 0 when oomwarden stops"],
-      };
-    }
-    return { ok: true, value: this.takeover };
-  }
-
   /** Why no original can be written down for this cgroup (only one tied to its identity may be). */
   private unrecordable(): string {
     return `no original can be recorded, since this cgroup cannot be told from one made later at its path (${this.identityProblem})`;
-  }
-
-  private restore(): Result<void> {
-    if (this.takeover === null) return { ok: true, value: undefined };
-    const restored = this.ctx.host.restoreOom(this.ref, this.takeover);
-    if (restored.ok) {
-      this.takeover = null;
-      this.ctx.ledger.forget(this.ref.path);
-    }
-    return restored;
   }
 
   /** Usage stayed above the logical limit for the grace period: an incident of its own, timed from when usage went over. */

@@ -7,6 +7,7 @@
 // The original limit is written to the ledger before it is raised and put back on stop.
 
 import type { Result } from "../core/result.js";
+import type { CgroupTakeover } from "./cgroup-takeover.js";
 import type { SoftLimitOptions } from "./engine-options.js";
 import type { CgroupRef, Host, TimerHandle } from "./host.js";
 import type { ScopeProbe, ScopeReading } from "./scope-probe.js";
@@ -42,7 +43,7 @@ export function limitBlockedByUsage(ref: CgroupRef, host: Host, originalLimitByt
   return `usage ${now.value.usageBytes} bytes is above the original limit ${originalLimitBytes} bytes: the raised limit stays for now (the ledger keeps the original; run oomwarden restore once usage is below it)`;
 }
 
-export class SoftLimit {
+export class SoftLimit implements CgroupTakeover {
   private timer: TimerHandle | null = null;
   private overSinceMs: number | null = null;
   private logicalLimitBytes: number | null = null;
@@ -126,7 +127,7 @@ export class SoftLimit {
   }
 
   /** Stops checking and puts the original hard limit back. */
-  stop(): Result<void> {
+  giveBack(): Result<void> {
     this.stopChecking();
     if (this.logicalLimitBytes === null) return { ok: true, value: undefined };
     const blocked = limitBlockedByUsage(this.ref, this.host, this.originalLimitBytes);
