@@ -146,6 +146,9 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
     this.unwatch = watched.value;
     if (this.ref.version === 2) {
       notes.push(...this.watchPressure());
+      // A cgroup taken over already in its band gets no memory.events change to say so: one look
+      // at once (as an event, never inside start()), as v1's eventfd fires at once under OOM.
+      this.ctx.host.setTimer(0, () => this.onNotification());
     } else {
       // v1 has no memory.high: the logical limit is checked by sampling usage.
       this.softLimit?.watch(

@@ -76,6 +76,7 @@ test("usage at memory.high that reclaim keeps there (page cache) is no incident;
 test("a PSI trigger wakes oomwarden when the band's throttling stalls the workload", async () => {
   const { host, engine } = setup();
   assert.ok(engine.manage(host.ref.path).ok);
+  await host.advance(10); // the look taken at start, below the band
   // Usage in the band without a memory.events change reaching us: the pressure trigger finds it.
   host.baseUsageBytes += BAND_HIGH + 4 * MIB - host.usageBytes();
   await host.advance(100);
@@ -264,3 +265,16 @@ test("v2 memory.oom.group: the band incident kills the whole cgroup through cgro
   assert.deepEqual(record?.outcome.groupKilledPids, [100, 200]);
   engine.stop();
 });
+
+test("a cgroup taken over already throttled in its band is handled at once, without waiting for a memory.events change", async () => {
+  const { host, journal, engine } = setup();
+  host.baseUsageBytes += BAND_HIGH + 4 * MIB - host.usageBytes();
+  assert.ok(engine.manage(host.ref.path).ok);
+  assert.deepEqual(host.killed, [], "never inside manage()");
+  await host.advance(500);
+  await engine.whenIdle();
+  assert.deepEqual(host.killed, [200]);
+  assert.equal(decisions(journal)[0]?.incident.kind, "guard-band");
+  engine.stop();
+});
+
