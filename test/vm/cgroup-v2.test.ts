@@ -359,7 +359,7 @@ function episodeCounters(result: Section): string {
   return `daemon minflt +${minAfter - minBefore} majflt +${majAfter - majBefore}, machine pgmajfault +${rise("pgmajfault")}, allocstall_normal +${rise("allocstall_normal")}, allocstall_dma32 +${rise("allocstall_dma32")}`;
 }
 
-test("machine guard: a tail filling the 1 GiB guest is killed by oomwarden before the kernel's global OOM killer fires; the innocent keeps its 64 MiB", options, () => {
+test("machine guard: a hog filling the 1 GiB guest at 40 MiB/s is killed by oomwarden before the kernel's global OOM killer fires; the innocent keeps its 64 MiB", options, () => {
   const result = section("v2-machine");
   const hog = pid(result, "hog-pid");
   const entries = journal(result);
