@@ -136,4 +136,6 @@ export interface MachinePressure {
   psiSomeTotalUs: number | null;
   /** /proc/pressure/memory "full" total= (microseconds); null where PSI is unavailable. */
   psiFullTotalUs: number | null;
+  /** /proc/vmstat oom_kill: the kernel's OOM kills so far, global and memcg (absent: not known). */
+  oomKillsTotal?: number;
 }

@@ -19,6 +19,8 @@ export interface GuardBandStart {
   bandPct: number;
   /** Dry run: the band is computed, so decisions show where it would be, but memory.high is not touched. */
   dryRun: boolean;
+  /** The limit is the cgroup's own memory.max: a new one moves the band with it. */
+  followsMemoryMax: boolean;
 }
 
 export class GuardBand implements CgroupTakeover {
@@ -27,6 +29,7 @@ export class GuardBand implements CgroupTakeover {
   private written = false;
   /** What goes back (null: "max"). */
   private originalHighBytes: number | null = null;
+  private how: GuardBandStart | null = null;
 
   constructor(
     private readonly ref: CgroupRef,
@@ -49,6 +52,7 @@ export class GuardBand implements CgroupTakeover {
    * holds (an earlier oomwarden was killed while its band was set) is the one given back later.
    */
   start(first: CgroupSample, how: GuardBandStart): Result<{ notes: string[] }> {
+    this.how = how;
     const recalled = this.ledger.recallHigh(this.key);
     const original = recalled !== undefined ? recalled : first.highBytes;
     const planned = planGuardBand({
@@ -89,6 +93,25 @@ export class GuardBand implements CgroupTakeover {
         ],
       },
     };
+  }
+
+  /**
+   * memory.max changed under us (an operator, a service manager): the band moves with it, so it is
+   * still below the limit it protects (a lowered limit would otherwise leave memory.high above it,
+   * and no band at all). Gives back, then takes over anew. null: nothing changed.
+   */
+  followLimit(cgroup: CgroupSample): { ok: boolean; message: string } | null {
+    const how = this.how;
+    if (how === null || !how.followsMemoryMax || cgroup.limitBytes === how.limitBytes) return null;
+    const moved = `memory.max changed from ${how.limitBytes} to ${cgroup.limitBytes ?? "max"} bytes`;
+    const given = this.giveBack();
+    if (!given.ok) return { ok: false, message: `${moved}, but the band could not be given back to move it: ${given.error.message}` };
+    this.plan = null;
+    if (cgroup.limitBytes === null) return { ok: true, message: `${moved}: no limit left to keep the cgroup below; the guard band is given back` };
+    const now = this.host.readCgroup(this.ref);
+    if (!now.ok) return { ok: false, message: `${moved}, but the cgroup cannot be read to move the band: ${now.error.message}` };
+    const started = this.start(now.value, { ...how, limitBytes: cgroup.limitBytes });
+    return started.ok ? { ok: true, message: `${moved}: ${started.value.notes.join("; ")}` } : { ok: false, message: `${moved}, but the band could not be set again: ${started.error.message}` };
   }
 
   /** Usage the kernel is throttling in the band: the incident. */

@@ -82,6 +82,8 @@ export interface KernelOomKill {
   taskCgroup: string;
   /** anon + file + shmem RSS at the kill, when the log line gives them. */
   rssBytes: number | null;
+  /** The machine ran out (the global OOM killer), not a memory cgroup. */
+  global: boolean;
 }
 
 /** Gives up a claim taken by claimCgroup. Idempotent. */
@@ -144,10 +146,11 @@ export interface Host {
   /** v2: a PSI trigger on the cgroup's memory.pressure; onPressure runs each time it fires. */
   watchPressure(ref: CgroupRef, trigger: PressureTrigger, onPressure: () => void): Result<PressureWatch>;
   /**
-   * The kernel's OOM kills in this cgroup or below it since the last call, from the kernel log
-   * (/dev/kmsg); an error where the log cannot be read (the caller names victims otherwise).
+   * The kernel's OOM kills since the last call, from the kernel log (/dev/kmsg): the memcg kills
+   * in this cgroup or below it, or (null) the global ones; an error where the log cannot be read
+   * (the caller names victims otherwise).
    */
-  kernelOomKills(ref: CgroupRef): Result<KernelOomKill[]>;
+  kernelOomKills(ref: CgroupRef | null): Result<KernelOomKill[]>;
 
   /** Opens a pidfd and checks the start time against the snapshot's. */
   openVictim(pid: number, startTimeTicks: number): Result<VictimHandle>;

@@ -1,10 +1,12 @@
-// The journal's record of a kill by the kernel's own OOM killer (v2 cannot turn it off), with its
-// victim named: every kill must be explainable afterwards, the kernel's too. The kernel log names
-// it where it can be read; otherwise the cgroup's processes do: one found exiting (SIGKILL pending,
-// or in exit) right after the kill, or one listed before and gone now.
+// The journal's record of a kill by the kernel's own OOM killer (v2 cannot turn it off; the global
+// one never can), with its victim named: every kill must be explainable afterwards, the kernel's
+// too. The kernel log names it where it can be read; otherwise the scope's processes do: one found
+// exiting (SIGKILL pending, or in exit) right after the kill, or one listed before and gone now.
 
+import type { Result } from "../core/result.js";
+import type { ProcessSample } from "../core/types.js";
 import type { EngineContext } from "./engine-context.js";
-import type { CgroupRef } from "./host.js";
+import type { KernelOomKill } from "./host.js";
 import type { KernelVictimRecord } from "./journal-record.js";
 
 /** A member of the cgroup as last listed. */
@@ -15,8 +17,22 @@ export interface KnownMember {
   rssBytes: number;
 }
 
-export function journalKernelKills(ctx: Pick<EngineContext, "host" | "journal" | "log">, ref: CgroupRef, oomKills: number, known: readonly KnownMember[]): KernelVictimRecord[] {
-  const victims = nameVictims(ctx, ref, known);
+/** Where the kernel killed: a managed cgroup, or the whole machine. */
+export interface KernelKillScope {
+  /** The journal's name for it: the cgroup's path, or "/". */
+  name: string;
+  /** The kernel log's kills there since last asked (an error where it cannot be read). */
+  logged: () => Result<KernelOomKill[]>;
+  /** Its processes now (a cgroup's members, or every process of the machine). */
+  members: () => Result<ProcessSample[]>;
+  /** Where it happened, in the note: "in this cgroup", "on the machine". */
+  where: string;
+  /** What follows from it, in the note. */
+  consequence: string;
+}
+
+export function journalKernelKills(ctx: Pick<EngineContext, "journal" | "log">, scope: KernelKillScope, oomKills: number, known: readonly KnownMember[]): KernelVictimRecord[] {
+  const victims = nameVictims(scope, known);
   const list = victims.map((v) => `${v.comm}[${v.pid}]`).join(", ");
   // Processes gone since they were last listed may include some that simply exited: then the
   // victims are among them, not all of them.
@@ -24,21 +40,21 @@ export function journalKernelKills(ctx: Pick<EngineContext, "host" | "journal" |
   const named = victims.length === 0 ? "a victim that could not be named" : uncertain ? `one or more of ${list} (gone since last listed)` : list;
   ctx.journal.append({
     type: "kernel-kill",
-    cgroup: ref.path,
+    cgroup: scope.name,
     oomKills,
     victims,
-    note: `memory.events oom_kill rose by ${oomKills}: the kernel's OOM killer killed ${named} in this cgroup; it counts as the incident's kill, and nobody else is chosen unless the cgroup is still in its guard band once that memory is back`,
+    note: `oom_kill rose by ${oomKills}: the kernel's OOM killer killed ${named} ${scope.where}; ${scope.consequence}`,
   });
-  ctx.log(`${ref.path}: the kernel's OOM killer killed ${named}`);
+  ctx.log(`${scope.name}: the kernel's OOM killer killed ${named}`);
   return victims;
 }
 
-function nameVictims(ctx: Pick<EngineContext, "host">, ref: CgroupRef, known: readonly KnownMember[]): KernelVictimRecord[] {
-  const logged = ctx.host.kernelOomKills(ref);
+function nameVictims(scope: KernelKillScope, known: readonly KnownMember[]): KernelVictimRecord[] {
+  const logged = scope.logged();
   if (logged.ok && logged.value.length > 0) {
     return logged.value.map((kill) => ({ pid: kill.pid, comm: kill.comm, rssBytes: kill.rssBytes, source: "kernel log" as const }));
   }
-  const now = ctx.host.listProcesses(ref);
+  const now = scope.members();
   if (!now.ok) return [];
   const exiting = now.value
     .filter((member) => member.exiting && member.state !== "Z")

@@ -14,6 +14,7 @@ import type { KilledVictim } from "./confirm-kill.js";
 import type { EngineContext } from "./engine-context.js";
 import type { IncidentScope, Observed } from "./incident-scope.js";
 import { IncidentRunner } from "./incident-runner.js";
+import { journalKernelKills, type KernelKillScope } from "./kernel-kill-report.js";
 import type { DecisionRecord } from "./journal-record.js";
 import type { ScopeProbe, ScopeReading } from "./scope-probe.js";
 
@@ -56,6 +57,8 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
   private readonly machineProbe: ScopeProbe;
   /** When the current decision began waiting for a process in flight (null: it did not). */
   private waitStartedAtMs: number | null = null;
+  /** /proc/vmstat oom_kill at the last sample: a rise is the kernel's kill, journaled. */
+  private lastOomKills: number | undefined;
 
   constructor(private readonly ctx: EngineContext) {
     this.runner = new IncidentRunner(ctx, this, () => this.stopped);
@@ -99,7 +102,32 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     const read = this.ctx.host.readMachinePressure();
     if (!read.ok) return read;
     const sample = appendSample(this.history, { ...read.value, atMs: this.ctx.host.now() }, this.config);
+    this.noticeKernelKills(read.value.oomKillsTotal);
     return { ok: true, value: sample };
+  }
+
+  /**
+   * The global OOM killer cannot be turned off: when it acted (vmstat oom_kill rose, and the kernel
+   * log says the machine ran out rather than a memory cgroup), its kill is journaled with the
+   * victim named, and counts as the episode's kill, so a second victim needs a critical machine.
+   */
+  private noticeKernelKills(oomKillsTotal: number | undefined): void {
+    const before = this.lastOomKills;
+    this.lastOomKills = oomKillsTotal;
+    if (before === undefined || oomKillsTotal === undefined || oomKillsTotal <= before) return;
+    const logged = this.ctx.host.kernelOomKills(null);
+    // Read, and none of them global: a memory cgroup's kills, which are that cgroup's to report.
+    if (logged.ok && logged.value.length === 0) return;
+    const scope: KernelKillScope = {
+      name: MACHINE_SCOPE,
+      logged: () => logged,
+      members: () => this.ctx.host.listAllProcesses(),
+      where: logged.ok ? "on the machine (the global OOM killer)" : "on the machine or in a memory cgroup (the kernel log cannot be read to tell which)",
+      consequence: "it counts as the episode's kill: another victim only on a critical machine",
+    };
+    journalKernelKills(this.ctx, scope, oomKillsTotal - before, []);
+    this.lastKillAtMs = this.ctx.host.now();
+    this.episodeKills++;
   }
 
   private verdict(): MachineVerdict {

@@ -12,7 +12,7 @@ import type { IncidentScope, Observed } from "./incident-scope.js";
 import { IncidentRunner } from "./incident-runner.js";
 import { cgroupProbe, type ScopeProbe } from "./scope-probe.js";
 import { giveBackHigh, GuardBand } from "./guard-band.js";
-import { journalKernelKills, type KnownMember } from "./kernel-kill-report.js";
+import { journalKernelKills, type KernelKillScope, type KnownMember } from "./kernel-kill-report.js";
 import { KillerTakeover } from "./killer-takeover.js";
 import { giveBackRaisedLimit, SoftLimit } from "./soft-limit.js";
 import { handOverToKernel, type HandoverContext } from "./kernel-handover.js";
@@ -179,7 +179,13 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
       };
     }
     const band = new GuardBand(this.ref, this.ctx.host, this.ctx.ledger, this.ledgerKey);
-    const started = band.start(first, { limitBytes, placement: logical !== null ? "at" : "below", bandPct: options.guardBandPct, dryRun: options.dryRun });
+    const started = band.start(first, {
+      limitBytes,
+      placement: logical !== null ? "at" : "below",
+      bandPct: options.guardBandPct,
+      dryRun: options.dryRun,
+      followsMemoryMax: logical === null && first.limitBytes !== null,
+    });
     if (!started.ok) return started;
     this.band = band;
     this.takeovers.push(band);
@@ -362,14 +368,29 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
     if (before !== null && cgroup.events.oomKill > before.oomKill) {
       // The kernel killer cannot be disabled on v2: its kill is journaled with its victim named,
       // and counts as the incident's kill (the victim, exiting, is waited for, not joined by another).
-      const named = journalKernelKills(this.ctx, this.ref, cgroup.events.oomKill - before.oomKill, this.knownMembers);
+      const named = journalKernelKills(this.ctx, this.kernelKillScope(), cgroup.events.oomKill - before.oomKill, this.knownMembers);
       this.knownMembers = this.knownMembers.filter((member) => !named.some((victim) => victim.pid === member.pid));
     } else if (before !== null && cgroup.events.oom > before.oom) {
       // The kernel is about to choose: the members as they are now name its victim once it is gone.
       const members = this.ctx.host.listProcesses(this.ref);
       if (members.ok) this.rememberMembers(members.value);
     }
+    const followed = this.band?.followLimit(cgroup) ?? null;
+    if (followed !== null) {
+      this.ctx.journal.append({ type: followed.ok ? "notice" : "error", cgroup: this.ref.path, message: followed.message });
+      this.ctx.log(`${this.ref.path}: ${followed.message}`);
+    }
     return this.band?.inBand(cgroup) === true ? this.bandKind() : null;
+  }
+
+  private kernelKillScope(): KernelKillScope {
+    return {
+      name: this.ref.path,
+      logged: () => this.ctx.host.kernelOomKills(this.ref),
+      members: () => this.ctx.host.listProcesses(this.ref),
+      where: "in this cgroup",
+      consequence: "it counts as the incident's kill, and nobody else is chosen unless the cgroup is still in its guard band once that memory is back",
+    };
   }
 
   /** A band incident in soft-limit mode enforces the logical limit; otherwise it keeps the cgroup off memory.max. */

@@ -307,11 +307,13 @@ export class FakeHost implements Host {
   }
   /** The kernel log as the fake's kernel wrote it; null: not readable (as without root). */
   kernelLog: KernelOomKill[] | null = [];
-  private kernelLogRead = 0;
-  kernelOomKills(): Result<KernelOomKill[]> {
+  private readonly kernelLogRead = { memcg: 0, global: 0 };
+  /** The memcg kills (ref) or the global ones (null) logged since the last call for that kind. */
+  kernelOomKills(ref: CgroupRef | null): Result<KernelOomKill[]> {
     if (this.kernelLog === null) return fail("EACCES", "cannot read /dev/kmsg");
-    const fresh = this.kernelLog.slice(this.kernelLogRead);
-    this.kernelLogRead = this.kernelLog.length;
+    const kind = ref === null ? "global" : "memcg";
+    const fresh = this.kernelLog.slice(this.kernelLogRead[kind]).filter((kill) => kill.global === (ref === null));
+    this.kernelLogRead[kind] = this.kernelLog.length;
     return ok(fresh);
   }
   /**
@@ -334,7 +336,7 @@ export class FakeHost implements Host {
     this.killFromOutside(pid, { noMm: options.noMm ?? false });
     if (options.goneBeforeNotify === true) this.exit(p);
     this.events = { ...this.events, oomKill: this.events.oomKill + 1 };
-    if (options.logged !== false) this.kernelLog?.push({ pid, comm: p.comm, taskCgroup: "/test", rssBytes: p.rssBytes });
+    if (options.logged !== false) this.kernelLog?.push({ pid, comm: p.comm, taskCgroup: "/test", rssBytes: p.rssBytes, global: false });
     this.notify?.();
   }
 

@@ -278,3 +278,30 @@ test("a cgroup taken over already throttled in its band is handled at once, with
   engine.stop();
 });
 
+test("memory.max changed under oomwarden moves the band with it; removed, the band is given back", async () => {
+  const { host, journal, engine, ledger } = setup();
+  assert.ok(engine.manage(host.ref.path).ok);
+  assert.deepEqual(host.highWrites, [BAND_HIGH]);
+  // An operator lowers the limit to 96 MiB: memory.high must follow below it, or there is no band.
+  host.limitBytes = 96 * MIB;
+  host.notifyWithoutOom();
+  await host.advance(10);
+  const lowered = Math.floor((96 * MIB - Math.ceil((96 * MIB * 0.1) / 4096) * 4096) / 4096) * 4096;
+  assert.deepEqual(host.highWrites, [BAND_HIGH, null, lowered], "given back, then set below the new limit");
+  assert.equal(ledger.recallHigh(host.ledgerKey()), null, "the original is still the owner's");
+  assert.ok(journal.records.some((r) => r.type === "notice" && r.message.startsWith(`memory.max changed from ${LIMIT} to ${96 * MIB} bytes: guard band: memory.high ${lowered} bytes`)));
+  // Usage past the new band is the incident.
+  host.growInto(lowered + 4 * MIB);
+  await host.advance(500);
+  await engine.whenIdle();
+  assert.deepEqual(host.killed, [200]);
+  // memory.max removed: nothing left to keep it below.
+  host.limitBytes = null as unknown as number;
+  host.notifyWithoutOom();
+  await host.advance(10);
+  assert.equal(host.highBytes, null);
+  assert.equal(ledger.recallHigh(host.ledgerKey()), undefined);
+  engine.stop();
+  assert.equal(host.highBytes, null);
+});
+

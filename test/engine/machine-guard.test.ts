@@ -186,7 +186,7 @@ describe("machine guard: who is never chosen", () => {
     assert.equal(first[0]?.incident.cgroup, "/");
 
     // The episode ends, and a new one begins: one more decision.
-    makeAvailable(host, 200);
+    makeAvailable(host, 100); // plenty: no rule fires
     await host.advance(2000);
     makeAvailable(host, 32);
     await host.advance(5000);
@@ -420,3 +420,44 @@ describe("machine guard beside a managed cgroup", () => {
     engine.stop();
   });
 });
+
+describe("machine guard: the kernel's global OOM killer", () => {
+  it("its kill is journaled under \"/\" with the victim named from the kernel log, and counts as the episode's kill", async () => {
+    const { host, journal, engine } = setup();
+    addWorkload(host);
+    host.machine = { oomKillsTotal: 3 };
+    makeAvailable(host, 100); // plenty: no rule fires
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(1000);
+    // The kernel killed the hog before oomwarden could (vmstat oom_kill rises; the log says global).
+    host.kernelLog?.push({ pid: 300, comm: "hog", taskCgroup: "/", rssBytes: 600 * MIB, global: true });
+    host.killFromOutside(300);
+    host.machine = { oomKillsTotal: 4 };
+    await host.advance(2000);
+    await engine.whenIdle();
+    const kills = journal.records.filter((r) => r.type === "kernel-kill");
+    assert.equal(kills.length, 1, JSON.stringify(kills));
+    const [record] = kills;
+    assert.ok(record?.type === "kernel-kill");
+    assert.equal(record.cgroup, "/");
+    assert.deepEqual(record.victims, [{ pid: 300, comm: "hog", rssBytes: 600 * MIB, source: "kernel log" }]);
+    assert.match(record.note, /killed hog\[300\] on the machine \(the global OOM killer\); it counts as the episode's kill/);
+    assert.deepEqual(host.killed, [], "no kill of oomwarden's");
+    engine.stop();
+  });
+
+  it("a rise that the kernel log shows to be a memory cgroup's kill is that cgroup's to report, not the machine's", async () => {
+    const { host, journal, engine } = setup();
+    addWorkload(host);
+    host.machine = { oomKillsTotal: 0 };
+    makeAvailable(host, 100); // plenty: no rule fires
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(1000);
+    host.kernelLog?.push({ pid: 100, comm: "small", taskCgroup: "/job", rssBytes: 10 * MIB, global: false });
+    host.machine = { oomKillsTotal: 1 };
+    await host.advance(2000);
+    assert.deepEqual(journal.records.filter((r) => r.type === "kernel-kill"), []);
+    engine.stop();
+  });
+});
+

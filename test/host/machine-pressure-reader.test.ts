@@ -62,6 +62,8 @@ const EXPECTED = {
   allocStallsTotal: 3 + 4,
   psiSomeTotalUs: 1312,
   psiFullTotalUs: 1077,
+  // vmstat oom_kill: the kernel's kills so far, global and memcg.
+  oomKillsTotal: 9,
 };
 
 describe("readMachinePressure on a fake /proc", () => {

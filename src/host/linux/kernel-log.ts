@@ -13,6 +13,8 @@ export const KMSG_PATH = "/dev/kmsg";
 const RECORD_BUFFER_BYTES = 8192;
 /** Kills kept for the cgroups that have not asked yet: far more than one incident produces. */
 const KEPT_KILLS = 256;
+/** Cgroup paths start with "/": this key cannot be one. */
+const GLOBAL_CURSOR = "global";
 
 interface SeenKill {
   seq: number;
@@ -48,12 +50,21 @@ export class KernelLog {
 
   /** The kernel's memcg OOM kills in `relative` (the cgroup's path below the cgroup2 mount) or below it, since this cgroup last asked. */
   killsIn(relative: string): Result<KernelOomKill[]> {
+    return this.since(relative, (kill) => !kill.global && inSubtree(kill.taskCgroup, relative));
+  }
+
+  /** The global OOM killer's kills (the machine ran out), since the last ask. */
+  globalKills(): Result<KernelOomKill[]> {
+    return this.since(GLOBAL_CURSOR, (kill) => kill.global);
+  }
+
+  private since(cursor: string, wanted: (kill: KernelOomKill) => boolean): Result<KernelOomKill[]> {
     const primed = this.prime();
     if (!primed.ok) return primed;
     this.drain(true);
-    const since = this.cursors.get(relative) ?? 0;
-    this.cursors.set(relative, this.seq);
-    return ok(this.kills.filter((seen) => seen.seq > since && inSubtree(seen.kill.taskCgroup, relative)).map((seen) => seen.kill));
+    const after = this.cursors.get(cursor) ?? 0;
+    this.cursors.set(cursor, this.seq);
+    return ok(this.kills.filter((seen) => seen.seq > after && wanted(seen.kill)).map((seen) => seen.kill));
   }
 
   close(): void {

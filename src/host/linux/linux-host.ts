@@ -226,7 +226,8 @@ export class LinuxHost implements Host {
     return watchPressureFile(join(ref.path, V2.pressure), trigger, onPressure);
   }
 
-  kernelOomKills(ref: CgroupRef): Result<KernelOomKill[]> {
+  kernelOomKills(ref: CgroupRef | null): Result<KernelOomKill[]> {
+    if (ref === null) return this.kernelLog.globalKills();
     const mount = ref.version === 2 ? this.mounts.v2 : this.mounts.v1Memory;
     if (mount === null) return fail("ENOENT", `no cgroup mount for ${ref.path}`);
     const relative = ref.path === mount ? "/" : ref.path.slice(mount.length);

@@ -45,5 +45,6 @@ export function readMachinePressure(procRoot: string, fs: LinuxFs, pageSizeBytes
     allocStallsTotal: allocStallsTotal(vmstat.value),
     psiSomeTotalUs: pressure.ok ? pressure.value.some.totalUs : null,
     psiFullTotalUs: pressure.ok ? (pressure.value.full?.totalUs ?? null) : null,
+    ...(vmstat.value.has("oom_kill") ? { oomKillsTotal: vmstat.value.get("oom_kill") as number } : {}),
   });
 }

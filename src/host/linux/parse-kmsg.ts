@@ -3,7 +3,8 @@
 //   oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/t1,task_memcg=/t1/a,task=tail,pid=189,uid=0
 //   Memory cgroup out of memory: Killed process 189 (tail) total-vm:67736kB, anon-rss:64872kB, file-rss:864kB, shmem-rss:0kB, UID:0 pgtables:172kB oom_score_adj:0
 // A memory.oom.group kill prints one "Killed process" line per member after the one oom-kill line.
-// Global OOMs ("Out of memory: Killed process ...", global_oom) name no memory cgroup.
+// A global OOM prints "Out of memory: Killed process ..." after an oom-kill line with global_oom
+// (and no oom_memcg).
 
 import type { KernelOomKill } from "../../engine/host.js";
 
@@ -26,7 +27,7 @@ export function kmsgMessage(line: string): string | null {
 }
 
 const OOM_KILL_LINE = /^oom-kill:(.*)$/;
-const KILLED_LINE = /^Memory cgroup out of memory: Killed process (\d+) \((.*)\) total-vm:\d+kB, anon-rss:(\d+)kB, file-rss:(\d+)kB, shmem-rss:(\d+)kB/;
+const KILLED_LINE = /^(Memory cgroup out of memory|Out of memory): Killed process (\d+) \((.*)\) total-vm:\d+kB, anon-rss:(\d+)kB, file-rss:(\d+)kB, shmem-rss:(\d+)kB/;
 
 /** Feeds one message; returns the kill it reports, if it is a memcg "Killed process" line. */
 export function readKmsgMessage(state: KmsgState, message: string): KernelOomKill | null {
@@ -40,15 +41,19 @@ export function readKmsgMessage(state: KmsgState, message: string): KernelOomKil
     return null;
   }
   const killed = KILLED_LINE.exec(message);
-  if (killed === null || state.oomMemcg === null) return null;
-  const pid = Number(killed[1]);
+  if (killed === null) return null;
+  const global = killed[1] === "Out of memory";
+  if (!global && state.oomMemcg === null) return null;
+  const pid = Number(killed[2]);
   const kib = (index: number): number => Number(killed[index]) * 1024;
+  // The oom-kill line names its victim's own cgroup; the other members of a group kill are in the OOM's cgroup or below it.
+  const own = pid === state.taskPid ? state.taskMemcg : null;
   return {
     pid,
-    comm: killed[2] ?? "",
-    // The oom-kill line names its victim's own cgroup; the other members of a group kill are in the OOM's cgroup or below it.
-    taskCgroup: pid === state.taskPid && state.taskMemcg !== null ? state.taskMemcg : state.oomMemcg,
-    rssBytes: kib(3) + kib(4) + kib(5),
+    comm: killed[3] ?? "",
+    taskCgroup: own ?? state.oomMemcg ?? "/",
+    rssBytes: kib(4) + kib(5) + kib(6),
+    global,
   };
 }
 

@@ -84,8 +84,8 @@ export class SimHost implements Host {
     return fail("ENOTSUP", `${ref.path}: the simulator has no pressure triggers`);
   }
   /** The engine names the kernel's victims from the processes instead, as where /dev/kmsg cannot be read. */
-  kernelOomKills(ref: CgroupRef): Result<KernelOomKill[]> {
-    return fail("ENOTSUP", `${ref.path}: the simulator has no kernel log`);
+  kernelOomKills(ref: CgroupRef | null): Result<KernelOomKill[]> {
+    return fail("ENOTSUP", `${ref?.path ?? "machine"}: the simulator has no kernel log`);
   }
   setMemoryLimit(ref: CgroupRef, limitBytes: number | null): Result<void> {
     const pages = limitBytes === null ? null : Math.floor(limitBytes / this.api.pageSizeBytes);
