@@ -40,6 +40,31 @@ describe("listAllProcesses on a fake /proc", () => {
     }
   });
 
+  it("leaves a kernel thread out after its stat alone: its other files are never read", () => {
+    const proc = buildProcTree();
+    try {
+      proc.addProcess(KTHREADD, { stat: captured("proc-kthreadd-stat.txt"), status: captured("proc-kthreadd-status.txt") });
+      proc.addProcess(41, { stat: statLine(41, "user41", { startTimeTicks: 410 }), status: statusText(41, "user41", { rssKiB: 100, anonKiB: 50, swapKiB: 0, pteKiB: 4 }) });
+      const read: string[] = [];
+      const countingFs: LinuxFs = {
+        ...nodeLinuxFs,
+        readText(path) {
+          read.push(path.slice(proc.root.length));
+          return nodeLinuxFs.readText(path);
+        },
+      };
+      const host = new LinuxHost({ procRoot: proc.root, fs: countingFs, mounts: NO_MOUNTS });
+      assert.deepEqual(
+        value(host.listAllProcesses()).map((p) => p.pid),
+        [41],
+      );
+      assert.deepEqual(read.filter((path) => path.startsWith(`/${KTHREADD}/`)), [`/${KTHREADD}/stat`], "one read for the kernel thread");
+      assert.ok(read.includes("/41/status") && read.includes("/41/oom_score_adj"), read.join(", "));
+    } finally {
+      proc.cleanup();
+    }
+  });
+
   it("skips a process that exits between the listing and its reads", () => {
     const proc = buildProcTree();
     try {

@@ -136,8 +136,8 @@ export class LinuxHost implements Host {
     // Numeric entries are the processes (thread ids are hidden from readdir); "self", "meminfo", ... are not.
     const pids = entries.value.filter((name) => /^\d+$/.test(name)).map(Number).sort((a, b) => a - b);
     // As in listProcesses: a process that cannot be read (hidepid) cannot be scored, so it is left out.
-    const { samples } = readProcessSamples(pids, this.procRoot, this.fs);
-    return ok(samples.filter((sample) => !sample.isKernelThread));
+    const { samples } = readProcessSamples(pids, this.procRoot, this.fs, { skipKernelThreads: true });
+    return ok(samples);
   }
 
   resolveCgroup(path: string): Result<CgroupRef> {

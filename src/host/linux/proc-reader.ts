@@ -47,9 +47,21 @@ export function readProcessStartTime(pid: number, procRoot = DEFAULT_PROC_ROOT, 
  * could die and be reused between them; stat is read again at the end and its start time must
  * match, else the sample would mix two processes (and is reported as ESRCH: ours is gone).
  */
-export function readProcessSample(pid: number, procRoot = DEFAULT_PROC_ROOT, fs: LinuxFs = nodeLinuxFs): Result<ProcessSample> {
+/** The error code of a kernel thread left out without its other files being read. */
+export const KERNEL_THREAD = "KERNEL_THREAD";
+
+export interface SampleOptions {
+  /**
+   * Kernel threads (PF_KTHREAD in stat) come back as a KERNEL_THREAD error after the one stat
+   * read: on a whole-machine listing they are a third to a half of the pids, and never candidates.
+   */
+  skipKernelThreads?: boolean;
+}
+
+export function readProcessSample(pid: number, procRoot = DEFAULT_PROC_ROOT, fs: LinuxFs = nodeLinuxFs, options: SampleOptions = {}): Result<ProcessSample> {
   const stat = readProcFile(pid, PROC.stat, parseProcStat, procRoot, fs);
   if (!stat.ok) return stat;
+  if (options.skipKernelThreads === true && stat.value.isKernelThread) return fail(KERNEL_THREAD, `pid ${pid} is a kernel thread`);
   const status = readProcFile(pid, PROC.status, parseProcStatus, procRoot, fs);
   if (!status.ok) return status;
   const oomScoreAdj = readProcFile(pid, PROC.oomScoreAdj, parseOomScoreAdj, procRoot, fs);
@@ -87,13 +99,13 @@ export interface ProcessSamples {
 }
 
 /** Samples for many pids, in the order given; pids that vanished while reading are skipped silently. */
-export function readProcessSamples(pids: readonly number[], procRoot = DEFAULT_PROC_ROOT, fs: LinuxFs = nodeLinuxFs): ProcessSamples {
+export function readProcessSamples(pids: readonly number[], procRoot = DEFAULT_PROC_ROOT, fs: LinuxFs = nodeLinuxFs, options: SampleOptions = {}): ProcessSamples {
   const samples: ProcessSample[] = [];
   const unreadable: ProcessSamples["unreadable"] = [];
   for (const pid of pids) {
-    const sample = readProcessSample(pid, procRoot, fs);
+    const sample = readProcessSample(pid, procRoot, fs, options);
     if (sample.ok) samples.push(sample.value);
-    else if (sample.error.code !== "ESRCH") unreadable.push({ pid, error: sample.error });
+    else if (sample.error.code !== "ESRCH" && sample.error.code !== KERNEL_THREAD) unreadable.push({ pid, error: sample.error });
   }
   return { samples, unreadable };
 }
