@@ -38,11 +38,6 @@ export class GuardBand implements CgroupTakeover {
     private readonly key: LedgerKey,
   ) {}
 
-  /** Usage above this is an incident (null: no band). */
-  get incidentAboveBytes(): number | null {
-    return this.plan?.incidentAboveBytes ?? null;
-  }
-
   get highBytes(): number | null {
     return this.plan?.highBytes ?? null;
   }

@@ -427,7 +427,6 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
     const { host } = this.ctx;
     const processes = host.listProcesses(this.ref);
     if (!processes.ok) return processes;
-    this.rememberMembers(processes.value);
     return {
       ok: true,
       value: {
@@ -466,6 +465,8 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
 
   async afterDecision(_trigger: CgroupTrigger, observed: Observed, acted: Acted): Promise<void> {
     this.refreshMachineMemoryPages();
+    // v2 only (v1's kernel killer is off), and after the act, not on the way to the kill.
+    if (this.ref.version === 2) this.rememberMembers(observed.snapshot.processes);
     const record = acted.record;
     if (this.ref.version === 1 && (record.action === "dry-run" || record.outcome.result === "nothing-done")) {
       if (record.action === "none") this.ctx.log(`${this.ref.path}: OOM, but nothing can be killed (${record.excluded.length} excluded)`);

@@ -3,7 +3,7 @@
 // non-blocking, what was logged before it was opened is skipped, so only kills from then on count.
 // A regular file (fixture tests) is read the same way, line by line.
 
-import { closeSync, constants as fsConstants, openSync, readSync } from "node:fs";
+import { constants as fsConstants, openSync, readSync } from "node:fs";
 import { fail, ok, type Result } from "../../core/result.js";
 import type { KernelOomKill } from "../../engine/host.js";
 import { emptyKmsgState, inSubtree, kmsgMessage, readKmsgMessage } from "./parse-kmsg.js";
@@ -65,11 +65,6 @@ export class KernelLog {
     const after = this.cursors.get(cursor) ?? 0;
     this.cursors.set(cursor, this.seq);
     return ok(this.kills.filter((seen) => seen.seq > after && wanted(seen.kill)).map((seen) => seen.kill));
-  }
-
-  close(): void {
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
   }
 
   /** Reads every record there is now; keeps the kills only when asked to. */

@@ -29,10 +29,8 @@ start_in "$cg/work" sleep 600
 innocent=$!
 echo "$innocent" > innocent-pid
 
-write_config "$dir/config.yaml" "machineGuard: false" "journal: $dir/journal.jsonl" "stateDir: $dir/state"
-start_daemon daemon.log --config "$dir/config.yaml" --cgroup "$cg"
-daemon=$!
-await_managing daemon.log "$cg"
+manage "$dir" "$cg"
+daemon=$DAEMON
 
 start_in "$cg/work" python3 "$ALLOC" 60 40 "$PWD/alloc-ready" > /dev/null
 alloc=$!

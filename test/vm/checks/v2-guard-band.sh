@@ -15,10 +15,8 @@ start_in "$cg" sleep 600
 innocent=$!
 echo "$innocent" > innocent-pid
 
-write_config "$dir/config.yaml" "machineGuard: false" "journal: $dir/journal.jsonl" "stateDir: $dir/state"
-start_daemon daemon.log --config "$dir/config.yaml" --cgroup "$cg"
-daemon=$!
-await_managing daemon.log "$cg"
+manage "$dir" "$cg"
+daemon=$DAEMON
 memory_high "$cg" > high-managed
 
 start_in "$cg" tail /dev/zero

@@ -21,10 +21,8 @@ holder=$!
 echo "$holder" > holder-pid
 wait_until 60 test -e holder-ready
 
-write_config "$dir/config.yaml" "machineGuard: false" "journal: $dir/journal.jsonl" "stateDir: $dir/state"
-start_daemon daemon.log --config "$dir/config.yaml" --cgroup "$cg"
-daemon=$!
-await_managing daemon.log "$cg"
+manage "$dir" "$cg"
+daemon=$DAEMON
 cat "$cg/memory.current" > usage-before
 memory_high "$cg" > high-managed
 

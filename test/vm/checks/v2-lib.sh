@@ -150,6 +150,21 @@ start_daemon() {
   mark "daemon $! started ($_log)"
 }
 
+# manage DIR CGROUP...: one daemon (machine guard off, journal and state under DIR) managing the
+# cgroups, started and waited for until it manages each; its pid in $DAEMON.
+manage() {
+  _dir=$1
+  shift
+  write_config "$_dir/config.yaml" "machineGuard: false" "journal: $_dir/journal.jsonl" "stateDir: $_dir/state"
+  _args=""
+  for _cg in "$@"; do _args="$_args --cgroup $_cg"; done
+  # Cgroup paths here are ours and have no spaces: word splitting of _args is safe.
+  # shellcheck disable=SC2086
+  start_daemon daemon.log --config "$_dir/config.yaml" $_args
+  DAEMON=$!
+  for _cg in "$@"; do await_managing daemon.log "$_cg"; done
+}
+
 # restore STATE_DIR: `oomwarden restore`, its stdout to restore.out, stderr to restore.err; prints its status.
 restore() {
   _st=0

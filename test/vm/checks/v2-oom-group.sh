@@ -23,10 +23,8 @@ echo "$member" > member-pid
 echo "$nested" > nested-pid
 echo "$outsider" > outsider-pid
 
-write_config "$dir/config.yaml" "machineGuard: false" "journal: $dir/journal.jsonl" "stateDir: $dir/state"
-start_daemon daemon.log --config "$dir/config.yaml" --cgroup "$cg"
-daemon=$!
-await_managing daemon.log "$cg"
+manage "$dir" "$cg"
+daemon=$DAEMON
 
 start_in "$cg" tail /dev/zero
 hog=$!

@@ -11,11 +11,8 @@ for x in a b c; do
   echo $! > "innocent-$x-pid"
 done
 
-write_config "$dir/config.yaml" "machineGuard: false" "journal: $dir/journal.jsonl" "stateDir: $dir/state"
-start_daemon daemon.log --config "$dir/config.yaml" \
-  --cgroup "$CGROUP_ROOT/v2-three-a" --cgroup "$CGROUP_ROOT/v2-three-b" --cgroup "$CGROUP_ROOT/v2-three-c"
-daemon=$!
-for x in a b c; do await_managing daemon.log "$CGROUP_ROOT/v2-three-$x"; done
+manage "$dir" "$CGROUP_ROOT/v2-three-a" "$CGROUP_ROOT/v2-three-b" "$CGROUP_ROOT/v2-three-c"
+daemon=$DAEMON
 
 for x in a b c; do
   start_in "$CGROUP_ROOT/v2-three-$x" tail /dev/zero
