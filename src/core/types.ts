@@ -24,6 +24,42 @@ export interface ProcessSample {
    * flight: the kernel's OOM killer waits for such a task rather than choosing another, and so do we.
    */
   exiting: boolean;
+  /**
+   * Who the process is: what victim rules match on and what a kill unit (process group, cgroup) is
+   * made of. Absent where the host cannot tell (the simulator, an unreadable process): a rule that
+   * needs a field it lacks does not match, and the unit falls back to the process.
+   */
+  details?: ProcessDetails;
+}
+
+/**
+ * The slow-changing facts about a process. Read once per process (pid and start time) and kept by
+ * the host, so a decision under pressure reads none of them.
+ */
+export interface ProcessDetails {
+  /** Real uid (/proc/PID/status Uid, first field). */
+  uid: number;
+  /** Process group and session (/proc/PID/stat fields 5 and 6). */
+  pgid: number;
+  sid: number;
+  /** Arguments joined by single spaces (/proc/PID/cmdline), "" for none, cut at 4096 characters. */
+  cmdline: string;
+  /** Where /proc/PID/exe points; null where it cannot be read. */
+  exe: string | null;
+  /** Its cgroup as /proc/PID/cgroup names it ("/" rooted; v2, else the v1 memory controller's). */
+  cgroup: string;
+  /** What the OOM-handler xattrs on its cgroup, or the nearest ancestor that has one, ask for (null: none). */
+  cgroupPreference: CgroupPreference | null;
+}
+
+/** A preference set on a cgroup for oomd or systemd-oomd, which oomwarden honours too. */
+export interface CgroupPreference {
+  /** prefer: chosen first; avoid: chosen last; omit: never chosen. */
+  kind: "prefer" | "avoid" | "omit";
+  /** The xattr that said so, e.g. "user.oomd_avoid". */
+  xattr: string;
+  /** The cgroup it was set on (the process's own, or an ancestor). */
+  cgroup: string;
 }
 
 /** Counters from v2 memory.events (v1 fills oomKill from memory.oom_control and leaves the rest 0). */
