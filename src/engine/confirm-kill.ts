@@ -73,6 +73,10 @@ class KillConfirmation {
   private msToMemoryBack: number | null = null;
   private freedBytes: number | null = null;
   private observations = 0;
+  /** Observations in a row with the scope recovered while the victim, alive and not reaped, did not shrink. */
+  private resolvedWithoutVictim = 0;
+  /** The victim's RSS when it last shrank (at the kill to begin with). */
+  private lastVictimRssBytes: number;
   private tracker: TrackerState;
   private done = false;
   private timer: TimerHandle | null = null;
@@ -88,6 +92,7 @@ class KillConfirmation {
     private readonly resolve: (confirmation: Confirmation) => void,
   ) {
     this.fastDelaysMs = [...scope.options.fastConfirmDelaysMs];
+    this.lastVictimRssBytes = killed.candidate.rssBytes;
     this.tracker = startTracking(
       { pid: killed.handle.pid, startTimeTicks: killed.handle.startTimeTicks, rssBytes: killed.candidate.rssBytes },
       usageBeforeBytes,
@@ -202,9 +207,10 @@ class KillConfirmation {
     this.observations++;
     const { host, options } = this.scope;
     const victim = this.exited ? null : host.readProcess(this.killed.handle.pid);
+    const victimGone = this.exited || (victim !== null && !victim.ok);
     const step = observe(this.tracker, {
       atMs: host.now(),
-      victimExited: this.exited || (victim !== null && !victim.ok),
+      victimExited: victimGone,
       victimRssBytes: victim !== null && victim.ok ? victim.value.rssBytes : null,
       scopeUsageBytes: scopeNow.usageBytes,
       scopeUnderOom: scopeNow.outOfMemory,
@@ -215,10 +221,23 @@ class KillConfirmation {
       // Said in the journal when it first happens: nobody else dies while this one may still exit.
       this.scope.onFirstHeldBack?.({ msSinceKill: step.msSinceKill, observationsWithoutProgress: step.observationsWithoutProgress });
     }
-    if (step.verdict === "resolved" && !this.exited && !this.reapSettled) {
-      // The cgroup left OOM at the first uncharge, but the victim's memory is still going down:
-      // wait for its exit or the reap, so no later incident picks a second victim meanwhile.
-      this.timer = this.later(options.observeIntervalMs, this.observeTick);
+    if (step.verdict === "resolved" && !victimGone && !this.reaped && (this.mode.reap || !this.reapSettled)) {
+      // The scope left the OOM state, yet our victim has neither exited nor been reaped: either
+      // its memory is still going down (the cgroup leaves OOM at the first uncharge) or the
+      // memory came back from somewhere else (the kernel's kill, another exit). While it
+      // shrinks, or our reap still runs, its exit is waited for, so no later incident picks a
+      // second victim meanwhile; once it has stopped shrinking for the tracker's patience, the
+      // journal says the memory came back from elsewhere rather than credit this kill with it.
+      const rssBytes = victim !== null && victim.ok ? victim.value.rssBytes : null;
+      const shrank = rssBytes !== null && this.lastVictimRssBytes - rssBytes >= Math.max(1, options.minProgressBytes);
+      if (rssBytes !== null && (shrank || rssBytes > this.lastVictimRssBytes)) this.lastVictimRssBytes = rssBytes;
+      this.resolvedWithoutVictim = shrank || !this.reapSettled ? 0 : this.resolvedWithoutVictim + 1;
+      if (this.resolvedWithoutVictim < options.maxObservationsWithoutProgress) {
+        this.timer = this.later(options.observeIntervalMs, this.observeTick);
+        return;
+      }
+      this.freedBytes ??= this.usageBeforeBytes - scopeNow.usageBytes;
+      this.finish("recovered-elsewhere");
       return;
     }
     if (step.verdict === "resolved" || step.verdict === "exited-still-oom") {

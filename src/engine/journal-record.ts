@@ -30,6 +30,12 @@ export type ActionKind =
 export type OutcomeResult =
   /** The victim is gone or reaped and the cgroup left the OOM state. */
   | "recovered"
+  /**
+   * The scope left the OOM state while the victim had neither exited nor been reaped, and it was
+   * still alive after the tracker's patience: the memory came back from elsewhere (the kernel's
+   * kill, another process's exit). The victim stays excluded from later decisions.
+   */
+  | "recovered-elsewhere"
   /** The victim made no progress for the configured number of observations; the next victim follows. */
   | "escalated"
   /** The victim exited and its memory came back, but the cgroup is still out of memory: a fresh decision follows. */

@@ -146,6 +146,45 @@ describe("machine guard: a stalled victim (seed 000, machine-wide)", () => {
   });
 });
 
+describe("machine guard: memory back from elsewhere while the victim lives", () => {
+  it("is not journaled as this kill's recovery: recovered-elsewhere, victim not exited, and nobody else dies", async () => {
+    const { host, journal, engine } = setup();
+    addWorkload(host, { onKill: "stall", reapable: false });
+    makeAvailable(host, 32);
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(300);
+    assert.deepEqual(host.killed, [300]);
+    // Someone else gives memory back (the kernel killed another process, a job ended): the
+    // machine is fine, the victim is still there.
+    makeAvailable(host, 100);
+    await host.advance(10_000);
+    await engine.whenIdle();
+    assert.deepEqual(host.killed, [300], "nobody else");
+    const [record, ...rest] = decisions(journal);
+    assert.equal(rest.length, 0);
+    assert.ok(record);
+    assert.equal(record.outcome.result, "recovered-elsewhere");
+    assert.equal(record.outcome.victimExited, false);
+    assert.equal(record.outcome.msToMemoryBack, null);
+    engine.stop();
+  });
+
+  it("a victim that exits after the machine recovered is still this kill's recovery", async () => {
+    const { host, journal, engine } = setup();
+    addWorkload(host, { onKill: { exitAfterMs: 600 }, reapable: false });
+    makeAvailable(host, 32);
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(300);
+    makeAvailable(host, 100);
+    await host.advance(5000);
+    await engine.whenIdle();
+    const [record] = decisions(journal);
+    assert.equal(record?.outcome.result, "recovered");
+    assert.equal(record?.outcome.victimExited, true);
+    engine.stop();
+  });
+});
+
 describe("machine guard: who is never chosen", () => {
   it("oomwarden itself and oom_score_adj -1000 are skipped for the next process", async () => {
     const { host, journal, engine } = setup();
