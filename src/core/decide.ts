@@ -1,7 +1,8 @@
 // The policy seam: one snapshot in, one action out. Every scope (a v1 or v2 memory cgroup, its
 // soft limit, the whole machine) asks this one function what to do, so a rule about who dies is
-// written once. Ranking by the kernel's badness is today's policy; rules a user writes and
-// handlers a cgroup's owner registers answer here too, with the same actions.
+// written once. The policy: the victim rules and cgroup xattrs first (protect, prefer, avoid), then
+// the kernel's badness, projected over a horizon where growth is measured (src/core/rank.ts);
+// handlers a cgroup's owner registers will answer here too, with the same actions.
 
 import { OOM_SCORE_ADJ_MIN } from "./badness.js";
 import { rankCandidates, type InFlight, type RankedSnapshot, type RankOptions } from "./rank.js";
@@ -33,15 +34,17 @@ function actionFor(snapshot: Snapshot, ranking: RankedSnapshot): PolicyAction {
   const inFlight = ranking.inFlight[0];
   if (inFlight !== undefined) return { kind: "wait", inFlight };
   if (ranking.candidates.length === 0) return { kind: "none" };
-  if (groupKillAllowed(snapshot)) return { kind: "kill-group", candidates: ranking.candidates };
+  if (groupKillAllowed(snapshot, ranking)) return { kind: "kill-group", candidates: ranking.candidates };
   return { kind: "kill", candidates: ranking.candidates };
 }
 
 /**
- * memory.oom.group asks for the whole cgroup, unless a member is protected (oom_score_adj -1000, or
- * oomwarden itself): cgroup.kill would take it too, so then the members are killed one by one.
+ * memory.oom.group asks for the whole cgroup, unless a member is protected (oom_score_adj -1000,
+ * oomwarden itself, a protect rule or an omit xattr): cgroup.kill would take it too, so then the
+ * members are killed one by one.
  */
-function groupKillAllowed(snapshot: Snapshot): boolean {
+function groupKillAllowed(snapshot: Snapshot, ranking: RankedSnapshot): boolean {
   if (snapshot.cgroup.version !== 2 || !snapshot.cgroup.oomGroup) return false;
+  if (ranking.excluded.some((member) => member.rule !== undefined)) return false;
   return !snapshot.processes.some((member) => member.oomScoreAdj === OOM_SCORE_ADJ_MIN || member.pid === snapshot.selfPid);
 }

@@ -2,18 +2,26 @@
 // reason for it) or an Exclusion (with the reason it can never be chosen). Reads nothing but the
 // snapshot and the options.
 //
+// Victim rules (src/core/victim-rules.ts) come first: a process a protect rule (or systemd-oomd's
+// omit xattr) matches is an Exclusion naming the rule; prefer and avoid put a candidate in a class.
+//
 // Order (fixed, so ties always resolve the same way whatever order the processes were listed in):
-//   1. score (kernel badness in pages) descending,
-//   2. rssBytes descending (of two equal scores, the one that frees more memory at once),
-//   3. pid ascending (stable id),
-//   then startTimeTicks, comm and reason, which only matter for malformed input with duplicate pids.
+//   1. class: prefer, then no rule, then avoid,
+//   2. projected badness descending: score + growthPages (growth over the horizon; with no growth
+//      given, or none measured, the score alone),
+//   3. score (kernel badness in pages) descending,
+//   4. rssBytes descending (of two equal scores, the one that frees more memory at once),
+//   5. pid ascending (stable id),
+//   then startTimeTicks, comm, rule and reason, which only matter for malformed input with duplicate pids.
 //
 // Truncation: `candidates` is always the FULL order, because the engine must be able to fall
 // through to the next candidate when the first has vanished. `top` holds the first maxCandidates
 // for the journal; topCandidates() does the same for any Ranking.
 
-import { computeTotalPages, oomBadness } from "./badness.js";
-import type { Candidate, Exclusion, Ranking, Snapshot } from "./types.js";
+import { computeTotalPages, oomBadness, type KillableBadness } from "./badness.js";
+import { projectedGrowthPages, type GrowthProjection } from "./process-growth.js";
+import type { Candidate, Exclusion, ProcessSample, Ranking, Snapshot } from "./types.js";
+import { matchVictimRule, type RuleMatch, type VictimRule } from "./victim-rules.js";
 
 /** Identifies one process across pid reuse. */
 export interface ProcessIdentity {
@@ -35,6 +43,10 @@ export interface RankOptions {
    * process caught mid-exit); one that shows none is past exit_mm, freeing an unknown amount, and is.
    */
   minInFlightBytes?: number;
+  /** Victim rules, first match wins (compileVictimRules); the cgroup xattrs the host reports apply after them either way. */
+  rules?: readonly VictimRule[];
+  /** Growth-aware ranking: candidates are ranked on their badness projected over the horizon. Absent: the badness alone. */
+  growth?: GrowthProjection;
 }
 
 /** A process already on its way out that nobody in this engine killed: its memory is coming back. */
@@ -88,6 +100,7 @@ export function rankCandidates(snapshot: Snapshot, options: RankOptions): Ranked
   const alive = new Set((options.aliveVictims ?? []).map(identityKey));
   const killedElsewhere = new Set((options.killedElsewhere ?? []).map(identityKey));
   const minInFlightBytes = options.minInFlightBytes ?? 0;
+  const rules = options.rules ?? [];
   const candidates: Candidate[] = [];
   const excluded: Exclusion[] = [];
   const inFlight: InFlight[] = [];
@@ -105,20 +118,40 @@ export function rankCandidates(snapshot: Snapshot, options: RankOptions): Ranked
     } else if (badness.points === null) {
       excluded.push({ pid: proc.pid, comm: proc.comm, reason: badness.reason });
     } else {
-      candidates.push({
-        pid: proc.pid,
-        comm: proc.comm,
-        startTimeTicks: proc.startTimeTicks,
-        rssBytes: proc.rssBytes,
-        score: badness.points,
-        reason: badness.reason,
-      });
+      const match = matchVictimRule(proc, rules);
+      if (match?.action === "protect") excluded.push({ pid: proc.pid, comm: proc.comm, reason: `protected by ${match.source}`, rule: match.name });
+      else candidates.push(candidateOf(proc, badness, match, options.growth, snapshot.pageSizeBytes));
     }
   }
   candidates.sort(compareCandidates);
   excluded.sort(compareExclusions);
   inFlight.sort((a, b) => b.rssBytes - a.rssBytes || a.pid - b.pid || a.startTimeTicks - b.startTimeTicks);
   return { candidates, top: topCandidates({ candidates, excluded }, options.maxCandidates), excluded, totalPages, inFlight };
+}
+
+/** A killable process as a candidate: its badness, its growth over the horizon, and the rule that placed it. */
+function candidateOf(proc: ProcessSample, badness: KillableBadness, match: RuleMatch | null, growth: GrowthProjection | undefined, pageSizeBytes: number): Candidate {
+  const candidate: Candidate = { pid: proc.pid, comm: proc.comm, startTimeTicks: proc.startTimeTicks, rssBytes: proc.rssBytes, score: badness.points, reason: badness.reason };
+  if (growth !== undefined) {
+    const bytesPerSec = growth.rates.bytesPerSec(proc);
+    const growthPages = projectedGrowthPages(bytesPerSec, growth.horizonMs, pageSizeBytes);
+    if (growthPages > 0 && bytesPerSec !== null) {
+      candidate.growthPages = growthPages;
+      candidate.reason += `; growing ${(bytesPerSec / MIB).toFixed(1)} MiB/s, +${growthPages} pages projected over ${formatSeconds(growth.horizonMs)} s`;
+    }
+  }
+  if (match !== null && match.action !== "protect") {
+    candidate.rule = match.name;
+    candidate.ruleAction = match.action;
+    candidate.reason += `; ${match.source}: ${match.action}`;
+  }
+  return candidate;
+}
+
+const MIB = 1024 * 1024;
+
+function formatSeconds(ms: number): string {
+  return String(Math.round(ms / 100) / 10);
 }
 
 /** The best n candidates of a ranking (n below 0 or not a number gives none). */
@@ -130,13 +163,26 @@ export function topCandidates(ranking: Ranking, n: number): Candidate[] {
 /** Negative when a is the better victim. A total order: equal only for identical candidates. */
 export function compareCandidates(a: Candidate, b: Candidate): number {
   return (
+    classOf(a) - classOf(b) ||
+    projectedScore(b) - projectedScore(a) ||
     b.score - a.score ||
     b.rssBytes - a.rssBytes ||
     a.pid - b.pid ||
     a.startTimeTicks - b.startTimeTicks ||
     compareStrings(a.comm, b.comm) ||
+    compareStrings(a.rule ?? "", b.rule ?? "") ||
     compareStrings(a.reason, b.reason)
   );
+}
+
+/** prefer before every other, avoid after every other. */
+function classOf(candidate: Candidate): number {
+  return candidate.ruleAction === "prefer" ? 0 : candidate.ruleAction === "avoid" ? 2 : 1;
+}
+
+/** The badness a candidate is ranked on: its score with its growth over the horizon. */
+export function projectedScore(candidate: Candidate): number {
+  return candidate.score + (candidate.growthPages ?? 0);
 }
 
 function compareExclusions(a: Exclusion, b: Exclusion): number {

@@ -132,6 +132,14 @@ export interface Candidate {
   rssBytes: number;
   /** Kernel-compatible badness in pages (may be negative after oom_score_adj). */
   score: number;
+  /**
+   * Pages its growth adds over the projection horizon (growth rate x horizon), present when it
+   * grows: it is ranked on score + growthPages. Absent: not growing, or no growth was measured.
+   */
+  growthPages?: number;
+  /** The victim rule (or the cgroup xattr, e.g. "user.oomd_avoid") that matched it, with what it does. */
+  rule?: string;
+  ruleAction?: "prefer" | "avoid";
   reason: string;
 }
 
@@ -139,6 +147,8 @@ export interface Exclusion {
   pid: number;
   comm: string;
   reason: string;
+  /** The victim rule (or cgroup xattr) that protects it. */
+  rule?: string;
 }
 
 export interface Ranking {
