@@ -2,6 +2,7 @@
 
 import type { MachineGuardConfig } from "../core/machine-pressure.js";
 import { CROSS_KEY_DEFAULTS } from "../core/tunable-keys.js";
+import type { VictimRule } from "../core/victim-rules.js";
 
 export interface MachineGuardOptions extends MachineGuardConfig {
   /** Off: only the managed cgroups are watched. */
@@ -41,6 +42,8 @@ export interface EngineOptions {
   machineGuard: MachineGuardOptions;
   /** Soft-limit mode for the managed cgroups (so syscalls at the limit do not fail with ENOMEM). */
   softLimit: SoftLimitOptions;
+  /** Victim rules (the config file's `rules:`), first match wins; the cgroup xattrs the host reports apply after them. */
+  victimRules: readonly VictimRule[];
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
@@ -94,6 +97,8 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
     graceMs: 200,
     intervalMs: 100,
   },
+  // None: the kernel's badness decides (with the oomd xattrs a cgroup carries) until the operator writes rules.
+  victimRules: [],
 };
 
 /** What callers pass: any subset, the machine guard's settings too. */

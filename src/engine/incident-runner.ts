@@ -112,6 +112,8 @@ export class IncidentRunner<Trigger> {
       aliveVictims: this.victims.handles(),
       killedElsewhere: this.ctx.killed.identities(),
       minInFlightBytes: options.minProgressBytes,
+      rules: options.victimRules,
+      ...(observed.growth !== undefined ? { growth: observed.growth } : {}),
     });
     const base: DecisionBase = {
       type: "decision",

@@ -2,6 +2,7 @@
 // machine) tells the incident runner. The runner owns the path detect -> decide -> act -> confirm
 // -> escalate; a scope only says what it sees and how it falls back.
 
+import type { GrowthProjection } from "../core/process-growth.js";
 import type { Result } from "../core/result.js";
 import type { Snapshot } from "../core/types.js";
 import type { Acted } from "./act-on-decision.js";
@@ -16,6 +17,8 @@ export interface Observed {
   incident: DecisionRecord["incident"];
   /** RAM + swap in pages, for oom_score_adj where the scope's own limit does not bound it. */
   totalMemoryPages: number;
+  /** The processes' growth, where the scope follows it (ProcessGrowth): ranking then projects badness over its horizon. Absent: badness alone. */
+  growth?: GrowthProjection;
 }
 
 /**

@@ -13,6 +13,8 @@ export interface VictimRecord {
   comm: string;
   startTime: number;
   rssBytes: number;
+  /** The victim rule (or cgroup xattr) that placed it, as its candidate shows. */
+  rule?: string;
 }
 
 export type ActionKind =

@@ -210,7 +210,7 @@ export class ManagedCgroup implements IncidentScope<CgroupTrigger> {
     for (let i = 0; i < rounds; i++) {
       const cgroup = host.readCgroup(this.ref);
       const snap = cgroup.ok ? this.snapshot(cgroup.value) : null;
-      if (snap?.ok) decide(snap.value, { maxCandidates: options.journalCandidates, totalMemoryPages: this.machineMemoryPages });
+      if (snap?.ok) decide(snap.value, { maxCandidates: options.journalCandidates, totalMemoryPages: this.machineMemoryPages, rules: options.victimRules });
       const self = host.readProcess(host.selfPid());
       if (self.ok) {
         const handle = host.openVictim(self.value.pid, self.value.startTimeTicks);

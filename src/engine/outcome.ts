@@ -21,12 +21,14 @@ export function emptyOutcome(result: Outcome["result"]): Outcome {
 }
 
 export function victimRecord(candidate: Candidate): VictimRecord {
-  return {
+  const record: VictimRecord = {
     pid: candidate.pid,
     comm: candidate.comm,
     startTime: candidate.startTimeTicks,
     rssBytes: candidate.rssBytes,
   };
+  if (candidate.rule !== undefined) record.rule = candidate.rule;
+  return record;
 }
 
 const MIB = 1024 * 1024;
