@@ -3,11 +3,14 @@
 
 import { parseCgroupSpec } from "./cgroup-spec.js";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from "yaml";
-import { cutLine, quoted, SHOWN_TEXT_MAX_CHARS, suggest } from "../core/shown-text.js";
+import { cutLine, quoted, suggest } from "../core/shown-text.js";
 import { checkTunable, isTunableName, TUNABLE_NAMES, tunableKey, type TunableName } from "../core/tunable-keys.js";
+import type { VictimRule } from "../core/victim-rules.js";
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "../engine/engine-options.js";
 import { applyTunables } from "../engine/tunables.js";
 import { readRegularFile } from "./read-regular-file.js";
+import { parseRulesNode, RULES_HELP } from "./rules-config.js";
+import { shownNode as show } from "./shown-node.js";
 
 export interface DaemonConfig {
   cgroups: string[];
@@ -30,9 +33,18 @@ export type ConfigResult = { ok: true; config: DaemonConfig } | { ok: false; mes
 /** A config is a few KB; a limit keeps /dev/zero-like or huge files from exhausting memory. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 
-/** The daemon's own keys; what follows `key "name": ` in the message when the value is wrong. */
+/** Where a key's value is: its line, and the line of any node in it (for errors inside a list). */
+interface KeyPlace {
+  line: number;
+  lineOf: (offset: number | undefined) => number;
+}
+
+/**
+ * The daemon's own keys; what follows `key "name": ` in the message when the value is wrong. An
+ * error inside the value may name a key within it (`rules[2].comm`) and its own line.
+ */
 interface DaemonKey {
-  check: (node: Node | null) => { value: unknown } | { error: string };
+  check: (node: Node | null, place: KeyPlace) => { value: unknown } | { error: string; key?: string; line?: number };
   apply: (c: DaemonConfig, v: unknown) => void;
   help: string;
 }
@@ -47,6 +59,7 @@ const DAEMON_KEYS: ReadonlyMap<string, DaemonKey> = new Map<string, DaemonKey>([
   ["cgroups", { check: stringList, apply: (c, v) => (c.cgroups = v as string[]), help: "list of memory cgroup paths to manage; PATH=SIZE gives a v2 cgroup without memory.max the limit its guard band keeps it below" }],
   ["journal", { check: nonEmptyString, apply: (c, v) => (c.journal = v as string), help: "journal file path" }],
   ["stateDir", { check: nonEmptyString, apply: (c, v) => (c.stateDir = v as string), help: "directory for the journal and the takeover ledger" }],
+  ["rules", { check: (node, place) => parseRulesNode(node, place.lineOf, place.line), apply: (c, v) => (c.engine = { ...c.engine, victimRules: v as VictimRule[] }), help: RULES_HELP }],
 ]);
 
 const KNOWN_KEYS: string[] = [...DAEMON_KEYS.keys(), ...TUNABLE_NAMES];
@@ -67,20 +80,6 @@ function stringList(node: Node | null): { value: unknown } | { error: string } {
     out.push(v);
   }
   return { value: out };
-}
-
-/** A YAML value as a message shows it: escaped and cut, never the whole of a long value. */
-function show(node: Node | null | undefined): string {
-  if (node === null || node === undefined) return "nothing";
-  if (isScalar(node)) {
-    const v = node.value;
-    if (v === null) return "nothing";
-    // String(), not JSON: .nan and .inf would show as null.
-    return typeof v === "string" ? quoted(v) : cutLine(String(v), SHOWN_TEXT_MAX_CHARS);
-  }
-  if (isSeq(node)) return "a list";
-  if (isMap(node)) return "a mapping";
-  return "an unsupported value";
 }
 
 /** ` (did you mean "x"?)`, or where the keys are listed. */
@@ -121,8 +120,8 @@ export function parseConfig(text: string, source: string): ConfigResult {
     if (firstLine !== undefined) return fail(line, `key ${quoted(key)} is given twice (first on line ${firstLine})`);
     const daemonKey = DAEMON_KEYS.get(key);
     if (daemonKey !== undefined) {
-      const checked = daemonKey.check(pair.value);
-      if ("error" in checked) return fail(line, `key ${quoted(key)}: ${checked.error}`);
+      const checked = daemonKey.check(pair.value, { line, lineOf });
+      if ("error" in checked) return fail(checked.line ?? line, `key ${quoted(checked.key ?? key)}: ${checked.error}`);
       daemonKey.apply(config, checked.value);
     } else if (isTunableName(key)) {
       const value = isScalar(pair.value) ? pair.value.value : undefined;
@@ -141,7 +140,7 @@ export function parseConfig(text: string, source: string): ConfigResult {
     return fail(setLines.length > 0 ? Math.max(...setLines) : null, applied.message);
   }
   // applyTunables works on a copy: whoever changes this config cannot change the defaults.
-  return { ok: true, config: { ...config, engine: applied.options } };
+  return { ok: true, config: { ...config, engine: { ...applied.options, victimRules: config.engine.victimRules } } };
 }
 
 /** Reads and parses a config file: a regular file (or a link to one) of at most MAX_CONFIG_BYTES. */
