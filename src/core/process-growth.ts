@@ -13,7 +13,7 @@ export interface GrowthConfig {
   windowMs: number;
   /** Two samples closer than this say nothing about a rate: the rate is then not known. */
   minSpanMs: number;
-  /** Samples kept per process over the window (the newest always replaces a too-close one). */
+  /** Samples kept per process over the window, besides the newest (which replaces one too close to the sample before it). */
   maxSamplesPerProcess: number;
   /** Processes followed; beyond it the largest are kept (the small ones would never be chosen). */
   maxProcesses: number;

@@ -2,7 +2,10 @@
 // (`rules[N].field`) and the line it is on.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { CONFIG_KEYS_HELP, DEFAULT_CONFIG, parseConfig, type ConfigResult } from "../../src/daemon/config.js";
 import { MAX_RULES } from "../../src/daemon/rules-config.js";
@@ -74,6 +77,19 @@ describe("rules: a valid list", () => {
     for (const set of [rules, again]) {
       assert.deepEqual([renderer, sshd, flatpak].map((p) => matchVictimRule(p, set)?.name ?? null), ["renderers", "sshd", "rules[3]"]);
     }
+  });
+
+  it("the examples of docs/victim-rules.md and the README's config file are valid, with the names they show", () => {
+    // dist/test/daemon/x.test.js -> the repository's root
+    const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+    const yamlBlocks = (text: string) => text.split("```yaml").slice(1).map((block) => block.split("```")[0] ?? "");
+    const doc = yamlBlocks(readFileSync(join(root, "docs", "victim-rules.md"), "utf8"));
+    assert.deepEqual(doc.map((block) => rulesOf(block).map((r) => r.name)), [
+      ["compositor", "sshd", "chrome-renderers", "firefox-content", "ide"],
+      ["sshd", "operators", "batch", "database"],
+    ]);
+    const readme = readFileSync(join(root, "README.md"), "utf8").split("### Config file")[1] ?? "";
+    assert.deepEqual(rulesOf(yamlBlocks(readme)[0] ?? "").map((r) => [r.name, r.action]), [["sshd", "protect"], ["chrome-renderers", "prefer"]]);
   });
 
   it("an empty list is no rules; the help lists the key", () => {
