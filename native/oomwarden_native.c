@@ -18,6 +18,8 @@
  *
  * flock(2) is here because Node has no way to take an advisory lock: oomwarden uses it to be the
  * only daemon on a state directory and on a cgroup, and the kernel drops it when the holder dies.
+ * mlock2(2) keeps the daemon's own code resident (src/host/linux/resident-code.ts), and lgetxattr(2)
+ * reads the preferences oomd and systemd-oomd users set on cgroups (cgroup-preference.ts).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -37,6 +39,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +63,19 @@
 
 #ifndef MCL_ONFAULT
 #define MCL_ONFAULT 4 /* Linux 4.4; older libc headers lack it */
+#endif
+
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT 1 /* mlock2 flag, Linux 4.4 */
+#endif
+
+/* mlock2 is in glibc only since 2.27: call it by number (x86_64 325, aarch64 284). */
+#ifdef SYS_mlock2
+#define NR_MLOCK2 SYS_mlock2
+#elif defined(__x86_64__)
+#define NR_MLOCK2 325
+#elif defined(__aarch64__)
+#define NR_MLOCK2 284
 #endif
 
 /* ------------------------------------------------------------------------------------------ */
@@ -113,6 +129,8 @@ static const char *errno_name(int err) {
     case ENOSYS: return "ENOSYS";
     case EOPNOTSUPP: return "EOPNOTSUPP";
     case ECANCELED: return "ECANCELED";
+    case ENODATA: return "ENODATA";
+    case ERANGE: return "ERANGE";
     default: return "EUNKNOWN";
   }
 }
@@ -595,6 +613,94 @@ static napi_value js_mlockall(napi_env env, napi_callback_info info) {
   return result_ok(env, NULL);
 }
 
+/* Address and length arguments: user-space addresses (47 or 48 bits) are exact as doubles. */
+#define MAX_ADDRESS ((int64_t)1 << 53)
+
+/* mlockRange(addr, len, onFault): mlock2(addr, len, onFault ? MLOCK_ONFAULT : 0) on one range.
+ * Locks whole pages; without MLOCK_ONFAULT every page is faulted in now (RSS grows by len), with it
+ * the pages already resident are locked now and the others as they are first touched. Either way
+ * the whole len counts against RLIMIT_MEMLOCK (ENOMEM past it without CAP_IPC_LOCK; EPERM when the
+ * limit is 0). Used on file-backed mappings only: V8 frees anonymous pages with MADV_DONTNEED, which
+ * Linux refuses on locked ranges, and Node aborts on that. */
+static napi_value js_mlock_range(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  int64_t addr, len;
+  bool onfault = false;
+  if (!get_int(env, argv[0], 0, MAX_ADDRESS, &addr) || !get_int(env, argv[1], 1, MAX_ADDRESS, &len) || !get_bool(env, argv[2], &onfault))
+    return result_fail(env, "EINVAL", "mlockRange: arguments are an address, a positive length and a boolean");
+#ifdef NR_MLOCK2
+  long r;
+  int err;
+  do {
+    r = syscall(NR_MLOCK2, (void *)(uintptr_t)addr, (size_t)len, onfault ? MLOCK_ONFAULT : 0);
+    err = errno;
+  } while (r < 0 && err == EINTR);
+  /* mlock2 before Linux 4.4: plain mlock does the full lock (ONFAULT cannot be had there). */
+  if (r < 0 && err == ENOSYS && !onfault) {
+    do {
+      r = mlock((void *)(uintptr_t)addr, (size_t)len);
+      err = errno;
+    } while (r < 0 && err == EINTR);
+  }
+  if (r < 0) return result_errno(env, err, "mlock2(0x%llx, %lld, %s)", (unsigned long long)addr, (long long)len, onfault ? "MLOCK_ONFAULT" : "0");
+  return result_ok(env, NULL);
+#else
+  return result_fail(env, "ENOSYS", "mlock2: no syscall number for this architecture");
+#endif
+}
+
+/* munlockRange(addr, len): munlock(2), so a test (or a caller giving a lock up) leaves nothing locked. */
+static napi_value js_munlock_range(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int64_t addr, len;
+  if (!get_int(env, argv[0], 0, MAX_ADDRESS, &addr) || !get_int(env, argv[1], 1, MAX_ADDRESS, &len))
+    return result_fail(env, "EINVAL", "munlockRange: arguments are an address and a positive length");
+  int r, err;
+  do {
+    r = munlock((void *)(uintptr_t)addr, (size_t)len);
+    err = errno;
+  } while (r < 0 && err == EINTR);
+  if (r < 0) return result_errno(env, err, "munlock(0x%llx, %lld)", (unsigned long long)addr, (long long)len);
+  return result_ok(env, NULL);
+}
+
+/* lgetxattr(path, name) -> Result<string | null>: the value as UTF-8 text, null when the attribute
+ * is not set (ENODATA). ENOTSUP (the filesystem keeps no such namespace) stays an error, so the caller
+ * can tell "not set" from "cannot be set here". Symbolic links are not followed: a cgroup is a
+ * directory, and a link planted in its place must not redirect the read. A value above 4 KiB is
+ * ERANGE (the buffer is that big): the preferences are a few bytes. */
+#define XATTR_VALUE_MAX 4096
+static napi_value js_lgetxattr(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  char path[4096], name[256];
+  size_t path_len = 0, name_len = 0;
+  napi_valuetype t0, t1;
+  NAPI_CALL(env, napi_typeof(env, argv[0], &t0));
+  NAPI_CALL(env, napi_typeof(env, argv[1], &t1));
+  if (t0 != napi_string || t1 != napi_string) return result_fail(env, "EINVAL", "lgetxattr: arguments are a path and an attribute name");
+  NAPI_CALL(env, napi_get_value_string_utf8(env, argv[0], path, sizeof path, &path_len));
+  NAPI_CALL(env, napi_get_value_string_utf8(env, argv[1], name, sizeof name, &name_len));
+  if (path_len == 0 || path_len >= sizeof path - 1 || name_len == 0 || name_len >= sizeof name - 1)
+    return result_fail(env, "EINVAL", "lgetxattr: path or attribute name empty or too long");
+  if (strlen(path) != path_len || strlen(name) != name_len) return result_fail(env, "EINVAL", "lgetxattr: NUL inside the path or name");
+  char value[XATTR_VALUE_MAX];
+  ssize_t n;
+  int err;
+  do {
+    n = lgetxattr(path, name, value, sizeof value);
+    err = errno;
+  } while (n < 0 && err == EINTR);
+  if (n < 0 && err == ENODATA) {
+    napi_value null_value;
+    NAPI_CALL(env, napi_get_null(env, &null_value));
+    return result_ok(env, null_value);
+  }
+  if (n < 0) return result_errno(env, err, "lgetxattr(%s, %s)", path, name);
+  napi_value text;
+  NAPI_CALL(env, napi_create_string_utf8(env, value, (size_t)n, &text));
+  return result_ok(env, text);
+}
+
 /* munlockall(): undo mlockall. Node needs it before a natural exit: V8 frees its pages with
  * madvise(MADV_DONTNEED), which Linux refuses (EINVAL) on locked mappings, and V8 aborts on that. */
 static napi_value js_munlockall(napi_env env, napi_callback_info info) {
@@ -639,6 +745,9 @@ NAPI_MODULE_INIT() {
       {"processMrelease", NULL, js_process_mrelease, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mlockall", NULL, js_mlockall, NULL, NULL, NULL, napi_enumerable, NULL},
       {"munlockall", NULL, js_munlockall, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mlockRange", NULL, js_mlock_range, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"munlockRange", NULL, js_munlock_range, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lgetxattr", NULL, js_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sysconfPageSize", NULL, js_sysconf_page_size, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sysconfClockTicks", NULL, js_sysconf_clock_ticks, NULL, NULL, NULL, napi_enumerable, NULL},
       {"closeFd", NULL, js_close_fd, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -109,6 +109,19 @@ export interface Host {
   readMachinePressure(): Result<MachinePressure>;
   /** Every user-space process of the machine (kernel threads left out); pids that vanish while reading are skipped. */
   listAllProcesses(): Result<ProcessSample[]>;
+  /**
+   * The machine's memory pressure as the kernel reports it (Linux: a PSI trigger on
+   * /proc/pressure/memory): onPressure runs each time stalls reach trigger.stallUs within a window.
+   * The window may be widened to what this process may use (PressureWatch.note says so).
+   */
+  watchMachinePressure(trigger: PressureTrigger, onPressure: () => void): Result<PressureWatch>;
+  /** The memory cgroups right below the cgroup v2 root (none without v2 memory), whose memory.events watchOom can watch. */
+  listTopLevelCgroups(): Result<CgroupRef[]>;
+  /**
+   * This process's major page faults so far (pages read back from disk), cheap to ask: the
+   * difference across a decision says whether the daemon's own code was paged out while it decided.
+   */
+  selfMajorFaults(): number;
 
   /** Checks that path exists, lies inside a cgroup mount and is a memory cgroup; errors name the path. */
   resolveCgroup(path: string): Result<CgroupRef>;

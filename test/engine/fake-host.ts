@@ -179,6 +179,18 @@ export class FakeHost implements Host {
   listAllProcesses(): Result<ProcessSample[]> {
     return this.listProcesses();
   }
+  /** The machine's PSI trigger: refused unless a test sets one up (the machine guard samples instead). */
+  watchMachinePressure(_trigger: PressureTrigger, _onPressure: () => void): Result<PressureWatch> {
+    return fail("ENOTSUP", "the fake host has no machine pressure trigger");
+  }
+  listTopLevelCgroups(): Result<CgroupRef[]> {
+    return ok([]);
+  }
+  /** Major faults of the daemon: tests add to it to stand for code read back from disk. */
+  majorFaults = 0;
+  selfMajorFaults(): number {
+    return this.majorFaults;
+  }
   setMemoryLimit(_ref: CgroupRef, limitBytes: number | null): Result<void> {
     if (this.removed) return fail("ENOENT", `cannot write ${this.ref.path}/memory.limit_in_bytes: no such file or directory`);
     if (limitBytes !== null && limitBytes < this.usageBytes()) return fail("EBUSY", `limit ${limitBytes} below usage`);

@@ -108,6 +108,19 @@ describe("readMachinePressure on a fake /proc", () => {
     assert.equal(sample.minWatermarkBytes, EXPECTED.minWatermarkBytes);
   });
 
+  it("swap added after start (a zram device) is in the next sample: meminfo is read at each one", () => {
+    writeProc({ meminfo: MEMINFO.replace("SwapTotal:        500000 kB", "SwapTotal:              0 kB").replace("SwapFree:         400000 kB", "SwapFree:               0 kB") });
+    const before = value(readMachinePressure(proc.root, nodeLinuxFs, PAGE_BYTES));
+    assert.deepEqual([before.swapTotalBytes, before.swapFreeBytes], [0, 0]);
+    // zramctl --size 2G && mkswap && swapon: SwapTotal and SwapFree grow by the device's size.
+    writeProc({ meminfo: MEMINFO.replace("SwapTotal:        500000 kB", "SwapTotal:        2097152 kB").replace("SwapFree:         400000 kB", "SwapFree:         2097000 kB") });
+    const after = value(readMachinePressure(proc.root, nodeLinuxFs, PAGE_BYTES));
+    assert.deepEqual([after.swapTotalBytes, after.swapFreeBytes], [2097152 * KIB, 2097000 * KIB]);
+    // And swapoff takes it away again.
+    writeProc();
+    assert.equal(value(readMachinePressure(proc.root, nodeLinuxFs, PAGE_BYTES)).swapTotalBytes, 500000 * KIB);
+  });
+
   it("a missing zoneinfo is a failure naming it", () => {
     writeProc({ zoneinfo: null });
     const error = errorOf(readMachinePressure(proc.root, nodeLinuxFs, PAGE_BYTES));

@@ -30,6 +30,9 @@ import { lockExclusiveWithin } from "./exclusive-lock.js";
 import { KernelLog } from "./kernel-log.js";
 import { isVanishedCode, nodeLinuxFs, type LinuxFs } from "./linux-fs.js";
 import { readMachinePressure } from "./machine-pressure-reader.js";
+import { figuresWithStandIn, findMemoryStandIn, type MemoryStandIn } from "./container-memory.js";
+import { lockResidentCode, type ResidentCodeMode } from "./resident-code.js";
+import { listTopLevelCgroups } from "./top-level-cgroups.js";
 import { watchPressureFile } from "./pressure-trigger.js";
 import * as native from "./native.js";
 import { parseOomControl } from "./parse-cgroup.js";
@@ -57,6 +60,11 @@ export interface LinuxHostOptions {
   mounts?: CgroupMounts;
   /** The kernel log the kernel's OOM kills are read from (default /dev/kmsg; fixture tests pass a file). */
   kernelLogPath?: string;
+}
+
+export interface ProtectSelfOptions {
+  /** How the daemon's own code is kept in memory (resident-code.ts); "off" leaves it pageable. Default "on-fault". */
+  residentCode?: ResidentCodeMode | "off";
 }
 
 /** A pidfd plus the bookkeeping that keeps it open while process_mrelease still uses it. */
@@ -93,6 +101,9 @@ export class LinuxHost implements Host {
   /** Read at the first need, once: it cannot change while this process lives. */
   private bootId: Result<string> | undefined;
   private readonly kernelLog: KernelLog;
+  /** Inside a container: the cgroup whose limit stands in for /proc/meminfo (container-memory.ts). */
+  private readonly memoryStandIn: MemoryStandIn | null;
+  private readonly memoryStandInNote: string | null;
 
   constructor(options: LinuxHostOptions = {}) {
     this.procRoot = options.procRoot ?? DEFAULT_PROC_ROOT;
@@ -107,6 +118,10 @@ export class LinuxHost implements Host {
     }
     this.pageSize = native.nativeStatus().ok ? native.sysconfPageSize() : FALLBACK_PAGE_SIZE_BYTES;
     this.kernelLog = new KernelLog(options.kernelLogPath);
+    const memTotal = readMachineMemory(this.procRoot, this.fs);
+    const choice = memTotal.ok ? findMemoryStandIn(this.procRoot, this.fs, this.mounts, memTotal.value.totalBytes) : { standIn: null, note: null };
+    this.memoryStandIn = choice.standIn;
+    this.memoryStandInNote = choice.note;
   }
 
   now(): number {
@@ -125,10 +140,21 @@ export class LinuxHost implements Host {
     return this.pageSize;
   }
   readMachineMemory(): Result<MachineMemory> {
-    return readMachineMemory(this.procRoot, this.fs);
+    const machine = readMachineMemory(this.procRoot, this.fs);
+    return machine.ok ? figuresWithStandIn(machine.value, this.memoryStandIn, this.fs) : machine;
   }
   readMachinePressure(): Result<MachinePressure> {
-    return readMachinePressure(this.procRoot, this.fs, this.pageSize);
+    return readMachinePressure(this.procRoot, this.fs, this.pageSize, this.memoryStandIn);
+  }
+  /** getrusage's ru_majflt: a system call, no file read. */
+  selfMajorFaults(): number {
+    return process.resourceUsage().majorPageFault;
+  }
+  watchMachinePressure(trigger: PressureTrigger, onPressure: () => void): Result<PressureWatch> {
+    return watchPressureFile(join(this.procRoot, PROC.pressureMemory), trigger, onPressure);
+  }
+  listTopLevelCgroups(): Result<CgroupRef[]> {
+    return listTopLevelCgroups(this.mounts, this.fs);
   }
   listAllProcesses(): Result<ProcessSample[]> {
     const entries = this.fs.listEntries(this.procRoot);
@@ -443,6 +469,7 @@ export class LinuxHost implements Host {
       notes.push(`cgroup v2 at ${this.mounts.v2}${hasMemory ? " with the memory controller" : " without the memory controller (memory is not bound to v2 here)"}`);
     }
     if (this.mounts.v1Memory === null && this.mounts.v2 === null) notes.push("no memory cgroup hierarchy is mounted: nothing can be managed");
+    if (this.memoryStandInNote !== null) notes.push(this.memoryStandInNote);
     return { root, canManage: root && nativeOk.ok && (this.mounts.v1Memory !== null || this.mounts.v2 !== null), notes };
   }
 
@@ -489,11 +516,13 @@ export class LinuxHost implements Host {
   /**
    * The daemon's own protection (it must stay able to act when a victim is stuck): ask the kernel killer to spare it. Returns what worked and what did not.
    */
-  protectSelf(): string[] {
+  protectSelf(options: ProtectSelfOptions = {}): string[] {
     const notes: string[] = [];
     // Not mlockall: with locked pages V8's madvise(MADV_DONTNEED) fails and Node 20 aborts (measured
-    // here, exit 133), at exit always and sometimes while running. The daemon's footprint stays small instead.
-    notes.push("memory not locked: Node 20 aborts when V8 cannot release locked pages, so mlockall stays off");
+    // here, exit 133), at exit always and sometimes while running. Only the file-backed code is
+    // locked, which V8 never releases (resident-code.ts).
+    const residentCode = options.residentCode ?? "on-fault";
+    notes.push(residentCode === "off" ? "code not locked in memory (asked so)" : lockResidentCode({ procRoot: this.procRoot, fs: this.fs, mode: residentCode }).note);
     try {
       // Ahead of the allocating workload when an OOM wakes us; the work is a millisecond, so this costs nobody.
       setPriority(DAEMON_NICENESS);

@@ -1,9 +1,13 @@
 // The machine guard's sample (MachinePressure) from four procfs files: meminfo, zoneinfo, vmstat
 // and pressure/memory. Reads go through a LinuxFs so fixture trees stand in for /proc; parsing is
-// left to the pure parsers beside this file.
+// left to the pure parsers beside this file. Every file is read afresh at each sample: swap added
+// after start (a zram device, a swap file) is in the next sample's SwapTotal and SwapFree.
+// Inside a container, the cgroup standing in for the machine (container-memory.ts) replaces
+// meminfo's total, available and swap.
 
 import { fail, ok, type Result } from "../../core/result.js";
 import type { MachinePressure } from "../../core/types.js";
+import { figuresWithStandIn, type MemoryStandIn } from "./container-memory.js";
 import { PROC } from "./control-files.js";
 import type { LinuxFs } from "./linux-fs.js";
 import { parseMeminfo } from "./parse-proc.js";
@@ -21,9 +25,11 @@ function readParsed<T>(procRoot: string, file: string, parse: (text: string) => 
   return parsed;
 }
 
-export function readMachinePressure(procRoot: string, fs: LinuxFs, pageSizeBytes: number): Result<MachinePressure> {
+export function readMachinePressure(procRoot: string, fs: LinuxFs, pageSizeBytes: number, standIn: MemoryStandIn | null = null): Result<MachinePressure> {
   const meminfo = readParsed(procRoot, PROC.meminfo, parseMeminfo, fs);
   if (!meminfo.ok) return meminfo;
+  const figures = figuresWithStandIn(meminfo.value, standIn, fs);
+  if (!figures.ok) return figures;
   const zoneinfo = readParsed(procRoot, PROC.zoneinfo, parseZoneinfo, fs);
   if (!zoneinfo.ok) return zoneinfo;
   const vmstat = readParsed(procRoot, PROC.vmstat, parseVmstat, fs);
@@ -34,13 +40,13 @@ export function readMachinePressure(procRoot: string, fs: LinuxFs, pageSizeBytes
 
   const watermarks = sumWatermarks(zoneinfo.value);
   return ok({
-    totalBytes: meminfo.value.totalBytes,
-    availableBytes: meminfo.value.availableBytes,
+    totalBytes: figures.value.totalBytes,
+    availableBytes: figures.value.availableBytes,
     freeBytes: meminfo.value.freeBytes,
     minWatermarkBytes: watermarks.minPages * pageSizeBytes,
     lowWatermarkBytes: watermarks.lowPages * pageSizeBytes,
-    swapTotalBytes: meminfo.value.swapTotalBytes,
-    swapFreeBytes: meminfo.value.swapFreeBytes,
+    swapTotalBytes: figures.value.swapTotalBytes,
+    swapFreeBytes: figures.value.swapFreeBytes,
     reclaimedPagesTotal: reclaimedPagesTotal(vmstat.value),
     allocStallsTotal: allocStallsTotal(vmstat.value),
     psiSomeTotalUs: pressure.ok ? pressure.value.some.totalUs : null,

@@ -1,5 +1,6 @@
 // Typed access to the oomwarden_native addon (native/oomwarden_native.c): eventfd, fd readiness
-// on the main libuv loop, pidfd, process_mrelease, mlockall, sysconf, flock.
+// on the main libuv loop, pidfd, process_mrelease, mlockall, mlock2 of one range, sysconf, flock,
+// lgetxattr.
 //
 // Errors come back as Result values, never exceptions; errno is captured and EINTR retried in C.
 // The addon is loaded lazily on first use, so importing this module never throws: if the build is
@@ -49,6 +50,9 @@ interface NativeBinding {
   processMrelease(pidfd: number): Promise<Result<{ durationMs: number }>>;
   mlockall(current: boolean, future: boolean, onFault: boolean): Result<void>;
   munlockall(): Result<void>;
+  mlockRange(address: number, lengthBytes: number, onFault: boolean): Result<void>;
+  munlockRange(address: number, lengthBytes: number): Result<void>;
+  lgetxattr(path: string, name: string): Result<string | null>;
   sysconfPageSize(): number;
   sysconfClockTicks(): number;
   closeFd(fd: number): void;
@@ -193,6 +197,34 @@ export function mlockall(flags: MlockallFlags): Result<void> {
 export function munlockall(): Result<void> {
   const b = load();
   return b ? b.munlockall() : unavailable();
+}
+
+/**
+ * mlock2(address, lengthBytes, onFault ? MLOCK_ONFAULT : 0) on one range (plain mlock where the
+ * kernel predates mlock2). onFault locks the pages resident now, and the rest as they are first
+ * touched; without it every page of the range is read in at once. The whole length counts against
+ * RLIMIT_MEMLOCK either way: ENOMEM past it, EPERM when it is 0 (CAP_IPC_LOCK lifts both). Only for
+ * file-backed mappings: see the caution at mlockall for what locked anonymous memory does to V8.
+ */
+export function mlockRange(address: number, lengthBytes: number, options: { onFault: boolean }): Result<void> {
+  const b = load();
+  return b ? b.mlockRange(address, lengthBytes, options.onFault) : unavailable();
+}
+
+/** munlock(address, lengthBytes). */
+export function munlockRange(address: number, lengthBytes: number): Result<void> {
+  const b = load();
+  return b ? b.munlockRange(address, lengthBytes) : unavailable();
+}
+
+/**
+ * lgetxattr(path, name): the value as text, null when it is not set (ENODATA). Other failures keep
+ * their code: ENOTSUP (no such namespace on this filesystem), ENOENT, EACCES, ERANGE (over 4 KiB).
+ * A symbolic link at path is read itself, not followed.
+ */
+export function lgetxattr(path: string, name: string): Result<string | null> {
+  const b = load();
+  return b ? b.lgetxattr(path, name) : unavailable();
 }
 
 function required(): NativeBinding {

@@ -1,7 +1,8 @@
-// A PSI trigger on a cgroup's memory.pressure: the kernel wakes us (POLLPRI) when tasks of the
-// cgroup stalled on memory for stallUs within a window, instead of our sampling it. Writers without
-// CAP_SYS_RESOURCE may only ask for windows that are whole multiples of 2 s (kernel/sched/psi.c):
-// the window is then widened to the next one, the stall scaled with it, and the caller told so.
+// A PSI trigger on a cgroup's memory.pressure, or on the machine's /proc/pressure/memory: the
+// kernel wakes us (POLLPRI) when tasks stalled on memory for stallUs within a window, instead of our
+// sampling it. Writers without CAP_SYS_RESOURCE may only ask for windows that are whole multiples of
+// 2 s (kernel/sched/psi.c): the window is then widened to the next one, the stall scaled with it,
+// and the caller told so.
 
 import { closeSync, constants as fsConstants, openSync, writeSync } from "node:fs";
 import { fail, ok, type Result } from "../../core/result.js";
@@ -54,7 +55,9 @@ function openTrigger(path: string, trigger: PressureTrigger): Result<number> {
     return fail((error as NodeJS.ErrnoException).code ?? "EIO", `cannot open ${path}: ${(error as Error).message}`);
   }
   try {
-    writeSync(fd, triggerLine(trigger));
+    // With its NUL: /proc/pressure/* puts a NUL in place of the last byte written (psi_write), which
+    // would cut the window's last digit ("2000000" read as 200000, EINVAL); cgroupfs takes it too.
+    writeSync(fd, `${triggerLine(trigger)}\0`);
   } catch (error) {
     closeSync(fd);
     return fail((error as NodeJS.ErrnoException).code ?? "EIO", `cannot set a pressure trigger on ${path} (${triggerLine(trigger)}): ${(error as Error).message}`);

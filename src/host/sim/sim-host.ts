@@ -11,6 +11,7 @@ import type {
   KernelOomKill,
   MachineMemory,
   OomTakeover,
+  PressureTrigger,
   PressureWatch,
   StallEvidence,
   TimerHandle,
@@ -19,6 +20,7 @@ import type {
   VictimHandle,
 } from "../../engine/host.js";
 import type { SimCgroupInfo, SimProcessInfo, UserspaceApi } from "../../sim/userspace-api.js";
+import { watchSimPressure } from "./sim-pressure-trigger.js";
 
 /** The agent is not a simulated task: no pid of the simulation can be its own. */
 const AGENT_PID = -1;
@@ -79,6 +81,28 @@ export class SimHost implements Host {
       if (info !== null) samples.push(this.toProcess(info));
     }
     return ok(samples);
+  }
+  /** The simulator models the machine's PSI totals: a trigger over them (sim-pressure-trigger.ts). */
+  watchMachinePressure(trigger: PressureTrigger, onPressure: () => void): Result<PressureWatch> {
+    return ok(watchSimPressure(this.api, trigger, onPressure));
+  }
+  /**
+   * The v2 cgroups right below the root that hold a live process: the simulated kernel lists no
+   * cgroups, only processes and their cgroups, so an empty top-level cgroup is not seen.
+   */
+  listTopLevelCgroups(): Result<CgroupRef[]> {
+    const tops = new Set<string>();
+    for (const pid of this.api.allPids()) {
+      const top = this.api.process(pid)?.cgroup.split("/")[1];
+      if (top !== undefined && top !== "") tops.add(`/${top}`);
+    }
+    const refs: CgroupRef[] = [];
+    for (const path of [...tops].sort()) if (this.api.cgroup(path)?.version === 2) refs.push({ path, version: 2 });
+    return ok(refs);
+  }
+  /** The agent runs outside the simulated memory: it never faults. */
+  selfMajorFaults(): number {
+    return 0;
   }
   watchPressure(ref: CgroupRef): Result<PressureWatch> {
     return fail("ENOTSUP", `${ref.path}: the simulator has no pressure triggers`);
