@@ -1,13 +1,16 @@
 // The container's cgroup in place of /proc/meminfo: which cgroup stands in (a container with and
 // without a cgroup namespace, v1 and v2, a host whose daemon runs in a limited service), the
-// formula, and readMachinePressure and LinuxHost over fixture trees. Every number is known.
+// formula, and readMachinePressure and LinuxHost over fixture trees, where every number is known;
+// then a container made on this kernel with unshare(1).
 
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, describe, it } from "node:test";
-import type { CgroupMount, CgroupMounts } from "../../src/host/linux/cgroup-mounts.js";
+import { fileURLToPath } from "node:url";
+import { readCgroupMounts, type CgroupMount, type CgroupMounts } from "../../src/host/linux/cgroup-mounts.js";
 import { commonCgroupAncestor, findMemoryStandIn, standInFigures } from "../../src/host/linux/container-memory.js";
 import { LinuxHost } from "../../src/host/linux/linux-host.js";
 import { nodeLinuxFs } from "../../src/host/linux/linux-fs.js";
@@ -240,5 +243,43 @@ describe("LinuxHost in a container (fixture tree)", () => {
     assert.equal(memory.availableBytes, (1024 - 600 + 100) * MIB);
     assert.equal(pressure.totalBytes, memory.totalBytes);
     assert.equal(pressure.availableBytes, memory.availableBytes);
+  });
+});
+
+// A container made here on the real kernel: a 256 MiB v1 memory cgroup made for the test, and in it
+// a process in new pid, mount and cgroup namespaces with the v1 memory hierarchy mounted afresh (as
+// a container runtime does), which builds a LinuxHost and prints what it reports.
+const unshare = ["/usr/bin/unshare", "/bin/unshare"].find((path) => existsSync(path));
+const v1Memory = readCgroupMounts();
+const containerSkip =
+  process.getuid?.() !== 0 ? "needs root" : unshare === undefined ? "needs unshare(1)" : !v1Memory.ok || v1Memory.value.v1Memory === null ? "needs the cgroup v1 memory controller" : false;
+
+describe("LinuxHost in a container made on this kernel (cgroup v1)", { skip: containerSkip }, () => {
+  it("the container's 256 MiB limit stands in for the machine's memory", () => {
+    const cgroup = join((v1Memory.ok && v1Memory.value.v1Memory) || "/nonexistent", `oomwarden-container-${process.pid}`);
+    const hostJs = fileURLToPath(new URL("../../src/host/linux/linux-host.js", import.meta.url));
+    const probe = `const { LinuxHost } = await import(${JSON.stringify(hostJs)});
+const host = new LinuxHost();
+const pressure = host.readMachinePressure();
+console.log(JSON.stringify({ notes: host.capabilities().notes, totalBytes: pressure.ok ? pressure.value.totalBytes : null, availableBytes: pressure.ok ? pressure.value.availableBytes : null }));`;
+    const inside = [
+      "umount -R /sys/fs/cgroup",
+      "mount -t tmpfs oomwarden-test /sys/fs/cgroup",
+      "mkdir /sys/fs/cgroup/memory",
+      "mount -t cgroup -o memory cgroup /sys/fs/cgroup/memory",
+      `exec ${JSON.stringify(process.execPath)} --input-type=module -e "$0"`,
+    ].join(" && ");
+    mkdirSync(cgroup);
+    try {
+      writeFileSync(join(cgroup, "memory.limit_in_bytes"), String(256 * MIB));
+      // The shell joins the cgroup first, so the namespaces' PID 1 and everything below it are in it.
+      const out = execFileSync("/bin/sh", ["-c", `echo $$ > ${JSON.stringify(join(cgroup, "cgroup.procs"))} && exec ${unshare} --pid --fork --mount --cgroup --mount-proc /bin/sh -c '${inside}' "$0"`, probe], { encoding: "utf8" });
+      const seen = JSON.parse(out) as { notes: string[]; totalBytes: number; availableBytes: number };
+      assert.equal(seen.totalBytes, 256 * MIB);
+      assert.ok(seen.availableBytes > 0 && seen.availableBytes <= 256 * MIB, `available ${seen.availableBytes}`);
+      assert.ok(seen.notes.some((note) => note.startsWith("memory limit of cgroup /sys/fs/cgroup/memory (256 MiB, below MemTotal")), seen.notes.join("\n"));
+    } finally {
+      rmdirSync(cgroup);
+    }
   });
 });
