@@ -95,6 +95,17 @@ export interface TimerHandle {
   readonly id: unknown;
 }
 
+/** What a process listing may spend beyond its samples. */
+export interface ListingOptions {
+  /**
+   * Memory is plentiful: the slow-changing details the host keeps for each process (cmdline, exe,
+   * cgroup and its preference) are read again where they are older than the host's recheck age
+   * (Linux: 10 s), catching a process moved to another cgroup or renamed after it was first seen.
+   * Leave it unset under pressure: a listing then reads them only for processes it has not seen.
+   */
+  refreshStaleDetails?: boolean;
+}
+
 export interface Host {
   /** Monotonic milliseconds (fractional). */
   now(): number;
@@ -107,8 +118,11 @@ export interface Host {
 
   /** The machine guard's sample: watermarks, free and available memory, reclaim counters, PSI. */
   readMachinePressure(): Result<MachinePressure>;
-  /** Every user-space process of the machine (kernel threads left out); pids that vanish while reading are skipped. */
-  listAllProcesses(): Result<ProcessSample[]>;
+  /**
+   * Every user-space process of the machine (kernel threads left out), each with its details where
+   * the host can tell them; pids that vanish while reading are skipped.
+   */
+  listAllProcesses(options?: ListingOptions): Result<ProcessSample[]>;
   /**
    * The machine's memory pressure as the kernel reports it (Linux: a PSI trigger on
    * /proc/pressure/memory): onPressure runs each time stalls reach trigger.stallUs within a window.
@@ -135,8 +149,8 @@ export interface Host {
   /** The cgroup now at ref.path; ENOENT once it is removed. */
   identifyCgroup(ref: CgroupRef): Result<CgroupIdentity>;
   readCgroup(ref: CgroupRef): Result<CgroupSample>;
-  /** Processes in the cgroup and its descendants; pids that vanish while reading are skipped. */
-  listProcesses(ref: CgroupRef): Result<ProcessSample[]>;
+  /** Processes in the cgroup and its descendants, with their details as listAllProcesses; pids that vanish while reading are skipped. */
+  listProcesses(ref: CgroupRef, options?: ListingOptions): Result<ProcessSample[]>;
   readProcess(pid: number): Result<ProcessSample>;
   readStallEvidence(pid: number): Result<StallEvidence>;
 

@@ -10,6 +10,7 @@ import { nodeLinuxFs, type LinuxFs } from "../../src/host/linux/linux-fs.js";
 import { LinuxHost } from "../../src/host/linux/linux-host.js";
 import { captured } from "../fixtures/captured.js";
 import { buildProcTree, statLine, statusText } from "../fixtures/proc-tree.js";
+import { procLikeFs } from "../support/proc-like-fs.js";
 import { errorOf, value } from "../support/result-assert.js";
 
 /** Passed so the host does not read mountinfo from the fake /proc. */
@@ -40,25 +41,23 @@ describe("listAllProcesses on a fake /proc", () => {
     }
   });
 
-  it("leaves a kernel thread out after its stat alone: its other files are never read", () => {
+  it("leaves a kernel thread out after its stat, its status never read; a later listing reads its oom_score_adj alone", () => {
     const proc = buildProcTree();
     try {
       proc.addProcess(KTHREADD, { stat: captured("proc-kthreadd-stat.txt"), status: captured("proc-kthreadd-status.txt") });
       proc.addProcess(41, { stat: statLine(41, "user41", { startTimeTicks: 410 }), status: statusText(41, "user41", { rssKiB: 100, anonKiB: 50, swapKiB: 0, pteKiB: 4 }) });
-      const read: string[] = [];
-      const countingFs: LinuxFs = {
-        ...nodeLinuxFs,
-        readText(path) {
-          read.push(path.slice(proc.root.length));
-          return nodeLinuxFs.readText(path);
-        },
-      };
-      const host = new LinuxHost({ procRoot: proc.root, fs: countingFs, mounts: NO_MOUNTS });
+      const fs = procLikeFs(proc.root);
+      const host = new LinuxHost({ procRoot: proc.root, fs, mounts: NO_MOUNTS });
       assert.deepEqual(
         value(host.listAllProcesses()).map((p) => p.pid),
         [41],
       );
-      assert.deepEqual(read.filter((path) => path.startsWith(`/${KTHREADD}/`)), [`/${KTHREADD}/stat`], "one read for the kernel thread");
+      const read = fs.reads();
+      // stat, then stat again through its fd once oom_score_adj (what is kept) is open.
+      assert.deepEqual(read.filter((path) => path.startsWith(`/${KTHREADD}/`)), [`/${KTHREADD}/stat`, `/${KTHREADD}/stat`]);
+      fs.clearLog();
+      value(host.listAllProcesses());
+      assert.deepEqual(fs.reads().filter((path) => path.startsWith(`/${KTHREADD}/`)), [`/${KTHREADD}/oom_score_adj`], "one small read at every listing after");
       assert.ok(read.includes("/41/status") && read.includes("/41/oom_score_adj"), read.join(", "));
     } finally {
       proc.cleanup();

@@ -2,6 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import {
+  cgroupOf,
+  CMDLINE_MAX_CHARS,
+  parseCmdline,
+  parseOpenFilesSoftLimit,
   parseMeminfo,
   parseMountinfo,
   parseOomScoreAdj,
@@ -27,6 +31,9 @@ describe("parseProcStat", () => {
     assert.equal(stat.startTimeTicks, 101072);
     assert.equal(stat.vsizeBytes, 3133440);
     assert.equal(stat.rssPages, 407);
+    // Fields 5 and 6: the shell's process group and session.
+    assert.equal(stat.pgid, 3626);
+    assert.equal(stat.sid, 1775);
   });
 
   it("marks kthreadd (PF_KTHREAD in field 9) as a kernel thread", () => {
@@ -139,6 +146,58 @@ describe("parseProcStatus", () => {
     const noPid = parseProcStatus(real.replace(/^Pid:.*$/m, ""));
     assert.equal(noPid.ok, false);
     if (!noPid.ok) assert.equal(noPid.error.code, "PARSE_ERROR");
+  });
+});
+
+describe("parseProcStatus: the keys it looks up", () => {
+  it("reads the real uid, the first of Uid's four", () => {
+    assert.equal(value(parseProcStatus(captured("proc-self-status.txt"))).uid, 0);
+    const other = captured("proc-self-status.txt").replace(/^Uid:.*$/m, "Uid:\t1000\t0\t0\t0");
+    assert.equal(value(parseProcStatus(other)).uid, 1000);
+    assert.equal(value(parseProcStatus(captured("proc-self-status.txt").replace(/^Uid:.*\n/m, ""))).uid, null);
+  });
+
+  it("a key is found only where it starts a line: Pid: is not PPid: or NSpid:, whatever the order", () => {
+    const lines = captured("proc-self-status.txt").split("\n").filter((line) => line !== "");
+    const name = lines[0] as string;
+    // NSpid, PPid, TracerPid and the like before Pid itself.
+    const reordered = [name, ...lines.slice(1).sort((a, b) => (b.includes("Pid") ? 1 : 0) - (a.includes("Pid") ? 1 : 0))].join("\n");
+    const status = value(parseProcStatus(`${reordered}\n`));
+    assert.equal(status.pid, 3629);
+    assert.equal(status.ppid, 3626);
+    assert.equal(status.tgid, 3629);
+    assert.deepEqual(status, value(parseProcStatus(captured("proc-self-status.txt"))));
+  });
+
+  it("a Name that looks like a key does not fake one (status escapes newlines in it)", () => {
+    const status = value(parseProcStatus(captured("proc-self-status.txt").replace("Name:\tcat", "Name:\tPid: 1")));
+    assert.equal(status.name, "Pid: 1");
+    assert.equal(status.pid, 3629);
+  });
+});
+
+describe("parseCmdline, cgroupOf, parseOpenFilesSoftLimit", () => {
+  it("joins NUL-terminated arguments with single spaces; no arguments is empty", () => {
+    assert.equal(parseCmdline("sleep\u0000600\u0000"), "sleep 600");
+    assert.equal(parseCmdline("a\u0000\u0000b\u0000"), "a  b", "an empty argument stays");
+    assert.equal(parseCmdline(""), "");
+    // setproctitle: rewritten in place, spaces and no NUL.
+    assert.equal(parseCmdline("nginx: worker process"), "nginx: worker process");
+    assert.equal(parseCmdline(`${"x".repeat(CMDLINE_MAX_CHARS + 10)}\u0000`).length, CMDLINE_MAX_CHARS);
+  });
+
+  it("cgroupOf: the v2 line, or the v1 memory controller's", () => {
+    const entries = value(parseProcCgroup("12:memory:/jobs/a\n3:cpu,cpuacct:/x\n1:name=systemd:/user.slice\n0::/user.slice/session-1.scope\n"));
+    assert.equal(cgroupOf(entries, "v2"), "/user.slice/session-1.scope");
+    assert.equal(cgroupOf(entries, "v1-memory"), "/jobs/a");
+    assert.equal(cgroupOf(value(parseProcCgroup("0::/\n")), "v1-memory"), null);
+  });
+
+  it("parseOpenFilesSoftLimit: the soft column of Max open files", () => {
+    const limits = "Limit                     Soft Limit           Hard Limit           Units     \nMax cpu time              unlimited            unlimited            seconds   \nMax open files            20000                20000                files     \n";
+    assert.equal(parseOpenFilesSoftLimit(limits), 20000);
+    assert.equal(parseOpenFilesSoftLimit(limits.replace("20000                20000", "unlimited            unlimited")), null);
+    assert.equal(parseOpenFilesSoftLimit("garbage"), null);
   });
 });
 

@@ -62,12 +62,18 @@ export const PROC = {
   wchan: "wchan",
   task: "task",
   cgroup: "cgroup",
+  /** Arguments, each NUL-terminated. */
+  cmdline: "cmdline",
+  /** Symbolic link to the executable. */
+  exe: "exe",
   meminfo: "meminfo",
   /** Per-zone free pages and min/low/high watermarks. */
   zoneinfo: "zoneinfo",
   /** Machine-wide event counters (pgsteal_*, allocstall_*). */
   vmstat: "vmstat",
   mountinfo: "self/mountinfo",
+  /** This process's resource limits (RLIMIT_NOFILE is "Max open files"). */
+  limits: "self/limits",
   /** New at every boot: what tells a cgroup of this boot from one of an earlier boot at the same path. */
   bootId: "sys/kernel/random/boot_id",
   pressureMemory: "pressure/memory",

@@ -13,6 +13,7 @@ import type {
   CgroupRef,
   Host,
   KernelOomKill,
+  ListingOptions,
   MachineMemory,
   OomTakeover,
   PressureTrigger,
@@ -36,8 +37,10 @@ import { listTopLevelCgroups } from "./top-level-cgroups.js";
 import { watchPressureFile } from "./pressure-trigger.js";
 import * as native from "./native.js";
 import { parseOomControl } from "./parse-cgroup.js";
-import { DEFAULT_PROC_ROOT, readMachineMemory, readProcessSample, readProcessSamples, readProcessStartTime, readStallEvidence } from "./proc-reader.js";
-import { OOM_SCORE_ADJ_MIN } from "./parse-proc.js";
+import { noCgroupPreference, type CgroupPreferenceLookup } from "./process-details.js";
+import { keptFdBudget, ProcessTable } from "./process-table.js";
+import { DEFAULT_PROC_ROOT, readMachineMemory, readProcessSample, readProcessStartTime, readStallEvidence } from "./proc-reader.js";
+import { OOM_SCORE_ADJ_MIN, type CgroupHierarchy } from "./parse-proc.js";
 
 const SIGKILL = 9;
 /** Like earlyoom's -p: the daemon runs ahead of ordinary processes (nice 0) without starving the machine. */
@@ -60,6 +63,10 @@ export interface LinuxHostOptions {
   mounts?: CgroupMounts;
   /** The kernel log the kernel's OOM kills are read from (default /dev/kmsg; fixture tests pass a file). */
   kernelLogPath?: string;
+  /** What the xattrs on a process's cgroup ask of an OOM killer (ProcessDetails.cgroupPreference); default: nothing. */
+  cgroupPreference?: CgroupPreferenceLookup;
+  /** The process table's cap on kept fds (default: 4096, or half of RLIMIT_NOFILE where less). */
+  maxKeptProcessFds?: number;
 }
 
 export interface ProtectSelfOptions {
@@ -101,6 +108,10 @@ export class LinuxHost implements Host {
   /** Read at the first need, once: it cannot change while this process lives. */
   private bootId: Result<string> | undefined;
   private readonly kernelLog: KernelLog;
+  /** The listings' kept fds and details (process-table.ts). */
+  readonly processTable: ProcessTable;
+  /** The hierarchy whose /proc/PID/cgroup line is a process's ProcessDetails.cgroup. */
+  private readonly detailsHierarchy: CgroupHierarchy;
   /** Inside a container: the cgroup whose limit stands in for /proc/meminfo (container-memory.ts). */
   private readonly memoryStandIn: MemoryStandIn | null;
   private readonly memoryStandInNote: string | null;
@@ -118,6 +129,17 @@ export class LinuxHost implements Host {
     }
     this.pageSize = native.nativeStatus().ok ? native.sysconfPageSize() : FALLBACK_PAGE_SIZE_BYTES;
     this.kernelLog = new KernelLog(options.kernelLogPath);
+    // As ProcessDetails.cgroup says: the v2 hierarchy's cgroup, the v1 memory controller's where v2 is not mounted.
+    this.detailsHierarchy = this.mounts.v2 !== null || this.mounts.v1Memory === null ? "v2" : "v1-memory";
+    const limits = this.fs.readText(join(this.procRoot, PROC.limits));
+    this.processTable = new ProcessTable({
+      procRoot: this.procRoot,
+      fs: this.fs,
+      now: () => this.now(),
+      maxKeptFds: options.maxKeptProcessFds ?? keptFdBudget(limits.ok ? limits.value : null),
+      hierarchy: this.detailsHierarchy,
+      cgroupPreference: options.cgroupPreference ?? noCgroupPreference,
+    });
     const memTotal = readMachineMemory(this.procRoot, this.fs);
     const choice = memTotal.ok ? findMemoryStandIn(this.procRoot, this.fs, this.mounts, memTotal.value.totalBytes) : { standIn: null, note: null };
     this.memoryStandIn = choice.standIn;
@@ -156,13 +178,14 @@ export class LinuxHost implements Host {
   listTopLevelCgroups(): Result<CgroupRef[]> {
     return listTopLevelCgroups(this.mounts, this.fs);
   }
-  listAllProcesses(): Result<ProcessSample[]> {
+  listAllProcesses(options: ListingOptions = {}): Result<ProcessSample[]> {
     const entries = this.fs.listEntries(this.procRoot);
     if (!entries.ok) return fail(entries.error.code, `cannot list processes: ${entries.error.message}`);
     // Numeric entries are the processes (thread ids are hidden from readdir); "self", "meminfo", ... are not.
     const pids = entries.value.filter((name) => /^\d+$/.test(name)).map(Number).sort((a, b) => a - b);
+    this.processTable.keepOnly(pids);
     // As in listProcesses: a process that cannot be read (hidepid) cannot be scored, so it is left out.
-    const { samples } = readProcessSamples(pids, this.procRoot, this.fs, { skipKernelThreads: true });
+    const { samples } = this.processTable.list(pids, { skipKernelThreads: true, refreshStaleDetails: options.refreshStaleDetails === true, within: null });
     return ok(samples);
   }
 
@@ -214,11 +237,24 @@ export class LinuxHost implements Host {
   readCgroup(ref: CgroupRef): Result<CgroupSample> {
     return readCgroupSample(ref, this.fs);
   }
-  listProcesses(ref: CgroupRef): Result<ProcessSample[]> {
+  listProcesses(ref: CgroupRef, options: ListingOptions = {}): Result<ProcessSample[]> {
     const pids = listCgroupPids(ref, this.fs);
     if (!pids.ok) return pids;
     // Unreadable processes (EACCES under hidepid) cannot be scored and therefore cannot be chosen.
-    return ok(readProcessSamples(pids.value, this.procRoot, this.fs).samples);
+    const listing = { skipKernelThreads: false, refreshStaleDetails: options.refreshStaleDetails === true, within: this.cgroupAsProcNamesIt(ref) };
+    return ok(this.processTable.list(pids.value, listing).samples);
+  }
+  /**
+   * ref as /proc/PID/cgroup names it, if that is the hierarchy the process table reads: each of its
+   * members is there or below, so a member's kept cgroup elsewhere is stale (it was moved in).
+   */
+  private cgroupAsProcNamesIt(ref: CgroupRef): string | null {
+    const mount = ref.version === 2 ? this.mounts.v2 : this.mounts.v1Memory;
+    if (mount === null || ref.version !== (this.detailsHierarchy === "v2" ? 2 : 1) || !(ref.path === mount || ref.path.startsWith(`${mount}/`))) return null;
+    const below = ref.path === mount ? "/" : ref.path.slice(mount.length);
+    // A mount that shows part of the hierarchy (mountinfo root "/docker/<id>") starts there.
+    const root = (this.mounts.all.find((candidate) => candidate.mountPoint === mount)?.root ?? "/").replace(/\/+$/, "");
+    return root === "" ? below : below === "/" ? root : `${root}${below}`;
   }
   readProcess(pid: number): Result<ProcessSample> {
     return readProcessSample(pid, this.procRoot, this.fs);

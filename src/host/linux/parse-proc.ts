@@ -10,6 +10,7 @@ import { parseCount, parseInteger, parseUnsigned } from "./parse-number.js";
 export const PARSE_ERROR = "PARSE_ERROR";
 
 const KIB = 1024;
+const NEWLINE = 10;
 
 // ---------------------------------------------------------------- /proc/PID/stat
 
@@ -20,6 +21,10 @@ export interface ProcStat {
   /** Single letter: R, S, D, Z, T, t, X, I, ... */
   state: string;
   ppid: number;
+  /** Field 5: the process group (what kill(-pgid) signals). */
+  pgid: number;
+  /** Field 6: the session. */
+  sid: number;
   /** Field 9, PF_* bits. */
   flags: number;
   /** PF_KTHREAD set: a kernel thread, no mm, never a candidate. */
@@ -59,12 +64,14 @@ export function parseProcStat(text: string): Result<ProcStat> {
   if (!/^[A-Za-z]$/.test(state)) return fail(PARSE_ERROR, `stat of pid ${pid}: bad state ${quoted(state)}`);
   // Ids, flags, counts and start time exact and >= 0; the size may be any 64-bit value.
   const ppid = parseCount(field(4));
+  const pgid = parseCount(field(5));
+  const sid = parseCount(field(6));
   const flags = parseCount(field(9));
   const numThreads = parseCount(field(20));
   const startTimeTicks = parseCount(field(22));
   const vsizeBytes = parseUnsigned(field(23));
   const rssPages = parseCount(field(24));
-  if (ppid === null || flags === null || numThreads === null || startTimeTicks === null || vsizeBytes === null || rssPages === null) {
+  if (ppid === null || pgid === null || sid === null || flags === null || numThreads === null || startTimeTicks === null || vsizeBytes === null || rssPages === null) {
     return fail(PARSE_ERROR, `stat of pid ${pid}: a numeric field is not a number`);
   }
   return ok({
@@ -72,6 +79,8 @@ export function parseProcStat(text: string): Result<ProcStat> {
     comm,
     state,
     ppid,
+    pgid,
+    sid,
     flags,
     // flags is an unsigned int; & works on its low 32 bits, which is all of it.
     isKernelThread: (flags & PF_KTHREAD) !== 0,
@@ -110,35 +119,53 @@ export interface ProcStatus {
   memory: ProcStatusMemory | null;
   /** SIGKILL is pending for the thread (SigPnd) or its thread group (ShdPnd): it dies at its next return to user space. */
   sigkillPending: boolean;
+  /** Real uid, the first of the "Uid:" line's four; null where the line is missing. */
+  uid: number | null;
+}
+
+/**
+ * The value of "Key:" in status text, or undefined. Keys are unique and each starts a line; Name
+ * comes first, and status escapes a newline in it, so no value can fake a line. Looking up the few
+ * keys needed is a third of the cost of splitting every one of its 50-odd lines (a listing parses
+ * one status per process).
+ */
+function statusValue(text: string, key: string): string | undefined {
+  const needle = `${key}:`;
+  let start: number;
+  if (text.startsWith(needle)) start = needle.length;
+  else {
+    const at = text.indexOf(needle);
+    // A key starts a line; "Pid:" inside "PPid:" or "NSpid:" does not count.
+    const lineStart = at < 0 || text.charCodeAt(at - 1) === NEWLINE ? at : text.indexOf(`\n${needle}`, at) + 1;
+    if (lineStart <= 0) return undefined;
+    start = lineStart + needle.length;
+  }
+  const end = text.indexOf("\n", start);
+  return text.slice(start, end < 0 ? text.length : end);
 }
 
 export function parseProcStatus(text: string): Result<ProcStatus> {
-  const values = new Map<string, string>();
-  for (const line of text.split("\n")) {
-    const colon = line.indexOf(":");
-    if (colon <= 0) continue;
-    values.set(line.slice(0, colon), line.slice(colon + 1));
-  }
-  const rawName = values.get("Name");
+  const value = (key: string): string | undefined => statusValue(text, key);
+  const rawName = value("Name");
   if (rawName === undefined) return fail(PARSE_ERROR, "status: no Name line");
   // "Name:\t%s": strip exactly the tab, keep a comm's own leading or trailing spaces.
   const name = rawName.startsWith("\t") ? rawName.slice(1) : rawName;
 
   // Every number status prints is an id or a count: never negative.
   const int = (key: string): number | null => {
-    const value = values.get(key);
-    return value === undefined ? null : parseCount(value.trim());
+    const text = value(key);
+    return text === undefined ? null : parseCount(text.trim());
   };
   // "VmRSS:\t    1760 kB"
   const kib = (key: string): number | null | "bad" => {
-    const value = values.get(key);
-    if (value === undefined) return null;
-    const match = /^\s*(\d+) kB\s*$/.exec(value);
+    const text = value(key);
+    if (text === undefined) return null;
+    const match = /^\s*(\d+) kB\s*$/.exec(text);
     const kibs = match?.[1] === undefined ? null : parseUnsigned(match[1]);
     return kibs === null ? "bad" : kibs * KIB;
   };
 
-  const stateText = values.get("State")?.trim() ?? "";
+  const stateText = value("State")?.trim() ?? "";
   const state = stateText.charAt(0);
   if (!/^[A-Za-z]$/.test(state)) return fail(PARSE_ERROR, `status of ${name}: bad State ${quoted(stateText)}`);
   const tgid = int("Tgid");
@@ -151,10 +178,10 @@ export function parseProcStatus(text: string): Result<ProcStatus> {
   const rss = kib("VmRSS");
   if (rss !== null) {
     const fields = { rss, anon: kib("RssAnon"), file: kib("RssFile"), shmem: kib("RssShmem"), swap: kib("VmSwap"), pte: kib("VmPTE") };
-    for (const [key, value] of Object.entries(fields)) {
-      if (value === "bad") return fail(PARSE_ERROR, `status of pid ${pid}: ${key} is not "<n> kB"`);
+    for (const [key, field] of Object.entries(fields)) {
+      if (field === "bad") return fail(PARSE_ERROR, `status of pid ${pid}: ${key} is not "<n> kB"`);
     }
-    const num = (value: number | null | "bad"): number | null => (typeof value === "number" ? value : null);
+    const num = (field: number | null | "bad"): number | null => (typeof field === "number" ? field : null);
     memory = {
       rssBytes: num(fields.rss) ?? 0,
       rssAnonBytes: num(fields.anon),
@@ -165,7 +192,11 @@ export function parseProcStatus(text: string): Result<ProcStatus> {
     };
   }
 
-  const sigkill = [values.get("SigPnd"), values.get("ShdPnd")].map(sigkillInMask);
+  const sigkill = [value("SigPnd"), value("ShdPnd")].map(sigkillInMask);
+  // "Uid:\t0\t0\t0\t0": real, effective, saved, filesystem.
+  const uidText = value("Uid");
+  const uid = uidText === undefined ? undefined : parseCount(uidText.trim().split(/\s+/)[0] ?? "");
+  if (uid === null) return fail(PARSE_ERROR, `status of pid ${pid}: Uid ${quoted(uidText ?? "")} does not start with a number`);
   if (sigkill.includes("bad")) return fail(PARSE_ERROR, `status of pid ${pid}: SigPnd or ShdPnd is not a hexadecimal mask`);
 
   return ok({
@@ -178,6 +209,7 @@ export function parseProcStatus(text: string): Result<ProcStatus> {
     kthread: kthreadValue === null ? null : kthreadValue !== 0,
     memory,
     sigkillPending: sigkill.includes(true),
+    uid: uid ?? null,
   });
 }
 
@@ -327,10 +359,45 @@ export function parseProcCgroup(text: string): Result<ProcCgroupEntry[]> {
   return ok(entries);
 }
 
+/** Which line of /proc/PID/cgroup names a process's cgroup: the v2 hierarchy's, or the v1 memory controller's. */
+export type CgroupHierarchy = "v2" | "v1-memory";
+
+/** The path of the chosen hierarchy's line, "/"-rooted as the file prints it; null where there is none. */
+export function cgroupOf(entries: readonly ProcCgroupEntry[], hierarchy: CgroupHierarchy): string | null {
+  const entry = hierarchy === "v2" ? entries.find((e) => e.hierarchyId === 0) : entries.find((e) => e.controllers.includes("memory"));
+  return entry?.path ?? null;
+}
+
+// ---------------------------------------------------------------- /proc/self/limits
+
+/**
+ * The soft limit on open files (RLIMIT_NOFILE) from "Max open files  1024  4096  files"; null
+ * where it is "unlimited" or the line is missing or garbled.
+ */
+export function parseOpenFilesSoftLimit(text: string): number | null {
+  const match = /^Max open files\s+(\S+)\s/m.exec(text);
+  return match?.[1] === undefined ? null : parseCount(match[1]);
+}
+
 // ---------------------------------------------------------------- /proc/PID/wchan
 
 /** The kernel prints "0" when the task is running or the address has no symbol; that is "no wait channel". */
 export function parseWchan(text: string): string {
   const value = text.trim();
   return value === "0" ? "" : value;
+}
+
+// ---------------------------------------------------------------- /proc/PID/cmdline
+
+/** What ProcessDetails.cmdline keeps of a command line at most. */
+export const CMDLINE_MAX_CHARS = 4096;
+
+/**
+ * The arguments (NUL-terminated, as execve laid them out) joined by single spaces, cut at
+ * CMDLINE_MAX_CHARS. A process that rewrote its arguments (setproctitle) may have left no NULs:
+ * its text is kept as it is. A kernel thread or a zombie has none: "".
+ */
+export function parseCmdline(text: string): string {
+  const trimmed = text.endsWith("\0") ? text.slice(0, -1) : text;
+  return trimmed.replaceAll("\0", " ").slice(0, CMDLINE_MAX_CHARS);
 }

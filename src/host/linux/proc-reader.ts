@@ -15,6 +15,7 @@ import {
   parseWchan,
   type ProcCgroupEntry,
   type ProcStat,
+  type ProcStatus,
 } from "./parse-proc.js";
 
 export const DEFAULT_PROC_ROOT = "/proc";
@@ -24,7 +25,7 @@ function vanished<T>(pid: number): Result<T> {
 }
 
 /** Reads and parses /proc/PID/<file>; a missing pid directory is ESRCH. */
-function readProcFile<T>(pid: number, file: string, parse: (text: string) => Result<T>, procRoot: string, fs: LinuxFs): Result<T> {
+export function readProcFile<T>(pid: number, file: string, parse: (text: string) => Result<T>, procRoot: string, fs: LinuxFs): Result<T> {
   const path = `${procRoot}/${pid}/${file}`;
   const text = fs.readText(path);
   if (!text.ok) {
@@ -42,11 +43,6 @@ export function readProcessStartTime(pid: number, procRoot = DEFAULT_PROC_ROOT, 
   return stat.ok ? ok(stat.value.startTimeTicks) : stat;
 }
 
-/**
- * stat + status + oom_score_adj of one process. The three files are separate reads, so the pid
- * could die and be reused between them; stat is read again at the end and its start time must
- * match, else the sample would mix two processes (and is reported as ESRCH: ours is gone).
- */
 /** The error code of a kernel thread left out without its other files being read. */
 export const KERNEL_THREAD = "KERNEL_THREAD";
 
@@ -58,7 +54,21 @@ export interface SampleOptions {
   skipKernelThreads?: boolean;
 }
 
-export function readProcessSample(pid: number, procRoot = DEFAULT_PROC_ROOT, fs: LinuxFs = nodeLinuxFs, options: SampleOptions = {}): Result<ProcessSample> {
+/** What a sample is made of: stat read first and again last, status and oom_score_adj between. */
+export interface ProcessReads {
+  stat: ProcStat;
+  status: ProcStatus;
+  oomScoreAdj: number;
+  /** The last stat read: a kill that landed while the other files were read shows here. */
+  statLater: ProcStat;
+}
+
+/**
+ * stat + status + oom_score_adj of one process, by path. The three files are separate opens, so
+ * the pid could die and be reused between them; stat is read again at the end and its start time
+ * must match, else the sample would mix two processes (and is reported as ESRCH: ours is gone).
+ */
+export function readProcessFiles(pid: number, procRoot = DEFAULT_PROC_ROOT, fs: LinuxFs = nodeLinuxFs, options: SampleOptions = {}): Result<ProcessReads> {
   const stat = readProcFile(pid, PROC.stat, parseProcStat, procRoot, fs);
   if (!stat.ok) return stat;
   if (options.skipKernelThreads === true && stat.value.isKernelThread) return fail(KERNEL_THREAD, `pid ${pid} is a kernel thread`);
@@ -66,30 +76,40 @@ export function readProcessSample(pid: number, procRoot = DEFAULT_PROC_ROOT, fs:
   if (!status.ok) return status;
   const oomScoreAdj = readProcFile(pid, PROC.oomScoreAdj, parseOomScoreAdj, procRoot, fs);
   if (!oomScoreAdj.ok) return oomScoreAdj;
-  const statAgain = readProcFile(pid, PROC.stat, parseProcStat, procRoot, fs);
-  if (!statAgain.ok) return statAgain;
-  if (statAgain.value.startTimeTicks !== stat.value.startTimeTicks) {
+  const statLater = readProcFile(pid, PROC.stat, parseProcStat, procRoot, fs);
+  if (!statLater.ok) return statLater;
+  if (statLater.value.startTimeTicks !== stat.value.startTimeTicks) {
     return fail("ESRCH", `process ${pid} exited and its pid was reused while it was being read`);
   }
+  return ok({ stat: stat.value, status: status.value, oomScoreAdj: oomScoreAdj.value, statLater: statLater.value });
+}
 
+/** The sample the reads of one process make (the one place a ProcessSample is built from procfs). */
+export function sampleFromReads(pid: number, reads: ProcessReads): ProcessSample {
+  const { stat, status, oomScoreAdj, statLater } = reads;
   // No mm (kernel thread, zombie, exiting): nothing to free, so zeros rather than unknowns.
-  const memory = status.value.memory;
-  return ok({
+  const memory = status.memory;
+  return {
     pid,
     // stat's comm is raw; status's Name is escaped. Use the raw one, as the kernel's OOM report does.
-    comm: stat.value.comm,
-    startTimeTicks: stat.value.startTimeTicks,
-    state: stat.value.state,
+    comm: stat.comm,
+    startTimeTicks: stat.startTimeTicks,
+    state: stat.state,
     rssBytes: memory?.rssBytes ?? 0,
     swapBytes: memory?.swapBytes ?? 0,
     pageTablesBytes: memory?.pageTablesBytes ?? 0,
-    oomScoreAdj: oomScoreAdj.value,
-    isKernelThread: stat.value.isKernelThread,
-    threads: statAgain.value.numThreads,
+    oomScoreAdj,
+    isKernelThread: stat.isKernelThread,
+    threads: statLater.numThreads,
     // The later stat read: a kill that landed while the files were read shows there. A zombie
     // leader keeps PF_EXITING while its threads run on: only a pending SIGKILL says it is dying.
-    exiting: status.value.sigkillPending || (statAgain.value.isExiting && statAgain.value.state !== "Z"),
-  });
+    exiting: status.sigkillPending || (statLater.isExiting && statLater.state !== "Z"),
+  };
+}
+
+export function readProcessSample(pid: number, procRoot = DEFAULT_PROC_ROOT, fs: LinuxFs = nodeLinuxFs, options: SampleOptions = {}): Result<ProcessSample> {
+  const reads = readProcessFiles(pid, procRoot, fs, options);
+  return reads.ok ? ok(sampleFromReads(pid, reads.value)) : reads;
 }
 
 export interface ProcessSamples {

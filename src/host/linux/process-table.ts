@@ -1,0 +1,380 @@
+// A process listing for a few reads a process: between listings the table keeps each process's
+// /proc/PID/stat, status and oom_score_adj open and reads them again with pread (no open, no
+// close, no path lookup), and keeps its slow-changing details (cmdline, exe, cgroup), so that a
+// listing under pressure reads three small files a known process and nothing else.
+//
+// An fd of /proc/PID/<file> names the process it was opened for, not the pid: once that process
+// is gone (reaped), every read through it is ESRCH, even after the pid was given to a new process
+// (checked on this kernel: test/host/process-table-host.test.ts). So a kept fd can never read
+// another process; ESRCH drops the entry and the pid is opened afresh. The three files of a new
+// process are opened by path one after another, so the pid could change hands between two opens:
+// stat is opened first and read again through its fd after the others were opened; that read
+// succeeding proves the process was alive after the last open, so every fd is its own (the start
+// times of both stat reads are compared as well). Beyond the fd cap, or when an open fails with
+// EMFILE, a process is read by path as before (readProcessFiles), with the same start-time check.
+
+import { fail, ok, type Result } from "../../core/result.js";
+import type { CgroupPreference, ProcessDetails, ProcessSample } from "../../core/types.js";
+import { PROC } from "./control-files.js";
+import { isVanishedCode, type LinuxFs } from "./linux-fs.js";
+import { parseOomScoreAdj, parseOpenFilesSoftLimit, parseProcStat, parseProcStatus, type CgroupHierarchy } from "./parse-proc.js";
+import { isCgroupWithin, readPathDetails, type CgroupPreferenceLookup, type PathDetails } from "./process-details.js";
+import { KERNEL_THREAD, readProcessFiles, readProcessStartTime, sampleFromReads, type ProcessReads, type ProcessSamples } from "./proc-reader.js";
+
+/** Fds kept at most (three a process, one a kernel thread): some 1,300 processes read warm, the rest by path. */
+export const DEFAULT_MAX_KEPT_FDS = 4096;
+/** What a process costs the cap until its stat says whether it is a kernel thread (which keeps one). */
+const FDS_PER_PROCESS = 3;
+/** The soft RLIMIT_NOFILE assumed where /proc/self/limits cannot be read: the usual default. */
+const ASSUMED_OPEN_FILES_LIMIT = 1024;
+
+/**
+ * A process's cmdline, exe and cgroup are read again when older than this, on a listing that
+ * allows it (memory plentiful, ListingOptions.refreshStaleDetails). systemd moves a process into
+ * its unit's cgroup just after forking it, and servers rename their workers (setproctitle) just
+ * after forking them: a first read can catch the moment before, and is put right within this much
+ * of the next unhurried listing. An exec changes comm, which makes the details be read again at
+ * once; under pressure nothing else is read again.
+ */
+export const DETAILS_RECHECK_MS = 10_000;
+/** How often the entries no listing asked for since the last sweep are checked (one pread each) and dropped if their process is gone. */
+export const IDLE_SWEEP_MS = 30_000;
+
+/**
+ * The fds the table may keep: DEFAULT_MAX_KEPT_FDS, or half of the soft limit on open files where
+ * that is less, leaving the rest to everything else the daemon opens (journal, cgroups, pidfds).
+ */
+export function keptFdBudget(limitsText: string | null): number {
+  const soft = (limitsText === null ? null : parseOpenFilesSoftLimit(limitsText)) ?? ASSUMED_OPEN_FILES_LIMIT;
+  return Math.min(DEFAULT_MAX_KEPT_FDS, Math.floor(soft / 2));
+}
+
+export interface ProcessTableOptions {
+  procRoot: string;
+  fs: LinuxFs;
+  /** Monotonic milliseconds. */
+  now: () => number;
+  maxKeptFds: number;
+  /** Which line of /proc/PID/cgroup is a process's cgroup. */
+  hierarchy: CgroupHierarchy;
+  cgroupPreference: CgroupPreferenceLookup;
+}
+
+export interface TableListing {
+  /** Kernel threads left out after one read of their stat (whole-machine listings). */
+  skipKernelThreads: boolean;
+  /** Memory is plentiful: details older than DETAILS_RECHECK_MS are read again. */
+  refreshStaleDetails: boolean;
+  /** The cgroup every listed pid is in or below ("/"-rooted, the table's hierarchy): a kept cgroup outside it is stale. */
+  within: string | null;
+}
+
+interface KeptFds {
+  /** null for a kernel thread, of which only oom_score_adj is kept: the cheapest file, read to see it is still there. */
+  stat: number | null;
+  status: number | null;
+  /** Read to tell whether the process still holds its pid, a fifth of the kernel's work for stat. */
+  oomScoreAdj: number;
+}
+
+interface KeptDetails {
+  /** The comm they were read under: another one means an exec (or a rename), and details read again. */
+  comm: string;
+  readAtMs: number;
+  /** null: they could not be read (tried again when stale). */
+  facts: { path: PathDetails; cgroupPreference: CgroupPreference | null } | null;
+}
+
+interface Entry {
+  startTimeTicks: number;
+  /** null: read by path (the cap was reached, or an open failed). */
+  fds: KeptFds | null;
+  details: KeptDetails | null;
+  listedAtMs: number;
+}
+
+/** A process just opened (or read by path): its fds, if kept, and its reads (null: a kernel thread left out). */
+interface Opened {
+  startTimeTicks: number;
+  fds: KeptFds | null;
+  reads: ProcessReads | null;
+}
+
+export class ProcessTable {
+  private readonly entries = new Map<number, Entry>();
+  private kept = 0;
+  private lastSweepMs: number;
+
+  constructor(private readonly options: ProcessTableOptions) {
+    this.lastSweepMs = options.now();
+  }
+
+  /** Fds held open now. */
+  get keptFds(): number {
+    return this.kept;
+  }
+
+  /** Processes known (with or without kept fds). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Samples with details for pids, in the order given; pids gone meanwhile are left out silently. */
+  list(pids: readonly number[], listing: TableListing): ProcessSamples {
+    const now = this.options.now();
+    // Many processes share a cgroup: its preference is looked up once a listing.
+    const preferences = new Map<string, CgroupPreference | null>();
+    const samples: ProcessSample[] = [];
+    const unreadable: ProcessSamples["unreadable"] = [];
+    for (const pid of pids) {
+      const sample = this.sample(pid, listing, now, preferences);
+      if (sample.ok) samples.push(sample.value);
+      else if (sample.error.code !== "ESRCH" && sample.error.code !== KERNEL_THREAD) unreadable.push({ pid, error: sample.error });
+    }
+    if (now - this.lastSweepMs >= IDLE_SWEEP_MS) this.sweepIdle(now);
+    return { samples, unreadable };
+  }
+
+  /** After a readdir of /proc: the processes whose pids are no longer there are gone, and their fds are closed. */
+  keepOnly(pids: readonly number[]): void {
+    if (this.entries.size === 0) return;
+    const live = new Set(pids);
+    for (const pid of [...this.entries.keys()]) if (!live.has(pid)) this.drop(pid);
+  }
+
+  /** Closes every kept fd and forgets every process. */
+  close(): void {
+    for (const pid of [...this.entries.keys()]) this.drop(pid);
+  }
+
+  private sample(pid: number, listing: TableListing, now: number, preferences: Map<string, CgroupPreference | null>): Result<ProcessSample> {
+    const found = this.known(pid, listing);
+    if (!found.ok) return found;
+    const { entry, reads } = found.value;
+    entry.listedAtMs = now;
+    if (reads === null) return fail(KERNEL_THREAD, `pid ${pid} is a kernel thread`);
+    if (!reads.ok) return reads;
+    const details = this.details(pid, entry, reads.value, listing, now, preferences);
+    if (!details.ok) return details;
+    const sample = sampleFromReads(pid, reads.value);
+    return ok(details.value === null ? sample : { ...sample, details: details.value });
+  }
+
+  /**
+   * The entry of the process now holding pid, and its reads (null: a kernel thread left out):
+   * through the kept fds where there are some, else opened now. An entry whose process is gone is
+   * dropped first, so nothing kept for it passes to a process that took its pid.
+   */
+  private known(pid: number, listing: TableListing): Result<{ entry: Entry; reads: Result<ProcessReads> | null }> {
+    const entry = this.entries.get(pid);
+    if (entry?.fds) {
+      const reads = this.readKept(pid, entry, listing);
+      if (!reads.ok && reads.error.code === KERNEL_THREAD) return ok({ entry, reads: null });
+      if (reads.ok || reads.error.code !== "ESRCH") return ok({ entry, reads });
+      this.drop(pid);
+    }
+    const opened = this.open(pid, listing);
+    if (!opened.ok) {
+      if (opened.error.code === "ESRCH") this.drop(pid);
+      return opened;
+    }
+    const { startTimeTicks, fds, reads } = opened.value;
+    const before = this.entries.get(pid);
+    if (before !== undefined && before.startTimeTicks === startTimeTicks) {
+      // Known by path until now: the same process, its details still its own.
+      before.fds = fds;
+      return ok({ entry: before, reads: reads === null ? null : ok(reads) });
+    }
+    // A pid that now names another process takes nothing of the one before.
+    this.drop(pid);
+    const fresh: Entry = { startTimeTicks, fds, details: null, listedAtMs: this.options.now() };
+    this.entries.set(pid, fresh);
+    return ok({ entry: fresh, reads: reads === null ? null : ok(reads) });
+  }
+
+  /** A known process through its kept fds: status, oom_score_adj, then stat (so a kill landing meanwhile shows in its flags). */
+  private readKept(pid: number, entry: Entry, listing: TableListing): Result<ProcessReads> {
+    const fds = entry.fds as KeptFds;
+    if (fds.stat === null || fds.status === null) {
+      // A kernel thread: its fd still reads, so it is still that kernel thread (PF_KTHREAD never changes).
+      const alive = this.readFd(pid, fds.oomScoreAdj, PROC.oomScoreAdj, (text) => ok(text));
+      if (!alive.ok) return alive;
+      if (listing.skipKernelThreads) return fail(KERNEL_THREAD, `pid ${pid} is a kernel thread`);
+      // A kernel thread asked for whole (a cgroup listing, which never holds one in practice): by path, this once.
+      const whole = readProcessFiles(pid, this.options.procRoot, this.options.fs);
+      if (whole.ok && whole.value.stat.startTimeTicks !== entry.startTimeTicks) return fail("ESRCH", `process ${pid} no longer exists`);
+      return whole;
+    }
+    const status = this.readFd(pid, fds.status, PROC.status, parseProcStatus);
+    if (!status.ok) return status;
+    const oomScoreAdj = this.readFd(pid, fds.oomScoreAdj, PROC.oomScoreAdj, parseOomScoreAdj);
+    if (!oomScoreAdj.ok) return oomScoreAdj;
+    const stat = this.readFd(pid, fds.stat, PROC.stat, parseProcStat);
+    if (!stat.ok) return stat;
+    return ok({ stat: stat.value, status: status.value, oomScoreAdj: oomScoreAdj.value, statLater: stat.value });
+  }
+
+  /** A process not known (or known by path only): its files opened and kept where the cap allows, else read by path. */
+  private open(pid: number, listing: TableListing): Result<Opened> {
+    if (this.kept + FDS_PER_PROCESS > this.options.maxKeptFds) return this.readByPath(pid, listing);
+    const statFd = this.openFd(pid, PROC.stat);
+    if (!statFd.ok) return isOutOfFds(statFd.error.code) ? this.readByPath(pid, listing) : statFd;
+    const opened: number[] = [statFd.value];
+    const closeOpened = (): void => {
+      for (const fd of opened) this.options.fs.closeFile(fd);
+    };
+    const giveUp = <T>(result: Result<T>): Result<T> => {
+      closeOpened();
+      return result;
+    };
+    // Out of fds halfway: the ones just opened are closed before the files are read by path.
+    const outOfFds = (): Result<Opened> => {
+      closeOpened();
+      return this.readByPath(pid, listing);
+    };
+
+    const stat = this.readFd(pid, statFd.value, PROC.stat, parseProcStat);
+    if (!stat.ok) return giveUp(stat);
+    if (stat.value.isKernelThread && listing.skipKernelThreads) return this.keepKernelThread(pid, statFd.value, stat.value.startTimeTicks);
+    const statusFd = this.openFd(pid, PROC.status);
+    if (!statusFd.ok) return isOutOfFds(statusFd.error.code) ? outOfFds() : giveUp(statusFd);
+    opened.push(statusFd.value);
+    const oomScoreAdjFd = this.openFd(pid, PROC.oomScoreAdj);
+    if (!oomScoreAdjFd.ok) return isOutOfFds(oomScoreAdjFd.error.code) ? outOfFds() : giveUp(oomScoreAdjFd);
+    opened.push(oomScoreAdjFd.value);
+
+    const status = this.readFd(pid, statusFd.value, PROC.status, parseProcStatus);
+    if (!status.ok) return giveUp(status);
+    const oomScoreAdj = this.readFd(pid, oomScoreAdjFd.value, PROC.oomScoreAdj, parseOomScoreAdj);
+    if (!oomScoreAdj.ok) return giveUp(oomScoreAdj);
+    // Through the fd opened first: it still reads, so its process held the pid at every open since.
+    const statLater = this.readFd(pid, statFd.value, PROC.stat, parseProcStat);
+    if (!statLater.ok) return giveUp(statLater);
+    if (statLater.value.startTimeTicks !== stat.value.startTimeTicks) {
+      return giveUp(fail("ESRCH", `process ${pid} exited and its pid was reused while it was being read`));
+    }
+    this.kept += FDS_PER_PROCESS;
+    return ok({
+      startTimeTicks: stat.value.startTimeTicks,
+      fds: { stat: statFd.value, status: statusFd.value, oomScoreAdj: oomScoreAdjFd.value },
+      reads: { stat: stat.value, status: status.value, oomScoreAdj: oomScoreAdj.value, statLater: statLater.value },
+    });
+  }
+
+  /**
+   * A kernel thread keeps one fd, of its oom_score_adj; stat is read once more through its own fd
+   * after that open (so the new fd is the same thread's) and closed. If the open fails, nothing is
+   * kept and the next listing looks again.
+   */
+  private keepKernelThread(pid: number, statFd: number, startTimeTicks: number): Result<Opened> {
+    const leftOut = fail<Opened>(KERNEL_THREAD, `pid ${pid} is a kernel thread`);
+    const aliveFd = this.openFd(pid, PROC.oomScoreAdj);
+    const again = aliveFd.ok ? this.options.fs.readOpenFile(statFd) : null;
+    this.options.fs.closeFile(statFd);
+    if (!aliveFd.ok) return aliveFd.error.code === "ESRCH" ? aliveFd : leftOut;
+    if (again === null || !again.ok) {
+      this.options.fs.closeFile(aliveFd.value);
+      return fail("ESRCH", `process ${pid} no longer exists`);
+    }
+    this.kept += 1;
+    return ok({ startTimeTicks, fds: { stat: null, status: null, oomScoreAdj: aliveFd.value }, reads: null });
+  }
+
+  /** Open, read, close, as before the table: beyond the cap, or when the process is out of fds. */
+  private readByPath(pid: number, listing: TableListing): Result<Opened> {
+    const reads = readProcessFiles(pid, this.options.procRoot, this.options.fs, { skipKernelThreads: listing.skipKernelThreads });
+    if (!reads.ok) return reads;
+    return ok({ startTimeTicks: reads.value.stat.startTimeTicks, fds: null, reads: reads.value });
+  }
+
+  /**
+   * Details kept for the process, read (by path) when there are none yet, after an exec, when they
+   * are stale and the listing allows it, or when the cgroup kept is outside the one listed. uid,
+   * pgid and sid come from this listing's own reads. null: they cannot be read.
+   */
+  private details(pid: number, entry: Entry, reads: ProcessReads, listing: TableListing, now: number, preferences: Map<string, CgroupPreference | null>): Result<ProcessDetails | null> {
+    const kept = entry.details;
+    const stale =
+      kept === null ||
+      kept.comm !== reads.stat.comm ||
+      (listing.refreshStaleDetails && now - kept.readAtMs >= DETAILS_RECHECK_MS) ||
+      (listing.within !== null && kept.facts !== null && !isCgroupWithin(kept.facts.path.cgroup, listing.within));
+    if (stale) {
+      const path = readPathDetails(pid, this.options.procRoot, this.options.fs, this.options.hierarchy);
+      // Opened by path: they are this process's only if it still holds the pid now.
+      const same = this.stillThere(pid, entry);
+      if (!same.ok) return same;
+      const facts = path.ok ? { path: path.value, cgroupPreference: this.preferenceOf(path.value.cgroup, preferences) } : null;
+      entry.details = { comm: reads.stat.comm, readAtMs: now, facts };
+    }
+    const facts = entry.details?.facts ?? null;
+    const uid = reads.status.uid;
+    if (facts === null || uid === null) return ok(null);
+    const { cmdline, exe, cgroup } = facts.path;
+    return ok({ uid, pgid: reads.statLater.pgid, sid: reads.statLater.sid, cmdline, exe, cgroup, cgroupPreference: facts.cgroupPreference });
+  }
+
+  /** Whether the process entry describes still holds its pid: one read of its kept oom_score_adj, else its start time by path. */
+  private stillThere(pid: number, entry: Entry): Result<void> {
+    if (entry.fds !== null) {
+      const alive = this.options.fs.readOpenFile(entry.fds.oomScoreAdj);
+      if (alive.ok) return ok(undefined);
+      return isVanishedCode(alive.error.code) ? fail("ESRCH", `process ${pid} no longer exists`) : alive;
+    }
+    const startTime = readProcessStartTime(pid, this.options.procRoot, this.options.fs);
+    if (!startTime.ok) return startTime;
+    return startTime.value === entry.startTimeTicks ? ok(undefined) : fail("ESRCH", `process ${pid} exited and its pid was reused while its details were read`);
+  }
+
+  private preferenceOf(cgroup: string, preferences: Map<string, CgroupPreference | null>): CgroupPreference | null {
+    let preference = preferences.get(cgroup);
+    if (preference === undefined) {
+      preference = this.options.cgroupPreference(cgroup);
+      preferences.set(cgroup, preference);
+    }
+    return preference;
+  }
+
+  private openFd(pid: number, file: string): Result<number> {
+    const path = `${this.options.procRoot}/${pid}/${file}`;
+    const fd = this.options.fs.openFile(path);
+    if (fd.ok) return fd;
+    return isVanishedCode(fd.error.code) ? fail("ESRCH", `process ${pid} no longer exists`) : fail(fd.error.code, `cannot open ${path}: ${fd.error.message}`);
+  }
+
+  private readFd<T>(pid: number, fd: number, file: string, parse: (text: string) => Result<T>): Result<T> {
+    const path = `${this.options.procRoot}/${pid}/${file}`;
+    const text = this.options.fs.readOpenFile(fd);
+    if (!text.ok) {
+      return isVanishedCode(text.error.code) ? fail("ESRCH", `process ${pid} no longer exists`) : fail(text.error.code, `cannot read ${path}: ${text.error.message}`);
+    }
+    const parsed = parse(text.value);
+    return parsed.ok ? parsed : fail(parsed.error.code, `${path}: ${parsed.error.message}`);
+  }
+
+  /** Entries no listing asked for since the last sweep: kept while their process lives (one pread of oom_score_adj), dropped once it is gone. */
+  private sweepIdle(now: number): void {
+    for (const [pid, entry] of [...this.entries]) {
+      if (entry.listedAtMs >= this.lastSweepMs) continue;
+      const alive = entry.fds !== null && this.options.fs.readOpenFile(entry.fds.oomScoreAdj).ok;
+      if (!alive) this.drop(pid);
+    }
+    this.lastSweepMs = now;
+  }
+
+  private drop(pid: number): void {
+    const entry = this.entries.get(pid);
+    if (entry === undefined) return;
+    this.entries.delete(pid);
+    if (entry.fds === null) return;
+    for (const fd of [entry.fds.stat, entry.fds.status, entry.fds.oomScoreAdj]) {
+      if (fd === null) continue;
+      this.options.fs.closeFile(fd);
+      this.kept--;
+    }
+  }
+}
+
+function isOutOfFds(code: string): boolean {
+  return code === "EMFILE" || code === "ENFILE";
+}
