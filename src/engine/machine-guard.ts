@@ -6,7 +6,7 @@
 // machine is critical.
 
 import { appendSample, emptyHistory, newestSample } from "../core/machine-history.js";
-import { detectMachinePressure, type MachineSample, type MachineVerdict } from "../core/machine-pressure.js";
+import { belowLowSampleIntervalMs, detectMachinePressure, type MachineSample, type MachineVerdict } from "../core/machine-pressure.js";
 import type { Result } from "../core/result.js";
 import type { CgroupSample } from "../core/types.js";
 import type { Acted } from "./act-on-decision.js";
@@ -134,12 +134,21 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     return detectMachinePressure(this.history, this.config, { lastStarvationKillAtMs: this.lastStarvationKillAtMs, lastKillAtMs: this.lastKillAtMs });
   }
 
-  /** Densely while memory is anywhere near a threshold, rarely when it is plentiful (as earlyoom does). */
+  /**
+   * Densely while memory is anywhere near a threshold, rarely when it is plentiful (as earlyoom does);
+   * more densely still below the low watermark, where the starvation rule needs to see a streak
+   * below min from its start (belowLowSampleIntervalMs).
+   */
   private schedule(last: MachineSample): void {
     if (this.stopped) return;
     const availablePct = (100 * last.availableBytes) / Math.max(1, last.totalBytes);
     const near = availablePct < 4 * this.config.lowAvailablePct || last.freeBytes < 2 * last.lowWatermarkBytes;
-    const delayMs = near ? this.config.sampleIntervalMs : this.config.idleSampleIntervalMs;
+    const belowLow = last.freeBytes < last.lowWatermarkBytes;
+    const delayMs = belowLow
+      ? belowLowSampleIntervalMs(this.config, this.config.sampleIntervalMs)
+      : near
+        ? this.config.sampleIntervalMs
+        : this.config.idleSampleIntervalMs;
     this.timer = this.ctx.host.setTimer(delayMs, () => this.poll());
   }
 

@@ -2,7 +2,7 @@
 // whole history per sample (O(n)), which is too slow at a sample a millisecond but plain to read.
 // Kept as the reference the fast detectors must agree with, verdict for verdict.
 
-import { lowMemory, type DetectContext, type MachineGuardConfig, type MachineSample, type MachineVerdict } from "../../src/core/machine-pressure.js";
+import { lowMemory, starvationSpanNeeded, type DetectContext, type MachineGuardConfig, type MachineSample, type MachineVerdict } from "../../src/core/machine-pressure.js";
 
 const MIB = 1024 * 1024;
 const mib = (bytes: number): string => `${(bytes / MIB).toFixed(1)} MiB`;
@@ -24,7 +24,10 @@ export function oracleWatermarkStarvation(history: readonly MachineSample[], con
   let start = history.length - 1;
   while (start > 0 && (history[start - 1] as MachineSample).freeBytes < (history[start - 1] as MachineSample).minWatermarkBytes) start--;
   const first = history[start] as MachineSample;
-  if (newest.freeBytes >= newest.minWatermarkBytes || newest.atMs - first.atMs < config.starvationWindowMs) return null;
+  // How long the streak must last at its depth is the rule's own formula (tested on its own); what
+  // is checked here is the streak it is applied to.
+  const needed = starvationSpanNeeded(newest, config.starvationWindowMs);
+  if (newest.freeBytes >= newest.minWatermarkBytes || newest.atMs - first.atMs < needed.ms) return null;
   const reclaimed = newest.reclaimedPagesTotal - first.reclaimedPagesTotal;
   const stalls = newest.allocStallsTotal - first.allocStallsTotal;
   if (reclaimed <= 0 || stalls <= 0) return null;
@@ -34,7 +37,7 @@ export function oracleWatermarkStarvation(history: readonly MachineSample[], con
     critical: true,
     reason:
       `free ${mib(newest.freeBytes)} below the min watermark ${mib(newest.minWatermarkBytes)} for ${Math.round(spanMs)} ms ` +
-      `while reclaim freed ${reclaimed} pages and allocations entered direct reclaim ${stalls} times`,
+      `while reclaim freed ${reclaimed} pages and allocations entered direct reclaim ${stalls} times; ${needed.words}`,
   };
   const last = context.lastStarvationKillAtMs;
   if (last !== null && newest.atMs - last < config.starvationKillIntervalMs) {
@@ -66,9 +69,11 @@ export function oracleMemoryPressure(history: readonly MachineSample[], config: 
 export function oracleDetectMachinePressure(history: readonly MachineSample[], config: MachineGuardConfig, context: DetectContext): MachineVerdict {
   const newest = history.at(-1);
   if (newest === undefined) return { kind: "ok", critical: false, reason: "no sample yet" };
-  const fired = [oracleWatermarkStarvation(history, config, context), oracleMemoryPressure(history, config, context), lowMemory(newest, config)].filter(
-    (v): v is MachineVerdict => v !== null,
-  );
+  const starvation = oracleWatermarkStarvation(history, config, context);
+  let pressure = oracleMemoryPressure(history, config, context);
+  // The stall of a starvation held back by its rate limit is held back with it.
+  if (pressure !== null && starvation?.heldBack !== undefined) pressure = { ...pressure, heldBack: `the stall is that of the watermark starvation held back (${starvation.heldBack})` };
+  const fired = [starvation, pressure, lowMemory(newest, config)].filter((v): v is MachineVerdict => v !== null);
   const acting = fired.find((v) => v.heldBack === undefined);
   return acting ?? fired[0] ?? { kind: "ok", critical: false, reason: `available ${mib(newest.availableBytes)}, free ${mib(newest.freeBytes)}` };
 }

@@ -7,14 +7,18 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { appendSample, emptyHistory, type MachineHistory } from "../../src/core/machine-history.js";
 import {
+  BELOW_LOW_SAMPLE_INTERVAL_MS,
+  belowLowSampleIntervalMs,
   detectMachinePressure,
   lowMemory,
   memoryPressure,
+  starvationSpanNeeded,
   watermarkStarvation,
   type DetectContext,
   type MachineGuardConfig,
   type MachineSample,
 } from "../../src/core/machine-pressure.js";
+import { MAX_WINDOW_MS, MAX_WINDOW_SAMPLES } from "../../src/core/tunable-keys.js";
 import { DEFAULT_ENGINE_OPTIONS } from "../../src/engine/engine-options.js";
 import { oracleDetectMachinePressure, oracleMemoryPressure, oraclePruneHistory, oracleWatermarkStarvation } from "./machine-pressure-oracle.js";
 
@@ -64,15 +68,22 @@ function sample(o: Partial<MachineSample> = {}): MachineSample {
   };
 }
 
-/** Samples every `stepMs` from `fromMs` to `toMs` inclusive, free below min, counters rising by the given steps. */
-function starving(fromMs: number, toMs: number, o: { stepMs?: number; reclaimStep?: number; stallStep?: number } = {}): MachineSample[] {
+/**
+ * Samples every `stepMs` from `fromMs` to `toMs` inclusive, free below min (4 MiB of a min of 8:
+ * at min/2, where atomic allocations start failing, unless `freeBytes` says otherwise), counters
+ * rising by the given steps.
+ */
+function starving(fromMs: number, toMs: number, o: { stepMs?: number; reclaimStep?: number; stallStep?: number; freeBytes?: number } = {}): MachineSample[] {
   const stepMs = o.stepMs ?? 250;
   const out: MachineSample[] = [];
   for (let t = fromMs, i = 0; t <= toMs; t += stepMs, i++) {
-    out.push(sample({ atMs: t, freeBytes: 4 * MIB, reclaimedPagesTotal: 1000 + i * (o.reclaimStep ?? 500), allocStallsTotal: 50 + i * (o.stallStep ?? 7) }));
+    out.push(sample({ atMs: t, freeBytes: o.freeBytes ?? 4 * MIB, reclaimedPagesTotal: 1000 + i * (o.reclaimStep ?? 500), allocStallsTotal: 50 + i * (o.stallStep ?? 7) }));
   }
   return out;
 }
+
+/** Free memory just below min (8 MiB): the whole window is needed there. */
+const JUST_BELOW_MIN = 8 * MIB - 4096;
 
 describe("lowMemory", () => {
   it("the test config is the shipped default, so these numbers are the daemon's", () => {
@@ -126,17 +137,58 @@ describe("watermarkStarvation", () => {
     assert.equal(v.heldBack, undefined);
     // 5 samples: 4 steps of 500 pages and 7 stalls.
     assert.match(v.reason, /free 4\.0 MiB below the min watermark 8\.0 MiB for 1000 ms while reclaim freed 2000 pages and allocations entered direct reclaim 28 times/);
+    assert.match(v.reason, /; free is 100% of the way down to min\/2, where atomic allocations start failing: 200 ms below min is starvation there$/);
   });
 
-  it("a dip shorter than the window gives no verdict", () => {
-    assert.equal(watermarkStarvation(historyOf(starving(0, 750)), CONFIG, NEVER), null, "750 ms of a 1000 ms window");
+  it("a dip just below min shorter than the window gives no verdict", () => {
+    const shallow = { freeBytes: JUST_BELOW_MIN };
+    assert.equal(watermarkStarvation(historyOf(starving(0, 750, shallow)), CONFIG, NEVER), null, "750 ms of a 1000 ms window");
+    // A page below min: 999 ms needed.
+    assert.equal(watermarkStarvation(historyOf(starving(0, 990, { ...shallow, stepMs: 10 })), CONFIG, NEVER), null, "990 ms just below min");
+    assert.equal(watermarkStarvation(historyOf(starving(0, 1000, { ...shallow, stepMs: 10 })), CONFIG, NEVER)?.kind, "watermark-starvation", "1000 ms");
     // Free above min at 250 ms: the streak only starts at 500 ms.
-    const interrupted = starving(0, 1250);
+    const interrupted = starving(0, 1250, shallow);
     interrupted[1] = { ...(interrupted[1] as MachineSample), freeBytes: 9 * MIB };
     assert.equal(watermarkStarvation(historyOf(interrupted), CONFIG, NEVER), null, "streak 500..1250 ms is 750 ms");
     // The same history once the streak has lasted the window fires.
-    const longer = [...interrupted, ...starving(1500, 1500).map((s) => ({ ...s, reclaimedPagesTotal: 99_999, allocStallsTotal: 9_999 }))];
+    const longer = [...interrupted, ...starving(1500, 1500, shallow).map((s) => ({ ...s, reclaimedPagesTotal: 99_999, allocStallsTotal: 9_999 }))];
     assert.equal(watermarkStarvation(historyOf(longer), CONFIG, NEVER)?.kind, "watermark-starvation");
+  });
+
+  it("the deeper free is below min, the shorter the streak that is starvation: the window times the headroom left above min/2, a fifth of it at least", () => {
+    // min 8 MiB, min/2 4 MiB: at 7 MiB a quarter of the way down, at 6 half way, at 4 and below at the floor.
+    for (const [freeMiB, neededMs] of [
+      [7, 750],
+      [6, 500],
+      [5, 250],
+      [4.4, 200],
+      [4, 200],
+      [1, 200],
+    ] as const) {
+      const at = { freeBytes: freeMiB * MIB, stepMs: 10 };
+      assert.equal(watermarkStarvation(historyOf(starving(0, neededMs - 10, at)), CONFIG, NEVER), null, `${freeMiB} MiB: not after ${neededMs - 10} ms`);
+      const v = watermarkStarvation(historyOf(starving(0, neededMs, at)), CONFIG, NEVER);
+      assert.equal(v?.kind, "watermark-starvation", `${freeMiB} MiB: after ${neededMs} ms`);
+      assert.match(v?.reason ?? "", new RegExp(`: ${neededMs} ms below min is starvation there$`));
+    }
+  });
+
+  it("judges the streak by its newest sample: free that keeps falling shortens what is needed as it goes", () => {
+    // From just below min down to the floor over 400 ms, sampled every 40 ms (as below the low watermark).
+    const falling = starving(0, 400, { stepMs: 40 }).map((s, i) => ({ ...s, freeBytes: 8 * MIB - (i + 1) * 0.4 * MIB }));
+    const firstVerdictAt = falling.findIndex((_, i) => watermarkStarvation(historyOf(falling.slice(0, i + 1)), CONFIG, NEVER) !== null);
+    // At 240 ms free is 5.2 MiB: 300 ms needed; at 280 ms, 4.8 MiB: 200 ms needed, and 280 ms have passed.
+    assert.equal(falling[firstVerdictAt]?.atMs, 280);
+  });
+
+  it("a dip to min/2 shorter than a fifth of the window gives no verdict, however deep", () => {
+    assert.equal(watermarkStarvation(historyOf(starving(0, 160, { stepMs: 40, freeBytes: 0 })), CONFIG, NEVER), null, "160 ms at nothing free");
+    assert.equal(watermarkStarvation(historyOf(starving(0, 200, { stepMs: 40, freeBytes: 0 })), CONFIG, NEVER)?.kind, "watermark-starvation");
+  });
+
+  it("the span needed is the whole window without a min watermark to measure the depth by", () => {
+    assert.deepEqual(starvationSpanNeeded(sample({ freeBytes: 0, minWatermarkBytes: 0 }), 1000), { ms: 1000, words: "no min watermark to measure the depth by" });
+    assert.equal(starvationSpanNeeded(sample({ freeBytes: 6 * MIB }), 3000).ms, 1500, "half way down: half of any window");
   });
 
   it("needs reclaim to be reclaiming: no pages reclaimed across the window, no verdict", () => {
@@ -168,6 +220,25 @@ describe("watermarkStarvation", () => {
     );
     assert.equal(watermarkStarvation(historyOf(history), CONFIG, { lastStarvationKillAtMs: 1000 })?.heldBack, undefined, "exactly the interval ago: acts");
     assert.equal(watermarkStarvation(historyOf(history), CONFIG, { lastStarvationKillAtMs: 0 })?.heldBack, undefined);
+  });
+});
+
+describe("belowLowSampleIntervalMs", () => {
+  const near = DEFAULT_ENGINE_OPTIONS.machineGuard.sampleIntervalMs;
+
+  it("samples every 40 ms below the low watermark by default: five samples in the shortest starvation", () => {
+    assert.equal(belowLowSampleIntervalMs(CONFIG, near), BELOW_LOW_SAMPLE_INTERVAL_MS);
+    assert.equal(BELOW_LOW_SAMPLE_INTERVAL_MS, 40);
+    assert.equal((CONFIG.starvationWindowMs * 0.2) / BELOW_LOW_SAMPLE_INTERVAL_MS, 5);
+  });
+
+  it("never more slowly than near a threshold, and not at all faster with the starvation rule off", () => {
+    assert.equal(belowLowSampleIntervalMs(CONFIG, 10), 10);
+    assert.equal(belowLowSampleIntervalMs(config({ starvationWindowMs: 0 }), near), near);
+  });
+
+  it("never so densely that the longest window allowed keeps more than MAX_WINDOW_SAMPLES samples", () => {
+    assert.ok(MAX_WINDOW_MS / belowLowSampleIntervalMs(config({ psiWindowMs: MAX_WINDOW_MS }), near) <= MAX_WINDOW_SAMPLES);
   });
 });
 
@@ -224,6 +295,24 @@ describe("detectMachinePressure", () => {
     const only = detectMachinePressure(historyOf(history, config({ lowAvailablePct: 0 })), config({ lowAvailablePct: 0 }), recent);
     assert.equal(only.kind, "watermark-starvation");
     assert.match(only.heldBack ?? "", /one watermark-starvation kill per 60000 ms/);
+  });
+
+  it("holds the memory stall of a starvation held back with it: a flood must not take, by the pressure rule, the process the rate limit spared", () => {
+    // 30 s of starvation at the floor, every task stalled on memory, the last starvation kill 20 s ago.
+    const flooded = starving(0, 30_000, { stepMs: 1000 }).map((s) => ({ ...s, psiSomeTotalUs: s.atMs * 1000, psiFullTotalUs: s.atMs * 1000 }));
+    const recent = { lastStarvationKillAtMs: 10_000 };
+    assert.equal(memoryPressure(historyOf(flooded), CONFIG, recent)?.heldBack, undefined, "alone, the pressure rule would act");
+    const v = detectMachinePressure(historyOf(flooded), CONFIG, recent);
+    assert.equal(v.kind, "watermark-starvation");
+    assert.match(v.heldBack ?? "", /one watermark-starvation kill per 60000 ms/);
+    // Past the interval the starvation acts, as it would have without the stall.
+    const due = detectMachinePressure(historyOf(flooded), CONFIG, { lastStarvationKillAtMs: -30_000 });
+    assert.equal(due.kind, "watermark-starvation");
+    assert.equal(due.heldBack, undefined);
+    // Pressure without starvation (free above min) still acts.
+    const stalled = flooded.map((s) => ({ ...s, freeBytes: 100 * MIB }));
+    assert.equal(detectMachinePressure(historyOf(stalled), CONFIG, recent).kind, "memory-pressure");
+    assert.equal(detectMachinePressure(historyOf(stalled), CONFIG, recent).heldBack, undefined);
   });
 
   it("orders acting rules by severity: starvation, then pressure, then low memory", () => {

@@ -269,28 +269,38 @@ describe("machine guard: dry run", () => {
 });
 
 describe("machine guard: watermark starvation (seed 003)", () => {
-  /** Free below min with reclaim and direct-reclaim stalls rising, advanced in 250 ms steps. */
-  async function starve(host: FakeHost, ms: number, counters: { reclaimed: number; stalls: number }, until?: () => boolean): Promise<void> {
-    for (let t = 0; t < ms; t += 250) {
+  /**
+   * Free below min (4 MiB of a min of 8: at min/2, unless `freeBytes` says otherwise) with reclaim
+   * and direct-reclaim stalls rising, advanced in steps of `stepMs` (250 ms unless said otherwise).
+   */
+  async function starve(
+    host: FakeHost,
+    ms: number,
+    counters: { reclaimed: number; stalls: number },
+    until?: () => boolean,
+    o: { freeBytes?: number; stepMs?: number } = {},
+  ): Promise<void> {
+    const stepMs = o.stepMs ?? 250;
+    for (let t = 0; t < ms; t += stepMs) {
       counters.reclaimed += 400;
       counters.stalls += 3;
-      host.machine = { freeBytes: 4 * MIB, reclaimedPagesTotal: counters.reclaimed, allocStallsTotal: counters.stalls };
-      await host.advance(250);
+      host.machine = { freeBytes: o.freeBytes ?? 4 * MIB, reclaimedPagesTotal: counters.reclaimed, allocStallsTotal: counters.stalls };
+      await host.advance(stepMs);
       if (until?.()) return;
     }
   }
 
-  it("one kill for a starvation that lasts the window; a second episode within 60 s gets a notice, no kill", async () => {
+  it("one kill for a starvation at min/2 that lasts a fifth of the window; a second episode within 60 s gets a notice, no kill", async () => {
     const { host, journal, engine } = setup();
     host.add({ pid: 100, comm: "small", rssBytes: 10 * MIB });
     host.add({ pid: 300, comm: "app", rssBytes: 200 * MIB });
     const counters = { reclaimed: 1000, stalls: 10 };
     host.machine = { freeBytes: 4 * MIB, reclaimedPagesTotal: counters.reclaimed, allocStallsTotal: counters.stalls };
     assert.ok(engine.guardMachine().ok);
-    await starve(host, 5000, counters, () => host.killed.length > 0);
+    await starve(host, 5000, counters, () => host.killed.length > 0, { stepMs: 40 });
     assert.deepEqual(host.killed, [300]);
     const killedAtMs = host.now();
-    assert.ok(killedAtMs >= 1000 && killedAtMs <= 1500, `killed at ${killedAtMs} ms: after the 1 s window, not before`);
+    assert.ok(killedAtMs >= 200 && killedAtMs <= 280, `killed at ${killedAtMs} ms: after a fifth of the 1 s window at min/2, not before`);
     // The kill ends the starvation.
     host.machine = {};
     await host.advance(2000);
@@ -318,12 +328,50 @@ describe("machine guard: watermark starvation (seed 003)", () => {
     engine.stop();
   });
 
-  it("a dip below min shorter than the window, or without reclaim running, kills nobody", async () => {
+  it("just below min, the whole window", async () => {
+    const { host, engine } = setup();
+    host.add({ pid: 300, comm: "app", rssBytes: 200 * MIB });
+    assert.ok(engine.guardMachine().ok);
+    await starve(host, 5000, { reclaimed: 0, stalls: 0 }, () => host.killed.length > 0, { freeBytes: 8 * MIB - 4096, stepMs: 40 });
+    assert.deepEqual(host.killed, [300]);
+    assert.ok(host.now() >= 1000 && host.now() <= 1080, `killed at ${host.now()} ms: after the 1 s window, not before`);
+    engine.stop();
+  });
+
+  it("samples every 40 ms below the low watermark, every 250 ms up to twice it", async () => {
+    const { host, engine } = setup();
+    host.add({ pid: 300, comm: "app", rssBytes: 200 * MIB });
+    host.machine = { freeBytes: 9 * MIB };
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(1);
+    let reads = host.machineReads;
+    await host.advance(1000);
+    assert.equal(host.machineReads - reads, 25, "free between min and low: every 40 ms");
+    host.machine = { freeBytes: 15 * MIB };
+    await host.advance(40);
+    reads = host.machineReads;
+    await host.advance(1000);
+    assert.equal(host.machineReads - reads, 4, "free above low, below twice it: every 250 ms");
+    assert.deepEqual(host.killed, []);
+    engine.stop();
+  });
+
+  it("a dip below min shorter than its depth asks for (750 ms just below min, 160 ms at min/2), or without reclaim running, kills nobody", async () => {
     const { host, journal, engine } = setup();
     host.add({ pid: 300, comm: "app", rssBytes: 200 * MIB });
     assert.ok(engine.guardMachine().ok);
     const counters = { reclaimed: 0, stalls: 0 };
-    await starve(host, 750, counters);
+    await starve(host, 750, counters, undefined, { freeBytes: 8 * MIB - 4096 });
+    host.machine = {};
+    await host.advance(1000);
+    // Between min and low the guard samples densely; a burst then takes free to min/2 for 160 ms.
+    host.machine = { freeBytes: 9 * MIB };
+    await host.advance(1000);
+    const reads = host.machineReads;
+    await starve(host, 160, counters, undefined, { stepMs: 40 });
+    assert.ok(host.machineReads - reads >= 4, "the dip was sampled");
+    host.machine = { freeBytes: 9 * MIB };
+    await host.advance(1000);
     host.machine = {};
     await host.advance(1000);
     // Below min for long, but reclaim reclaims nothing: not starvation.

@@ -12,7 +12,8 @@ import { oomwardenAgentFactory } from "../../src/host/sim/oomwarden-agent.js";
 import { DEFAULT_ENGINE_OPTIONS } from "../../src/engine/engine-options.js";
 import { simulate } from "../../src/sim/kernel/simulate.js";
 import { parseScenario } from "../../src/sim/scenario-file.js";
-import { agentSampling, ENGINE_INTERVAL_FLOOR_MS, type AgentSampling } from "../../src/sim/scenario-file/agent-sampling.js";
+import { BELOW_LOW_SAMPLE_INTERVAL_MS } from "../../src/core/machine-pressure.js";
+import { agentSampling, ENGINE_INTERVAL_FLOOR_MS, MACHINE_GUARD_FLOOR_MS, type AgentSampling } from "../../src/sim/scenario-file/agent-sampling.js";
 import { estimateRunWork } from "../../src/sim/scenario-file/work.js";
 import { WORK_BUDGET_UNITS } from "../../src/sim/scenario-file/work-budget.js";
 import type { PolicySpec, Scenario } from "../../src/sim/scenario.js";
@@ -61,14 +62,16 @@ async function runCounted(s: Scenario, policy: PolicySpec): Promise<{ wakeUps: n
 }
 
 describe("work budget: an oomwarden policy's own sampling", () => {
-  it("the engine's intervals of its own are never shorter than the floor the estimate charges", () => {
+  it("the engine's intervals of its own are never shorter than the floors the estimate charges", () => {
     const o = DEFAULT_ENGINE_OPTIONS;
     for (const [name, ms] of Object.entries({
       machineSampleIntervalMs: o.machineGuard.sampleIntervalMs,
       idleSampleIntervalMs: o.machineGuard.idleSampleIntervalMs,
-      observeIntervalMs: o.observeIntervalMs,
-      softLimitIntervalMs: o.softLimit.intervalMs,
+      belowLowSampleIntervalMs: BELOW_LOW_SAMPLE_INTERVAL_MS,
     })) {
+      assert.ok(ms >= MACHINE_GUARD_FLOOR_MS, `the machine guard's ${name} ${ms} ms is below the ${MACHINE_GUARD_FLOOR_MS} ms the work budget charges`);
+    }
+    for (const [name, ms] of Object.entries({ observeIntervalMs: o.observeIntervalMs, softLimitIntervalMs: o.softLimit.intervalMs })) {
       assert.ok(ms >= ENGINE_INTERVAL_FLOOR_MS, `${name} ${ms} ms is below the ${ENGINE_INTERVAL_FLOOR_MS} ms the work budget charges`);
     }
   });
@@ -79,7 +82,7 @@ describe("work budget: an oomwarden policy's own sampling", () => {
     assert.equal(errors.length, 1, errors.join("\n"));
     assert.match(
       errors[0]!,
-      /^file\.yaml:9: policies\[0\]\.options\.machineSampleIntervalMs: the simulation would cost about .* units of work, more than the 1 billion a file may ask for \(see "Work budget" in docs\/scenario-format\.md\): \d+% of a run is policy dense's oomwarden engine waking up to 7\.2 million times \(every 1 ms, options\.machineSampleIntervalMs, in each of 2 loops\); set machineSampleIntervalMs to 100 ms or more, or shorten the run$/,
+      /^file\.yaml:9: policies\[0\]\.options\.machineSampleIntervalMs: the simulation would cost about .* units of work, more than the 1 billion a file may ask for \(see "Work budget" in docs\/scenario-format\.md\): \d+% of a run is policy dense's oomwarden engine waking up to 3\.6 million times \(the machine guard every 1 ms \(options\.machineSampleIntervalMs\) and 1 other loop every 100 ms \(its shortest interval of its own\)\); set machineSampleIntervalMs to 40 ms or more, or shorten the run$/,
     );
     // The same run sampling at the engine's own pace, or without oomwarden, fits.
     assert.ok(parseScenario(denseFile({ durationS: 3600, policy: "{ name: dense, base: kernel-today+oomwarden, options: { machineSampleIntervalMs: 100 } }" }), "f").ok);
@@ -89,7 +92,10 @@ describe("work budget: an oomwarden policy's own sampling", () => {
   it("names the smallest interval, in the userspace form too, on the line of its key", () => {
     const policy = ["name: watched", "    kernel: today", "    userspace:", "      kind: oomwarden", "      options:", "        machineSampleIntervalMs: 5", "        observeIntervalMs: 2"].join("\n");
     const errors = errorsOf(denseFile({ durationS: 3600, policy }));
-    assert.match(errors[0]!, /^file\.yaml:15: policies\[0\]\.userspace\.options\.observeIntervalMs: .*waking up to 3\.6 million times \(every 2 ms, options\.observeIntervalMs, in each of 2 loops\)/);
+    assert.match(
+      errors[0]!,
+      /^file\.yaml:15: policies\[0\]\.userspace\.options\.observeIntervalMs: .*waking up to 2\.5 million times \(the machine guard every 5 ms \(options\.machineSampleIntervalMs\) and 1 other loop every 2 ms \(options\.observeIntervalMs\)\); set observeIntervalMs to 100 ms or more/,
+    );
   });
 
   it("soft-limit mode checks every managed cgroup: each is a loop of its own", () => {
@@ -98,16 +104,20 @@ describe("work budget: an oomwarden policy's own sampling", () => {
       denseFile({ durationS: 60, policy: `{ name: soft, base: kernel-today+oomwarden, options: { softLimit: ${softLimit}, softLimitIntervalMs: 10 } }` }).replace("tasks:", `cgroups:\n${cgroups}\ntasks:`);
     const on = parsed(file(true));
     const off = parsed(file(false));
-    assert.equal(samplingOf(on, on.policies[0]!).loops, 2 + 8);
-    assert.equal(samplingOf(off, off.policies[0]!).loops, 2);
-    assert.equal(samplingOf(on, on.policies[0]!).wakeUps, 10 * (60_000 / 10 + 1));
+    assert.equal(samplingOf(on, on.policies[0]!).others.loops, 1 + 8);
+    assert.equal(samplingOf(off, off.policies[0]!).others.loops, 1);
+    // The machine guard at its own 40 ms, a victim's observation and eight usage checks at 10 ms.
+    assert.equal(samplingOf(on, on.policies[0]!).wakeUps, 60_000 / 40 + 1 + 9 * (60_000 / 10 + 1));
   });
 
   it("a long run at the engine's own intervals is refused at the duration", () => {
     // Seven days at a tick of a minute fit the kernel; oomwarden waking every 100 ms does not.
     const file = denseFile({ durationS: 604_800, tickS: 60, policy: "kernel-today+oomwarden" });
     const errors = errorsOf(file);
-    assert.match(errors[0]!, /^file\.yaml:1: durationS: .*oomwarden engine waking up to 12 million times \(every 100 ms, the engine's shortest interval of its own, in each of 2 loops\); shorten the run$/);
+    assert.match(
+      errors[0]!,
+      /^file\.yaml:1: durationS: .*oomwarden engine waking up to 21 million times \(the machine guard every 40 ms \(its shortest interval of its own\) and 1 other loop every 100 ms \(its shortest interval of its own\)\); shorten the run$/,
+    );
     assert.ok(parseScenario(denseFile({ durationS: 604_800, tickS: 60, policy: "kernel-today" }), "f").ok);
   });
 
@@ -116,7 +126,7 @@ describe("work budget: an oomwarden policy's own sampling", () => {
     const s = parsed(denseFile({ durationS: 604_800, tickS: 60, policy: "kernel-today" }));
     const oomwarden: PolicySpec = { name: "kernel-today+oomwarden", kernel: { version: "today", proposals: [] }, userspace: { kind: "oomwarden", managedCgroups: ["/"], options: {} } };
     assert.equal(checkWorkBudget(s, s.policies), null);
-    assert.match(checkWorkBudget(s, [oomwarden])?.message ?? "", /oomwarden engine waking up to 12 million times \(every 100 ms/);
+    assert.match(checkWorkBudget(s, [oomwarden])?.message ?? "", /oomwarden engine waking up to 21 million times \(the machine guard every 40 ms/);
   });
 });
 

@@ -4,6 +4,7 @@
 
 import { isScalar, LineCounter, parseDocument, type Node } from "yaml";
 import type { MemorySpec, Scenario } from "../scenario.js";
+import { busiestLoops } from "./agent-sampling.js";
 import { checkCgroupParents, readCgroup } from "./cgroups.js";
 import { SCENARIO_DEFAULTS } from "./defaults.js";
 import { Diagnostics, type ScenarioFileResult } from "./diagnostics.js";
@@ -112,7 +113,7 @@ function blamedKey(top: Fields, problem: WorkProblem, known: Known, tickMs: numb
       return { node: top.lineNode("tasks"), path: "tasks" };
     case "sampling": {
       // The option asking for the samples; with the engine's own intervals, the run's length.
-      const { key } = s.sampling;
+      const { key } = busiestLoops(s.sampling);
       const u = s.policy.userspace;
       const written = key !== null && u.kind === "oomwarden" ? known.optionsWritten.get(u.options)?.get(key) : undefined;
       return written ?? top.spelled("duration", TIME);

@@ -3,7 +3,7 @@
 // estimate is work.ts's upper bound; the error names the key that asks for most of the work.
 
 import type { PolicySpec, Scenario } from "../scenario.js";
-import { ENGINE_INTERVAL_FLOOR_MS } from "./agent-sampling.js";
+import { busiestLoops, ENGINE_INTERVAL_FLOOR_MS, MACHINE_GUARD_FLOOR_MS, type SamplingLoops } from "./agent-sampling.js";
 import { shownName } from "./messages.js";
 import { busySleep, estimateRunWork, largestPart, type RunWork, type WorkPart } from "./work.js";
 
@@ -52,10 +52,13 @@ function why(part: WorkPart, run: RunWork, scenario: Scenario): string {
     case "reconcile":
       return `${share} is policy ${s.policy.name}'s overcharge reconcile every ${s.reconcileMs} ms in each cgroup; reconcile less often`;
     case "sampling": {
-      const { intervalMs, key, loops, wakeUps } = s.sampling;
-      const every = key === null ? `every ${intervalMs} ms, the engine's shortest interval of its own` : `every ${intervalMs} ms, options.${key}`;
-      const fix = key === null ? "shorten the run" : `set ${key} to ${ENGINE_INTERVAL_FLOOR_MS} ms or more, or shorten the run`;
-      return `${share} is policy ${shownName(s.policy.name)}'s oomwarden engine waking up to ${amount(wakeUps)} times (${every}, in each of ${loops} loops); ${fix}`;
+      const { machine, others, wakeUps } = s.sampling;
+      const every = (l: SamplingLoops): string => `every ${l.intervalMs} ms (${l.key === null ? "its shortest interval of its own" : `options.${l.key}`})`;
+      const loops = `the machine guard ${every(machine)} and ${others.loops} other loop${others.loops === 1 ? "" : "s"} ${every(others)}`;
+      const busiest = busiestLoops(s.sampling);
+      const floorMs = busiest === machine ? MACHINE_GUARD_FLOOR_MS : ENGINE_INTERVAL_FLOOR_MS;
+      const fix = busiest.key === null ? "shorten the run" : `set ${busiest.key} to ${floorMs} ms or more, or shorten the run`;
+      return `${share} is policy ${shownName(s.policy.name)}'s oomwarden engine waking up to ${amount(wakeUps)} times (${loops}); ${fix}`;
     }
     case "setup":
       return `${share} is building ${scenario.tasks.length} tasks and their threads for each policy; use fewer tasks or threads`;
