@@ -148,3 +148,38 @@ for (const version of [1, 2] as const) {
     });
   });
 }
+
+describe("LinuxHost's listing carries the preference of a process's cgroup", { skip: !root ? "needs root" : !python ? "needs python3 to set xattrs" : !mounts.ok || mounts.value.v2 === null ? "no cgroup v2 mounted" : false }, () => {
+  it("a sleep in a cgroup marked trusted.oomd_avoid is listed with that preference", async () => {
+    const { spawn } = await import("node:child_process");
+    const { writeFileSync } = await import("node:fs");
+    const { LinuxHost } = await import("../../src/host/linux/linux-host.js");
+    const name = `oomwarden-pref-listing-${process.pid}`;
+    const cgroup = join((mounts.ok && mounts.value.v2) || "/nonexistent", name);
+    mkdirSync(cgroup);
+    const sleeper = spawn("sleep", ["60"], { stdio: "ignore" });
+    try {
+      setXattr(cgroup, "trusted.oomd_avoid", "");
+      writeFileSync(join(cgroup, "cgroup.procs"), String(sleeper.pid));
+      const listed = value(new LinuxHost().listAllProcesses());
+      const sample = listed.find((listedProcess) => listedProcess.pid === sleeper.pid);
+      assert.ok(sample !== undefined, "the sleep is listed");
+      assert.equal(sample.details?.cgroup, `/${name}`);
+      assert.deepEqual(sample.details?.cgroupPreference, { kind: "avoid", xattr: "trusted.oomd_avoid", cgroup: `/${name}` });
+      const self = listed.find((listedProcess) => listedProcess.pid === process.pid);
+      assert.equal(self?.details?.cgroupPreference, null, "this test's own cgroup is not marked");
+    } finally {
+      sleeper.kill("SIGKILL");
+      await new Promise((resolve) => sleeper.once("exit", resolve));
+      // The parent's cgroup.procs takes the pid back only while it lives; an exited one has left already.
+      for (let attempt = 0; attempt < 50; attempt++) {
+        try {
+          rmdirSync(cgroup);
+          break;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
+    }
+  });
+});

@@ -37,7 +37,8 @@ import { listTopLevelCgroups } from "./top-level-cgroups.js";
 import { watchPressureFile } from "./pressure-trigger.js";
 import * as native from "./native.js";
 import { parseOomControl } from "./parse-cgroup.js";
-import { noCgroupPreference, type CgroupPreferenceLookup } from "./process-details.js";
+import { CgroupPreferenceReader } from "./cgroup-preference.js";
+import type { CgroupPreferenceLookup } from "./process-details.js";
 import { keptFdBudget, ProcessTable } from "./process-table.js";
 import { DEFAULT_PROC_ROOT, readMachineMemory, readProcessSample, readProcessStartTime, readStallEvidence } from "./proc-reader.js";
 import { OOM_SCORE_ADJ_MIN, type CgroupHierarchy } from "./parse-proc.js";
@@ -63,7 +64,7 @@ export interface LinuxHostOptions {
   mounts?: CgroupMounts;
   /** The kernel log the kernel's OOM kills are read from (default /dev/kmsg; fixture tests pass a file). */
   kernelLogPath?: string;
-  /** What the xattrs on a process's cgroup ask of an OOM killer (ProcessDetails.cgroupPreference); default: nothing. */
+  /** What the xattrs on a process's cgroup ask of an OOM killer (ProcessDetails.cgroupPreference); default: oomd's and systemd-oomd's, read from cgroupfs (cgroup-preference.ts). */
   cgroupPreference?: CgroupPreferenceLookup;
   /** The process table's cap on kept fds (default: 4096, or half of RLIMIT_NOFILE where less). */
   maxKeptProcessFds?: number;
@@ -138,7 +139,7 @@ export class LinuxHost implements Host {
       now: () => this.now(),
       maxKeptFds: options.maxKeptProcessFds ?? keptFdBudget(limits.ok ? limits.value : null),
       hierarchy: this.detailsHierarchy,
-      cgroupPreference: options.cgroupPreference ?? noCgroupPreference,
+      cgroupPreference: options.cgroupPreference ?? new CgroupPreferenceReader({ mounts: this.mounts, now: () => this.now() }).hook,
     });
     const memTotal = readMachineMemory(this.procRoot, this.fs);
     const choice = memTotal.ok ? findMemoryStandIn(this.procRoot, this.fs, this.mounts, memTotal.value.totalBytes) : { standIn: null, note: null };
