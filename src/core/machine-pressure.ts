@@ -21,17 +21,15 @@
 // the machine can still wait for it).
 
 import { entryAtSeq, newestEntry, newestKeptWhere, newestSample, oldestKept, type HistoryEntry, type HistoryView } from "./machine-history.js";
+import { memoryLevel, swapBelow, type MemoryLevel, type MemoryLevelsConfig } from "./machine-levels.js";
 import type { MachinePressure } from "./types.js";
 
 export interface MachineSample extends MachinePressure {
   atMs: number;
 }
 
-export interface MachineGuardConfig {
-  /** Low memory below this share of RAM available (MemAvailable). 0 turns the rule off. */
-  lowAvailablePct: number;
-  /** ... together with less than this share of swap free (ignored on a machine without swap). */
-  lowSwapFreePct: number;
+/** The memory levels (machine-levels.ts) and the rules beside them. */
+export interface MachineGuardConfig extends MemoryLevelsConfig {
   /** A second victim while the first is still alive needs availability below this share (and swap as above). */
   criticalAvailablePct: number;
   /** How long free memory must stay below the min watermark. 0 turns the rule off. */
@@ -50,6 +48,11 @@ export interface MachineVerdict {
   critical: boolean;
   /** Plain words with the numbers that decided, for the journal. */
   reason: string;
+  /**
+   * low-memory: the level reached. terminate: SIGTERM and a grace period; kill (and every other
+   * rule, which are all as urgent): SIGKILL at once.
+   */
+  level?: Exclude<MemoryLevel, "warn">;
   /** A rule fired but was held back (rate limit); says why. */
   heldBack?: string;
 }
@@ -69,23 +72,15 @@ const MIB = 1024 * 1024;
 const mib = (bytes: number): string => `${(bytes / MIB).toFixed(1)} MiB`;
 const pct = (part: number, whole: number): number => (whole > 0 ? (100 * part) / whole : 0);
 
-function swapLow(s: MachinePressure, freePct: number): boolean {
-  return s.swapTotalBytes === 0 || pct(s.swapFreeBytes, s.swapTotalBytes) < freePct;
-}
-
-function swapWords(s: MachinePressure): string {
-  return s.swapTotalBytes === 0 ? "no swap" : `swap free ${mib(s.swapFreeBytes)} of ${mib(s.swapTotalBytes)} (${pct(s.swapFreeBytes, s.swapTotalBytes).toFixed(1)}%)`;
-}
-
-/** Low memory, judged on the newest sample. */
+/** Low memory, judged on the newest sample: the terminate or the kill level (warn calls for no decision). */
 export function lowMemory(s: MachinePressure, config: MachineGuardConfig): MachineVerdict | null {
-  if (config.lowAvailablePct <= 0) return null;
-  const availablePct = pct(s.availableBytes, s.totalBytes);
-  if (availablePct >= config.lowAvailablePct || !swapLow(s, config.lowSwapFreePct)) return null;
+  const reading = memoryLevel(s, config);
+  if (reading.level === null || reading.level === "warn") return null;
   return {
     kind: "low-memory",
-    critical: availablePct < config.criticalAvailablePct && swapLow(s, config.lowSwapFreePct),
-    reason: `available ${mib(s.availableBytes)} of ${mib(s.totalBytes)} (${availablePct.toFixed(1)}% < ${config.lowAvailablePct}%), ${swapWords(s)}`,
+    level: reading.level,
+    critical: reading.level === "kill" && pct(s.availableBytes, s.totalBytes) < config.criticalAvailablePct && swapBelow(s, config.lowSwapFreePct),
+    reason: reading.reason,
   };
 }
 

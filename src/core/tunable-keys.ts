@@ -75,7 +75,12 @@ const TABLE = {
     help: "memory decrease that counts as progress",
   },
   machineGuard: { rule: BOOLEAN, help: "guard the whole machine (low memory, watermark starvation, PSI)" },
-  lowAvailablePct: { rule: PERCENT, help: "machine: kill below this % of RAM available (0: off)" },
+  warnAvailablePct: { rule: PERCENT, help: "machine: warn level, journaled: below this % of RAM available (0: off)" },
+  warnSwapFreePct: { rule: PERCENT, help: "machine: ... and below this % of swap free" },
+  terminateAvailablePct: { rule: PERCENT, help: "machine: terminate level, SIGTERM then SIGKILL after the grace: below this % of RAM available (0: off)" },
+  terminateSwapFreePct: { rule: PERCENT, help: "machine: ... and below this % of swap free" },
+  terminateGraceMs: { rule: DURATION_MS, help: "machine: time a victim has after SIGTERM before SIGKILL (SIGKILL at once at the kill level)" },
+  lowAvailablePct: { rule: PERCENT, help: "machine: kill level, SIGKILL: below this % of RAM available (0: off)" },
   lowSwapFreePct: { rule: PERCENT, help: "machine: ... and below this % of swap free" },
   criticalAvailablePct: { rule: PERCENT, help: "machine: a second victim while the first is alive only below this % available" },
   starvationWindowMs: {
@@ -133,7 +138,14 @@ export function checkTunable(name: TunableName, value: unknown): { ok: true } | 
 }
 
 /** The keys a rule across keys reads. */
-export type CrossKeyName = "lowAvailablePct" | "criticalAvailablePct" | "starvationWindowMs" | "psiWindowMs" | "machineSampleIntervalMs";
+export type CrossKeyName =
+  | "warnAvailablePct"
+  | "terminateAvailablePct"
+  | "lowAvailablePct"
+  | "criticalAvailablePct"
+  | "starvationWindowMs"
+  | "psiWindowMs"
+  | "machineSampleIntervalMs";
 
 /**
  * Samples the machine guard may keep for its longest window at its sampling interval (a sample is
@@ -148,6 +160,11 @@ export const MAX_WINDOW_SAMPLES = 100_000;
  * defaults (src/engine/engine-options.ts) take these values from here.
  */
 export const CROSS_KEY_DEFAULTS: Readonly<Record<CrossKeyName, number>> = {
+  // Warned of (journaled) this far ahead of the terminate level: on a 16 GiB desktop, 800 MiB
+  // more of a growing browser.
+  warnAvailablePct: 15,
+  // earlyoom's SIGTERM level.
+  terminateAvailablePct: 10,
   // earlyoom's SIGKILL level (5% of RAM): late enough not to kill what the page cache could still
   // absorb, early enough that the kernel killer, which waits for reclaim to fail outright, has
   // not acted yet.
@@ -177,6 +194,16 @@ export interface CrossKeyProblem {
 export function crossKeyProblem(valueOf: (name: CrossKeyName) => number): CrossKeyProblem | null {
   const low = valueOf("lowAvailablePct");
   const critical = valueOf("criticalAvailablePct");
+  // Each level must lie above the more severe one it leads to (a level set to 0 is off and
+  // relates to nothing): a terminate level below the kill level would never be reached first.
+  const levels: CrossKeyName[] = ["warnAvailablePct", "terminateAvailablePct", "lowAvailablePct"];
+  const on = levels.filter((name) => valueOf(name) > 0);
+  for (let i = 0; i + 1 < on.length; i++) {
+    const [upper, lower] = [on[i] as CrossKeyName, on[i + 1] as CrossKeyName];
+    if (valueOf(upper) < valueOf(lower)) {
+      return { keys: [upper, lower], message: `${upper} (${valueOf(upper)}) must not be below ${lower} (${valueOf(lower)}): the levels run warn, terminate, kill, from the most memory available to the least` };
+    }
+  }
   if (low > 0 && critical > low) {
     return { keys: ["lowAvailablePct", "criticalAvailablePct"], message: `criticalAvailablePct (${critical}) must not be above lowAvailablePct (${low})` };
   }

@@ -132,7 +132,7 @@ function nameProblem(name: string): string | null {
   return null;
 }
 
-function compilePattern(source: string, options: RuleCompileOptions): { regex: RegExp } | { error: string } {
+export function compilePattern(source: string, options: RuleCompileOptions): { regex: RegExp } | { error: string } {
   if (source.length === 0) return { error: "an empty pattern matches every process: leave the field out (^$ matches an empty value)" };
   if (source.length > MAX_PATTERN_CHARS) return { error: `a pattern is at most ${MAX_PATTERN_CHARS} characters (so that matching stays cheap), got ${source.length}` };
   let regex: RegExp;

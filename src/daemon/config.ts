@@ -10,6 +10,8 @@ import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "../engine/engine-opt
 import { applyTunables } from "../engine/tunables.js";
 import { readRegularFile } from "./read-regular-file.js";
 import { parseRulesNode, RULES_HELP } from "./rules-config.js";
+import { KILL_UNIT_HELP, parseKillUnitNode } from "./kill-unit-config.js";
+import type { KillUnitConfig } from "../core/kill-unit.js";
 import { shownNode as show } from "./shown-node.js";
 
 export interface DaemonConfig {
@@ -59,6 +61,7 @@ const DAEMON_KEYS: ReadonlyMap<string, DaemonKey> = new Map<string, DaemonKey>([
   ["cgroups", { check: stringList, apply: (c, v) => (c.cgroups = v as string[]), help: "list of memory cgroup paths to manage; PATH=SIZE gives a v2 cgroup without memory.max the limit its guard band keeps it below" }],
   ["journal", { check: nonEmptyString, apply: (c, v) => (c.journal = v as string), help: "journal file path" }],
   ["stateDir", { check: nonEmptyString, apply: (c, v) => (c.stateDir = v as string), help: "directory for the journal and the takeover ledger" }],
+  ["killUnit", { check: (node, place) => parseKillUnitNode(node, place.lineOf, place.line), apply: (c, v) => (c.engine = { ...c.engine, machineGuard: { ...c.engine.machineGuard, killUnit: v as KillUnitConfig } }), help: KILL_UNIT_HELP }],
   ["rules", { check: (node, place) => parseRulesNode(node, place.lineOf, place.line), apply: (c, v) => (c.engine = { ...c.engine, victimRules: v as VictimRule[] }), help: RULES_HELP }],
 ]);
 
@@ -140,7 +143,9 @@ export function parseConfig(text: string, source: string): ConfigResult {
     return fail(setLines.length > 0 ? Math.max(...setLines) : null, applied.message);
   }
   // applyTunables works on a copy: whoever changes this config cannot change the defaults.
-  return { ok: true, config: { ...config, engine: { ...applied.options, victimRules: config.engine.victimRules } } };
+  // The keys that are not flat tunables (rules, killUnit) were set on config.engine above.
+  const engine = { ...applied.options, victimRules: config.engine.victimRules, machineGuard: { ...applied.options.machineGuard, killUnit: config.engine.machineGuard.killUnit } };
+  return { ok: true, config: { ...config, engine } };
 }
 
 /** Reads and parses a config file: a regular file (or a link to one) of at most MAX_CONFIG_BYTES. */

@@ -21,6 +21,8 @@ import { killAndTime, type DecisionTimes, type KillAttempt } from "./kill-first-
 import type { KilledRegistry } from "./killed-registry.js";
 import { describeDecision, emptyOutcome, victimRecord } from "./outcome.js";
 import type { ScopeProbe } from "./scope-probe.js";
+import { awaitGrace, type TerminatePlan } from "./terminate-grace.js";
+import type { UnitPlan } from "./unit-kill.js";
 
 /** A decision record before its action is known. */
 export type DecisionBase = Omit<DecisionRecord, "victim" | "action" | "msToKill" | "phasesMs" | "waitingFor">;
@@ -51,6 +53,10 @@ export interface Plan {
   onWaiting?: (atMs: number) => void;
   /** Right after the signal, before the confirmation (the machine guard counts its kills here). */
   onKilled?: (killed: KilledVictim) => void;
+  /** The machine's terminate level: SIGTERM first, and SIGKILL only as this plan says. */
+  terminate?: TerminatePlan;
+  /** The rest of the victim's unit (process group, cgroup), once the victim is known (null: the process alone). */
+  unitOf?: (victim: Candidate) => UnitPlan | null;
 }
 
 export interface Acted {
@@ -74,6 +80,7 @@ export async function actOnDecision(scope: ActScope, plan: Plan): Promise<Acted>
   const candidates = action.kind === "none" ? [] : action.candidates;
   const excluded = plan.base.excluded;
   let decision: DecisionRecord | null = null;
+  let unit: UnitPlan | null = null;
   const { attempt, phasesMs } = killAndTime(host, scope.killed, candidates, excluded, plan.times, {
     // With the victim's pidfd open and nothing sent yet: is the scope still out of memory? A read
     // that fails (EMFILE, ENOMEM under pressure) says nothing: the decision stands.
@@ -84,17 +91,22 @@ export async function actOnDecision(scope: ActScope, plan: Plan): Promise<Acted>
     // On file before the signal: a daemon that dies at any instant after it leaves the decision
     // behind. Written, not yet flushed: the disk is synced once the reap is under way.
     beforeSignal: (candidate, phasesUntilSignal, atMs) => {
+      unit = plan.unitOf?.(candidate) ?? null;
       decision = {
         ...plan.base,
+        ...(unit !== null ? { unit: unit.record } : {}),
         victim: victimRecord(candidate),
-        action: "kill",
+        action: plan.terminate !== undefined ? "terminate" : "kill",
         msToKill: atMs - plan.times.notifiedAtMs,
         phasesMs: phasesUntilSignal,
       };
       if (scope.journal.appendUnflushed !== undefined) scope.journal.appendUnflushed(decision);
       else scope.journal.append(decision);
     },
+    ...(plan.terminate !== undefined ? { sigterm: true } : {}),
   });
+  const unitPlan = unit as UnitPlan | null;
+  if (attempt.kind !== "killed") unitPlan?.release();
   if (attempt.kind === "signal-failed" && decision !== null) {
     scope.journal.flush?.();
     return { record: journalOutcome(scope, decision, signalFailure(scope, attempt)), killed: null };
@@ -107,9 +119,12 @@ export async function actOnDecision(scope: ActScope, plan: Plan): Promise<Acted>
     journalDecision(scope, none);
     return { record: journalOutcome(scope, none, outcome), killed: null };
   }
-  const killed = attempt.killed;
   const killDecision: DecisionRecord = decision;
-  plan.onKilled?.(killed);
+  // The rest of the unit goes right after the victim, with the same signal.
+  const unitSignalled = unitPlan?.signal(plan.terminate !== undefined ? "SIGTERM" : "SIGKILL") ?? null;
+  plan.onKilled?.(attempt.killed);
+  if (plan.terminate !== undefined) return afterSigterm(scope, plan, plan.terminate, killDecision, attempt.killed, unitPlan, unitSignalled);
+  const killed = attempt.killed;
   const confirming = confirmKill(
     confirmScope(scope, plan.base),
     killed,
@@ -119,7 +134,52 @@ export async function actOnDecision(scope: ActScope, plan: Plan): Promise<Acted>
   scope.journal.flush?.();
   const confirmation = await confirming;
   keepOrRelease(scope, killed, confirmation);
-  return { record: journalOutcome(scope, killDecision, confirmation.outcome), killed };
+  unitPlan?.release();
+  return { record: journalOutcome(scope, killDecision, withUnit(confirmation.outcome, unitSignalled)), killed };
+}
+
+function withUnit(outcome: Outcome, signalled: { signalledPids: number[]; errors: string[] } | null): Outcome {
+  if (signalled === null || (signalled.signalledPids.length === 0 && signalled.errors.length === 0)) return outcome;
+  return { ...outcome, unitSignalled: { pids: signalled.signalledPids, errors: signalled.errors } };
+}
+
+/**
+ * SIGTERM went out: the grace runs, then the victim is confirmed like any other (from the SIGKILL,
+ * if one followed). A victim that outlived its grace on a machine no longer short of memory is
+ * left alone and may be chosen again later, by SIGTERM again.
+ */
+async function afterSigterm(
+  scope: ActScope,
+  plan: Plan,
+  terminate: TerminatePlan,
+  decision: DecisionRecord,
+  terminated: KilledVictim,
+  unit: UnitPlan | null,
+  unitTerminated: { signalledPids: number[]; errors: string[] } | null,
+): Promise<Acted> {
+  const { host } = scope;
+  scope.journal.flush?.();
+  const grace = await awaitGrace(host, terminated.handle, terminate, scope.isStopped);
+  // The unit follows the victim: SIGKILL for the others too when the victim gets it.
+  const unitKilled = grace.sigkillAtMs !== null ? (unit?.signal("SIGKILL") ?? null) : null;
+  unit?.release();
+  const unitSignalled =
+    unitTerminated === null && unitKilled === null
+      ? null
+      : { signalledPids: [...new Set([...(unitTerminated?.signalledPids ?? []), ...(unitKilled?.signalledPids ?? [])])], errors: [...(unitTerminated?.errors ?? []), ...(unitKilled?.errors ?? [])] };
+  const sigterm = { graceMs: terminate.graceMs, ending: grace.ending, msToSigkill: grace.sigkillAtMs === null ? null : grace.sigkillAtMs - plan.times.notifiedAtMs };
+  if (grace.ending === "not-needed" || grace.ending === "stopped") {
+    scope.killed.forget(terminated.handle);
+    host.releaseVictim(terminated.handle);
+    const outcome: Outcome = { ...emptyOutcome(grace.ending === "stopped" ? "unresolved" : "survived-sigterm"), msToKill: null, sigterm };
+    return { record: journalOutcome(scope, decision, withUnit(outcome, unitSignalled)), killed: null };
+  }
+  // Exited within the grace, or SIGKILLed (a failed SIGKILL is the victim exiting at that instant).
+  const killed: KilledVictim = grace.sigkillAtMs === null ? terminated : { ...terminated, killedAtMs: grace.sigkillAtMs };
+  const confirmation = await confirmKill(confirmScope(scope, plan.base), killed, plan.usageBeforeBytes, plan.times.notifiedAtMs);
+  keepOrRelease(scope, killed, confirmation);
+  const outcome: Outcome = { ...confirmation.outcome, sigterm, ...(grace.sigkillError !== undefined ? { actionError: grace.sigkillError } : {}) };
+  return { record: journalOutcome(scope, decision, withUnit(outcome, unitSignalled)), killed };
 }
 
 /** memory.oom.group: the whole cgroup is the unit; cgroup.kill, then the same confirmation of memory back. */

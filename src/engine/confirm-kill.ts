@@ -229,7 +229,8 @@ class KillConfirmation {
       // second victim meanwhile; once it has stopped shrinking for the tracker's patience, the
       // journal says the memory came back from elsewhere rather than credit this kill with it.
       const rssBytes = victim !== null && victim.ok ? victim.value.rssBytes : null;
-      const shrank = rssBytes !== null && this.lastVictimRssBytes - rssBytes >= Math.max(1, options.minProgressBytes);
+      // Past exit_mm a process shows no memory while its exit still frees it: that is shrinking too.
+      const shrank = rssBytes !== null && (rssBytes === 0 || this.lastVictimRssBytes - rssBytes >= Math.max(1, options.minProgressBytes));
       if (rssBytes !== null && (shrank || rssBytes > this.lastVictimRssBytes)) this.lastVictimRssBytes = rssBytes;
       this.resolvedWithoutVictim = shrank || !this.reapSettled ? 0 : this.resolvedWithoutVictim + 1;
       if (this.resolvedWithoutVictim < options.maxObservationsWithoutProgress) {

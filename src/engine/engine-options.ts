@@ -1,5 +1,6 @@
 // Engine tunables. Each default carries the reason it has that value.
 
+import { DEFAULT_KILL_UNIT, type KillUnitConfig } from "../core/kill-unit.js";
 import type { MachineGuardConfig } from "../core/machine-pressure.js";
 import { CROSS_KEY_DEFAULTS } from "../core/tunable-keys.js";
 import type { VictimRule } from "../core/victim-rules.js";
@@ -11,6 +12,10 @@ export interface MachineGuardOptions extends MachineGuardConfig {
   sampleIntervalMs: number;
   /** Between samples while memory is plentiful. */
   idleSampleIntervalMs: number;
+  /** The terminate level's grace: how long a victim has after SIGTERM before SIGKILL (at once when the kill level is reached). */
+  terminateGraceMs: number;
+  /** What dies with the victim: the process alone, its process group, or its cgroup as a unit (src/core/kill-unit.ts). */
+  killUnit: KillUnitConfig;
 }
 
 export interface SoftLimitOptions {
@@ -71,6 +76,14 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
     enabled: true,
     // The values the rules across keys relate live with those rules (src/core/tunable-keys.ts, with
     // their reasons), so the simulator can check a scenario's options without the engine.
+    // Journaled only: a desktop user or an operator who reads it has minutes, not seconds (nohang
+    // warns at 20% RAM with 25% swap; a fifth of RAM is often page cache that is still in use).
+    warnAvailablePct: CROSS_KEY_DEFAULTS.warnAvailablePct,
+    warnSwapFreePct: 20,
+    // earlyoom's SIGTERM levels (10% of RAM and 10% of swap): a browser or an editor gets its
+    // chance to save and exit while there is still room to do it.
+    terminateAvailablePct: CROSS_KEY_DEFAULTS.terminateAvailablePct,
+    terminateSwapFreePct: 10,
     lowAvailablePct: CROSS_KEY_DEFAULTS.lowAvailablePct,
     // earlyoom's SIGKILL level of swap, as for RAM: a machine that still has swap is not out of memory.
     lowSwapFreePct: 5,
@@ -85,6 +98,12 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
     sampleIntervalMs: CROSS_KEY_DEFAULTS.machineSampleIntervalMs,
     // Once a second when memory is plentiful, which costs a few file reads.
     idleSampleIntervalMs: 1000,
+    // Long enough for a program that handles SIGTERM to write its state out (earlyoom and nohang
+    // wait up to 10 s, with SIGKILL sooner once memory is critical, as here at the kill level);
+    // short enough that a hog that ignores SIGTERM is gone before the machine stalls.
+    terminateGraceMs: 3000,
+    // The process alone, as the kernel and earlyoom do: a unit is what its owner says it is.
+    killUnit: DEFAULT_KILL_UNIT,
   },
   softLimit: {
     // Off: a cgroup's limit is the kernel's to enforce unless its owner asks for this mode.

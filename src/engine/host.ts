@@ -139,6 +139,8 @@ export interface Host {
 
   /** Checks that path exists, lies inside a cgroup mount and is a memory cgroup; errors name the path. */
   resolveCgroup(path: string): Result<CgroupRef>;
+  /** The memory cgroup a process's details name (as /proc/PID/cgroup does: "/system.slice/x.service"), resolved under the mount that shows it. */
+  resolveProcessCgroup(cgroup: string): Result<CgroupRef>;
   /**
    * Makes this process the cgroup's only manager until the returned function is called: two
    * handlers on one cgroup would both decide each OOM (and kill twice). Refused, naming the holder
@@ -185,6 +187,8 @@ export interface Host {
   maySignal(victim: VictimHandle): Result<void>;
   /** SIGKILL through the pidfd. */
   kill(victim: VictimHandle): Result<void>;
+  /** SIGTERM through the pidfd: the terminate level's first signal, which the process may handle (save its state, exit cleanly). */
+  terminate(victim: VictimHandle): Result<void>;
   /** v2 cgroup.kill (or each process through a pidfd when cgroup.kill is absent). */
   killCgroup(ref: CgroupRef): Result<{ killedPids: number[] }>;
   /** process_mrelease off the event-loop thread. ESRCH (already gone) is success with alreadyGone. */

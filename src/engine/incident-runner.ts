@@ -5,6 +5,7 @@
 // the next outcome record, and looked at again once the incident is over.
 
 import { decide } from "../core/decide.js";
+import type { Candidate } from "../core/types.js";
 import { actOnDecision, type ActScope, type DecisionBase } from "./act-on-decision.js";
 import { AliveVictims } from "./alive-victims.js";
 import type { EngineContext } from "./engine-context.js";
@@ -103,6 +104,7 @@ export class IncidentRunner<Trigger> {
     const { host, options } = this.ctx;
     if (escalatedFrom !== null) this.ctx.log(`${this.scope.name}: decision ${escalatedFrom} stalled; choosing the next victim`);
     const snapshotStartMs = host.now();
+    const majorFaultsAtSnapshot = host.selfMajorFaults();
     const observed = await this.scope.observe(trigger);
     if (observed === null) return null;
     const rankStartMs = host.now();
@@ -124,14 +126,17 @@ export class IncidentRunner<Trigger> {
       escalatedFrom,
       priorVictimsAlive: this.victims.pids(),
     };
+    const terminate = this.scope.terminatePlan?.(trigger) ?? null;
     const acted = await actOnDecision(this.actScope(trigger), {
       base,
       decision,
       usageBeforeBytes: observed.incident.usageBytes,
-      times: { notifiedAtMs, snapshotStartMs, rankStartMs, processes: observed.snapshot.processes.length },
+      times: { notifiedAtMs, snapshotStartMs, rankStartMs, processes: observed.snapshot.processes.length, majorFaultsAtSnapshot },
       journalNothingDone: this.scope.journalsNothingDone?.() ?? true,
       ...(this.scope.onWaiting !== undefined ? { onWaiting: (atMs: number) => this.scope.onWaiting?.(trigger, atMs) } : {}),
       ...(this.scope.onKilled !== undefined ? { onKilled: (killed) => this.scope.onKilled?.(trigger, killed) } : {}),
+      ...(terminate !== null ? { terminate } : {}),
+      ...(this.scope.unitFor !== undefined ? { unitOf: (victim: Candidate) => this.scope.unitFor?.(observed, decision.ranking, victim) ?? null } : {}),
     });
     await this.scope.afterDecision?.(trigger, observed, acted);
     return acted.record;

@@ -3,12 +3,15 @@
 // -> escalate; a scope only says what it sees and how it falls back.
 
 import type { GrowthProjection } from "../core/process-growth.js";
+import type { RankedSnapshot } from "../core/rank.js";
 import type { Result } from "../core/result.js";
-import type { Snapshot } from "../core/types.js";
+import type { Candidate, Snapshot } from "../core/types.js";
 import type { Acted } from "./act-on-decision.js";
 import type { KilledVictim } from "./confirm-kill.js";
 import type { DecisionRecord } from "./journal-record.js";
 import type { ScopeProbe } from "./scope-probe.js";
+import type { TerminatePlan } from "./terminate-grace.js";
+import type { UnitPlan } from "./unit-kill.js";
 
 /** What one decision is made from. */
 export interface Observed {
@@ -45,6 +48,10 @@ export interface IncidentScope<Trigger> {
   onWaiting?: (trigger: Trigger, atMs: number) => void;
   /** Right after our signal, before the confirmation. */
   onKilled?: (trigger: Trigger, killed: KilledVictim) => void;
+  /** What goes with the victim (the machine guard's killUnit); null or absent: the process alone. */
+  unitFor?: (observed: Observed, ranking: RankedSnapshot, victim: Candidate) => UnitPlan | null;
+  /** SIGTERM and a grace before SIGKILL for this trigger (the machine's terminate level); null or absent: SIGKILL. */
+  terminatePlan?: (trigger: Trigger) => TerminatePlan | null;
   /** After each decision's outcome (the scope's own accounting and fallbacks). */
   afterDecision?: (trigger: Trigger, observed: Observed, acted: Acted) => Promise<void>;
 }

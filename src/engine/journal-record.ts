@@ -7,6 +7,7 @@
 
 import type { Candidate, Exclusion, IncidentKind, MemoryEventCounters } from "../core/types.js";
 import type { StallEvidence } from "./host.js";
+import type { GraceEnding } from "./terminate-grace.js";
 
 export interface VictimRecord {
   pid: number;
@@ -20,6 +21,8 @@ export interface VictimRecord {
 export type ActionKind =
   /** SIGKILL through a pidfd. */
   | "kill"
+  /** The machine's terminate level: SIGTERM through a pidfd, then SIGKILL if the grace ends with memory still short. */
+  | "terminate"
   /** Whole cgroup (v2 memory.oom.group) through cgroup.kill. */
   | "kill-cgroup"
   /** --dry-run: the decision is recorded, nothing is killed. */
@@ -51,7 +54,9 @@ export type OutcomeResult =
   /** The confirmation deadline passed without recovery and without a candidate left. */
   | "unresolved"
   /** Dry run. */
-  | "not-acted";
+  | "not-acted"
+  /** terminate: the victim was still alive at the grace's end, but memory was no longer short, so no SIGKILL followed. */
+  | "survived-sigterm";
 
 export interface Outcome {
   result: OutcomeResult;
@@ -66,8 +71,16 @@ export interface Outcome {
   observations: number;
   /** kill-cgroup: the processes cgroup.kill took with it. */
   groupKilledPids?: number[];
-  /** The time to SIGKILL split by phase (notification to snapshot, snapshot, ranking, pidfd open and signal), and the processes read. */
-  phasesMs?: { detect: number; snapshot: number; rank: number; kill: number; processes: number };
+  /** A unit kill: the members the signals reached besides the victim, and what failed. */
+  unitSignalled?: { pids: number[]; errors: string[] };
+  /** terminate: how the grace after SIGTERM ended, and when SIGKILL followed (from the notification; null: none). */
+  sigterm?: { graceMs: number; ending: GraceEnding; msToSigkill: number | null };
+  /**
+   * The time to SIGKILL split by phase (notification to snapshot, snapshot, ranking, pidfd open and
+   * signal), the processes read, and the daemon's own major page faults from the snapshot to the
+   * signal (pages of its code or data read back from disk: 0 when it stayed resident).
+   */
+  phasesMs?: { detect: number; snapshot: number; rank: number; kill: number; processes: number; majorFaults?: number };
   /** What the action returned when it failed: the SIGKILL after the decision was journaled, or a wait's pidfd open. */
   actionError?: string;
   /** Times the victim stalled long enough to escalate but the scope was not critical, so nobody else was killed (a slow victim costs no innocent's life). */
@@ -75,6 +88,13 @@ export interface Outcome {
   /** Present when the victim did not die promptly (stuck behind a lock, say): what it was doing. */
   stall?: StallEvidence & { msSinceKill: number; observationsWithoutProgress: number; explanation: string };
 }
+
+/** What went with the victim (the machine guard's killUnit), as decided before its signal. */
+export type UnitRecord =
+  /** The process alone, though another unit was configured: why. */
+  | { kind: "process"; note: string; pids: number[]; spared: { pid: number; comm: string }[] }
+  | { kind: "process-group"; pgid: number; pids: number[]; spared: { pid: number; comm: string }[] }
+  | { kind: "cgroup"; cgroup: string; reason: string; byCgroupKill: boolean; pids: number[]; spared: { pid: number; comm: string }[] };
 
 export interface DecisionRecord {
   type: "decision";
@@ -102,6 +122,8 @@ export interface DecisionRecord {
   excluded: Exclusion[];
   victim: VictimRecord | null;
   action: ActionKind;
+  /** The victim's unit: the other members signalled with it (pids), and the protected ones spared. */
+  unit?: UnitRecord;
   /** action "wait": the process already exiting that is waited for instead of choosing a victim. */
   waitingFor?: VictimRecord;
   /** Set when this kill follows an earlier victim that stalled. */

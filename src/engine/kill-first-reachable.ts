@@ -15,6 +15,8 @@ export interface KillHooks {
   stillNeeded?: () => boolean;
   /** The last step before the signal (the decision's record goes to the journal here). */
   beforeSignal?: (candidate: Candidate, atMs: number) => void;
+  /** SIGTERM instead of SIGKILL: the terminate level's first signal. */
+  sigterm?: boolean;
 }
 
 export type KillAttempt =
@@ -45,13 +47,13 @@ export function killFirstReachable(host: Host, candidates: Candidate[], excluded
       return { kind: "no-longer-needed" };
     }
     hooks.beforeSignal?.(candidate, host.now());
-    return signal(host, opened.value, candidate);
+    return signal(host, opened.value, candidate, hooks.sigterm === true);
   }
   return { kind: "none-reachable" };
 }
 
-function signal(host: Host, handle: VictimHandle, candidate: Candidate): KillAttempt {
-  const sent = host.kill(handle);
+function signal(host: Host, handle: VictimHandle, candidate: Candidate, sigterm: boolean): KillAttempt {
+  const sent = sigterm ? host.terminate(handle) : host.kill(handle);
   if (!sent.ok) {
     host.releaseVictim(handle);
     return { kind: "signal-failed", candidate, code: sent.error.code, message: sent.error.message };
@@ -65,6 +67,8 @@ export interface DecisionTimes {
   snapshotStartMs: number;
   rankStartMs: number;
   processes: number;
+  /** The daemon's major faults when the snapshot began (host.selfMajorFaults()). */
+  majorFaultsAtSnapshot: number;
 }
 
 export type Phases = NonNullable<Outcome["phasesMs"]>;
@@ -79,7 +83,7 @@ export function killAndTime(
   candidates: Candidate[],
   excluded: Exclusion[],
   times: DecisionTimes,
-  hooks: { stillNeeded?: () => boolean; beforeSignal?: (candidate: Candidate, phasesMs: Phases, atMs: number) => void } = {},
+  hooks: { stillNeeded?: () => boolean; beforeSignal?: (candidate: Candidate, phasesMs: Phases, atMs: number) => void; sigterm?: boolean } = {},
 ): { attempt: KillAttempt; phasesMs: Phases } {
   const killStartMs = host.now();
   const phasesUntil = (atMs: number): Phases => ({
@@ -88,9 +92,11 @@ export function killAndTime(
     rank: killStartMs - times.rankStartMs,
     kill: atMs - killStartMs,
     processes: times.processes,
+    majorFaults: host.selfMajorFaults() - times.majorFaultsAtSnapshot,
   });
   const attempt = killFirstReachable(host, candidates, excluded, {
     ...(hooks.stillNeeded !== undefined ? { stillNeeded: hooks.stillNeeded } : {}),
+    ...(hooks.sigterm === true ? { sigterm: true } : {}),
     beforeSignal: (candidate, atMs) => hooks.beforeSignal?.(candidate, phasesUntil(atMs), atMs),
   });
   if (attempt.kind === "killed") registry.add(attempt.killed.handle);

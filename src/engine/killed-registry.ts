@@ -15,6 +15,12 @@ export class KilledRegistry {
     this.entries.set(identity.pid, { pid: identity.pid, startTimeTicks: identity.startTimeTicks });
   }
 
+  /** A process signalled that is to be treated as any other again (it survived SIGTERM on a machine that recovered). */
+  forget(identity: ProcessIdentity): void {
+    const entry = this.entries.get(identity.pid);
+    if (entry !== undefined && entry.startTimeTicks === identity.startTimeTicks) this.entries.delete(identity.pid);
+  }
+
   /** The killed processes still there (zombies included: the ranking excludes those anyway). */
   identities(): ProcessIdentity[] {
     const alive: ProcessIdentity[] = [];

@@ -5,18 +5,26 @@
 // alive and making progress nobody else dies; a stalled victim leads to a second one only while the
 // machine is critical.
 
-import { appendSample, emptyHistory, newestSample } from "../core/machine-history.js";
-import { belowLowSampleIntervalMs, detectMachinePressure, type MachineSample, type MachineVerdict } from "../core/machine-pressure.js";
+import { appendSample, emptyHistory, newestKeptWhere, newestSample, oldestKept } from "../core/machine-history.js";
+import { atLeast, memoryLevel, type MemoryLevel } from "../core/machine-levels.js";
+import { BELOW_LOW_SAMPLE_INTERVAL_MS, belowLowSampleIntervalMs, detectMachinePressure, type MachineSample, type MachineVerdict } from "../core/machine-pressure.js";
+import { DEFAULT_GROWTH_HORIZON_MS, ProcessGrowth } from "../core/process-growth.js";
+import type { RankedSnapshot } from "../core/rank.js";
 import type { Result } from "../core/result.js";
-import type { CgroupSample } from "../core/types.js";
+import { nextSampleDelayMs, type SampleIntervalConfig } from "../core/sample-interval.js";
+import { MAX_WINDOW_SAMPLES } from "../core/tunable-keys.js";
+import type { Candidate, CgroupSample } from "../core/types.js";
 import type { Acted } from "./act-on-decision.js";
 import type { KilledVictim } from "./confirm-kill.js";
 import type { EngineContext } from "./engine-context.js";
+import type { CgroupRef, PressureTrigger, Unwatch } from "./host.js";
 import type { IncidentScope, Observed } from "./incident-scope.js";
 import { IncidentRunner } from "./incident-runner.js";
-import { journalKernelKills, type KernelKillScope } from "./kernel-kill-report.js";
 import type { DecisionRecord } from "./journal-record.js";
+import { journalKernelKills, type KernelKillScope } from "./kernel-kill-report.js";
 import type { ScopeProbe, ScopeReading } from "./scope-probe.js";
+import type { TerminatePlan } from "./terminate-grace.js";
+import { planUnit, type UnitPlan } from "./unit-kill.js";
 
 /** The scope name machine decisions carry in the journal. */
 export const MACHINE_SCOPE = "/";
@@ -27,6 +35,28 @@ export const MACHINE_SCOPE = "/";
  * far less and must not stand in for the episode's kill.
  */
 const SOMEONE_ELSES_KILL_SHARE = 0.01;
+
+/**
+ * The kernel's word that tasks stall on memory (PSI "some", 100 ms within 1 s): a sample at once
+ * rather than at the next timer. Without CAP_SYS_RESOURCE the host widens the window to 2 s.
+ */
+const MACHINE_PRESSURE_TRIGGER: PressureTrigger = { stallUs: 100_000, windowUs: 1_000_000 };
+
+/**
+ * Sampling adapts to the fall of MemAvailable (src/core/sample-interval.ts). A sample reads four
+ * small files (0.17 ms here): at most as often as below the low watermark, where the starvation
+ * rule needs it. Assumed at least: 2 GiB/s, what one core faulting in fresh anonymous pages
+ * reaches (measured 1-4 GiB/s), so even an idle machine is sampled often enough that a hog
+ * starting right after a sample is seen before it crosses the next line.
+ */
+const ADAPTIVE_MIN_MS = BELOW_LOW_SAMPLE_INTERVAL_MS;
+const ASSUMED_FILL_BYTES_PER_MS = (2 * 1024 * 1024 * 1024) / 1000;
+/** The fall is measured over the samples of the last second. */
+const FALL_WINDOW_MS = 1000;
+/** Below the warn level the processes are listed this often, so growth is known when a decision comes. */
+const GROWTH_LISTING_MS = 1000;
+/** Top-level cgroups come and go (a container starts): the set watched is read again this often. */
+const TOP_LEVEL_RESCAN_MS = 30_000;
 
 /** What calls for a decision on the machine: the detectors' verdict and the sample it came from. */
 interface MachineTrigger {
@@ -51,6 +81,10 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
    * not cost the machine one process after another.
    */
   private episodeKills = 0;
+  /** The most severe level acted on in this episode: a more severe one may take a second victim. */
+  private episodeLevel: Exclude<MemoryLevel, "warn"> | null = null;
+  /** The warn level was journaled: not again until memory is above it. */
+  private warned = false;
   private lastKillUseless: string | null = null;
   private holdNoticeGiven = false;
   private readonly runner: IncidentRunner<MachineTrigger>;
@@ -59,6 +93,12 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
   private waitStartedAtMs: number | null = null;
   /** /proc/vmstat oom_kill at the last sample: a rise is the kernel's kill, journaled. */
   private lastOomKills: number | undefined;
+  private readonly growth = new ProcessGrowth();
+  private lastGrowthListingAtMs = -Infinity;
+  private unwatchPressure: Unwatch | null = null;
+  /** memory.events watches of the top-level cgroups, by path. */
+  private readonly topLevelWatches = new Map<string, Unwatch>();
+  private lastTopLevelScanAtMs = -Infinity;
 
   constructor(private readonly ctx: EngineContext) {
     this.runner = new IncidentRunner(ctx, this, () => this.stopped);
@@ -73,12 +113,26 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     // Checked here so a machine without the files is an error at start; the first poll samples it for the detectors.
     const first = this.ctx.host.readMachinePressure();
     if (!first.ok) return first;
+    const c = this.config;
+    const level = (name: string, availablePct: number, swapFreePct: number): string =>
+      availablePct <= 0 ? `${name} off` : `${name} below ${availablePct}% available` + (first.value.swapTotalBytes > 0 ? ` and ${swapFreePct}% swap free` : "");
     const notes = [
-      `low memory below ${this.config.lowAvailablePct}% available` +
-        (first.value.swapTotalBytes > 0 ? ` with under ${this.config.lowSwapFreePct}% swap free` : "") +
-        `; watermark starvation after ${this.config.starvationWindowMs} ms below min`,
+      `levels: ${level("warn", c.warnAvailablePct, c.warnSwapFreePct)}; ${level("terminate (SIGTERM, " + c.terminateGraceMs + " ms grace)", c.terminateAvailablePct, c.terminateSwapFreePct)}; ` +
+        `${level("kill", c.lowAvailablePct, c.lowSwapFreePct)}` +
+        (first.value.swapTotalBytes > 0 ? "" : " (no swap: RAM alone)") +
+        `; watermark starvation after ${c.starvationWindowMs} ms below min`,
     ];
     if (first.value.psiFullTotalUs === null) notes.push("no /proc/pressure/memory: the memory-pressure rule is off");
+    const pressure = this.ctx.host.watchMachinePressure(MACHINE_PRESSURE_TRIGGER, () => this.wake());
+    if (pressure.ok) {
+      this.unwatchPressure = pressure.value.unwatch;
+      const { stallUs, windowUs } = pressure.value.trigger;
+      notes.push(`woken by a PSI trigger (${stallUs / 1000} ms of stalls within ${windowUs / 1000} ms)` + (pressure.value.note !== null ? `: ${pressure.value.note}` : ""));
+    } else {
+      notes.push(`no PSI trigger on the machine (${pressure.error.message}): sampling alone`);
+    }
+    const watched = this.watchTopLevelCgroups();
+    if (watched > 0) notes.push(`woken by memory.events of ${watched} top-level cgroup(s)`);
     if (this.ctx.options.dryRun) notes.push("dry run: machine decisions are journaled, nothing is killed");
     // The first judgement at once (as an event, never inside start()): a daemon started on a machine
     // already short of memory acts on its first sample.
@@ -90,6 +144,10 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     this.stopped = true;
     if (this.timer !== null) this.ctx.host.clearTimer(this.timer);
     this.timer = null;
+    this.unwatchPressure?.();
+    this.unwatchPressure = null;
+    for (const unwatch of this.topLevelWatches.values()) unwatch();
+    this.topLevelWatches.clear();
     this.runner.victims.releaseAll();
   }
 
@@ -134,22 +192,66 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     return detectMachinePressure(this.history, this.config, { lastStarvationKillAtMs: this.lastStarvationKillAtMs, lastKillAtMs: this.lastKillAtMs });
   }
 
-  /**
-   * Densely while memory is anywhere near a threshold, rarely when it is plentiful (as earlyoom does);
-   * more densely still below the low watermark, where the starvation rule needs to see a streak
-   * below min from its start (belowLowSampleIntervalMs).
-   */
+  /** As densely as the next level could be reached, rarely when memory is plentiful (src/core/sample-interval.ts). */
   private schedule(last: MachineSample): void {
     if (this.stopped) return;
-    const availablePct = (100 * last.availableBytes) / Math.max(1, last.totalBytes);
-    const near = availablePct < 4 * this.config.lowAvailablePct || last.freeBytes < 2 * last.lowWatermarkBytes;
-    const belowLow = last.freeBytes < last.lowWatermarkBytes;
-    const delayMs = belowLow
-      ? belowLowSampleIntervalMs(this.config, this.config.sampleIntervalMs)
-      : near
-        ? this.config.sampleIntervalMs
-        : this.config.idleSampleIntervalMs;
+    // The fall is measured from about a second back (the newest sample at least that old, or the
+    // oldest kept): found by binary search, as the detectors do, not by a walk over the window.
+    const base = newestKeptWhere(this.history, (s) => last.atMs - s.atMs >= FALL_WINDOW_MS) ?? oldestKept(this.history);
+    const delayMs = nextSampleDelayMs(base === undefined ? [last] : [base.sample, last], this.config, this.intervals());
     this.timer = this.ctx.host.setTimer(delayMs, () => this.poll());
+  }
+
+  private intervals(): SampleIntervalConfig {
+    const c = this.config;
+    // Never so dense that the longest window holds more samples than the history may keep.
+    const floorMs = Math.max(ADAPTIVE_MIN_MS, Math.max(c.starvationWindowMs, c.psiWindowMs) / MAX_WINDOW_SAMPLES);
+    return {
+      minMs: Math.min(floorMs, c.sampleIntervalMs),
+      maxMs: c.idleSampleIntervalMs,
+      nearMs: c.sampleIntervalMs,
+      // Below the low watermark, densely enough for the starvation rule to see a streak below min from its start.
+      belowLowMs: belowLowSampleIntervalMs(c, c.sampleIntervalMs),
+      assumedFillBytesPerMs: ASSUMED_FILL_BYTES_PER_MS,
+    };
+  }
+
+  /** The kernel said memory is tight (a PSI trigger, a top-level cgroup's memory.events): sample now. */
+  private wake(): void {
+    if (this.stopped || this.timer === null) return; // sampling now, or an incident runs
+    this.ctx.host.clearTimer(this.timer);
+    this.timer = null;
+    this.poll();
+  }
+
+  /** Watches memory.events of the cgroups below the v2 root (new ones added, removed ones dropped); how many are watched. */
+  private watchTopLevelCgroups(): number {
+    this.lastTopLevelScanAtMs = this.ctx.host.now();
+    const listed = this.ctx.host.listTopLevelCgroups();
+    if (!listed.ok) return this.topLevelWatches.size;
+    const paths = new Set(listed.value.map((ref) => ref.path));
+    for (const [path, unwatch] of this.topLevelWatches) {
+      if (paths.has(path)) continue;
+      unwatch();
+      this.topLevelWatches.delete(path);
+    }
+    for (const ref of listed.value) {
+      if (this.topLevelWatches.has(ref.path)) continue;
+      const watch = this.ctx.host.watchOom(ref, () => this.wake());
+      if (watch.ok) this.topLevelWatches.set(ref.path, watch.value);
+    }
+    return this.topLevelWatches.size;
+  }
+
+  /**
+   * Below the warn level the processes are listed once a second, so a decision knows who is
+   * growing. Stale details are read again only here, while memory is merely getting short.
+   */
+  private followGrowth(sample: MachineSample): void {
+    if (memoryLevel(sample, this.config).level === null || sample.atMs - this.lastGrowthListingAtMs < GROWTH_LISTING_MS) return;
+    this.lastGrowthListingAtMs = sample.atMs;
+    const listed = this.ctx.host.listAllProcesses({ refreshStaleDetails: true });
+    if (listed.ok) this.growth.record(sample.atMs, listed.value);
   }
 
   private poll(): void {
@@ -162,6 +264,9 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
       return;
     }
     const verdict = this.verdict();
+    this.noticeWarnLevel(sample.value);
+    if (sample.value.atMs - this.lastTopLevelScanAtMs >= TOP_LEVEL_RESCAN_MS) this.watchTopLevelCgroups();
+    if (verdict.kind === "ok") this.followGrowth(sample.value);
     if (verdict.kind === "ok") {
       this.endEpisode();
       this.schedule(sample.value);
@@ -191,10 +296,25 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     });
   }
 
+  /** The warn level is journaled once, when memory first falls below it, and again only after it has been above it. */
+  private noticeWarnLevel(sample: MachineSample): void {
+    const reading = memoryLevel(sample, this.config);
+    if (reading.level === null) {
+      this.warned = false;
+      return;
+    }
+    if (this.warned) return;
+    this.warned = true;
+    if (reading.level !== "warn") return; // a more severe level is the decision's to journal
+    this.ctx.journal.append({ type: "notice", cgroup: MACHINE_SCOPE, message: `warn: ${reading.reason}` });
+    this.ctx.log(`machine: warn: ${reading.reason}`);
+  }
+
   private endEpisode(): void {
     this.episodeJournaled = false;
     this.nothingReported = false;
     this.episodeKills = 0;
+    this.episodeLevel = null;
     this.lastKillUseless = null;
     this.holdNoticeGiven = false;
   }
@@ -203,6 +323,8 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
   private holdBack(verdict: MachineVerdict): string | null {
     if (this.episodeKills === 0) return null;
     if (this.lastKillUseless !== null) return `${this.lastKillUseless}: another kill would not help either; waiting until the condition clears`;
+    // A terminate that did not suffice leads to the kill level's decision: memory fell further.
+    if (this.episodeLevel === "terminate" && levelOf(verdict) === "kill") return null;
     if (!verdict.critical) {
       return `${this.episodeKills} kill(s) already in this episode; another only below ${this.config.criticalAvailablePct}% available or on watermark starvation`;
     }
@@ -231,8 +353,11 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
       return null;
     }
     this.waitStartedAtMs = null;
+    this.growth.record(takenAtMs, processes.value);
+    this.lastGrowthListingAtMs = takenAtMs;
     return {
       snapshot: { takenAtMs, cgroup: machineAsCgroup(sample), processes: processes.value, selfPid: host.selfPid(), pageSizeBytes: host.pageSizeBytes() },
+      growth: { rates: this.growth.rates(takenAtMs), horizonMs: DEFAULT_GROWTH_HORIZON_MS },
       totalMemoryPages: Math.floor((sample.totalBytes + sample.swapTotalBytes) / host.pageSizeBytes()),
       incident: {
         kind: verdict.kind === "ok" ? "low-memory" : verdict.kind,
@@ -259,6 +384,39 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     if (verdict.kind === "watermark-starvation") this.lastStarvationKillAtMs = killed.killedAtMs;
     this.lastKillAtMs = killed.killedAtMs;
     this.episodeKills++;
+    const level = levelOf(verdict);
+    if (this.episodeLevel === null || atLeast(level, this.episodeLevel)) this.episodeLevel = level;
+  }
+
+  /** The victim's unit under killUnit (its process group, its cgroup), or memory.oom.group set on its cgroup. */
+  unitFor(observed: Observed, ranking: RankedSnapshot, victim: Candidate): UnitPlan | null {
+    const { host, killed } = this.ctx;
+    const resolve = (cgroup: string): CgroupRef | null => {
+      const ref = host.resolveProcessCgroup(cgroup);
+      return ref.ok ? ref.value : null;
+    };
+    return planUnit({ host, killed, config: this.config.killUnit, resolve }, victim, observed.snapshot, ranking);
+  }
+
+  /**
+   * The terminate level: SIGTERM and a grace. SIGKILL at once once memory reaches the kill level
+   * or another rule fires (all as urgent); at the grace's end if memory is still at the terminate
+   * level or below.
+   */
+  terminatePlan({ verdict }: MachineTrigger): TerminatePlan | null {
+    if (levelOf(verdict) !== "terminate" || this.config.terminateGraceMs <= 0) return null;
+    return {
+      graceMs: this.config.terminateGraceMs,
+      killNow: () => {
+        if (!this.sample().ok) return false;
+        const now = this.verdict();
+        return now.kind !== "ok" && now.heldBack === undefined && levelOf(now) === "kill";
+      },
+      stillNeeded: () => {
+        const last = this.sample().ok ? newestSample(this.history) : undefined;
+        return last === undefined || atLeast(memoryLevel(last, this.config).level, "terminate");
+      },
+    };
   }
 
   async afterDecision({ sample }: MachineTrigger, _observed: Observed, acted: Acted): Promise<void> {
@@ -298,6 +456,11 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
       },
     };
   }
+}
+
+/** How urgent a verdict is: the low-memory level it reached; every other rule is as urgent as the kill level. */
+function levelOf(verdict: MachineVerdict): Exclude<MemoryLevel, "warn"> {
+  return verdict.kind === "low-memory" && verdict.level === "terminate" ? "terminate" : "kill";
 }
 
 /** The machine in the shape ranking expects: no limit, so oom_score_adj scales by RAM + swap as in a global OOM. */

@@ -24,7 +24,13 @@ import { oracleDetectMachinePressure, oracleMemoryPressure, oraclePruneHistory, 
 
 const MIB = 1024 * 1024;
 
+// The warn and terminate levels are off here: these tests are about the detectors at the kill
+// level (test/core/machine-levels.test.ts has the levels).
 const CONFIG: MachineGuardConfig = {
+  warnAvailablePct: 0,
+  warnSwapFreePct: 0,
+  terminateAvailablePct: 0,
+  terminateSwapFreePct: 0,
   lowAvailablePct: 5,
   lowSwapFreePct: 5,
   criticalAvailablePct: 1.5,
@@ -86,9 +92,9 @@ function starving(fromMs: number, toMs: number, o: { stepMs?: number; reclaimSte
 const JUST_BELOW_MIN = 8 * MIB - 4096;
 
 describe("lowMemory", () => {
-  it("the test config is the shipped default, so these numbers are the daemon's", () => {
-    const { enabled: _e, sampleIntervalMs: _s, idleSampleIntervalMs: _i, ...defaults } = DEFAULT_ENGINE_OPTIONS.machineGuard;
-    assert.deepEqual(defaults, CONFIG);
+  it("the test config is the shipped default at the kill level, so these numbers are the daemon's", () => {
+    const { enabled: _e, sampleIntervalMs: _s, idleSampleIntervalMs: _i, terminateGraceMs: _g, killUnit: _u, ...defaults } = DEFAULT_ENGINE_OPTIONS.machineGuard;
+    assert.deepEqual({ ...defaults, warnAvailablePct: 0, warnSwapFreePct: 0, terminateAvailablePct: 0, terminateSwapFreePct: 0 }, CONFIG);
   });
 
   it("fires below lowAvailablePct on a machine without swap, with the numbers in the reason", () => {
@@ -357,6 +363,10 @@ describe("the history appendSample keeps", () => {
 // ----- property -----
 
 const configArb: fc.Arbitrary<MachineGuardConfig> = fc.record({
+  warnAvailablePct: fc.constant(0),
+  warnSwapFreePct: fc.constant(0),
+  terminateAvailablePct: fc.constant(0),
+  terminateSwapFreePct: fc.constant(0),
   lowAvailablePct: fc.constantFrom(0, 1, 5, 10, 50),
   lowSwapFreePct: fc.constantFrom(0, 5, 20),
   criticalAvailablePct: fc.constantFrom(0, 1.5, 5),
@@ -530,6 +540,10 @@ const oracleStepArb: fc.Arbitrary<OracleStep> = fc.record({
 });
 
 const oracleConfigArb: fc.Arbitrary<MachineGuardConfig> = fc.record({
+  warnAvailablePct: fc.constant(0),
+  warnSwapFreePct: fc.constant(0),
+  terminateAvailablePct: fc.constant(0),
+  terminateSwapFreePct: fc.constant(0),
   lowAvailablePct: fc.constantFrom(0, 1, 5, 10, 50),
   lowSwapFreePct: fc.constantFrom(0, 5, 60),
   criticalAvailablePct: fc.constantFrom(0, 1.5, 5),

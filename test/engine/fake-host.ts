@@ -2,7 +2,7 @@
 // and knobs for how a victim dies (promptly, slowly, never; reapable or not).
 
 import { fail, ok, type Result } from "../../src/core/result.js";
-import type { CgroupSample, CgroupVersion, MachinePressure, MemoryEventCounters, ProcessSample } from "../../src/core/types.js";
+import type { CgroupSample, CgroupVersion, MachinePressure, MemoryEventCounters, ProcessDetails, ProcessSample } from "../../src/core/types.js";
 import type { LedgerKey } from "../../src/engine/takeover-ledger.js";
 import type {
   CgroupIdentity,
@@ -32,10 +32,16 @@ export interface FakeProcess {
   /** Whether process_mrelease can take its memory (false: e.g. stuck before the mm is released). */
   reapable?: boolean;
   state?: string;
+  /** How the process reacts to SIGTERM (default: it exits after 1 ms, the default action). */
+  onTerm?: "exit" | "ignore" | { exitAfterMs: number };
+  /** Who it is (uid, process group, cgroup...): rules and kill units read it. */
+  details?: ProcessDetails;
 }
 
-interface LiveProcess extends Required<Omit<FakeProcess, "onKill">> {
+interface LiveProcess extends Required<Omit<FakeProcess, "onKill" | "onTerm" | "details">> {
+  details: ProcessDetails | undefined;
   onKill: FakeProcess["onKill"];
+  onTerm: FakeProcess["onTerm"];
   startTimeTicks: number;
   alive: boolean;
   killed: boolean;
@@ -84,6 +90,8 @@ export class FakeHost implements Host {
       state: "S",
       ...p,
       onKill: p.onKill ?? "exit",
+      onTerm: p.onTerm,
+      details: p.details,
       startTimeTicks: 1000 + p.pid,
       alive: true,
       killed: false,
@@ -237,7 +245,13 @@ export class FakeHost implements Host {
   }
   /** The next this many readCgroup calls fail (EMFILE under pressure). */
   failCgroupReads = 0;
-  readCgroup(): Result<CgroupSample> {
+  readCgroup(ref: CgroupRef = this.ref): Result<CgroupSample> {
+    if (ref.path.startsWith(FakeHost.UNIT_ROOT)) {
+      // A unit cgroup of the details (kill-unit tests): only memory.oom.group matters.
+      const cgroup = ref.path.slice(FakeHost.UNIT_ROOT.length) || "/";
+      const none = { low: 0, high: 0, max: 0, oom: 0, oomKill: 0, oomGroupKill: 0 };
+      return ok({ path: ref.path, version: 2, usageBytes: 0, limitBytes: null, underOom: false, oomKillDisabled: false, highBytes: null, events: none, oomGroup: this.oomGroupCgroups.has(cgroup) });
+    }
     if (this.removed) return fail("ENODEV", `cannot read ${this.ref.path}/memory.usage_in_bytes: no such device`);
     if (this.failCgroupReads > 0) {
       this.failCgroupReads--;
@@ -430,9 +444,30 @@ export class FakeHost implements Host {
     }
     return ok(undefined);
   }
-  killCgroup(): Result<{ killedPids: number[] }> {
-    this.cgroupKills.push(this.ref.path);
-    const pids = [...this.processes.values()].filter((p) => p.alive).map((p) => p.pid);
+  /** Pids SIGTERM went to, in order. */
+  terminated: number[] = [];
+  terminate(victim: VictimHandle): Result<void> {
+    const p = this.processes.get(victim.pid);
+    if (!p || !p.alive) return fail("ESRCH", `pid ${victim.pid} is gone`);
+    if (this.killRefused.has(victim.pid)) return fail("EPERM", `pid ${victim.pid}: SIGTERM not permitted`);
+    this.terminated.push(victim.pid);
+    const how = p.onTerm ?? "exit";
+    if (how === "exit") this.setTimer(1, () => this.exit(p));
+    else if (how !== "ignore") this.setTimer(how.exitAfterMs, () => this.exit(p));
+    return ok(undefined);
+  }
+  /** Where the details' cgroups live in this fake: resolveProcessCgroup maps "/a/b" to UNIT_ROOT + "/a/b". */
+  static readonly UNIT_ROOT = "/fake/unified";
+  /** cgroups (as details name them) with memory.oom.group set. */
+  readonly oomGroupCgroups = new Set<string>();
+  resolveProcessCgroup(cgroup: string): Result<CgroupRef> {
+    return ok({ path: `${FakeHost.UNIT_ROOT}${cgroup === "/" ? "" : cgroup}`, version: 2 });
+  }
+  killCgroup(ref: CgroupRef = this.ref): Result<{ killedPids: number[] }> {
+    this.cgroupKills.push(ref.path);
+    const unit = ref.path.startsWith(FakeHost.UNIT_ROOT) ? ref.path.slice(FakeHost.UNIT_ROOT.length) || "/" : null;
+    const inUnit = (p: LiveProcess): boolean => unit === null || (p.details !== undefined && (p.details.cgroup === unit || p.details.cgroup.startsWith(`${unit}/`)));
+    const pids = [...this.processes.values()].filter((p) => p.alive && inUnit(p)).map((p) => p.pid);
     for (const pid of pids) this.kill({ pid, startTimeTicks: 0, token: null });
     return ok({ killedPids: pids });
   }
@@ -486,6 +521,7 @@ export class FakeHost implements Host {
       isKernelThread: false,
       threads: 1,
       exiting: p.killed,
+      ...(p.details !== undefined ? { details: p.details } : {}),
     };
   }
 }

@@ -165,7 +165,9 @@ describe("work budget: oomwarden runs within their estimate", () => {
     const s = parsed(file(Math.ceil(accepted / 10)));
     const policy = s.policies[0]!;
     const { wakeUps, events } = await runCounted(s, policy);
-    assert.ok(wakeUps >= s.durationMs / 2, `the engine woke ${wakeUps} times in ${s.durationMs} ms: it sampled densely`);
+    // Sampling adapts to the headroom above the next level (here ~30 MiB above the terminate line,
+    // about 15 ms at the assumed 2 GiB/s fill rate): dense, though not every millisecond.
+    assert.ok(wakeUps >= s.durationMs / 20, `the engine woke ${wakeUps} times in ${s.durationMs} ms: it sampled densely`);
     assert.ok(wakeUps <= samplingOf(s, policy).wakeUps, `${wakeUps} wake-ups`);
     assert.ok(events <= estimate(s, policy), `${events} events`);
   });

@@ -25,6 +25,7 @@ import type {
   VictimHandle,
 } from "../../engine/host.js";
 import { readCgroupMounts, validateCgroupPath, type CgroupMounts } from "./cgroup-mounts.js";
+import { cgroupDirectory } from "./cgroup-paths.js";
 import { listCgroupPids, readCgroupSample } from "./cgroup-reader.js";
 import { PROC, V1, V1_UNLIMITED_WRITE, V2, V2_UNLIMITED } from "./control-files.js";
 import { lockExclusiveWithin } from "./exclusive-lock.js";
@@ -44,6 +45,7 @@ import { DEFAULT_PROC_ROOT, readMachineMemory, readProcessSample, readProcessSta
 import { OOM_SCORE_ADJ_MIN, type CgroupHierarchy } from "./parse-proc.js";
 
 const SIGKILL = 9;
+const SIGTERM = 15;
 /** Like earlyoom's -p: the daemon runs ahead of ordinary processes (nice 0) without starving the machine. */
 const DAEMON_NICENESS = -10;
 /** Used only if the addon is missing; every Linux architecture we run on has 4 KiB pages. */
@@ -190,6 +192,13 @@ export class LinuxHost implements Host {
     return ok(samples);
   }
 
+  resolveProcessCgroup(cgroup: string): Result<CgroupRef> {
+    const mountPoint = this.detailsHierarchy === "v2" ? this.mounts.v2 : this.mounts.v1Memory;
+    const mount = this.mounts.all.find((candidate) => candidate.mountPoint === mountPoint);
+    const directory = mountPoint === null || mount === undefined ? null : cgroupDirectory(cgroup, mountPoint, mount.root);
+    if (directory === null) return fail("ENOENT", `cgroup ${cgroup} is not visible under this process's cgroup mounts`);
+    return this.resolveCgroup(directory);
+  }
   resolveCgroup(path: string): Result<CgroupRef> {
     // Without the mount table no answer is sure, "does not exist" least of all.
     if (this.mountsError !== null) return fail("MOUNTS_UNKNOWN", `cgroup path ${path} cannot be checked: ${this.mountsError}`);
@@ -427,6 +436,10 @@ export class LinuxHost implements Host {
 
   kill(victim: VictimHandle): Result<void> {
     return native.pidfdSendSignal(tokenOf(victim).pidfd, SIGKILL);
+  }
+
+  terminate(victim: VictimHandle): Result<void> {
+    return native.pidfdSendSignal(tokenOf(victim).pidfd, SIGTERM);
   }
 
   killCgroup(ref: CgroupRef): Result<{ killedPids: number[] }> {

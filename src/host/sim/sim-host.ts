@@ -218,6 +218,14 @@ export class SimHost implements Host {
   kill(victim: VictimHandle): Result<void> {
     return this.api.kill(victim.pid, victim.startTimeTicks) === "ok" ? ok(undefined) : fail("ESRCH", `pid ${victim.pid} is gone`);
   }
+  /** The simulated processes keep SIGTERM's default action: they exit as on SIGKILL. */
+  terminate(victim: VictimHandle): Result<void> {
+    return this.kill(victim);
+  }
+  /** The simulated processes carry no details, so no unit is ever resolved from them. */
+  resolveProcessCgroup(cgroup: string): Result<CgroupRef> {
+    return fail("ENOENT", `cgroup ${cgroup}: processes in the simulator name no cgroup`);
+  }
   killCgroup(ref: CgroupRef): Result<{ killedPids: number[] }> {
     return ok({ killedPids: this.api.killCgroup(ref.path) });
   }

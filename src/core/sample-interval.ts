@@ -1,0 +1,50 @@
+// How long the machine guard may sleep before its next sample, pure. Memory is sampled as often as
+// the next level could be reached: the headroom above that level's line divided by the fastest the
+// machine could be filling it (the fall of MemAvailable over the last samples, or an assumed
+// worst-case fill rate, whichever is faster), bounded below by what sampling costs and above by
+// the idle interval. earlyoom does the same with fixed rates; measuring the fall as well means a
+// hog faster than the assumption is met by denser samples, not by a late kill.
+
+import { bytesAboveNextLevel, type MemoryLevelsConfig } from "./machine-levels.js";
+import type { MachineSample } from "./machine-pressure.js";
+
+export interface SampleIntervalConfig {
+  /** The densest sampling (each sample costs a few file reads). */
+  minMs: number;
+  /** The sparsest: memory plentiful and falling slowly, if at all. */
+  maxMs: number;
+  /** Below the last level (nothing ahead to measure against) or near the min watermark. */
+  nearMs: number;
+  /** Free below the low watermark: the starvation rule's own density (machine-pressure.ts). */
+  belowLowMs: number;
+  /** Fill rate assumed at least, in bytes per ms: a sudden hog on a machine that was idle. */
+  assumedFillBytesPerMs: number;
+}
+
+/**
+ * The fall of MemAvailable in bytes per ms between the oldest and the newest of `recent` (0 when
+ * rising or with fewer than two samples).
+ */
+export function fallRateBytesPerMs(recent: readonly MachineSample[]): number {
+  const first = recent[0];
+  const last = recent[recent.length - 1];
+  if (first === undefined || last === undefined || last.atMs <= first.atMs) return 0;
+  return Math.max(0, (first.availableBytes - last.availableBytes) / (last.atMs - first.atMs));
+}
+
+/** The delay before the next sample, in ms. `recent`: the last few samples, oldest first, the newest last. */
+export function nextSampleDelayMs(recent: readonly MachineSample[], levels: MemoryLevelsConfig, config: SampleIntervalConfig): number {
+  const newest = recent[recent.length - 1];
+  if (newest === undefined) return config.minMs;
+  const headroomBytes = bytesAboveNextLevel(newest, levels);
+  const rate = Math.max(fallRateBytesPerMs(recent), config.assumedFillBytesPerMs);
+  let delayMs = headroomBytes === null ? config.nearMs : clamp(headroomBytes / rate, config);
+  // Free memory near the watermarks: the starvation rule needs its samples, whatever the levels say.
+  if (newest.freeBytes < newest.lowWatermarkBytes) delayMs = Math.min(delayMs, config.belowLowMs);
+  else if (newest.freeBytes < 2 * newest.lowWatermarkBytes) delayMs = Math.min(delayMs, config.nearMs);
+  return delayMs;
+}
+
+function clamp(ms: number, config: SampleIntervalConfig): number {
+  return Math.min(config.maxMs, Math.max(config.minMs, ms));
+}

@@ -1,0 +1,91 @@
+// The memory levels as pure functions fed literal samples: which level a machine is at, with swap
+// and without, and how far it is above the next one.
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { atLeast, bytesAboveNextLevel, memoryLevel, type MemoryLevelsConfig } from "../../src/core/machine-levels.js";
+import { lowMemory } from "../../src/core/machine-pressure.js";
+import type { MachinePressure } from "../../src/core/types.js";
+import { DEFAULT_ENGINE_OPTIONS } from "../../src/engine/engine-options.js";
+
+const MIB = 1024 * 1024;
+const LEVELS: MemoryLevelsConfig = {
+  warnAvailablePct: 15,
+  warnSwapFreePct: 20,
+  terminateAvailablePct: 10,
+  terminateSwapFreePct: 10,
+  lowAvailablePct: 5,
+  lowSwapFreePct: 5,
+};
+
+/** A 1000 MiB machine: availableMiB is then also the percentage x 10. */
+function machine(availableMiB: number, swap: { totalMiB: number; freeMiB: number } = { totalMiB: 0, freeMiB: 0 }): MachinePressure {
+  return {
+    totalBytes: 1000 * MIB,
+    availableBytes: availableMiB * MIB,
+    freeBytes: availableMiB * MIB,
+    minWatermarkBytes: 8 * MIB,
+    lowWatermarkBytes: 10 * MIB,
+    swapTotalBytes: swap.totalMiB * MIB,
+    swapFreeBytes: swap.freeMiB * MIB,
+    reclaimedPagesTotal: 0,
+    allocStallsTotal: 0,
+    psiSomeTotalUs: null,
+    psiFullTotalUs: null,
+  };
+}
+
+describe("memory levels", () => {
+  it("the defaults are the ones documented: warn 15/20, terminate 10/10, kill 5/5", () => {
+    const { warnAvailablePct, warnSwapFreePct, terminateAvailablePct, terminateSwapFreePct, lowAvailablePct, lowSwapFreePct } = DEFAULT_ENGINE_OPTIONS.machineGuard;
+    assert.deepEqual({ warnAvailablePct, warnSwapFreePct, terminateAvailablePct, terminateSwapFreePct, lowAvailablePct, lowSwapFreePct }, LEVELS);
+  });
+
+  it("without swap, RAM alone decides, from none to kill as MemAvailable falls", () => {
+    const levels = [500, 160, 149, 100, 99, 50, 49, 0].map((mib) => memoryLevel(machine(mib), LEVELS).level);
+    assert.deepEqual(levels, [null, null, "warn", "warn", "terminate", "terminate", "kill", "kill"]);
+    assert.match(memoryLevel(machine(99), LEVELS).reason, /available 99\.0 MiB of 1000\.0 MiB \(9\.9% < 10%\), no swap: terminate level/);
+  });
+
+  it("with swap, a level needs free swap below its share too", () => {
+    const swapFull = { totalMiB: 1000, freeMiB: 40 };
+    const swapFree = { totalMiB: 1000, freeMiB: 900 };
+    assert.equal(memoryLevel(machine(30, swapFree), LEVELS).level, null, "RAM short, swap to spare: not out of memory");
+    assert.equal(memoryLevel(machine(30, swapFull), LEVELS).level, "kill");
+    // RAM at the kill level, swap only at the terminate level: terminate.
+    assert.equal(memoryLevel(machine(30, { totalMiB: 1000, freeMiB: 80 }), LEVELS).level, "terminate");
+    assert.match(memoryLevel(machine(30, swapFull), LEVELS).reason, /swap free 40\.0 MiB of 1000\.0 MiB \(4\.0%\): kill level/);
+  });
+
+  it("swap read at each sample: swap (or zram) that appears later lifts the level", () => {
+    assert.equal(memoryLevel(machine(40), LEVELS).level, "kill");
+    assert.equal(memoryLevel(machine(40, { totalMiB: 2000, freeMiB: 2000 }), LEVELS).level, null);
+  });
+
+  it("a share of 0 turns its level off", () => {
+    const noTerminate = { ...LEVELS, terminateAvailablePct: 0 };
+    assert.equal(memoryLevel(machine(80), noTerminate).level, "warn");
+    assert.equal(memoryLevel(machine(40), noTerminate).level, "kill");
+    assert.equal(memoryLevel(machine(0), { ...LEVELS, warnAvailablePct: 0, terminateAvailablePct: 0, lowAvailablePct: 0 }).level, null);
+  });
+
+  it("lowMemory acts at the terminate and the kill level, not at warn; critical only at the kill level", () => {
+    const config = { ...DEFAULT_ENGINE_OPTIONS.machineGuard, ...LEVELS };
+    assert.equal(lowMemory(machine(120), config), null);
+    assert.equal(lowMemory(machine(80), config)?.level, "terminate");
+    assert.equal(lowMemory(machine(80), config)?.critical, false);
+    assert.equal(lowMemory(machine(40), config)?.level, "kill");
+    assert.equal(lowMemory(machine(10), config)?.critical, true, "1% < criticalAvailablePct 1.5%");
+  });
+
+  it("bytesAboveNextLevel: the distance to the next line that acts (not warn), none below the last", () => {
+    assert.equal(bytesAboveNextLevel(machine(500), LEVELS), 400 * MIB);
+    assert.equal(bytesAboveNextLevel(machine(120), LEVELS), 20 * MIB);
+    assert.equal(bytesAboveNextLevel(machine(70), LEVELS), 20 * MIB);
+    assert.equal(bytesAboveNextLevel(machine(30), LEVELS), null);
+  });
+
+  it("atLeast orders warn < terminate < kill", () => {
+    assert.ok(atLeast("kill", "terminate") && atLeast("terminate", "terminate") && !atLeast("warn", "terminate") && !atLeast(null, "warn"));
+  });
+});

@@ -1,0 +1,157 @@
+// The machine guard's levels over a scripted host in virtual time: warn journals, terminate sends
+// SIGTERM with a grace that ends in SIGKILL only while memory is short, kill sends SIGKILL at once.
+
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { MemoryJournal } from "../../src/daemon/journal.js";
+import { Engine } from "../../src/engine/engine.js";
+import { joinDecisions, type DecidedRecord, type LifecycleRecord } from "../../src/engine/journal-record.js";
+import { FakeHost, type FakeProcess } from "./fake-host.js";
+
+const MIB = 1024 * 1024;
+
+function setup(hog: Partial<FakeProcess> = {}): { host: FakeHost; journal: MemoryJournal; engine: Engine } {
+  const host = new FakeHost(2);
+  const journal = new MemoryJournal();
+  const engine = new Engine(host, journal, { observeIntervalMs: 100, maxObservationsWithoutProgress: 5 });
+  host.add({ pid: 100, comm: "small", rssBytes: 10 * MIB });
+  host.add({ pid: 200, comm: "medium", rssBytes: 300 * MIB });
+  host.add({ pid: 300, comm: "hog", rssBytes: 600 * MIB, ...hog });
+  return { host, journal, engine };
+}
+
+/** MemAvailable of the 1 GiB machine, in MiB (the processes hold 912 MiB, so at most 110). */
+function makeAvailable(host: FakeHost, availableMiB: number): void {
+  host.machineOtherUsedBytes = host.machineTotalBytes - host.usageBytes() - availableMiB * MIB;
+}
+
+const decisions = (journal: MemoryJournal): DecidedRecord[] => joinDecisions(journal.records);
+const notices = (journal: MemoryJournal): string[] => journal.records.filter((r): r is LifecycleRecord => r.type === "notice").map((r) => r.message);
+
+describe("machine levels: warn", () => {
+  it("is journaled once while memory stays below it, again after it has been above, and signals nobody", async () => {
+    const { host, journal, engine } = setup();
+    makeAvailable(host, 110 - 0); // 10.7%: below warn (15%), above terminate (10%)
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(3000);
+    makeAvailable(host, 105);
+    await host.advance(3000);
+    assert.equal(notices(journal).filter((m) => /^warn: /.test(m)).length, 1);
+    assert.match(notices(journal)[0] ?? "", /warn: available 110\.0 MiB of 1024\.0 MiB \(10\.7% < 15%\), no swap: warn level/);
+    host.machineOtherUsedBytes = 0;
+    host.processes.get(200)!.rssBytes = 10 * MIB; // memory plentiful again
+    await host.advance(2000);
+    host.processes.get(200)!.rssBytes = 300 * MIB;
+    makeAvailable(host, 108);
+    await host.advance(2000);
+    assert.equal(notices(journal).filter((m) => /^warn: /.test(m)).length, 2);
+    assert.deepEqual(host.killed, []);
+    assert.deepEqual(host.terminated, []);
+    assert.deepEqual(decisions(journal), []);
+    engine.stop();
+  });
+});
+
+describe("machine levels: terminate", () => {
+  it("SIGTERM to the best victim; one that exits on it is never SIGKILLed", async () => {
+    const { host, journal, engine } = setup({ onTerm: { exitAfterMs: 400 } });
+    makeAvailable(host, 82); // 8%
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(5000);
+    await engine.whenIdle();
+    assert.deepEqual(host.terminated, [300]);
+    assert.deepEqual(host.killed, []);
+    const [record, ...rest] = decisions(journal);
+    assert.equal(rest.length, 0);
+    assert.equal(record?.action, "terminate");
+    assert.equal(record?.incident.kind, "low-memory");
+    assert.match(record?.incident.reason ?? "", /\(8\.0% < 10%\), no swap: terminate level/);
+    assert.equal(record?.outcome.result, "recovered");
+    assert.equal(record?.outcome.victimExited, true);
+    assert.deepEqual(record?.outcome.sigterm, { graceMs: 3000, ending: "exited", msToSigkill: null });
+    engine.stop();
+  });
+
+  it("a victim that ignores SIGTERM gets SIGKILL at the grace's end while memory is still short", async () => {
+    const { host, journal, engine } = setup({ onTerm: "ignore" });
+    makeAvailable(host, 82);
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(2500);
+    assert.deepEqual(host.killed, [], "within the grace");
+    await host.advance(3000);
+    await engine.whenIdle();
+    assert.deepEqual(host.terminated, [300]);
+    assert.deepEqual(host.killed, [300]);
+    const [record] = decisions(journal);
+    assert.equal(record?.outcome.sigterm?.ending, "grace-over");
+    const msToSigkill = record?.outcome.sigterm?.msToSigkill ?? 0;
+    assert.ok(msToSigkill >= 3000 && msToSigkill <= 3100, `SIGKILL ${msToSigkill} ms after the notification`);
+    assert.equal(record?.outcome.result, "recovered");
+    engine.stop();
+  });
+
+  it("the kill level during the grace ends it in SIGKILL at once", async () => {
+    const { host, journal, engine } = setup({ onTerm: "ignore" });
+    makeAvailable(host, 82);
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(500);
+    assert.deepEqual(host.terminated, [300]);
+    makeAvailable(host, 30); // 2.9%: the kill level
+    await host.advance(150);
+    assert.deepEqual(host.killed, [300], "within one grace check (100 ms)");
+    await host.advance(3000);
+    await engine.whenIdle();
+    const [record, ...rest] = decisions(journal);
+    assert.equal(rest.length, 0, "the same victim, not a second one");
+    assert.equal(record?.outcome.sigterm?.ending, "kill-level");
+    engine.stop();
+  });
+
+  it("a victim alive at the grace's end on a machine that recovered is spared, and journaled so", async () => {
+    const { host, journal, engine } = setup({ onTerm: "ignore" });
+    makeAvailable(host, 82);
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(500);
+    host.processes.get(200)!.rssBytes = 10 * MIB; // medium gives memory back by itself
+    await host.advance(4000);
+    await engine.whenIdle();
+    assert.deepEqual(host.killed, []);
+    assert.ok(host.alive(300));
+    const [record] = decisions(journal);
+    assert.equal(record?.outcome.result, "survived-sigterm");
+    assert.equal(record?.outcome.sigterm?.ending, "not-needed");
+    assert.equal(record?.outcome.victimExited, false);
+    engine.stop();
+  });
+
+  it("at the kill level there is no SIGTERM first", async () => {
+    const { host, engine } = setup({ onTerm: "ignore" });
+    makeAvailable(host, 30);
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(2000);
+    await engine.whenIdle();
+    assert.deepEqual(host.terminated, []);
+    assert.deepEqual(host.killed, [300]);
+    engine.stop();
+  });
+
+  it("a terminate that did not suffice is followed by a kill-level decision once memory falls further", async () => {
+    // The hog exits on SIGTERM, but medium keeps the machine short and then shorter.
+    const { host, journal, engine } = setup({ onTerm: "exit" });
+    makeAvailable(host, 82);
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(100);
+    assert.deepEqual(host.terminated, [300]);
+    assert.ok(!host.alive(300));
+    makeAvailable(host, 82); // what the hog gave back is taken again at once
+    await host.advance(2000);
+    assert.deepEqual(host.killed, [], "still the terminate level: one victim per episode");
+    makeAvailable(host, 30);
+    await host.advance(3000);
+    await engine.whenIdle();
+    assert.deepEqual(host.killed, [200], "the next victim, by SIGKILL: the kill level is more severe than the terminate level acted on");
+    const actions = decisions(journal).map((d) => d.action);
+    assert.deepEqual(actions, ["terminate", "kill"]);
+    engine.stop();
+  });
+});
