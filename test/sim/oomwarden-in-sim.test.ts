@@ -269,3 +269,19 @@ test("a hog that fills the machine in half a second: oomwarden takes it before t
   assert.equal(decisions[0]?.victim?.comm, "hog");
   assert.notEqual(decisions[0]?.outcome.result, "survived-sigterm", "a victim exiting on SIGTERM is never spared");
 });
+
+test("growth-aware: a leak smaller than an idle cache is chosen over it, where badness alone (the kernel's) takes the cache", async () => {
+  const scenario = load("growing-beats-idle.yaml");
+  const kernel = await simulate(scenario, scenario.policies.find((p) => p.name === "kernel-today")!);
+  assert.ok(kernel.result.killed.includes("cache"), `the kernel killed ${kernel.result.killed.join(", ")}`);
+  const { run, journal } = await runWithOomwarden(scenario);
+  assert.deepEqual(run.result.killed, ["leak"]);
+  const [decision] = joinDecisions(journal);
+  const leak = decision?.candidates.find((c) => c.comm === "leak");
+  const cache = decision?.candidates.find((c) => c.comm === "cache");
+  assert.ok(leak && cache);
+  assert.ok(leak.score < cache.score, "by badness the cache is the worse victim");
+  assert.ok((leak.growthPages ?? 0) > 0 && (cache.growthPages ?? 0) === 0, "only the leak grows");
+  assert.match(leak.reason, /growing [\d.]+ MiB\/s, \+\d+ pages projected over 10 s/);
+  assert.equal(decision?.victim?.comm, "leak");
+});
