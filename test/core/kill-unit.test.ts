@@ -8,6 +8,7 @@ import { DEFAULT_KILL_UNIT, isSessionCgroup, killUnitFor, unitCgroup, type KillU
 import { rankCandidates } from "../../src/core/rank.js";
 import { compileVictimRules } from "../../src/core/victim-rules.js";
 import type { ProcessSample, Snapshot } from "../../src/core/types.js";
+import { machineScope } from "../support/machine-samples.js";
 
 const MIB = 1024 * 1024;
 
@@ -33,13 +34,7 @@ const APP = "/user.slice/user-1000.slice/user@1000.service/app.slice/app-build-1
 const SESSION = "/user.slice/user-1000.slice/session-2.scope";
 
 function snapshotOf(processes: ProcessSample[]): Snapshot {
-  return {
-    takenAtMs: 0,
-    cgroup: { path: "/", version: 2, usageBytes: 0, limitBytes: null, highBytes: null, underOom: false, oomKillDisabled: false, events: { low: 0, high: 0, max: 0, oom: 0, oomKill: 0, oomGroupKill: 0 }, oomGroup: false },
-    processes,
-    selfPid: 4242,
-    pageSizeBytes: 4096,
-  };
+  return { takenAtMs: 0, cgroup: machineScope(), processes, selfPid: 4242, pageSizeBytes: 4096 };
 }
 
 /** A shell (session leader) with a job of three in group 300 under the app scope, a sibling service. */

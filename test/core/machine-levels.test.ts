@@ -7,6 +7,7 @@ import { atLeast, bytesAboveNextLevel, memoryLevel, type MemoryLevelsConfig } fr
 import { lowMemory } from "../../src/core/machine-pressure.js";
 import type { MachinePressure } from "../../src/core/types.js";
 import { DEFAULT_ENGINE_OPTIONS } from "../../src/engine/engine-options.js";
+import { machineSample } from "../support/machine-samples.js";
 
 const MIB = 1024 * 1024;
 const LEVELS: MemoryLevelsConfig = {
@@ -20,19 +21,7 @@ const LEVELS: MemoryLevelsConfig = {
 
 /** A 1000 MiB machine: availableMiB is then also the percentage x 10. */
 function machine(availableMiB: number, swap: { totalMiB: number; freeMiB: number } = { totalMiB: 0, freeMiB: 0 }): MachinePressure {
-  return {
-    totalBytes: 1000 * MIB,
-    availableBytes: availableMiB * MIB,
-    freeBytes: availableMiB * MIB,
-    minWatermarkBytes: 8 * MIB,
-    lowWatermarkBytes: 10 * MIB,
-    swapTotalBytes: swap.totalMiB * MIB,
-    swapFreeBytes: swap.freeMiB * MIB,
-    reclaimedPagesTotal: 0,
-    allocStallsTotal: 0,
-    psiSomeTotalUs: null,
-    psiFullTotalUs: null,
-  };
+  return machineSample({ totalBytes: 1000 * MIB, availableBytes: availableMiB * MIB, freeBytes: availableMiB * MIB, swapTotalBytes: swap.totalMiB * MIB, swapFreeBytes: swap.freeMiB * MIB });
 }
 
 describe("memory levels", () => {

@@ -20,6 +20,7 @@ import {
 } from "../../src/core/machine-pressure.js";
 import { MAX_WINDOW_MS, MAX_WINDOW_SAMPLES } from "../../src/core/tunable-keys.js";
 import { DEFAULT_ENGINE_OPTIONS } from "../../src/engine/engine-options.js";
+import { machineSample } from "../support/machine-samples.js";
 import { oracleDetectMachinePressure, oracleMemoryPressure, oraclePruneHistory, oracleWatermarkStarvation } from "./machine-pressure-oracle.js";
 
 const MIB = 1024 * 1024;
@@ -55,24 +56,7 @@ function kept(history: MachineHistory): MachineSample[] {
   return history.entries.slice(history.oldest).map((e) => e.sample);
 }
 
-/** A healthy 1 GiB machine without swap or PSI; every field can be overridden. */
-function sample(o: Partial<MachineSample> = {}): MachineSample {
-  return {
-    atMs: 0,
-    totalBytes: 1024 * MIB,
-    availableBytes: 800 * MIB,
-    freeBytes: 700 * MIB,
-    minWatermarkBytes: 8 * MIB,
-    lowWatermarkBytes: 10 * MIB,
-    swapTotalBytes: 0,
-    swapFreeBytes: 0,
-    reclaimedPagesTotal: 0,
-    allocStallsTotal: 0,
-    psiSomeTotalUs: null,
-    psiFullTotalUs: null,
-    ...o,
-  };
-}
+const sample = machineSample;
 
 /**
  * Samples every `stepMs` from `fromMs` to `toMs` inclusive, free below min (4 MiB of a min of 8:

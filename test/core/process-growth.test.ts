@@ -9,22 +9,13 @@ import { rankCandidates } from "../../src/core/rank.js";
 import type { CgroupSample, ProcessSample, Snapshot } from "../../src/core/types.js";
 import { compileVictimRules } from "../../src/core/victim-rules.js";
 import { processSample } from "../fixtures/process-sample.js";
+import { machineScope } from "../support/machine-samples.js";
 
 const PAGE = 4096;
 const MIB = 1024 * 1024;
 const MACHINE_PAGES = 2_097_152;
 
-const machine: CgroupSample = {
-  path: "/",
-  version: 2,
-  usageBytes: 0,
-  limitBytes: null,
-  highBytes: null,
-  underOom: false,
-  oomKillDisabled: false,
-  events: { low: 0, high: 0, max: 0, oom: 0, oomKill: 0, oomGroupKill: 0 },
-  oomGroup: false,
-};
+const machine: CgroupSample = machineScope();
 
 function snapshot(processes: ProcessSample[], takenAtMs = 0): Snapshot {
   return { takenAtMs, cgroup: machine, processes, selfPid: 700, pageSizeBytes: PAGE };

@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import type { MemoryLevelsConfig } from "../../src/core/machine-levels.js";
 import type { MachineSample } from "../../src/core/machine-pressure.js";
 import { fallRateBytesPerMs, nextSampleDelayMs, type SampleIntervalConfig } from "../../src/core/sample-interval.js";
+import { machineSample } from "../support/machine-samples.js";
 
 const MIB = 1024 * 1024;
 const LEVELS: MemoryLevelsConfig = { warnAvailablePct: 15, warnSwapFreePct: 20, terminateAvailablePct: 10, terminateSwapFreePct: 10, lowAvailablePct: 5, lowSwapFreePct: 5 };
@@ -13,21 +14,7 @@ const BOUNDS: SampleIntervalConfig = { minMs: 20, maxMs: 1000, nearMs: 250, belo
 
 /** A 10 GiB machine (the terminate line at 1024 MiB, the kill line at 512 MiB). */
 function at(atMs: number, availableMiB: number, o: Partial<MachineSample> = {}): MachineSample {
-  return {
-    atMs,
-    totalBytes: 10240 * MIB,
-    availableBytes: availableMiB * MIB,
-    freeBytes: availableMiB * MIB,
-    minWatermarkBytes: 16 * MIB,
-    lowWatermarkBytes: 20 * MIB,
-    swapTotalBytes: 0,
-    swapFreeBytes: 0,
-    reclaimedPagesTotal: 0,
-    allocStallsTotal: 0,
-    psiSomeTotalUs: null,
-    psiFullTotalUs: null,
-    ...o,
-  };
+  return machineSample({ atMs, totalBytes: 10240 * MIB, availableBytes: availableMiB * MIB, freeBytes: availableMiB * MIB, minWatermarkBytes: 16 * MIB, lowWatermarkBytes: 20 * MIB, ...o });
 }
 
 describe("adaptive sampling interval", () => {

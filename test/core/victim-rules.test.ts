@@ -10,25 +10,14 @@ import type { CgroupPreference, CgroupSample, ProcessDetails, ProcessSample, Sna
 import { compileVictimRules, matchVictimRule, MAX_PATTERN_CHARS, type VictimRule, type VictimRuleSpec } from "../../src/core/victim-rules.js";
 import { linearRegexFallback } from "../../src/daemon/linear-regex.js";
 import { processSample } from "../fixtures/process-sample.js";
+import { machineScope } from "../support/machine-samples.js";
 
 const PAGE = 4096;
 const MIB = 1024 * 1024;
 const SELF = 700;
 const MACHINE_PAGES = 2_097_152;
 
-function machine(): CgroupSample {
-  return {
-    path: "/",
-    version: 2,
-    usageBytes: 0,
-    limitBytes: null,
-    highBytes: null,
-    underOom: false,
-    oomKillDisabled: false,
-    events: { low: 0, high: 0, max: 0, oom: 0, oomKill: 0, oomGroupKill: 0 },
-    oomGroup: false,
-  };
-}
+const machine = machineScope;
 
 function snapshot(processes: ProcessSample[], cgroup: CgroupSample = machine()): Snapshot {
   return { takenAtMs: 0, cgroup, processes, selfPid: SELF, pageSizeBytes: PAGE };
