@@ -5,6 +5,7 @@
 // alive and making progress nobody else dies; a stalled victim leads to a second one only while the
 // machine is critical.
 
+import { decide } from "../core/decide.js";
 import { appendSample, emptyHistory, newestKeptWhere, newestSample, oldestKept } from "../core/machine-history.js";
 import { atLeast, memoryLevel, type MemoryLevel } from "../core/machine-levels.js";
 import { BELOW_LOW_SAMPLE_INTERVAL_MS, belowLowSampleIntervalMs, detectMachinePressure, type MachineSample, type MachineVerdict } from "../core/machine-pressure.js";
@@ -13,7 +14,7 @@ import type { RankedSnapshot } from "../core/rank.js";
 import type { Result } from "../core/result.js";
 import { nextSampleDelayMs, type SampleIntervalConfig } from "../core/sample-interval.js";
 import { MAX_WINDOW_SAMPLES } from "../core/tunable-keys.js";
-import type { Candidate, CgroupSample } from "../core/types.js";
+import type { Candidate, CgroupSample, MachinePressure } from "../core/types.js";
 import type { Acted } from "./act-on-decision.js";
 import type { KilledVictim } from "./confirm-kill.js";
 import type { EngineContext } from "./engine-context.js";
@@ -57,6 +58,9 @@ const FALL_WINDOW_MS = 1000;
 const GROWTH_LISTING_MS = 1000;
 /** Top-level cgroups come and go (a container starts): the set watched is read again this often. */
 const TOP_LEVEL_RESCAN_MS = 30_000;
+
+/** Rounds of the decision path at start (each lists every process once). */
+const MACHINE_WARM_UP_ROUNDS = 5;
 
 /** What calls for a decision on the machine: the detectors' verdict and the sample it came from. */
 interface MachineTrigger {
@@ -134,10 +138,41 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     const watched = this.watchTopLevelCgroups();
     if (watched > 0) notes.push(`woken by memory.events of ${watched} top-level cgroup(s)`);
     if (this.ctx.options.dryRun) notes.push("dry run: machine decisions are journaled, nothing is killed");
+    this.warmUp(first.value);
     // The first judgement at once (as an event, never inside start()): a daemon started on a machine
     // already short of memory acts on its first sample.
     this.timer = this.ctx.host.setTimer(0, () => this.poll());
     return { ok: true, value: { notes } };
+  }
+
+  /**
+   * Runs the decision path once on the real machine (the listing, the levels and the detectors,
+   * ranking with growth, the sampling interval, a pidfd of ourselves; never a signal): V8 compiles
+   * it now, and the code pages it touches are read in now and, locked on fault at start, stay in
+   * memory, so the first decision under pressure neither compiles nor waits for the disk.
+   */
+  private warmUp(sample: MachinePressure): void {
+    const { host, options } = this.ctx;
+    const atMs = host.now();
+    for (let round = 0; round < MACHINE_WARM_UP_ROUNDS; round++) {
+      const listed = host.listAllProcesses();
+      if (!listed.ok) return;
+      const machine: MachineSample = { ...sample, atMs };
+      memoryLevel(machine, this.config);
+      nextSampleDelayMs([machine], this.config, this.intervals());
+      const snapshot = { takenAtMs: atMs, cgroup: machineAsCgroup(machine), processes: listed.value, selfPid: host.selfPid(), pageSizeBytes: host.pageSizeBytes() };
+      decide(snapshot, {
+        maxCandidates: options.journalCandidates,
+        totalMemoryPages: Math.floor((sample.totalBytes + sample.swapTotalBytes) / host.pageSizeBytes()),
+        rules: options.victimRules,
+        growth: { rates: this.growth.rates(atMs), horizonMs: DEFAULT_GROWTH_HORIZON_MS },
+      });
+      const self = host.readProcess(host.selfPid());
+      if (self.ok) {
+        const handle = host.openVictim(self.value.pid, self.value.startTimeTicks);
+        if (handle.ok) host.releaseVictim(handle.value);
+      }
+    }
   }
 
   stop(): void {
