@@ -6,6 +6,7 @@ import {
   CMDLINE_MAX_CHARS,
   parseCmdline,
   parseOpenFilesSoftLimit,
+  parseUptimeMs,
   parseMeminfo,
   parseMountinfo,
   parseOomScoreAdj,
@@ -191,6 +192,11 @@ describe("parseCmdline, cgroupOf, parseOpenFilesSoftLimit", () => {
     assert.equal(cgroupOf(entries, "v2"), "/user.slice/session-1.scope");
     assert.equal(cgroupOf(entries, "v1-memory"), "/jobs/a");
     assert.equal(cgroupOf(value(parseProcCgroup("0::/\n")), "v1-memory"), null);
+  });
+
+  it("parseUptimeMs: the first number of /proc/uptime, in ms", () => {
+    assert.equal(parseUptimeMs("350735.47 234388.90\n"), 350_735_470);
+    assert.equal(parseUptimeMs("garbage"), null);
   });
 
   it("parseOpenFilesSoftLimit: the soft column of Max open files", () => {

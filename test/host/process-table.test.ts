@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { CgroupPreference } from "../../src/core/types.js";
 import { LinuxHost } from "../../src/host/linux/linux-host.js";
 import { readProcessSamples } from "../../src/host/linux/proc-reader.js";
-import { DETAILS_RECHECK_MS, IDLE_SWEEP_MS, keptFdBudget, ProcessTable, type TableListing } from "../../src/host/linux/process-table.js";
+import { DETAILS_RECHECK_MS, DETAILS_SETTLE_MS, IDLE_SWEEP_MS, keptFdBudget, ProcessTable, type TableListing } from "../../src/host/linux/process-table.js";
 import type { CgroupHierarchy } from "../../src/host/linux/parse-proc.js";
 import { buildProcTree, statLine, statusText, type FakeProcess, type ProcTree } from "../fixtures/proc-tree.js";
 import { procLikeFs, type ProcLikeFs } from "../support/proc-like-fs.js";
@@ -19,6 +19,7 @@ import { value } from "../support/result-assert.js";
 const MACHINE: TableListing = { skipKernelThreads: true, refreshStaleDetails: false, within: null };
 const UNHURRIED: TableListing = { ...MACHINE, refreshStaleDetails: true };
 const KTHREAD_FLAGS = 0x00208040;
+const TICKS_PER_SECOND = 100;
 
 function userProcess(pid: number, comm: string, options: { startTimeTicks?: number; rssKiB?: number; cgroup?: string; cmdline?: string; exe?: string } = {}): FakeProcess {
   const rssKiB = options.rssKiB ?? 100;
@@ -42,12 +43,14 @@ interface Harness {
 function harness(options: { maxKeptFds?: number; hierarchy?: CgroupHierarchy; preference?: (cgroup: string) => CgroupPreference | null } = {}): Harness {
   const proc = buildProcTree();
   const fs = procLikeFs(proc.root);
-  const clock = { ms: 1_000 };
+  // 1000 s after boot; the fixtures' processes started in the first seconds (pid x 10 ticks).
+  const clock = { ms: 1_000_000 };
   const lookups: string[] = [];
   const table = new ProcessTable({
     procRoot: proc.root,
     fs,
     now: () => clock.ms,
+    clockTicksPerSecond: TICKS_PER_SECOND,
     maxKeptFds: options.maxKeptFds ?? 4096,
     hierarchy: options.hierarchy ?? "v2",
     cgroupPreference: (cgroup) => {
@@ -340,17 +343,39 @@ describe("ProcessTable: when details are read again", () => {
     });
   });
 
-  it("a cgroup changed later is read again only by an unhurried listing, and only after DETAILS_RECHECK_MS", () => {
-    withHarness({}, ({ proc, table, clock }) => {
-      proc.addProcess(41, userProcess(41, "api", { cgroup: "0::/user.slice/session-1.scope\n" }));
+  it("details read in a process's first seconds are read once more past DETAILS_SETTLE_MS, by an unhurried listing only", () => {
+    withHarness({}, ({ proc, fs, table, clock }) => {
+      // Started a second ago.
+      const startTimeTicks = ((clock.ms - 1_000) / 1000) * TICKS_PER_SECOND;
+      proc.addProcess(41, userProcess(41, "api", { startTimeTicks, cgroup: "0::/user.slice/session-1.scope\n" }));
       table.list([41], MACHINE);
       // systemd moves it into its own unit's cgroup just after the first look.
       proc.writeFile(41, "cgroup", "0::/system.slice/api.service\n");
       const cgroupNow = (listing: TableListing): string | undefined => table.list([41], listing).samples[0]?.details?.cgroup;
-      assert.equal(cgroupNow(UNHURRIED), "/user.slice/session-1.scope", "not yet stale");
-      clock.ms += DETAILS_RECHECK_MS;
+      clock.ms += 5_000;
+      assert.equal(cgroupNow(UNHURRIED), "/user.slice/session-1.scope", "6 s old: not yet");
+      clock.ms += DETAILS_SETTLE_MS;
       assert.equal(cgroupNow(MACHINE), "/user.slice/session-1.scope", "under pressure nothing is read again");
       assert.equal(cgroupNow(UNHURRIED), "/system.slice/api.service");
+      // Settled now: read again only past DETAILS_RECHECK_MS.
+      fs.clearLog();
+      clock.ms += DETAILS_SETTLE_MS;
+      cgroupNow(UNHURRIED);
+      assert.deepEqual(fs.reads().filter((path) => path === "/41/cgroup"), []);
+    });
+  });
+
+  it("details read when the process was already old are read again after DETAILS_RECHECK_MS, by an unhurried listing only", () => {
+    withHarness({}, ({ proc, table, clock }) => {
+      proc.addProcess(41, userProcess(41, "api", { cgroup: "0::/a\n" }));
+      table.list([41], MACHINE);
+      proc.writeFile(41, "cgroup", "0::/moved-by-hand\n");
+      const cgroupNow = (listing: TableListing): string | undefined => table.list([41], listing).samples[0]?.details?.cgroup;
+      clock.ms += DETAILS_RECHECK_MS - 1;
+      assert.equal(cgroupNow(UNHURRIED), "/a");
+      clock.ms += 1;
+      assert.equal(cgroupNow(MACHINE), "/a");
+      assert.equal(cgroupNow(UNHURRIED), "/moved-by-hand");
     });
   });
 

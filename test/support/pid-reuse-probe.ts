@@ -22,7 +22,7 @@ async function startSleep(seconds: string): Promise<ChildProcess & { pid: number
 }
 
 async function main(): Promise<void> {
-  const table = new ProcessTable({ procRoot: "/proc", fs: nodeLinuxFs, now: () => performance.now(), maxKeptFds: 4096, hierarchy: "v2", cgroupPreference: noCgroupPreference });
+  const table = new ProcessTable({ procRoot: "/proc", fs: nodeLinuxFs, now: () => performance.now(), clockTicksPerSecond: 100, maxKeptFds: 4096, hierarchy: "v2", cgroupPreference: noCgroupPreference });
   const first = await startSleep("1001");
   const pid = first.pid;
   const before = table.list([pid], listing).samples[0];

@@ -74,6 +74,8 @@ export const PROC = {
   mountinfo: "self/mountinfo",
   /** This process's resource limits (RLIMIT_NOFILE is "Max open files"). */
   limits: "self/limits",
+  /** Seconds since boot (CLOCK_BOOTTIME, the clock of stat's start times), then idle seconds. */
+  uptime: "uptime",
   /** New at every boot: what tells a cgroup of this boot from one of an earlier boot at the same path. */
   bootId: "sys/kernel/random/boot_id",
   pressureMemory: "pressure/memory",

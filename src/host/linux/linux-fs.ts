@@ -22,7 +22,7 @@ export interface LinuxFs {
   kind(path: string): Result<PathKind>;
   /** Where the symbolic link at path points (/proc/PID/exe). */
   readLink(path: string): Result<string>;
-  /** The first maxBytes of path at most (/proc/PID/cmdline can be megabytes long). */
+  /** The first maxBytes of path at most, in one read (/proc/PID/cmdline can be megabytes long). */
   readTextPrefix(path: string, maxBytes: number): Result<string>;
   /** Opens path read-only and keeps it open until closeFile. EMFILE/ENFILE come back as errors like any other. */
   openFile(path: string): Result<number>;
@@ -118,15 +118,10 @@ export const nodeLinuxFs: LinuxFs = {
     }
     try {
       const buffer = Buffer.allocUnsafe(maxBytes);
-      let filled = 0;
-      // cmdline comes a page at a time: read until maxBytes or the end.
-      for (;;) {
-        const length = readSync(fd, buffer, filled, maxBytes - filled, filled);
-        if (length === 0) break;
-        filled += length;
-        if (filled >= maxBytes) break;
-      }
-      return ok(buffer.toString("utf8", 0, filled));
+      // One read: /proc/PID/cmdline copies all it is asked for that there is (get_mm_cmdline loops
+      // over the pages itself), as a regular file does.
+      const length = readSync(fd, buffer, 0, maxBytes, 0);
+      return ok(buffer.toString("utf8", 0, length));
     } catch (error) {
       return fromFsError(error, "read", path);
     } finally {

@@ -42,7 +42,7 @@ import { CgroupPreferenceReader } from "./cgroup-preference.js";
 import type { CgroupPreferenceLookup } from "./process-details.js";
 import { keptFdBudget, ProcessTable } from "./process-table.js";
 import { DEFAULT_PROC_ROOT, readMachineMemory, readProcessSample, readProcessStartTime, readStallEvidence } from "./proc-reader.js";
-import { OOM_SCORE_ADJ_MIN, type CgroupHierarchy } from "./parse-proc.js";
+import { OOM_SCORE_ADJ_MIN, parseUptimeMs, type CgroupHierarchy } from "./parse-proc.js";
 
 const SIGKILL = 9;
 const SIGTERM = 15;
@@ -50,6 +50,8 @@ const SIGTERM = 15;
 const DAEMON_NICENESS = -10;
 /** Used only if the addon is missing; every Linux architecture we run on has 4 KiB pages. */
 const FALLBACK_PAGE_SIZE_BYTES = 4096;
+/** Used only if the addon is missing: USER_HZ, 100 on every architecture Linux exports it for. */
+const FALLBACK_CLOCK_TICKS = 100;
 /**
  * How long a claim waits for a cgroup held by another process: `oomwarden restore` holds one for
  * the milliseconds it takes to write its settings back, and a daemon starting meanwhile must not
@@ -135,10 +137,15 @@ export class LinuxHost implements Host {
     // As ProcessDetails.cgroup says: the v2 hierarchy's cgroup, the v1 memory controller's where v2 is not mounted.
     this.detailsHierarchy = this.mounts.v2 !== null || this.mounts.v1Memory === null ? "v2" : "v1-memory";
     const limits = this.fs.readText(join(this.procRoot, PROC.limits));
+    // The table's clock is the boot clock of the start times: read once, then carried by now().
+    const uptimeText = this.fs.readText(join(this.procRoot, PROC.uptime));
+    const uptimeMs = uptimeText.ok ? parseUptimeMs(uptimeText.value) : null;
+    const bootOffsetMs = uptimeMs === null ? 0 : uptimeMs - this.now();
     this.processTable = new ProcessTable({
       procRoot: this.procRoot,
       fs: this.fs,
-      now: () => this.now(),
+      now: () => this.now() + bootOffsetMs,
+      clockTicksPerSecond: native.nativeStatus().ok ? native.sysconfClockTicks() : FALLBACK_CLOCK_TICKS,
       maxKeptFds: options.maxKeptProcessFds ?? keptFdBudget(limits.ok ? limits.value : null),
       hierarchy: this.detailsHierarchy,
       cgroupPreference: options.cgroupPreference ?? new CgroupPreferenceReader({ mounts: this.mounts, now: () => this.now() }).hook,

@@ -379,6 +379,14 @@ export function parseOpenFilesSoftLimit(text: string): number | null {
   return match?.[1] === undefined ? null : parseCount(match[1]);
 }
 
+// ---------------------------------------------------------------- /proc/uptime
+
+/** Milliseconds since boot from "350735.47 234388.90" (the first number); null if garbled. */
+export function parseUptimeMs(text: string): number | null {
+  const match = /^(\d+)\.(\d\d)\s/.exec(text);
+  return match?.[1] === undefined || match[2] === undefined ? null : Number(match[1]) * 1000 + Number(match[2]) * 10;
+}
+
 // ---------------------------------------------------------------- /proc/PID/wchan
 
 /** The kernel prints "0" when the task is running or the address has no symbol; that is "no wait channel". */
