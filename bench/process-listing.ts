@@ -7,7 +7,7 @@
 // with most of its memory held by a Python process (what the machine guard lists under).
 //
 //   node dist/bench/process-listing.js          this host (also: npm run bench -- process-listing)
-//   node dist/bench/process-listing.js --vm     one guest, 1 GiB, 2 vCPUs
+//   node dist/bench/process-listing.js --vm     one guest, 1 GiB, 2 vCPUs (npm run bench -- process-listing --vm)
 //   --local [--held] [--out FILE]               measure where it runs (what the guest runs)
 //
 // Methods, each a full listing (readdir of /proc included), interleaved round by round:
@@ -286,6 +286,15 @@ function option(argv: readonly string[], flag: string): string | null {
   return at < 0 ? null : (argv[at + 1] ?? null);
 }
 
+/** `npm run bench -- process-listing [--vm] [--rounds N]`. */
+export async function runWithOptions(argv: readonly string[]): Promise<BenchOutcome | { error: string }> {
+  const rounds = Number(option(argv, "--rounds") ?? (argv.includes("--vm") ? 30 : (process.env.BENCH_TRIALS ?? 200)));
+  if (!Number.isInteger(rounds) || rounds < 1) return { error: "--rounds needs a whole number of at least 1" };
+  if (argv.includes("--vm")) return runInVm(rounds);
+  const measured = await measureHere(rounds, false, "this host");
+  return { name: "process-listing", json: measured, table: render(measured) };
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const rounds = Number(option(argv, "--rounds") ?? (argv.includes("--vm") || argv.includes("--local") ? 30 : 200));
   if (!Number.isInteger(rounds) || rounds < 1) {
@@ -299,7 +308,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${render(measured)}\n`);
     return 0;
   }
-  const outcome = argv.includes("--vm") ? await runInVm(rounds) : await run();
+  const outcome = await runWithOptions(argv);
   if ("error" in outcome) {
     process.stderr.write(`${outcome.error}\n`);
     return 1;

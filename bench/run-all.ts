@@ -1,20 +1,23 @@
 // `npm run bench`: runs every benchmark (or those named on the command line), writes each one's
-// JSON under bench/results/ and prints its table. All but sim-scale need root and cgroup v1.
+// JSON under bench/results/ and prints its table. All but sim-scale and process-listing need root
+// and cgroup v1.
 
 import { v1MemoryUnavailableReason } from "../src/host/linux/scratch-cgroup.js";
 import * as daemonFootprint from "./daemon-footprint.js";
 import * as oomLatency from "./oom-latency.js";
+import * as processListing from "./process-listing.js";
 import * as simScale from "./sim-scale.js";
 import { writeResults, type BenchOutcome } from "./report.js";
 
 const BENCHMARKS: Record<string, { run: () => Promise<BenchOutcome> }> = {
   "oom-latency": oomLatency,
   "daemon-footprint": daemonFootprint,
+  "process-listing": processListing,
   "sim-scale": simScale,
 };
 
 /** Benchmarks that run on any machine (no cgroups needed). */
-const PORTABLE = new Set(["sim-scale"]);
+const PORTABLE = new Set(["sim-scale", "process-listing"]);
 
 async function main(names: string[]): Promise<number> {
   const unavailable = v1MemoryUnavailableReason();
