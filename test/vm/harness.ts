@@ -26,6 +26,8 @@ export interface GuestRunOptions {
   cpus?: number;
   /** Host-side limit: past it qemu is killed (by its pid) and the run reports timedOut. */
   timeoutMs?: number;
+  /** Called with each piece of the serial console as it arrives (a long run's progress). */
+  onConsole?: (text: string) => void;
 }
 
 export interface GuestRun {
@@ -160,7 +162,10 @@ export async function runInGuest(options: GuestRunOptions): Promise<GuestRun> {
     let qemuStderr = "";
     let timedOut = false;
     const qemu = spawn(QEMU_BINARY, args, { stdio: ["ignore", "pipe", "pipe"] });
-    qemu.stdout.setEncoding("utf8").on("data", (text: string) => chunks.push({ atMs: Date.now() - startedAt, text }));
+    qemu.stdout.setEncoding("utf8").on("data", (text: string) => {
+      chunks.push({ atMs: Date.now() - startedAt, text });
+      options.onConsole?.(text);
+    });
     qemu.stderr.setEncoding("utf8").on("data", (text: string) => (qemuStderr += text));
     // qemu must not outlive the test process when it exits early (a failed hook, process.exit);
     // a guest left behind otherwise still powers off when its script ends.
