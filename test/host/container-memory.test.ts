@@ -165,6 +165,12 @@ describe("findMemoryStandIn", () => {
     assert.equal(choice.standIn, null);
     assert.match(choice.note ?? "", /cgroup \/elsewhere lies outside the part of the hierarchy mounted at .* \(its root \/docker\/abc\)/);
   });
+  it("a cgroup above the cgroup namespace's root (/proc/self/cgroup says /..) has no directory here: none", () => {
+    const f = fixture({ version: 2, self: "/../elsewhere", init: "/../elsewhere", files: v2Cgroup("", "268435456", 0, {}) });
+    const choice = findMemoryStandIn(f.proc, nodeLinuxFs, f.mounts, MEM_TOTAL);
+    assert.equal(choice.standIn, null);
+    assert.match(choice.note ?? "", /cgroup \/\.\.\/elsewhere lies outside the part of the hierarchy mounted at/);
+  });
   it("a v2 hierarchy without the memory controller (a hybrid host) is not looked at", () => {
     const f = fixture({ version: 2, self: "/", init: "/", files: v2Cgroup("", "268435456", 0, {}) });
     f.write(join(f.cgroupRoot, "cgroup.controllers"), "cpu pids\n");

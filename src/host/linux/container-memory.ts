@@ -168,7 +168,8 @@ export function findMemoryStandIn(procRoot: string, fs: LinuxFs, mounts: CgroupM
     // Without PID 1's cgroup (hidepid), the daemon's own is all there is to go by.
     const start = initEntry === undefined ? ownEntry.path : commonCgroupAncestor(ownEntry.path, initEntry.path);
     const relative = pathBelowMountRoot(start, mountRoot);
-    if (relative === null) {
+    // A cgroup above a cgroup namespace's root shows as "/.."; it has no directory here either.
+    if (relative === null || relative.split("/").includes("..")) {
       return { standIn: null, note: `container memory limit not looked for: cgroup ${start} lies outside the part of the hierarchy mounted at ${mountPoint} (its root ${mountRoot})` };
     }
     const found = nearestLimited(mountPoint, relative, version, memTotalBytes, fs);
