@@ -7,7 +7,9 @@
 //
 // Order (fixed, so ties always resolve the same way whatever order the processes were listed in):
 //   1. class: prefer, then no rule, then avoid,
-//   2. projected badness descending: score + growthPages (growth over the horizon; with no growth
+//   2. where growth is given: growing or not known, then idle (measured, and not growing: it is
+//      not what fills the memory, however big),
+//   3. projected badness descending: score + growthPages (growth over the horizon; with no growth
 //      given, or none measured, the score alone),
 //   3. score (kernel badness in pages) descending,
 //   4. rssBytes descending (of two equal scores, the one that frees more memory at once),
@@ -135,7 +137,10 @@ function candidateOf(proc: ProcessSample, badness: KillableBadness, match: RuleM
   if (growth !== undefined) {
     const bytesPerSec = growth.rates.bytesPerSec(proc);
     const growthPages = projectedGrowthPages(bytesPerSec, growth.horizonMs, pageSizeBytes);
-    if (growthPages > 0 && bytesPerSec !== null) {
+    if (bytesPerSec !== null && bytesPerSec < IDLE_BELOW_BYTES_PER_SEC) {
+      candidate.idle = true;
+      candidate.reason += "; idle (not growing): after every growing process";
+    } else if (growthPages > 0 && bytesPerSec !== null) {
       candidate.growthPages = growthPages;
       candidate.reason += `; growing ${(bytesPerSec / MIB).toFixed(1)} MiB/s, +${growthPages} pages projected over ${formatSeconds(growth.horizonMs)} s`;
     }
@@ -149,6 +154,12 @@ function candidateOf(proc: ProcessSample, badness: KillableBadness, match: RuleM
 }
 
 const MIB = 1024 * 1024;
+
+/**
+ * Growth below this is idle: 2.5 MiB over the 10 s horizon, more than an idle process's RSS
+ * moves (a few pages of stack and heap), less than any leak or worker that fills a machine.
+ */
+export const IDLE_BELOW_BYTES_PER_SEC = 256 * 1024;
 
 function formatSeconds(ms: number): string {
   return String(Math.round(ms / 100) / 10);
@@ -164,6 +175,7 @@ export function topCandidates(ranking: Ranking, n: number): Candidate[] {
 export function compareCandidates(a: Candidate, b: Candidate): number {
   return (
     classOf(a) - classOf(b) ||
+    (a.idle === true ? 1 : 0) - (b.idle === true ? 1 : 0) ||
     projectedScore(b) - projectedScore(a) ||
     b.score - a.score ||
     b.rssBytes - a.rssBytes ||

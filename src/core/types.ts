@@ -137,6 +137,12 @@ export interface Candidate {
    * grows: it is ranked on score + growthPages. Absent: not growing, or no growth was measured.
    */
   growthPages?: number;
+  /**
+   * Growth was measured and it is not growing (under IDLE_BELOW_BYTES_PER_SEC): it is not what is
+   * filling the memory, so every growing candidate, and every one whose growth is not known, goes
+   * first. Absent: growing, or not measured.
+   */
+  idle?: true;
   /** The victim rule (or the cgroup xattr, e.g. "user.oomd_avoid") that matched it, with what it does. */
   rule?: string;
   ruleAction?: "prefer" | "avoid";

@@ -150,20 +150,35 @@ describe("ranking on projected badness", () => {
     assert.equal(projected.candidates[1]?.growthPages, undefined, "an idle process gains nothing");
   });
 
-  it("a slow grower does not overtake a much bigger idle one", () => {
+  it("a slow grower goes before a much bigger idle one: the idle one is not what fills the memory", () => {
     const growth = new ProcessGrowth();
     const listing = hogAndIdle(growth, 5);
     const projected = rankCandidates(snapshot(listing), { ...options, growth: { rates: growth.rates(), horizonMs: DEFAULT_GROWTH_HORIZON_MS } });
-    assert.equal(projected.candidates[0]?.comm, "cache");
+    assert.equal(projected.candidates[0]?.comm, "hog");
+    const cache = projected.candidates.find((c) => c.comm === "cache")!;
+    assert.equal(cache.idle, true);
+    assert.ok(cache.score > projected.candidates[0]!.score + (projected.candidates[0]!.growthPages ?? 0), "bigger even projected");
   });
 
-  it("a shrinking process does not gain, and does not lose either", () => {
+  it("growth not known (a process too new for a rate) is not idle: a new hog goes before a big idle process", () => {
+    const growth = new ProcessGrowth();
+    const listing = hogAndIdle(growth, 0);
+    const newcomer = mib(400, "newhog", 300);
+    const projected = rankCandidates(snapshot([...listing, newcomer]), { ...options, growth: { rates: growth.rates(), horizonMs: DEFAULT_GROWTH_HORIZON_MS } });
+    assert.deepEqual(projected.candidates.map((c) => c.comm).slice(0, 1), ["newhog"]);
+    assert.equal(projected.candidates.find((c) => c.comm === "newhog")?.idle, undefined);
+  });
+
+  it("a shrinking process gains nothing and counts as idle; its badness is unchanged", () => {
     const growth = new ProcessGrowth();
     const listing = hogAndIdle(growth, -10);
     const projected = rankCandidates(snapshot(listing), { ...options, growth: { rates: growth.rates(), horizonMs: DEFAULT_GROWTH_HORIZON_MS } });
     const hog = projected.candidates.find((c) => c.comm === "hog")!;
+    const plain = rankCandidates(snapshot(listing), options).candidates.find((c) => c.comm === "hog")!;
     assert.equal(hog.growthPages, undefined);
-    assert.equal(hog.reason, rankCandidates(snapshot(listing), options).candidates.find((c) => c.comm === "hog")!.reason);
+    assert.equal(hog.idle, true);
+    assert.equal(hog.score, plain.score);
+    assert.equal(hog.reason, `${plain.reason}; idle (not growing): after every growing process`);
   });
 
   it("no history: exactly today's ranking", () => {
