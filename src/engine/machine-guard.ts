@@ -89,6 +89,8 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
   private episodeLevel: Exclude<MemoryLevel, "warn"> | null = null;
   /** The warn level was journaled: not again until memory is above it. */
   private warned = false;
+  /** The episode's last victim has exited (its memory is back). */
+  private lastVictimGone = false;
   private lastKillUseless: string | null = null;
   private holdNoticeGiven = false;
   private readonly runner: IncidentRunner<MachineTrigger>;
@@ -350,6 +352,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     this.nothingReported = false;
     this.episodeKills = 0;
     this.episodeLevel = null;
+    this.lastVictimGone = false;
     this.lastKillUseless = null;
     this.holdNoticeGiven = false;
   }
@@ -360,10 +363,22 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     if (this.lastKillUseless !== null) return `${this.lastKillUseless}: another kill would not help either; waiting until the condition clears`;
     // A terminate that did not suffice leads to the kill level's decision: memory fell further.
     if (this.episodeLevel === "terminate" && levelOf(verdict) === "kill") return null;
+    // The last victim is gone and its memory back, yet memory is at the kill level and still
+    // falling: something else is filling it (a second hog, forty workers). Another victim, as the
+    // kernel would take one; never while a victim is still on its way out.
+    if (this.lastVictimGone && levelOf(verdict) === "kill" && this.stillFalling()) return null;
     if (!verdict.critical) {
       return `${this.episodeKills} kill(s) already in this episode; another only below ${this.config.criticalAvailablePct}% available or on watermark starvation`;
     }
     return null;
+  }
+
+  /** MemAvailable fell by more than minProgressBytes over the last second of samples. */
+  private stillFalling(): boolean {
+    const last = newestSample(this.history);
+    if (last === undefined) return false;
+    const base = newestKeptWhere(this.history, (s) => last.atMs - s.atMs >= FALL_WINDOW_MS);
+    return base !== undefined && base.sample.availableBytes - last.availableBytes > this.ctx.options.minProgressBytes;
   }
 
   probe(): ScopeProbe {
@@ -419,6 +434,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     if (verdict.kind === "watermark-starvation") this.lastStarvationKillAtMs = killed.killedAtMs;
     this.lastKillAtMs = killed.killedAtMs;
     this.episodeKills++;
+    this.lastVictimGone = false;
     const level = levelOf(verdict);
     if (this.episodeLevel === null || atLeast(level, this.episodeLevel)) this.episodeLevel = level;
   }
@@ -465,6 +481,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
       this.lastKillAtMs = this.waitStartedAtMs;
       this.episodeKills++;
     }
+    if (acted.killed !== null && record.outcome.victimExited) this.lastVictimGone = true;
     const freed = record.outcome.freedBytes ?? 0;
     if (acted.killed !== null && record.outcome.victimExited && freed < acted.killed.candidate.rssBytes / 4) {
       const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;

@@ -155,3 +155,36 @@ describe("machine levels: terminate", () => {
     engine.stop();
   });
 });
+
+describe("machine levels: a second victim in one episode", () => {
+  it("at the kill level, once the first victim is gone and memory is still falling: someone else is filling it", async () => {
+    const { host, journal, engine } = setup({ onKill: "exit" });
+    makeAvailable(host, 30); // the kill level
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(200);
+    assert.deepEqual(host.killed, [300]);
+    // The hog's memory is taken again at once, and medium keeps growing: 20 MiB per 100 ms.
+    makeAvailable(host, 40);
+    for (let t = 0; t < 1500; t += 100) {
+      host.machineOtherUsedBytes += 20 * MIB;
+      await host.advance(100);
+    }
+    await engine.whenIdle();
+    assert.deepEqual(host.killed, [300, 200], "the next victim, not critical yet (available above 1.5%) but still falling");
+    engine.stop();
+  });
+
+  it("never while the first victim is still on its way out, however fast memory falls", async () => {
+    const { host, engine } = setup({ onKill: { shrinkBytesPerMs: 0.2 * MIB }, reapable: false });
+    makeAvailable(host, 30);
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(200);
+    assert.deepEqual(host.killed, [300]);
+    for (let t = 0; t < 2000; t += 100) {
+      host.machineOtherUsedBytes += 15 * MIB; // taken again as fast as the victim gives it back, and more
+      await host.advance(100);
+    }
+    assert.deepEqual(host.killed, [300], "the victim is shrinking: nobody else");
+    engine.stop();
+  });
+});
