@@ -45,6 +45,11 @@ export const DEFAULT_GROWTH_HORIZON_MS = 10_000;
 export interface GrowthRates {
   /** Bytes per second over the window; negative while shrinking; null: not known (too few samples, or a process not seen). */
   bytesPerSec(identity: ProcessIdentity): number | null;
+  /**
+   * The most it held in the listings before this instant (null: none, it is new): a process past
+   * exit_mm shows no memory, and this tells a big one freeing its memory from a short-lived one.
+   */
+  peakBytesBefore(identity: ProcessIdentity): number | null;
 }
 
 /** What the ranking is given: the rates and how far ahead to project them. */
@@ -105,11 +110,14 @@ export class ProcessGrowth {
   /** Every rate as of atMs (default: the last listing), fixed: later listings do not change it. */
   rates(atMs: number = this.lastAtMs): GrowthRates {
     const known = new Map<string, number>();
+    const peaks = new Map<string, number>();
     for (const [key, track] of this.tracks) {
       const rate = this.rateOf(track, atMs);
       if (rate !== null) known.set(key, rate);
+      const before = track.filter((point) => point.atMs < atMs);
+      if (before.length > 0) peaks.set(key, Math.max(...before.map((point) => point.bytes)));
     }
-    return { bytesPerSec: (identity) => known.get(identityKey(identity)) ?? null };
+    return { bytesPerSec: (identity) => known.get(identityKey(identity)) ?? null, peakBytesBefore: (identity) => peaks.get(identityKey(identity)) ?? null };
   }
 
   private append(track: Point[], point: Point): void {

@@ -114,7 +114,11 @@ export function rankCandidates(snapshot: Snapshot, options: RankOptions): Ranked
       excluded.push({ pid: proc.pid, comm: proc.comm, reason: ALIVE_VICTIM_REASON });
     } else if (isInFlight(proc, killedElsewhere)) {
       // Past exit_mm it shows no memory, yet it is freeing it right now: "no mm" must not hide it.
-      const worthWaiting = proc.rssBytes === 0 || proc.rssBytes >= minInFlightBytes || killedElsewhere.has(identityKey(proc));
+      // Past exit_mm (no memory shown) it is worth waiting for unless an earlier listing saw it
+      // small: a short-lived process on its way out must not hold up a decision.
+      const peakBytes = proc.rssBytes === 0 ? (options.growth?.rates.peakBytesBefore(proc) ?? null) : null;
+      const freeing = proc.rssBytes === 0 && (peakBytes === null || peakBytes >= minInFlightBytes);
+      const worthWaiting = freeing || proc.rssBytes >= minInFlightBytes || killedElsewhere.has(identityKey(proc));
       excluded.push({ pid: proc.pid, comm: proc.comm, reason: worthWaiting ? IN_FLIGHT_REASON : SMALL_EXIT_REASON });
       if (worthWaiting) inFlight.push({ pid: proc.pid, comm: proc.comm, startTimeTicks: proc.startTimeTicks, rssBytes: proc.rssBytes });
     } else if (badness.points === null) {

@@ -172,8 +172,17 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
       const self = host.readProcess(host.selfPid());
       if (self.ok) {
         const handle = host.openVictim(self.value.pid, self.value.startTimeTicks);
-        if (handle.ok) host.releaseVictim(handle.value);
+        if (handle.ok) {
+          // Signal 0 and an exit watch on ourselves: the signal and confirmation paths, nothing sent.
+          host.maySignal(handle.value);
+          const watch = host.watchExit(handle.value, () => {});
+          if (watch.ok) watch.value();
+          host.releaseVictim(handle.value);
+        }
+        host.readStallEvidence(self.value.pid);
       }
+      // The records a decision writes, as text (thrown away).
+      JSON.stringify({ snapshot, notes: memoryLevel(machine, this.config).reason });
     }
   }
 

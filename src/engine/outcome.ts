@@ -39,7 +39,8 @@ export function describeDecision(record: DecidedRecord): string {
   const victim = who ? `${who.comm}[${who.pid}] (rss ${(who.rssBytes / MIB).toFixed(1)} MiB)` : "nobody";
   const o = record.outcome;
   const timing = [
-    o.msToKill !== null ? `SIGKILL after ${o.msToKill.toFixed(2)} ms` : null,
+    o.msToKill !== null ? `${record.action === "terminate" ? "SIGTERM" : "SIGKILL"} after ${o.msToKill.toFixed(2)} ms` : null,
+    o.sigterm !== undefined && o.sigterm.msToSigkill !== null ? `SIGKILL after ${o.sigterm.msToSigkill.toFixed(2)} ms (${o.sigterm.ending})` : null,
     o.msToMemoryBack !== null ? `memory back after ${o.msToMemoryBack.toFixed(2)} ms` : null,
     o.freedBytes !== null ? `${(o.freedBytes / MIB).toFixed(1)} MiB freed` : null,
   ]

@@ -199,3 +199,28 @@ describe("ranking on projected badness", () => {
     assert.match(ranked.candidates[2]!.reason, /; growing 40\.0 MiB\/s, .*; rule "keep-hog": avoid$/);
   });
 });
+
+describe("a process past exit_mm (no memory shown) on its way out", () => {
+  const exiting = (pid: number, comm: string): ProcessSample => ({ ...mib(pid, comm, 0), exiting: true });
+  const rankWith = (growth: ProcessGrowth, processes: ProcessSample[], atMs: number) =>
+    rankCandidates(snapshot(processes, atMs), { maxCandidates: 5, totalMemoryPages: MACHINE_PAGES, minInFlightBytes: 1024 * 1024, growth: { rates: growth.rates(atMs), horizonMs: DEFAULT_GROWTH_HORIZON_MS } });
+
+  it("is waited for when never listed before (a fast hog the kernel killed) or listed big", () => {
+    const growth = new ProcessGrowth();
+    growth.record(0, [mib(100, "cache", 500), mib(200, "hog", 400)]);
+    const now = [mib(100, "cache", 500), exiting(200, "hog"), exiting(300, "newhog")];
+    growth.record(1000, now);
+    const ranked = rankWith(growth, now, 1000);
+    assert.deepEqual(ranked.inFlight.map((p) => p.comm).sort(), ["hog", "newhog"]);
+  });
+
+  it("is not waited for when an earlier listing saw it small: a short-lived process must not hold up a decision", () => {
+    const growth = new ProcessGrowth();
+    growth.record(0, [mib(100, "cache", 500), mib(400, "sleep", 0.5)]);
+    const now = [mib(100, "cache", 500), exiting(400, "sleep")];
+    growth.record(1000, now);
+    const ranked = rankWith(growth, now, 1000);
+    assert.deepEqual(ranked.inFlight, []);
+    assert.ok(ranked.excluded.some((e) => e.comm === "sleep" && /too small to wait for/.test(e.reason)));
+  });
+});
