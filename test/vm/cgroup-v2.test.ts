@@ -140,7 +140,8 @@ function journal(result: Section, name = "journal.jsonl"): Entry[] {
 const decisionsIn = (entries: Entry[]): Decision[] => entries.filter((e) => e.type === "decision") as unknown as Decision[];
 const kernelKillsIn = (entries: Entry[]): KernelKill[] => entries.filter((e) => e.type === "kernel-kill") as unknown as KernelKill[];
 /** Decisions that sent a signal. */
-const killsIn = (entries: Entry[]): Decision[] => decisionsIn(entries).filter((d) => d.action === "kill" || d.action === "kill-cgroup");
+/** Decisions that signalled someone: SIGKILL, cgroup.kill, or the machine's terminate level (SIGTERM first). */
+const killsIn = (entries: Entry[]): Decision[] => decisionsIn(entries).filter((d) => d.action === "kill" || d.action === "kill-cgroup" || d.action === "terminate");
 
 /** The outcome record of a decision (one daemon per journal: ids are unique). */
 function outcomeOf(entries: Entry[], decision: Decision, result: Section): Outcome {
@@ -200,26 +201,31 @@ test("guard band: oomwarden kills the tail the kernel throttles in the band, the
   console.log(`# vm v2-band: SIGKILL ${decision.msToKill} ms after the notification, phases ${JSON.stringify(decision.phasesMs)}`);
 });
 
-test("the kernel kills first (memory.max lowered below usage): one process dies, oom_kill 1, the journal names it from the kernel log, oomwarden kills nobody", options, () => {
+test("the kernel kills first (memory.max lowered below usage): the journal names every kernel victim from the kernel log, oomwarden kills nobody", options, () => {
   const result = section("v2-kfirst");
   const holder = pid(result, "holder-pid");
   const innocent = pid(result, "innocent-pid");
   assert.equal(file(result, "holder-status"), "137", `the kernel's SIGKILL: ${result.describe}`);
-  assert.equal(file(result, "innocent-state"), "alive", result.describe);
-  assert.deepEqual(file(result, "procs-after").split("\n"), [String(innocent)], `only the innocent is left: ${result.describe}`);
-  assert.equal(flatKeyed(file(result, "memory.events")).get("oom_kill"), 1, result.describe);
-  assert.match(file(result, "dmesg"), new RegExp(`Memory cgroup out of memory: Killed process ${holder} \\(python3\\)`), result.describe);
+  // The kernel's own choices: usually the holder alone; on a loaded host its memory.max write has
+  // been seen to go on and take the idle sleep too before the holder's memory was uncharged (two
+  // kills in one write). Whatever it did, the journal must say it, victim by victim.
+  const logged = [...file(result, "dmesg").matchAll(/Memory cgroup out of memory: Killed process (\d+) \((\S+)\)/g)].map((m) => ({ pid: Number(m[1]), comm: m[2] }));
+  assert.ok(logged.some((v) => v.pid === holder && v.comm === "python3"), `the kernel killed the holder: ${result.describe}`);
+  assert.equal(flatKeyed(file(result, "memory.events")).get("oom_kill"), logged.length, result.describe);
+  const innocentKilled = logged.some((v) => v.pid === innocent);
+  assert.equal(file(result, "innocent-state"), innocentKilled ? "gone" : "alive", result.describe);
+  if (!innocentKilled) assert.deepEqual(file(result, "procs-after").split("\n"), [String(innocent)], `only the innocent is left: ${result.describe}`);
+  if (innocentKilled) console.log(`# vm v2-kfirst: the kernel took ${logged.length} processes (${logged.map((v) => v.comm).join(", ")}) in one memory.max write`);
 
   const entries = journal(result);
   const kernelKills = kernelKillsIn(entries);
   assert.equal(kernelKills.length, 1, `one kernel-kill record: ${result.describe}`);
   const record = kernelKills[0] as KernelKill;
   assert.equal(record.cgroup, "/sys/fs/cgroup/v2-kfirst");
-  assert.equal(record.oomKills, 1, result.describe);
-  assert.equal(record.victims?.length, 1, result.describe);
+  assert.equal(record.oomKills, logged.length, result.describe);
   assert.deepEqual(
-    { pid: record.victims?.[0]?.pid, comm: record.victims?.[0]?.comm, source: record.victims?.[0]?.source },
-    { pid: holder, comm: "python3", source: "kernel log" },
+    (record.victims ?? []).map((v) => ({ pid: v.pid, comm: v.comm, source: v.source })).sort((x, y) => x.pid - y.pid),
+    logged.map((v) => ({ ...v, source: "kernel log" })).sort((x, y) => x.pid - y.pid),
     result.describe,
   );
   assert.deepEqual(killsIn(entries), [], `oomwarden killed nobody: ${result.describe}`);
@@ -359,14 +365,15 @@ function episodeCounters(result: Section): string {
   return `daemon minflt +${minAfter - minBefore} majflt +${majAfter - majBefore}, machine pgmajfault +${rise("pgmajfault")}, allocstall_normal +${rise("allocstall_normal")}, allocstall_dma32 +${rise("allocstall_dma32")}`;
 }
 
-test("machine guard: a hog filling the 1 GiB guest at 40 MiB/s is killed by oomwarden before the kernel's global OOM killer fires; the innocent keeps its 64 MiB", options, () => {
+test("machine guard: a hog filling the 1 GiB guest at 40 MiB/s is ended by oomwarden (SIGTERM at the terminate level, or SIGKILL) before the kernel's global OOM killer fires; the innocent keeps its 64 MiB", options, () => {
   const result = section("v2-machine");
   const hog = pid(result, "hog-pid");
   const entries = journal(result);
   const decisions = decisionsIn(entries);
   const timings = decisions.map((d) => `decision ${d.decisionId} ${d.incident.kind} ${d.action} msToKill ${d.msToKill} phasesMs ${JSON.stringify(d.phasesMs)}`).join("; ");
   console.log(`# vm v2-machine: ${timings || "no decision"}; during the episode ${episodeCounters(result)}`);
-  assert.equal(file(result, "hog-status"), "137", `the hog died of SIGKILL: ${result.describe}`);
+  // 143: SIGTERM at the terminate level (the hog's default action), 137: SIGKILL at the kill level.
+  assert.ok(["137", "143"].includes(file(result, "hog-status")), `the hog died of oomwarden's SIGTERM or SIGKILL: ${result.describe}`);
   assert.equal(file(result, "innocent-state"), "alive", result.describe);
   const innocentRssKb = Number(/VmRSS:\s+(\d+) kB/.exec(file(result, "innocent-rss"))?.[1]);
   assert.ok(innocentRssKb >= 64 * 1024, `innocent RSS ${innocentRssKb} kB`);
