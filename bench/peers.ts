@@ -10,7 +10,7 @@
 // Under TCG emulation: absolute times are emulated; compare the handlers with each other.
 
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findOnPath, vmUnavailableReason } from "../test/vm/artifacts.js";
@@ -24,6 +24,8 @@ const GUEST_DIR = join(ROOT, "bench", "vm", "peers");
 const FETCH_BRD = join(ROOT, "bench", "vm", "fetch-brd.sh");
 const BRD_MODULE = join(ROOT, "build-vm", "brd.ko");
 const OOMD_ROOT = join(ROOT, "build-vm", "peers", "systemd-oomd", "root");
+/** The oomwarden build the guest runs: copied at the start, so a rebuild during the run changes nothing. */
+const BUILD_SNAPSHOT = join(ROOT, "build-vm", "peers", "oomwarden-build");
 const INSTALL_PEERS = "scripts/bench/install-peers.sh";
 const GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const SECTION = "peers";
@@ -140,6 +142,8 @@ interface GuestResults {
   brdError?: string;
   runs: GuestRun[];
   wallMs: number;
+  /** Added on the host: the commit the oomwarden build was compiled from, and the files of src/ changed since. */
+  build?: { commit: string | null; uncommittedSrcFiles: number | null };
 }
 
 export interface Death {
@@ -512,6 +516,31 @@ export function unavailableReason(handlers: readonly string[]): string | null {
 
 const progress = (text: string): void => void process.stderr.write(`${text}\n`);
 
+/**
+ * Copies what `oomwarden run` loads (dist/, the native addon, binding.gyp that marks the package
+ * root, package.json, the yaml package) to BUILD_SNAPSHOT. The guest reads the host's files live
+ * over 9p, and others rebuild dist/ while a 20-minute run goes on: without the copy, later runs
+ * would measure another build. Returns the commit it was built from and how many files of src/
+ * differed from it.
+ */
+function snapshotBuild(): { path: string; commit: string | null; uncommittedSrcFiles: number | null } {
+  rmSync(BUILD_SNAPSHOT, { recursive: true, force: true });
+  mkdirSync(join(BUILD_SNAPSHOT, "build", "Release"), { recursive: true });
+  cpSync(join(ROOT, "dist"), join(BUILD_SNAPSHOT, "dist"), { recursive: true });
+  cpSync(join(ROOT, "build", "Release", "oomwarden_native.node"), join(BUILD_SNAPSHOT, "build", "Release", "oomwarden_native.node"));
+  cpSync(join(ROOT, "node_modules", "yaml"), join(BUILD_SNAPSHOT, "node_modules", "yaml"), { recursive: true });
+  for (const file of ["binding.gyp", "package.json"]) cpSync(join(ROOT, file), join(BUILD_SNAPSHOT, file));
+  const git = (args: string[]): string | null => {
+    try {
+      return execFileSync("git", args, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    } catch {
+      return null;
+    }
+  };
+  const status = git(["status", "--porcelain", "--", "src"]);
+  return { path: BUILD_SNAPSHOT, commit: git(["rev-parse", "--short", "HEAD"]), uncommittedSrcFiles: status === null ? null : status.split("\n").filter((l) => l !== "").length };
+}
+
 export async function run(options: Options): Promise<BenchOutcome | { error: string }> {
   if (options.reanalyse !== null) {
     const saved = JSON.parse(readFileSync(options.reanalyse, "utf8")) as GuestResults & { options?: Options; wallMs?: { total: number; bootMs: number | null } };
@@ -522,6 +551,7 @@ export async function run(options: Options): Promise<BenchOutcome | { error: str
   if (unavailable !== null) return { error: unavailable };
   const brd = options.workloads.includes("thrash") ? brdModule() : "";
   if (brd === null) return { error: `no brd.ko for the guest kernel: ${FETCH_BRD} failed (the thrash workload needs it)` };
+  const build = snapshotBuild();
   const count = options.runs * options.workloads.length * options.handlers.length;
   // A run takes 20-90 s; the handler's start (Node's under TCG up to a minute and more on a busy host) comes on top.
   const sectionTimeoutSec = 600 + count * 240;
@@ -529,7 +559,7 @@ export async function run(options: Options): Promise<BenchOutcome | { error: str
     `--runs ${options.runs}`,
     `--workloads ${options.workloads.join(",")}`,
     `--handlers ${options.handlers.join(",")}`,
-    `--root "$OOMWARDEN_ROOT"`,
+    `--root ${shellQuote(build.path)}`,
     `--node "$NODE"`,
     `--brd ${shellQuote(brd)}`,
     `--oomd-root ${shellQuote(OOMD_ROOT)}`,
@@ -564,8 +594,9 @@ export async function run(options: Options): Promise<BenchOutcome | { error: str
     return { error: `the guest wrote no results (section status ${section.status}, guest exit ${guest.exitCode}, timed out ${guest.timedOut})\n${tail}\n${guest.qemuStderr}` };
   }
   const results = JSON.parse(text) as GuestResults;
-  writeResults(`peers-${new Date().toISOString().slice(0, 10)}-guest`, { ...results, options, wallMs: { total: wallMs, guest: results.wallMs, bootMs: guest.bootMs } });
-  return report(results, options, { total: wallMs, bootMs: guest.bootMs });
+  const saved = { ...results, build: { commit: build.commit, uncommittedSrcFiles: build.uncommittedSrcFiles } };
+  writeResults(`peers-${new Date().toISOString().slice(0, 10)}-guest`, { ...saved, options, wallMs: { total: wallMs, guest: results.wallMs, bootMs: guest.bootMs } });
+  return report(saved, options, { total: wallMs, bootMs: guest.bootMs });
 }
 
 /** Everything but the boot: from what the guest recorded to the JSON and the table (also for --reanalyse). */
@@ -590,6 +621,7 @@ export function report(results: GuestResults, options: Options, wall: { total: n
     emulated: "qemu TCG: absolute times are emulated (10-30x slower than native); compare the handlers with each other",
     guest: { kernel: results.uname, memMiB: GUEST_MEM_MIB, cpus: GUEST_CPUS, memTotalKib: results.memTotalKib, swapTotalKib: results.swapTotalKib, minWatermarkKib: results.minWatermarkKib, psi: results.psi, bootMs: guest.bootMs },
     versions: results.versions,
+    oomwardenBuild: results.build ?? null,
     options,
     workloads: Object.fromEntries(options.workloads.map((w) => [w, WORKLOAD_WORDS[w]])),
     innocents: "idle (holds 100 MiB), heartbeat (wakes every 10 ms; gaps over 50 ms reported); in thrash the re-reader too",
@@ -619,7 +651,7 @@ export function report(results: GuestResults, options: Options, wall: { total: n
       return `  ${h}: ready after ${seconds(median(hc.map((c) => c.handlerReadyMs)))} s, RSS ${fmt(median(hc.map((c) => c.handlerRssMiB)), 1)} MiB, major faults during a run ${fmt(median(hc.map((c) => c.handlerMajorFaults)), 0)} (medians)`;
     });
   const tableText = [
-    `Peers side by side, ${options.runs} run(s) per cell${options.runs > 1 ? " (medians)" : ""}; 1 GiB guest, no swap, ${results.uname}; times in s under qemu TCG emulation (absolute times are emulated: compare the handlers with each other)`,
+    `Peers side by side, ${options.runs} run(s) per cell${options.runs > 1 ? " (medians)" : ""}; 1 GiB guest, no swap, ${results.uname}; oomwarden built at ${results.build?.commit ?? "?"}${results.build?.uncommittedSrcFiles ? ` + ${results.build.uncommittedSrcFiles} changed src files` : ""}; times in s under qemu TCG emulation (absolute times are emulated: compare the handlers with each other)`,
     table(TABLE_HEADER, rows),
     "10%/5% -> kill: from MemAvailable first below 10% / 5% of RAM to the first death (not reached: the kill came first; unseen: the kill fell in a gap of the sampler that began above the line); start -> kill: from the growers' start (the leak's in thrash);",
     "heartbeat gap: its longest late wake-up (<0.05: none over 50 ms); re-reader: its longest pass after the leak started (its warm pass before); PSI: the highest memory full avg10 of the machine (of user@1000.service, systemd-oomd's 50% limit).",
