@@ -4,6 +4,7 @@
 import { fail, ok, type Result } from "../../src/core/result.js";
 import type { CgroupSample, CgroupVersion, MachinePressure, MemoryEventCounters, ProcessDetails, ProcessSample } from "../../src/core/types.js";
 import type { LedgerKey } from "../../src/engine/takeover-ledger.js";
+import { machinePressure } from "../support/machine-samples.js";
 import type {
   CgroupIdentity,
   CgroupRef,
@@ -169,20 +170,7 @@ export class FakeHost implements Host {
   readMachinePressure(): Result<MachinePressure> {
     this.machineReads++;
     const available = Math.max(0, this.machineTotalBytes - this.machineOtherUsedBytes - this.usageBytes());
-    return ok({
-      totalBytes: this.machineTotalBytes,
-      availableBytes: available,
-      freeBytes: available,
-      minWatermarkBytes: 8 * MIB,
-      lowWatermarkBytes: 10 * MIB,
-      swapTotalBytes: 0,
-      swapFreeBytes: 0,
-      reclaimedPagesTotal: 0,
-      allocStallsTotal: 0,
-      psiSomeTotalUs: null,
-      psiFullTotalUs: null,
-      ...this.machine,
-    });
+    return ok(machinePressure({ totalBytes: this.machineTotalBytes, availableBytes: available, freeBytes: available, ...this.machine }));
   }
   listAllProcesses(): Result<ProcessSample[]> {
     return this.listProcesses();

@@ -2,14 +2,18 @@
 // whole machine in the shape ranking expects (no limit, v2, no events).
 
 import type { MachineSample } from "../../src/core/machine-pressure.js";
-import type { CgroupSample } from "../../src/core/types.js";
+import type { CgroupSample, MachinePressure } from "../../src/core/types.js";
 
 const MIB = 1024 * 1024;
 
 /** A healthy 1 GiB machine without swap or PSI at t = 0; every field can be overridden. */
 export function machineSample(o: Partial<MachineSample> = {}): MachineSample {
+  return { atMs: 0, ...machinePressure(o) };
+}
+
+/** The same machine as a host reports it (no sample time); every field can be overridden. */
+export function machinePressure(o: Partial<MachinePressure> = {}): MachinePressure {
   return {
-    atMs: 0,
     totalBytes: 1024 * MIB,
     availableBytes: 800 * MIB,
     freeBytes: 700 * MIB,
