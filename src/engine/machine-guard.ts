@@ -54,8 +54,15 @@ const ADAPTIVE_MIN_MS = BELOW_LOW_SAMPLE_INTERVAL_MS;
 const ASSUMED_FILL_BYTES_PER_MS = (2 * 1024 * 1024 * 1024) / 1000;
 /** The fall is measured over the samples of the last second. */
 const FALL_WINDOW_MS = 1000;
-/** Below the warn level the processes are listed this often, so growth is known when a decision comes. */
+/**
+ * The processes are listed this often below the warn level, so growth is known when a decision
+ * comes, and this seldom above it, so a machine that fills from plenty to the terminate level
+ * within a second (a fast hog, forty workers started at once) still has a listing to measure from.
+ */
 const GROWTH_LISTING_MS = 1000;
+const GROWTH_LISTING_PLENTY_MS = 5000;
+/** Above the warn level listing may cost at most this share of one core (a host with 10,000 processes lists more seldom). */
+const GROWTH_LISTING_PLENTY_CPU_SHARE = 0.01;
 /** Top-level cgroups come and go (a container starts): the set watched is read again this often. */
 const TOP_LEVEL_RESCAN_MS = 30_000;
 
@@ -89,8 +96,13 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
   private episodeLevel: Exclude<MemoryLevel, "warn"> | null = null;
   /** The warn level was journaled: not again until memory is above it. */
   private warned = false;
-  /** The episode's last victim has exited (its memory is back). */
-  private lastVictimGone = false;
+  /**
+   * The most MemAvailable seen since the episode's last victim exited (null: none has, or it is
+   * still on its way out). Memory that came back and is being taken again means processes are
+   * filling it, which another kill can stop; memory that stays low after a kill is held by
+   * something no kill frees.
+   */
+  private availablePeakSinceVictimBytes: number | null = null;
   private lastKillUseless: string | null = null;
   private holdNoticeGiven = false;
   private readonly runner: IncidentRunner<MachineTrigger>;
@@ -101,6 +113,8 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
   private lastOomKills: number | undefined;
   private readonly growth = new ProcessGrowth();
   private lastGrowthListingAtMs = -Infinity;
+  /** How long the last listing for growth took: above the warn level it sets how seldom the next one comes. */
+  private lastGrowthListingMs = 0;
   private unwatchPressure: Unwatch | null = null;
   /** memory.events watches of the top-level cgroups, by path. */
   private readonly topLevelWatches = new Map<string, Unwatch>();
@@ -183,6 +197,11 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
       }
       // The records a decision writes, as text (thrown away).
       JSON.stringify({ snapshot, notes: memoryLevel(machine, this.config).reason });
+      // The first point of every process's growth: a decision soon after start measures from here.
+      if (round === 0) {
+        this.growth.record(atMs, listed.value);
+        this.lastGrowthListingAtMs = atMs;
+      }
     }
   }
 
@@ -206,6 +225,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     const read = this.ctx.host.readMachinePressure();
     if (!read.ok) return read;
     const sample = appendSample(this.history, { ...read.value, atMs: this.ctx.host.now() }, this.config);
+    if (this.availablePeakSinceVictimBytes !== null) this.availablePeakSinceVictimBytes = Math.max(this.availablePeakSinceVictimBytes, sample.availableBytes);
     this.noticeKernelKills(read.value.oomKillsTotal);
     return { ok: true, value: sample };
   }
@@ -213,7 +233,8 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
   /**
    * The global OOM killer cannot be turned off: when it acted (vmstat oom_kill rose, and the kernel
    * log says the machine ran out rather than a memory cgroup), its kill is journaled with the
-   * victim named, and counts as the episode's kill, so a second victim needs a critical machine.
+   * victim named, and counts as the episode's kill: a second victim needs memory falling again to
+   * the kill level after it, or a critical machine.
    */
   private noticeKernelKills(oomKillsTotal: number | undefined): void {
     const before = this.lastOomKills;
@@ -227,11 +248,13 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
       logged: () => logged,
       members: () => this.ctx.host.listAllProcesses(),
       where: logged.ok ? "on the machine (the global OOM killer)" : "on the machine or in a memory cgroup (the kernel log cannot be read to tell which)",
-      consequence: "it counts as the episode's kill: another victim only on a critical machine",
+      consequence: "it counts as the episode's kill: another victim only once memory falls again to the kill level, or on a critical machine",
     };
     journalKernelKills(this.ctx, scope, oomKillsTotal - before, []);
     this.lastKillAtMs = this.ctx.host.now();
     this.episodeKills++;
+    // The kernel's victim is reaped at once (the OOM reaper): its memory is back or on its way.
+    this.victimGone();
   }
 
   private verdict(): MachineVerdict {
@@ -290,13 +313,17 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
   }
 
   /**
-   * Below the warn level the processes are listed once a second, so a decision knows who is
-   * growing. Stale details are read again only here, while memory is merely getting short.
+   * The processes are listed once a second below the warn level and every five seconds above it,
+   * so a decision knows who is growing. Stale details are read again only while memory is plentiful:
+   * below the warn level every read counts.
    */
   private followGrowth(sample: MachineSample): void {
-    if (memoryLevel(sample, this.config).level === null || sample.atMs - this.lastGrowthListingAtMs < GROWTH_LISTING_MS) return;
+    const plenty = memoryLevel(sample, this.config).level === null;
+    const everyMs = plenty ? Math.max(GROWTH_LISTING_PLENTY_MS, this.lastGrowthListingMs / GROWTH_LISTING_PLENTY_CPU_SHARE) : GROWTH_LISTING_MS;
+    if (sample.atMs - this.lastGrowthListingAtMs < everyMs) return;
     this.lastGrowthListingAtMs = sample.atMs;
-    const listed = this.ctx.host.listAllProcesses({ refreshStaleDetails: true });
+    const listed = this.ctx.host.listAllProcesses({ refreshStaleDetails: plenty });
+    this.lastGrowthListingMs = this.ctx.host.now() - sample.atMs;
     if (listed.ok) this.growth.record(sample.atMs, listed.value);
   }
 
@@ -361,7 +388,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     this.nothingReported = false;
     this.episodeKills = 0;
     this.episodeLevel = null;
-    this.lastVictimGone = false;
+    this.availablePeakSinceVictimBytes = null;
     this.lastKillUseless = null;
     this.holdNoticeGiven = false;
   }
@@ -369,25 +396,33 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
   /** Why another kill in this episode must wait (null: it may go ahead). One kill per episode, more only while critical and while kills help. */
   private holdBack(verdict: MachineVerdict): string | null {
     if (this.episodeKills === 0) return null;
-    if (this.lastKillUseless !== null) return `${this.lastKillUseless}: another kill would not help either; waiting until the condition clears`;
+    const refilling = this.refilling();
+    // A kill that gave nothing back is useless only if nothing is taking the memory again: with
+    // forty workers growing, their growth eats what the victim freed, and the next one must go.
+    if (this.lastKillUseless !== null && !refilling) return `${this.lastKillUseless}: another kill would not help either; waiting until the condition clears`;
     // A terminate that did not suffice leads to the kill level's decision: memory fell further.
     if (this.episodeLevel === "terminate" && levelOf(verdict) === "kill") return null;
-    // The last victim is gone and its memory back, yet memory is at the kill level and still
-    // falling: something else is filling it (a second hog, forty workers). Another victim, as the
+    // The last victim is gone and its memory back, yet memory is at the kill level and falling
+    // again: something else is filling it (a second hog, forty workers). Another victim, as the
     // kernel would take one; never while a victim is still on its way out.
-    if (this.lastVictimGone && levelOf(verdict) === "kill" && this.stillFalling()) return null;
+    if (refilling && levelOf(verdict) === "kill") return null;
     if (!verdict.critical) {
-      return `${this.episodeKills} kill(s) already in this episode; another only below ${this.config.criticalAvailablePct}% available or on watermark starvation`;
+      return `${this.episodeKills} kill(s) already in this episode; another only below ${this.config.criticalAvailablePct}% available, on watermark starvation, or at the kill level once memory falls again after the last victim`;
     }
     return null;
   }
 
-  /** MemAvailable fell by more than minProgressBytes over the last second of samples. */
-  private stillFalling(): boolean {
+  /** Since the last victim exited, MemAvailable fell from its peak by more than minProgressBytes. */
+  private refilling(): boolean {
     const last = newestSample(this.history);
-    if (last === undefined) return false;
-    const base = newestKeptWhere(this.history, (s) => last.atMs - s.atMs >= FALL_WINDOW_MS);
-    return base !== undefined && base.sample.availableBytes - last.availableBytes > this.ctx.options.minProgressBytes;
+    const peak = this.availablePeakSinceVictimBytes;
+    return last !== undefined && peak !== null && peak - last.availableBytes > this.ctx.options.minProgressBytes;
+  }
+
+  /** The victim is gone: from now on its memory counts as back, and a fall from here is someone else's. */
+  private victimGone(): void {
+    const last = newestSample(this.history);
+    this.availablePeakSinceVictimBytes = last?.availableBytes ?? null;
   }
 
   probe(): ScopeProbe {
@@ -443,7 +478,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     if (verdict.kind === "watermark-starvation") this.lastStarvationKillAtMs = killed.killedAtMs;
     this.lastKillAtMs = killed.killedAtMs;
     this.episodeKills++;
-    this.lastVictimGone = false;
+    this.availablePeakSinceVictimBytes = null;
     const level = levelOf(verdict);
     if (this.episodeLevel === null || atLeast(level, this.episodeLevel)) this.episodeLevel = level;
   }
@@ -490,7 +525,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
       this.lastKillAtMs = this.waitStartedAtMs;
       this.episodeKills++;
     }
-    if (acted.killed !== null && record.outcome.victimExited) this.lastVictimGone = true;
+    if (acted.killed !== null && record.outcome.victimExited) this.victimGone();
     const freed = record.outcome.freedBytes ?? 0;
     if (acted.killed !== null && record.outcome.victimExited && freed < acted.killed.candidate.rssBytes / 4) {
       const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;

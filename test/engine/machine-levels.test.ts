@@ -174,6 +174,41 @@ describe("machine levels: a second victim in one episode", () => {
     engine.stop();
   });
 
+  it("many small workers refilling what each victim frees: one after another, never the bigger idle process, and memory never runs out", async () => {
+    const host = new FakeHost(2);
+    const journal = new MemoryJournal();
+    const engine = new Engine(host, journal, { observeIntervalMs: 100, maxObservationsWithoutProgress: 5 });
+    host.add({ pid: 50, comm: "idle", rssBytes: 100 * MIB }); // the biggest process, an innocent that never grows
+    const WORKERS = 32;
+    const CAP = 30 * MIB; // 32 x 30 MiB + 100 MiB does not fit in 1 GiB: some workers must go
+    for (let i = 0; i < WORKERS; i++) host.add({ pid: 1000 + i, comm: `small-${i}`, rssBytes: 20 * MIB });
+    // Each worker grows 1 MiB per 100 ms up to its cap (320 MiB/s in all, a freed worker's memory taken again within 0.1 s).
+    let lowestAvailableBytes = Infinity;
+    const grow = (): void => {
+      for (let i = 0; i < WORKERS; i++) {
+        const p = host.processes.get(1000 + i);
+        if (p !== undefined && p.alive && !p.killed) p.rssBytes = Math.min(CAP, p.rssBytes + MIB / 10);
+      }
+      const read = host.readMachinePressure();
+      if (read.ok) lowestAvailableBytes = Math.min(lowestAvailableBytes, read.value.availableBytes);
+      host.setTimer(10, grow);
+    };
+    host.setTimer(10, grow);
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(20_000);
+    await engine.whenIdle();
+    engine.stop();
+    assert.ok(host.alive(50), "the idle innocent lives: " + decisions(journal).map((d) => `${d.action} ${d.victim?.comm} ${d.incident.reason} ${d.candidates.slice(0, 3).map((c) => c.reason).join(" / ")}`).join("\n"));
+    const victims = [...host.killed, ...host.terminated];
+    assert.ok(victims.length >= 2, `more than one worker had to go: ${JSON.stringify(victims)}`);
+    assert.ok(victims.every((pid) => pid >= 1000), JSON.stringify(victims));
+    // What is left fits: the workers still alive at their cap plus the idle one.
+    const alive = [...host.processes.values()].filter((p) => p.alive && p.pid >= 1000).length;
+    assert.ok(alive * 30 + 100 + 2 <= 1024, `${alive} workers left`);
+    assert.ok(lowestAvailableBytes > 10 * MIB, `lowest MemAvailable ${(lowestAvailableBytes / MIB).toFixed(1)} MiB: the kernel's OOM would have fired`);
+    assert.ok(!notices(journal).some((m) => /would not help/.test(m)), notices(journal).join("\n"));
+  });
+
   it("never while the first victim is still on its way out, however fast memory falls", async () => {
     const { host, engine } = setup({ onKill: { shrinkBytesPerMs: 0.2 * MIB }, reapable: false });
     makeAvailable(host, 30);
