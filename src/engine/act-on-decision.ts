@@ -18,6 +18,7 @@ import type { EngineOptions } from "./engine-options.js";
 import type { Host } from "./host.js";
 import { joinDecision, type DecidedRecord, type DecisionRecord, type JournalSink, type Outcome, type OutcomeRecord, type VictimRecord } from "./journal-record.js";
 import { killAndTime, type DecisionTimes, type KillAttempt } from "./kill-first-reachable.js";
+import type { KernelVictims } from "./kernel-victims.js";
 import type { KilledRegistry } from "./killed-registry.js";
 import { describeDecision, emptyOutcome, victimRecord } from "./outcome.js";
 import type { ScopeProbe } from "./scope-probe.js";
@@ -33,6 +34,7 @@ export interface ActScope {
   options: EngineOptions;
   log: (message: string) => void;
   killed: KilledRegistry;
+  kernelVictims: KernelVictims;
   probe: ScopeProbe;
   aliveVictims: AliveVictims;
   isStopped: () => boolean;
@@ -278,14 +280,17 @@ export function journalDecision(scope: Pick<ActScope, "journal">, decision: Deci
 }
 
 /** The outcome record of a decision, journaled, and the two joined for the caller. */
-export function journalOutcome(scope: Pick<ActScope, "journal" | "log" | "absorbedNotifications">, decision: DecisionRecord, outcome: Outcome): DecidedRecord {
+export function journalOutcome(scope: Pick<ActScope, "journal" | "log" | "absorbedNotifications" | "kernelVictims">, decision: DecisionRecord, outcome: Outcome): DecidedRecord {
   const { msToKill: _msToKill, phasesMs: _phasesMs, ...rest } = outcome;
+  const pid = decision.victim?.pid ?? decision.waitingFor?.pid ?? null;
+  // The kernel's kill of this very process was journaled meanwhile: its hand, not our signal's.
+  if (pid !== null && rest.victimExited && scope.kernelVictims.has(pid)) rest.endedBy = "kernel";
   const record: OutcomeRecord = {
     type: "outcome",
     decisionId: decision.decisionId,
     cgroup: decision.incident.cgroup,
     action: decision.action,
-    pid: decision.victim?.pid ?? decision.waitingFor?.pid ?? null,
+    pid,
     suppressedNotifications: scope.absorbedNotifications(),
     outcome: rest,
   };

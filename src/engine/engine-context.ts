@@ -4,6 +4,7 @@
 import type { EngineOptions } from "./engine-options.js";
 import type { Host } from "./host.js";
 import type { JournalSink } from "./journal-record.js";
+import type { KernelVictims } from "./kernel-victims.js";
 import type { KilledRegistry } from "./killed-registry.js";
 import type { TakeoverLedger } from "./takeover-ledger.js";
 
@@ -17,4 +18,6 @@ export interface EngineContext {
   nextDecisionId: () => number;
   /** Processes killed by any scope of this engine and not gone yet: never chosen again anywhere. */
   killed: KilledRegistry;
+  /** Processes the kernel's OOM killer took lately (its kill records): outcomes name the kernel's hand. */
+  kernelVictims: KernelVictims;
 }

@@ -4,6 +4,7 @@ import type { Result } from "../core/result.js";
 import { resolveEngineOptions, type EngineOptions, type EngineOptionsInput } from "./engine-options.js";
 import type { Host, Unclaim } from "./host.js";
 import type { JournalSink } from "./journal-record.js";
+import { KernelVictims } from "./kernel-victims.js";
 import { KilledRegistry } from "./killed-registry.js";
 import type { EngineContext } from "./engine-context.js";
 import { MachineGuard, MACHINE_SCOPE } from "./machine-guard.js";
@@ -35,6 +36,7 @@ export class Engine {
   private warmedUp = false;
   private machineGuard: MachineGuard | null = null;
   private readonly killed: KilledRegistry;
+  private readonly kernelVictims = new KernelVictims();
   readonly options: EngineOptions;
 
   private readonly log: (message: string) => void;
@@ -128,6 +130,7 @@ export class Engine {
       ledger: this.ledger,
       nextDecisionId: () => ++this.decisionCounter,
       killed: this.killed,
+      kernelVictims: this.kernelVictims,
     };
   }
 

@@ -81,6 +81,12 @@ export interface Outcome {
    * signal (pages of its code or data read back from disk: 0 when it stayed resident).
    */
   phasesMs?: { detect: number; snapshot: number; rank: number; kill: number; processes: number; majorFaults?: number };
+  /**
+   * "kernel": the victim was taken by the kernel's OOM killer (a kernel-kill record names it), not
+   * by our signal: its SIGKILL landed first, between the decision and our signal or during a
+   * SIGTERM's grace. The memory came back by the kernel's hand.
+   */
+  endedBy?: "kernel";
   /** What the action returned when it failed: the SIGKILL after the decision was journaled, or a wait's pidfd open. */
   actionError?: string;
   /** Times the victim stalled long enough to escalate but the scope was not critical, so nobody else was killed (a slow victim costs no innocent's life). */

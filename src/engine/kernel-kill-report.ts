@@ -31,8 +31,9 @@ export interface KernelKillScope {
   consequence: string;
 }
 
-export function journalKernelKills(ctx: Pick<EngineContext, "journal" | "log">, scope: KernelKillScope, oomKills: number, known: readonly KnownMember[]): KernelVictimRecord[] {
+export function journalKernelKills(ctx: Pick<EngineContext, "journal" | "log" | "kernelVictims">, scope: KernelKillScope, oomKills: number, known: readonly KnownMember[]): KernelVictimRecord[] {
   const victims = nameVictims(scope, known);
+  ctx.kernelVictims.record(victims.map((v) => v.pid));
   const list = victims.map((v) => `${v.comm}[${v.pid}]`).join(", ");
   // Processes gone since they were last listed may include some that simply exited: then the
   // victims are among them, not all of them.

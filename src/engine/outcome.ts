@@ -46,5 +46,6 @@ export function describeDecision(record: DecidedRecord): string {
   ]
     .filter((x) => x !== null)
     .join(", ");
-  return `${where}: decision ${record.decisionId} ${record.action} ${victim}: ${o.result}${timing ? ` (${timing})` : ""}`;
+  const hand = o.endedBy === "kernel" ? " by the kernel's OOM killer" : "";
+  return `${where}: decision ${record.decisionId} ${record.action} ${victim}: ${o.result}${hand}${timing ? ` (${timing})` : ""}`;
 }

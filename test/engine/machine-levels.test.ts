@@ -156,6 +156,45 @@ describe("machine levels: terminate", () => {
   });
 });
 
+describe("machine levels: the kernel's hand during a grace", () => {
+  it("a victim the kernel's OOM killer takes during the SIGTERM grace: the outcome says so, and nobody else dies", async () => {
+    const { host, journal, engine } = setup({ onTerm: "ignore" });
+    host.kernelLog = [];
+    host.machine = { oomKillsTotal: 7 };
+    makeAvailable(host, 82); // the terminate level
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(200);
+    assert.deepEqual(host.terminated, [300]);
+    // The hog ignores SIGTERM and keeps allocating; the kernel runs out first and kills it.
+    host.kernelLog.push({ pid: 300, comm: "hog", taskCgroup: "/", rssBytes: 600 * MIB, global: true });
+    host.killFromOutside(300);
+    host.machine = { oomKillsTotal: 8 };
+    await host.advance(5000);
+    await engine.whenIdle();
+    engine.stop();
+    assert.deepEqual(host.killed, [], "no SIGKILL of ours: the kernel's came first");
+    const [decided, ...more] = decisions(journal);
+    assert.equal(more.length, 0, JSON.stringify(more));
+    assert.equal(decided?.action, "terminate");
+    assert.equal(decided?.outcome.victimExited, true);
+    assert.equal(decided?.outcome.endedBy, "kernel", JSON.stringify(decided?.outcome));
+    assert.ok(journal.records.some((r) => r.type === "kernel-kill" && (r.victims ?? []).some((v) => v.pid === 300)));
+  });
+
+  it("a victim that exits on our own signal is never credited to the kernel", async () => {
+    const { host, journal, engine } = setup({ onTerm: "exit" });
+    host.kernelLog = [];
+    makeAvailable(host, 82);
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(2000);
+    await engine.whenIdle();
+    engine.stop();
+    const [decided] = decisions(journal);
+    assert.equal(decided?.outcome.victimExited, true);
+    assert.equal(decided?.outcome.endedBy, undefined);
+  });
+});
+
 describe("machine levels: a second victim in one episode", () => {
   it("at the kill level, once the first victim is gone and memory is still falling: someone else is filling it", async () => {
     const { host, journal, engine } = setup({ onKill: "exit" });
