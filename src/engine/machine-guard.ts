@@ -525,7 +525,8 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
       this.lastKillAtMs = this.waitStartedAtMs;
       this.episodeKills++;
     }
-    if (acted.killed !== null && record.outcome.victimExited) this.victimGone();
+    // Our victim, or the process in flight we waited for, has exited: a fall from here is someone else's.
+    if (record.outcome.victimExited && (acted.killed !== null || record.action === "wait")) this.victimGone();
     const freed = record.outcome.freedBytes ?? 0;
     if (acted.killed !== null && record.outcome.victimExited && freed < acted.killed.candidate.rssBytes / 4) {
       const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;
