@@ -84,6 +84,46 @@ export function memoryLevel(s: MachinePressure, config: MemoryLevelsConfig): Lev
   return { level: null, reason: `available ${mib(s.availableBytes)} of ${mib(s.totalBytes)} (${availablePct.toFixed(1)}%), ${swapWords(s)}` };
 }
 
+/**
+ * Memory keeps falling while a decision is made: a signal sent leadMs after the sample lands on a
+ * machine bytesPerMs x leadMs lower. The levels are judged where memory will be when the signal
+ * lands, so a hog filling the machine faster than a decision takes is met at the line, not past
+ * it (or after the kernel's own OOM). Only the measured fall counts, never an assumed one.
+ */
+export interface FallProjection {
+  /** MemAvailable's fall over the last second, bytes per ms (0 when rising). */
+  bytesPerMs: number;
+  /** How long a decision takes from its sample to its signal, as last measured. */
+  leadMs: number;
+}
+
+/** The sample as it will be leadMs later at the measured fall (swap is left as it is: it fills far slower). */
+export function projectSample<T extends MachinePressure>(s: T, projection: FallProjection | undefined): T {
+  if (projection === undefined || projection.bytesPerMs <= 0 || projection.leadMs <= 0) return s;
+  return { ...s, availableBytes: Math.max(0, s.availableBytes - projection.bytesPerMs * projection.leadMs) };
+}
+
+/**
+ * The most severe level the sample reaches now or, projected, by the time a signal lands. The
+ * reason gives both when the projection decided: "available 180.0 MiB ... (18.7%), falling 640.0
+ * MiB/s: 52.0 MiB (5.4% < 10%) when a signal lands (200 ms): terminate level".
+ */
+export function projectedLevel(s: MachinePressure, config: MemoryLevelsConfig, projection: FallProjection | undefined): LevelReading {
+  const now = memoryLevel(s, config);
+  const projected = projectSample(s, projection);
+  if (projected === s || projection === undefined) return now;
+  const then = memoryLevel(projected, config);
+  if (then.level === null || atLeast(now.level, then.level)) return now;
+  const thresholds = levelThresholds(then.level, config);
+  const words = now.reason.replace(/: \w+ level$/, "");
+  return {
+    level: then.level,
+    reason:
+      `${words}, falling ${mib(projection.bytesPerMs * 1000)}/s: ${mib(projected.availableBytes)} ` +
+      `(${percentOf(projected.availableBytes, s.totalBytes).toFixed(1)}% < ${thresholds.availablePct}%) when a signal lands (${Math.round(projection.leadMs)} ms): ${then.level} level`,
+  };
+}
+
 /** Whether `level` is at least as severe as `than`. */
 export function atLeast(level: MemoryLevel | null, than: MemoryLevel): boolean {
   return level !== null && MEMORY_LEVELS.indexOf(level) >= MEMORY_LEVELS.indexOf(than);

@@ -21,7 +21,7 @@
 // the machine can still wait for it).
 
 import { entryAtSeq, newestEntry, newestKeptWhere, newestSample, oldestKept, type HistoryEntry, type HistoryView } from "./machine-history.js";
-import { memoryLevel, swapBelow, type MemoryLevel, type MemoryLevelsConfig } from "./machine-levels.js";
+import { projectedLevel, swapBelow, type FallProjection, type MemoryLevel, type MemoryLevelsConfig } from "./machine-levels.js";
 import type { MachinePressure } from "./types.js";
 
 export interface MachineSample extends MachinePressure {
@@ -66,6 +66,8 @@ export interface DetectContext {
    * kill has already given back, and take one process after another.
    */
   lastKillAtMs?: number | null;
+  /** The low-memory levels are judged where memory will be when a signal lands (machine-levels.ts). */
+  projection?: FallProjection;
 }
 
 const MIB = 1024 * 1024;
@@ -73,8 +75,8 @@ const mib = (bytes: number): string => `${(bytes / MIB).toFixed(1)} MiB`;
 const pct = (part: number, whole: number): number => (whole > 0 ? (100 * part) / whole : 0);
 
 /** Low memory, judged on the newest sample: the terminate or the kill level (warn calls for no decision). */
-export function lowMemory(s: MachinePressure, config: MachineGuardConfig): MachineVerdict | null {
-  const reading = memoryLevel(s, config);
+export function lowMemory(s: MachinePressure, config: MachineGuardConfig, projection?: FallProjection): MachineVerdict | null {
+  const reading = projectedLevel(s, config, projection);
   if (reading.level === null || reading.level === "warn") return null;
   return {
     kind: "low-memory",
@@ -207,7 +209,7 @@ export function detectMachinePressure(history: HistoryView, config: MachineGuard
   const newest = newestSample(history);
   if (newest === undefined) return { kind: "ok", critical: false, reason: "no sample yet" };
   const starvation = watermarkStarvation(history, config, context);
-  const fired = [starvation, floodStall(memoryPressure(history, config, context), starvation), lowMemory(newest, config)].filter(
+  const fired = [starvation, floodStall(memoryPressure(history, config, context), starvation), lowMemory(newest, config, context.projection)].filter(
     (v): v is MachineVerdict => v !== null,
   );
   // A held-back rule must not hide another rule that may act.

@@ -5,7 +5,7 @@
 // the idle interval. earlyoom does the same with fixed rates; measuring the fall as well means a
 // hog faster than the assumption is met by denser samples, not by a late kill.
 
-import { bytesAboveNextLevel, type MemoryLevelsConfig } from "./machine-levels.js";
+import { bytesAboveNextLevel, projectSample, type MemoryLevelsConfig } from "./machine-levels.js";
 import type { MachineSample } from "./machine-pressure.js";
 
 export interface SampleIntervalConfig {
@@ -32,12 +32,19 @@ export function fallRateBytesPerMs(recent: readonly MachineSample[]): number {
   return Math.max(0, (first.availableBytes - last.availableBytes) / (last.atMs - first.atMs));
 }
 
-/** The delay before the next sample, in ms. `recent`: the last few samples, oldest first, the newest last. */
-export function nextSampleDelayMs(recent: readonly MachineSample[], levels: MemoryLevelsConfig, config: SampleIntervalConfig): number {
-  const newest = recent[recent.length - 1];
-  if (newest === undefined) return config.minMs;
+/**
+ * The delay before the next sample, in ms. `recent`: the last few samples, oldest first, the newest
+ * last. leadMs: how long a decision takes to its signal; the levels are judged where memory will
+ * be by then at the measured fall (machine-levels.ts projectSample), so the headroom is measured
+ * from there too.
+ */
+export function nextSampleDelayMs(recent: readonly MachineSample[], levels: MemoryLevelsConfig, config: SampleIntervalConfig, leadMs = 0): number {
+  const last = recent[recent.length - 1];
+  if (last === undefined) return config.minMs;
+  const fall = fallRateBytesPerMs(recent);
+  const newest = projectSample(last, { bytesPerMs: fall, leadMs });
   const headroomBytes = bytesAboveNextLevel(newest, levels);
-  const rate = Math.max(fallRateBytesPerMs(recent), config.assumedFillBytesPerMs);
+  const rate = Math.max(fall, config.assumedFillBytesPerMs);
   let delayMs = headroomBytes === null ? config.nearMs : clamp(headroomBytes / rate, config);
   // Free memory near the watermarks: the starvation rule needs its samples, whatever the levels say.
   if (newest.freeBytes < newest.lowWatermarkBytes) delayMs = Math.min(delayMs, config.belowLowMs);

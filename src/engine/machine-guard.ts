@@ -12,7 +12,7 @@ import { BELOW_LOW_SAMPLE_INTERVAL_MS, belowLowSampleIntervalMs, detectMachinePr
 import { DEFAULT_GROWTH_HORIZON_MS, ProcessGrowth } from "../core/process-growth.js";
 import type { RankedSnapshot } from "../core/rank.js";
 import type { Result } from "../core/result.js";
-import { nextSampleDelayMs, type SampleIntervalConfig } from "../core/sample-interval.js";
+import { fallRateBytesPerMs, nextSampleDelayMs, type SampleIntervalConfig } from "../core/sample-interval.js";
 import { MAX_WINDOW_SAMPLES } from "../core/tunable-keys.js";
 import type { Candidate, CgroupSample, MachinePressure } from "../core/types.js";
 import type { Acted } from "./act-on-decision.js";
@@ -65,6 +65,13 @@ const GROWTH_LISTING_PLENTY_MS = 5000;
 const GROWTH_LISTING_PLENTY_CPU_SHARE = 0.01;
 /** Top-level cgroups come and go (a container starts): the set watched is read again this often. */
 const TOP_LEVEL_RESCAN_MS = 30_000;
+
+/**
+ * The levels are judged where memory will be when a decision's signal lands (src/core/machine-levels.ts
+ * FallProjection): at most this far ahead, however slow the last decision was, so that one decision
+ * stalled behind the disk does not make every later one act on a guess seconds ahead.
+ */
+const MAX_DECISION_LEAD_MS = 500;
 
 /** Rounds of the decision path at start (each lists every process once). */
 const MACHINE_WARM_UP_ROUNDS = 5;
@@ -119,6 +126,8 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
   /** memory.events watches of the top-level cgroups, by path. */
   private readonly topLevelWatches = new Map<string, Unwatch>();
   private lastTopLevelScanAtMs = -Infinity;
+  /** From a decision's sample to its signal, as last measured (the warm-up's last round, then each decision). */
+  private decisionLeadMs = 0;
 
   constructor(private readonly ctx: EngineContext) {
     this.runner = new IncidentRunner(ctx, this, () => this.stopped);
@@ -171,6 +180,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     const { host, options } = this.ctx;
     const atMs = host.now();
     for (let round = 0; round < MACHINE_WARM_UP_ROUNDS; round++) {
+      const roundStartMs = host.now();
       const listed = host.listAllProcesses();
       if (!listed.ok) return;
       const machine: MachineSample = { ...sample, atMs };
@@ -197,6 +207,8 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
       }
       // The records a decision writes, as text (thrown away).
       JSON.stringify({ snapshot, notes: memoryLevel(machine, this.config).reason });
+      // The warmest round is what a decision costs at least: the lead until the first real one.
+      this.decisionLeadMs = Math.min(MAX_DECISION_LEAD_MS, host.now() - roundStartMs);
       // The first point of every process's growth: a decision soon after start measures from here.
       if (round === 0) {
         this.growth.record(atMs, listed.value);
@@ -258,16 +270,27 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
   }
 
   private verdict(): MachineVerdict {
-    return detectMachinePressure(this.history, this.config, { lastStarvationKillAtMs: this.lastStarvationKillAtMs, lastKillAtMs: this.lastKillAtMs });
+    return detectMachinePressure(this.history, this.config, {
+      lastStarvationKillAtMs: this.lastStarvationKillAtMs,
+      lastKillAtMs: this.lastKillAtMs,
+      projection: { bytesPerMs: fallRateBytesPerMs(this.recentFall()), leadMs: this.decisionLeadMs },
+    });
+  }
+
+  /** The samples the fall is measured between: the newest at least a second old (or the oldest kept), and the newest. */
+  private recentFall(): MachineSample[] {
+    const last = newestSample(this.history);
+    if (last === undefined) return [];
+    // Found by binary search, as the detectors do, not by a walk over the window.
+    const base = newestKeptWhere(this.history, (s) => last.atMs - s.atMs >= FALL_WINDOW_MS) ?? oldestKept(this.history);
+    return base === undefined || base.sample === last ? [last] : [base.sample, last];
   }
 
   /** As densely as the next level could be reached, rarely when memory is plentiful (src/core/sample-interval.ts). */
   private schedule(last: MachineSample): void {
     if (this.stopped) return;
-    // The fall is measured from about a second back (the newest sample at least that old, or the
-    // oldest kept): found by binary search, as the detectors do, not by a walk over the window.
-    const base = newestKeptWhere(this.history, (s) => last.atMs - s.atMs >= FALL_WINDOW_MS) ?? oldestKept(this.history);
-    const delayMs = nextSampleDelayMs(base === undefined ? [last] : [base.sample, last], this.config, this.intervals());
+    const recent = newestSample(this.history) === last ? this.recentFall() : [last];
+    const delayMs = nextSampleDelayMs(recent, this.config, this.intervals(), this.decisionLeadMs);
     this.timer = this.ctx.host.setTimer(delayMs, () => this.poll());
   }
 
@@ -516,6 +539,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
 
   async afterDecision({ sample }: MachineTrigger, _observed: Observed, acted: Acted): Promise<void> {
     const record = acted.record;
+    if (record.msToKill !== null) this.decisionLeadMs = Math.min(MAX_DECISION_LEAD_MS, record.msToKill);
     if (record.action === "dry-run") this.episodeJournaled = true;
     if (record.outcome.result === "nothing-done" || record.outcome.result === "resolved-before-kill") this.nothingReported = true;
     if (this.waitStartedAtMs !== null && (record.outcome.freedBytes ?? 0) >= sample.totalBytes * SOMEONE_ELSES_KILL_SHARE) {

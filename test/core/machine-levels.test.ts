@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { atLeast, bytesAboveNextLevel, memoryLevel, type MemoryLevelsConfig } from "../../src/core/machine-levels.js";
+import { atLeast, bytesAboveNextLevel, memoryLevel, projectedLevel, type MemoryLevelsConfig } from "../../src/core/machine-levels.js";
 import { lowMemory } from "../../src/core/machine-pressure.js";
 import type { MachinePressure } from "../../src/core/types.js";
 import { DEFAULT_ENGINE_OPTIONS } from "../../src/engine/engine-options.js";
@@ -65,6 +65,25 @@ describe("memory levels", () => {
     assert.equal(lowMemory(machine(80), config)?.critical, false);
     assert.equal(lowMemory(machine(40), config)?.level, "kill");
     assert.equal(lowMemory(machine(10), config)?.critical, true, "1% < criticalAvailablePct 1.5%");
+  });
+
+  it("projected: a fall that reaches a line before the signal lands acts at that level now, and says so", () => {
+    // 150 MiB (15%) falling 1 MiB/ms; a decision of 80 ms lands at 70 MiB: the terminate level.
+    const fast = projectedLevel(machine(150), LEVELS, { bytesPerMs: MIB, leadMs: 80 });
+    assert.equal(fast.level, "terminate");
+    assert.equal(fast.reason, "available 150.0 MiB of 1000.0 MiB (15.0%), no swap, falling 1000.0 MiB/s: 70.0 MiB (7.0% < 10%) when a signal lands (80 ms): terminate level");
+    // Past the kill line by then: the kill level.
+    assert.equal(projectedLevel(machine(120), LEVELS, { bytesPerMs: MIB, leadMs: 80 }).level, "kill");
+    // Already at a level the projection does not pass: the plain reading, word for word.
+    assert.deepEqual(projectedLevel(machine(80), LEVELS, { bytesPerMs: MIB / 1000, leadMs: 80 }), memoryLevel(machine(80), LEVELS));
+    // No fall, or no lead: nothing projected.
+    assert.deepEqual(projectedLevel(machine(150), LEVELS, { bytesPerMs: 0, leadMs: 80 }), memoryLevel(machine(150), LEVELS));
+    assert.deepEqual(projectedLevel(machine(150), LEVELS, { bytesPerMs: MIB, leadMs: 0 }), memoryLevel(machine(150), LEVELS));
+    // Critical stays a judgement of now: 20 MiB projected to 0 is the kill level, not critical until it is below 1.5%.
+    const config = { ...DEFAULT_ENGINE_OPTIONS.machineGuard, ...LEVELS };
+    const verdict = lowMemory(machine(20), config, { bytesPerMs: MIB, leadMs: 80 });
+    assert.equal(verdict?.level, "kill");
+    assert.equal(verdict?.critical, false);
   });
 
   it("bytesAboveNextLevel: the distance to the next line that acts (not warn), none below the last", () => {

@@ -49,4 +49,12 @@ describe("adaptive sampling interval", () => {
     // Denser already: the levels' interval stands.
     assert.equal(nextSampleDelayMs([at(0, 1030, { freeBytes: 10 * MIB })], LEVELS, BOUNDS), 20);
   });
+
+  it("with a decision's lead, the headroom is measured from where memory will be when its signal lands", () => {
+    // 4 MiB/ms for 1024 ms to 2048 MiB; a decision of 128 ms lands 512 MiB lower, 512 MiB above the terminate line: 128 ms.
+    const falling = [at(0, 6144), at(1024, 2048)];
+    assert.equal(nextSampleDelayMs(falling, LEVELS, BOUNDS, 128), 128);
+    // The lead is taken from the measured fall only: memory that does not fall is not projected.
+    assert.equal(nextSampleDelayMs([at(0, 2048), at(1000, 2048)], LEVELS, BOUNDS, 128), 512);
+  });
 });

@@ -150,7 +150,8 @@ export class FakeHost implements Host {
       const next = this.timers[0];
       if (!next || next.atMs > end) break;
       this.timers.shift();
-      this.timeMs = next.atMs;
+      // A listing that costs time (listingCostMs) may have moved the clock past a timer's due time.
+      this.timeMs = Math.max(this.timeMs, next.atMs);
       next.cb();
       await settle();
     }
@@ -172,7 +173,10 @@ export class FakeHost implements Host {
     const available = Math.max(0, this.machineTotalBytes - this.machineOtherUsedBytes - this.usageBytes());
     return ok(machinePressure({ totalBytes: this.machineTotalBytes, availableBytes: available, freeBytes: available, ...this.machine }));
   }
+  /** What a whole-machine listing costs in virtual time (a slow /proc under pressure): the clock moves on while it runs. */
+  listingCostMs = 0;
   listAllProcesses(): Result<ProcessSample[]> {
+    this.timeMs += this.listingCostMs;
     return this.listProcesses();
   }
   /** The machine's PSI trigger: refused unless a test sets one up (the machine guard samples instead). */

@@ -156,6 +156,38 @@ describe("machine levels: terminate", () => {
   });
 });
 
+describe("machine levels: judged where memory will be when the signal lands", () => {
+  it("a hog faster than a decision: acted on before the line, so the signal lands above the kill line", async () => {
+    const host = new FakeHost(2);
+    const journal = new MemoryJournal();
+    const engine = new Engine(host, journal, { observeIntervalMs: 100, maxObservationsWithoutProgress: 5 });
+    host.add({ pid: 100, comm: "small", rssBytes: 10 * MIB });
+    host.add({ pid: 300, comm: "hog", rssBytes: 500 * MIB });
+    // Listing every process takes 100 ms (a decision's snapshot, the warm-up's rounds alike).
+    host.listingCostMs = 100;
+    let lowestAvailableBytes = Infinity;
+    const grow = (): void => {
+      const hog = host.processes.get(300);
+      if (hog === undefined || !hog.alive || hog.killed || host.terminated.includes(300)) return;
+      hog.rssBytes += 10 * MIB; // 1 GiB/s, half of it in a decision's listing
+      const read = host.readMachinePressure();
+      if (read.ok) lowestAvailableBytes = Math.min(lowestAvailableBytes, read.value.availableBytes);
+      host.setTimer(10, grow);
+    };
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(2000); // the guard's first samples, memory plentiful and still
+    host.setTimer(10, grow);
+    await host.advance(5000);
+    await engine.whenIdle();
+    engine.stop();
+    const [first] = decisions(journal);
+    assert.equal(first?.victim?.comm, "hog");
+    assert.match(first?.incident.reason ?? "", /falling .* MiB\/s: .* when a signal lands \(100 ms\): (terminate|kill) level/);
+    // Without the projection the 100 ms listing lets the hog take another 100 MiB past the line it was sampled at.
+    assert.ok(lowestAvailableBytes > 0.05 * host.machineTotalBytes, `lowest MemAvailable ${(lowestAvailableBytes / MIB).toFixed(1)} MiB: below the kill line`);
+  });
+});
+
 describe("machine levels: the kernel's hand during a grace", () => {
   it("a victim the kernel's OOM killer takes during the SIGTERM grace: the outcome says so, and nobody else dies", async () => {
     const { host, journal, engine } = setup({ onTerm: "ignore" });
