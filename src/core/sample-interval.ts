@@ -13,7 +13,7 @@ export interface SampleIntervalConfig {
   minMs: number;
   /** The sparsest: memory plentiful and falling slowly, if at all. */
   maxMs: number;
-  /** Below the last level (nothing ahead to measure against) or near the min watermark. */
+  /** The longest wait below the last level (where the kernel's OOM is what lies ahead) or near the min watermark. */
   nearMs: number;
   /** Free below the low watermark: the starvation rule's own density (machine-pressure.ts). */
   belowLowMs: number;
@@ -45,7 +45,9 @@ export function nextSampleDelayMs(recent: readonly MachineSample[], levels: Memo
   const newest = projectSample(last, { bytesPerMs: fall, leadMs });
   const headroomBytes = bytesAboveNextLevel(newest, levels);
   const rate = Math.max(fall, config.assumedFillBytesPerMs);
-  let delayMs = headroomBytes === null ? config.nearMs : clamp(headroomBytes / rate, config);
+  // Below the last line what lies ahead is the kernel's own OOM, where MemAvailable runs out: the
+  // headroom is all of it, and the near interval the longest wait.
+  let delayMs = headroomBytes === null ? Math.min(config.nearMs, clamp(newest.availableBytes / rate, config)) : clamp(headroomBytes / rate, config);
   // Free memory near the watermarks: the starvation rule needs its samples, whatever the levels say.
   if (newest.freeBytes < newest.lowWatermarkBytes) delayMs = Math.min(delayMs, config.belowLowMs);
   else if (newest.freeBytes < 2 * newest.lowWatermarkBytes) delayMs = Math.min(delayMs, config.nearMs);

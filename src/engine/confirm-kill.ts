@@ -64,6 +64,7 @@ export function confirmKill(
 
 /** One victim watched to its end: dense reads first, then the tracker's observations. */
 class KillConfirmation {
+  private readonly mode: WatchMode;
   private exited = false;
   private reap: Outcome["reap"] = null;
   /** Our process_mrelease finished and freed the mm (not merely found it gone). */
@@ -88,9 +89,11 @@ class KillConfirmation {
     private readonly killed: KilledVictim,
     private readonly usageBeforeBytes: number,
     private readonly notifiedAtMs: number,
-    private readonly mode: WatchMode,
+    mode: WatchMode,
     private readonly resolve: (confirmation: Confirmation) => void,
   ) {
+    // A scope whose readings are fresh samples (the machine) needs no settling after the exit.
+    this.mode = scope.probe.judgedAtExit === true ? { ...mode, decideAtExit: true } : mode;
     this.fastDelaysMs = [...scope.options.fastConfirmDelaysMs];
     this.lastVictimRssBytes = killed.candidate.rssBytes;
     this.tracker = startTracking(
@@ -119,10 +122,14 @@ class KillConfirmation {
   private onExit(): void {
     this.exited = true;
     const now = this.sample();
-    if (!this.done && now !== null && this.mode.decideAtExit && this.reapSettled) {
-      this.freedBytes ??= this.usageBeforeBytes - now.usageBytes;
-      this.finish(now.outOfMemory ? "exited-still-oom" : "recovered");
-    }
+    if (now !== null) this.decideAtExit(now);
+  }
+
+  /** decideAtExit: the victim has exited and our reap (if any) has returned: recovered or still out of memory, now. */
+  private decideAtExit(now: ScopeReading): void {
+    if (this.done || !this.mode.decideAtExit || !this.exited || !this.reapSettled) return;
+    this.freedBytes ??= this.usageBeforeBytes - now.usageBytes;
+    this.finish(now.outOfMemory ? "exited-still-oom" : "recovered");
   }
 
   private onReapSettled(result: Awaited<ReturnType<Host["reap"]>>): void {
@@ -134,7 +141,9 @@ class KillConfirmation {
     } else {
       this.reap = { error: result.error.message };
     }
-    if (!this.done) this.sample();
+    if (this.done) return;
+    const now = this.sample();
+    if (now !== null) this.decideAtExit(now);
   }
 
   private finish(result: Outcome["result"], stall?: Outcome["stall"]): void {

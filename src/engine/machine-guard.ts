@@ -131,7 +131,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
 
   constructor(private readonly ctx: EngineContext) {
     this.runner = new IncidentRunner(ctx, this, () => this.stopped);
-    this.machineProbe = { read: () => this.readScope() };
+    this.machineProbe = { read: () => this.readScope(), judgedAtExit: true };
   }
 
   private get config() {

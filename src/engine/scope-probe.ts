@@ -22,6 +22,12 @@ export interface ScopeReading {
 export interface ScopeProbe {
   /** A failure means the scope is gone (a removed cgroup): nothing left to confirm. */
   read(): Result<ScopeReading>;
+  /**
+   * The readings are fresh samples with no kernel flag that lags behind an exit (the machine): a
+   * victim's exit is judged at once, recovered or still out of memory. A v1 cgroup's under_oom may
+   * still be set right after the exit (its waiters must retry their charge first), so it settles.
+   */
+  judgedAtExit?: boolean;
 }
 
 export function cgroupProbe(host: Host, ref: CgroupRef): ScopeProbe {

@@ -37,9 +37,11 @@ describe("adaptive sampling interval", () => {
     assert.equal(nextSampleDelayMs([at(0, 1000), at(500, 2048)], LEVELS, BOUNDS), 512);
   });
 
-  it("between terminate and kill it measures to the kill line; below the last line, the near interval", () => {
+  it("between terminate and kill it measures to the kill line; below the last line, to MemAvailable running out, at most the near interval", () => {
     assert.equal(nextSampleDelayMs([at(0, 612)], LEVELS, BOUNDS), 50);
-    assert.equal(nextSampleDelayMs([at(0, 300)], LEVELS, BOUNDS), 250);
+    assert.equal(nextSampleDelayMs([at(0, 300)], LEVELS, BOUNDS), 150);
+    assert.equal(nextSampleDelayMs([at(0, 40)], LEVELS, BOUNDS), 20);
+    assert.equal(nextSampleDelayMs([at(0, 510)], LEVELS, BOUNDS), 250);
   });
 
   it("never below minMs; near the low watermark at most the near interval, below it at most belowLowMs", () => {
