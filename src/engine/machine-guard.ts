@@ -25,6 +25,7 @@ import type { DecisionRecord } from "./journal-record.js";
 import { journalKernelKills, type KernelKillScope } from "./kernel-kill-report.js";
 import type { ScopeProbe, ScopeReading } from "./scope-probe.js";
 import type { TerminatePlan } from "./terminate-grace.js";
+import { rehearse } from "./machine-rehearsal.js";
 import { planUnit, type UnitPlan } from "./unit-kill.js";
 
 /** The scope name machine decisions carry in the journal. */
@@ -128,6 +129,8 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
   private lastTopLevelScanAtMs = -Infinity;
   /** From a decision's sample to its signal, as last measured (the warm-up's last round, then each decision). */
   private decisionLeadMs = 0;
+  /** The decision path rehearsed at start (resolved once the first sample is scheduled). */
+  private rehearsal: Promise<void> = Promise.resolve();
 
   constructor(private readonly ctx: EngineContext) {
     this.runner = new IncidentRunner(ctx, this, () => this.stopped);
@@ -164,9 +167,14 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     if (watched > 0) notes.push(`woken by memory.events of ${watched} top-level cgroup(s)`);
     if (this.ctx.options.dryRun) notes.push("dry run: machine decisions are journaled, nothing is killed");
     this.warmUp(first.value);
-    // The first judgement at once (as an event, never inside start()): a daemon started on a machine
-    // already short of memory acts on its first sample.
-    this.timer = this.ctx.host.setTimer(0, () => this.poll());
+    const sample: MachineSample = { ...first.value, atMs: this.ctx.host.now() };
+    if (atLeast(memoryLevel(sample, this.config).level, "terminate")) {
+      // A daemon started on a machine already short of memory acts on its first sample, at once
+      // (as an event, never inside start()).
+      this.timer = this.ctx.host.setTimer(0, () => this.poll());
+    } else {
+      this.rehearsal = this.rehearseDecision(sample);
+    }
     return { ok: true, value: { notes } };
   }
 
@@ -217,6 +225,18 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     }
   }
 
+  /** The incident path once through for real, signalling nobody (machine-rehearsal.ts); then the first sample. */
+  private async rehearseDecision(sample: MachineSample): Promise<void> {
+    const trigger: MachineTrigger = { verdict: { kind: "low-memory", level: "kill", critical: false, reason: "rehearsal" }, sample };
+    const usageBytes = (): number => sample.totalBytes - sample.availableBytes;
+    try {
+      await rehearse(this.ctx, this, trigger, usageBytes);
+    } catch (error) {
+      this.ctx.log(`machine guard: the rehearsal of a decision failed (${String(error)}); the first real decision will be slower`);
+    }
+    if (!this.stopped) this.timer = this.ctx.host.setTimer(0, () => this.poll());
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.timer !== null) this.ctx.host.clearTimer(this.timer);
@@ -228,8 +248,9 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     this.runner.victims.releaseAll();
   }
 
-  whenIdle(): Promise<void> {
-    return this.runner.whenIdle();
+  async whenIdle(): Promise<void> {
+    await this.rehearsal;
+    await this.runner.whenIdle();
   }
 
   /** Reads the machine and appends to the history the detectors look at. */

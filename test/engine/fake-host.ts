@@ -175,7 +175,10 @@ export class FakeHost implements Host {
   }
   /** What a whole-machine listing costs in virtual time (a slow /proc under pressure): the clock moves on while it runs. */
   listingCostMs = 0;
+  /** Whole-machine listings so far. */
+  listings = 0;
   listAllProcesses(): Result<ProcessSample[]> {
+    this.listings++;
     this.timeMs += this.listingCostMs;
     return this.listProcesses();
   }
@@ -408,7 +411,10 @@ export class FakeHost implements Host {
   }
   /** Pids whose signals fail with EPERM (another user's processes). */
   readonly notOurs = new Set<number>();
+  /** Pids signal 0 went to (may we signal it?), in order. */
+  readonly signalZero: number[] = [];
   maySignal(victim: VictimHandle): Result<void> {
+    this.signalZero.push(victim.pid);
     const p = this.processes.get(victim.pid);
     if (!p || !p.alive) return fail("ESRCH", `pid ${victim.pid} is gone`);
     return this.notOurs.has(victim.pid) ? fail("EPERM", `pid ${victim.pid}: operation not permitted`) : ok(undefined);
@@ -518,6 +524,7 @@ export class FakeHost implements Host {
   }
 }
 
+/** Lets every promise chain run to its next timer: one turn of the real event loop drains them all. */
 async function settle(): Promise<void> {
-  for (let i = 0; i < 10; i++) await Promise.resolve();
+  await new Promise<void>((resolve) => setImmediate(resolve));
 }

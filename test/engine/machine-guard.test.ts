@@ -452,6 +452,44 @@ describe("machine guard: stop", () => {
   );
 });
 
+describe("machine guard: the decision path rehearsed at start", () => {
+  it("runs the real path to the last look before the signal: nobody signalled, nothing journaled, decisions numbered from 1", async () => {
+    const { host, journal, engine } = setup();
+    addWorkload(host, { rssBytes: 400 * MIB });
+    makeAvailable(host, 250); // plentiful (24%): the rehearsal runs before the first sample
+    const listedBefore = host.listings;
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(1000);
+    await engine.whenIdle();
+    assert.ok(host.listings - listedBefore >= 5 + 3, `the warm-up's and the rehearsal's listings: ${host.listings - listedBefore}`);
+    assert.ok(host.signalZero.includes(300), "the rehearsal opened its victim's pidfd and checked it may signal it");
+    assert.deepEqual(host.killed, []);
+    assert.deepEqual(host.terminated, []);
+    assert.deepEqual(
+      journal.records.map((r) => r.type),
+      ["manage"],
+      "the rehearsal journals nothing",
+    );
+    makeAvailable(host, 32);
+    await host.advance(2000);
+    await engine.whenIdle();
+    engine.stop();
+    assert.deepEqual(host.killed, [300]);
+    assert.equal(decisions(journal)[0]?.decisionId, 1);
+  });
+
+  it("a machine already short of memory at start is acted on at once, without a rehearsal first", async () => {
+    const { host, engine } = setup();
+    addWorkload(host);
+    makeAvailable(host, 32);
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(20);
+    assert.deepEqual(host.killed, [300]);
+    assert.deepEqual(host.signalZero, [300], "no rehearsal: the hog was checked once, by the real decision");
+    engine.stop();
+  });
+});
+
 describe("machine guard: a condition no kill can fix", () => {
   it("low memory that stays (hugetlb, full tmpfs): one kill for the episode, a notice, then nobody else", async () => {
     const { host, journal, engine } = setup();
