@@ -22,14 +22,20 @@ export interface SampleIntervalConfig {
 }
 
 /**
- * The fall of MemAvailable in bytes per ms between the oldest and the newest of `recent` (0 when
- * rising or with fewer than two samples).
+ * The fall of MemAvailable in bytes per ms: the fastest from any earlier sample of `recent` to the
+ * newest (0 when rising or with fewer than two samples). Given a sample about a second back and
+ * the one just before the newest, a steady fall is measured over the second and a hog that began
+ * a moment ago over the last interval, where an average over the second would hide most of it.
  */
 export function fallRateBytesPerMs(recent: readonly MachineSample[]): number {
-  const first = recent[0];
   const last = recent[recent.length - 1];
-  if (first === undefined || last === undefined || last.atMs <= first.atMs) return 0;
-  return Math.max(0, (first.availableBytes - last.availableBytes) / (last.atMs - first.atMs));
+  if (last === undefined) return 0;
+  let fastest = 0;
+  for (const earlier of recent) {
+    if (earlier.atMs >= last.atMs) continue;
+    fastest = Math.max(fastest, (earlier.availableBytes - last.availableBytes) / (last.atMs - earlier.atMs));
+  }
+  return fastest;
 }
 
 /**

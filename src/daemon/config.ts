@@ -20,6 +20,8 @@ export interface DaemonConfig {
   journal: string | null;
   /** null: the built-in default ($STATE_DIRECTORY, /var/lib/oomwarden as root, XDG state otherwise). */
   stateDir: string | null;
+  /** Run when the machine first falls below the warn level (src/daemon/warn-command.ts); null: nothing. */
+  warnCommand: string[] | null;
   engine: EngineOptions;
 }
 
@@ -27,6 +29,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   cgroups: [],
   journal: null,
   stateDir: null,
+  warnCommand: null,
   engine: DEFAULT_ENGINE_OPTIONS,
 };
 
@@ -61,6 +64,14 @@ const DAEMON_KEYS: ReadonlyMap<string, DaemonKey> = new Map<string, DaemonKey>([
   ["cgroups", { check: stringList, apply: (c, v) => (c.cgroups = v as string[]), help: "list of memory cgroup paths to manage; PATH=SIZE gives a v2 cgroup without memory.max the limit its guard band keeps it below" }],
   ["journal", { check: nonEmptyString, apply: (c, v) => (c.journal = v as string), help: "journal file path" }],
   ["stateDir", { check: nonEmptyString, apply: (c, v) => (c.stateDir = v as string), help: "directory for the journal and the takeover ledger" }],
+  [
+    "warnCommand",
+    {
+      check: commandArgv,
+      apply: (c, v) => (c.warnCommand = v as string[]),
+      help: "command run when the machine first falls below the warn level: a list, the program then its arguments (no shell); OOMWARDEN_LEVEL and OOMWARDEN_MESSAGE are in its environment; one at a time, killed after 10 s",
+    },
+  ],
   ["killUnit", { check: (node, place) => parseKillUnitNode(node, place.lineOf, place.line), apply: (c, v) => (c.engine = { ...c.engine, machineGuard: { ...c.engine.machineGuard, killUnit: v as KillUnitConfig } }), help: KILL_UNIT_HELP }],
   ["rules", { check: (node, place) => parseRulesNode(node, place.lineOf, place.line), apply: (c, v) => (c.engine = { ...c.engine, victimRules: v as VictimRule[] }), help: RULES_HELP }],
 ]);
@@ -71,6 +82,19 @@ export const CONFIG_KEYS_HELP: [string, string][] = [
   ...[...DAEMON_KEYS].map(([k, v]): [string, string] => [k, v.help]),
   ...TUNABLE_NAMES.map((k): [string, string] => [k, tunableKey(k).help]),
 ];
+
+/** A command as a list: the program, then its arguments; every item a non-empty string. */
+function commandArgv(node: Node | null): { value: unknown } | { error: string } {
+  if (!isSeq(node) || node.items.length === 0) return { error: `expected a list: the program, then its arguments (e.g. [notify-send, "Memory low"]), got ${show(node)}` };
+  const out: string[] = [];
+  for (const item of node.items) {
+    const v = isScalar(item) ? item.value : undefined;
+    if (typeof v !== "string" || v.length === 0) return { error: `every item must be a non-empty string, got ${show(item as Node)}` };
+    if (v.includes("\0")) return { error: "an item contains a NUL byte" };
+    out.push(v);
+  }
+  return { value: out };
+}
 
 function stringList(node: Node | null): { value: unknown } | { error: string } {
   if (!isSeq(node)) return { error: `expected a list of paths, got ${show(node)}` };
@@ -112,7 +136,7 @@ export function parseConfig(text: string, source: string): ConfigResult {
   if (firstError) return fail(lineOf(firstError.pos[0]), `YAML syntax error: ${cutLine(firstError.message, 120)}`);
   if (doc.contents !== null && !isMap(doc.contents)) return fail(lineOf(doc.contents.range?.[0]), "expected a mapping of keys at the top level");
   const pairs = (doc.contents?.items ?? []) as Pair<Node | null, Node | null>[];
-  const config: DaemonConfig = { cgroups: [], journal: null, stateDir: null, engine: DEFAULT_ENGINE_OPTIONS };
+  const config: DaemonConfig = { cgroups: [], journal: null, stateDir: null, warnCommand: null, engine: DEFAULT_ENGINE_OPTIONS };
   const tunables = new Map<TunableName, unknown>();
   const lineOfKey = new Map<string, number>();
   for (const pair of pairs) {

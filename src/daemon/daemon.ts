@@ -1,5 +1,6 @@
 // `oomwarden run`: wires config, host, journal and engine; restores the kernel's settings on every way out.
 
+import { withWarnCommand } from "./warn-command.js";
 import { parseCgroupSpec } from "./cgroup-spec.js";
 import { writeSync } from "node:fs";
 import { Engine } from "../engine/engine.js";
@@ -48,6 +49,7 @@ export function mergeConfig(base: DaemonConfig, args: DaemonRunOptions): DaemonC
     cgroups: [...base.cgroups, ...args.cgroups.filter((c) => !base.cgroups.includes(c))],
     journal: args.journal ?? base.journal,
     stateDir: args.stateDir ?? base.stateDir,
+    warnCommand: base.warnCommand,
     engine: { ...base.engine, dryRun: base.engine.dryRun || args.dryRun },
   };
 }
@@ -91,6 +93,10 @@ export async function runDaemon(args: DaemonRunOptions): Promise<number> {
     // Without a journal we still protect the machine; decisions then go to stderr only.
     log(`${opened.state.journal.message}; decisions are printed here only`);
     journal = { append: (record) => log(JSON.stringify(record)) };
+  }
+  if (config.warnCommand !== null) {
+    journal = withWarnCommand(journal, { argv: config.warnCommand, log });
+    log(`warn level: runs ${config.warnCommand.join(" ")}`);
   }
   journal.append({ type: "daemon", message: `started, pid ${process.pid}${config.engine.dryRun ? ", dry run" : ""}`, notes: [...capabilities.notes, ...protection] });
 

@@ -188,6 +188,8 @@ export interface LifecycleRecord {
   cgroup?: string;
   message: string;
   notes?: string[];
+  /** A notice that the machine reached a level that journals and signals nobody (warn): what warnCommand runs on. */
+  level?: "warn";
 }
 
 export type JournalRecord = DecisionRecord | OutcomeRecord | KernelKillRecord | LifecycleRecord;

@@ -6,7 +6,7 @@
 // machine is critical.
 
 import { decide } from "../core/decide.js";
-import { appendSample, emptyHistory, newestKeptWhere, newestSample, oldestKept } from "../core/machine-history.js";
+import { appendSample, emptyHistory, entryAtSeq, newestEntry, newestKeptWhere, newestSample, oldestKept } from "../core/machine-history.js";
 import { atLeast, memoryLevel, type MemoryLevel } from "../core/machine-levels.js";
 import { BELOW_LOW_SAMPLE_INTERVAL_MS, belowLowSampleIntervalMs, detectMachinePressure, type MachineSample, type MachineVerdict } from "../core/machine-pressure.js";
 import { DEFAULT_GROWTH_HORIZON_MS, ProcessGrowth } from "../core/process-growth.js";
@@ -230,7 +230,9 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     const trigger: MachineTrigger = { verdict: { kind: "low-memory", level: "kill", critical: false, reason: "rehearsal" }, sample };
     const usageBytes = (): number => sample.totalBytes - sample.availableBytes;
     try {
-      await rehearse(this.ctx, this, trigger, usageBytes);
+      // The last round is what a decision costs, warm: the lead until a real decision measures its own.
+      const lastRoundMs = await rehearse(this.ctx, this, trigger, usageBytes);
+      this.decisionLeadMs = Math.min(MAX_DECISION_LEAD_MS, Math.max(this.decisionLeadMs, lastRoundMs));
     } catch (error) {
       this.ctx.log(`machine guard: the rehearsal of a decision failed (${String(error)}); the first real decision will be slower`);
     }
@@ -298,13 +300,18 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     });
   }
 
-  /** The samples the fall is measured between: the newest at least a second old (or the oldest kept), and the newest. */
+  /**
+   * The samples the fall is measured over (fallRateBytesPerMs): the newest at least a second old
+   * (or the oldest kept), the one before the newest, and the newest.
+   */
   private recentFall(): MachineSample[] {
-    const last = newestSample(this.history);
-    if (last === undefined) return [];
+    const newest = newestEntry(this.history);
+    if (newest === undefined) return [];
+    const last = newest.sample;
     // Found by binary search, as the detectors do, not by a walk over the window.
     const base = newestKeptWhere(this.history, (s) => last.atMs - s.atMs >= FALL_WINDOW_MS) ?? oldestKept(this.history);
-    return base === undefined || base.sample === last ? [last] : [base.sample, last];
+    const previous = entryAtSeq(this.history, newest.seq - 1);
+    return [base?.sample, previous?.sample, last].filter((s, i, all): s is MachineSample => s !== undefined && all.indexOf(s) === i);
   }
 
   /** As densely as the next level could be reached, rarely when memory is plentiful (src/core/sample-interval.ts). */
@@ -423,7 +430,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     if (this.warned) return;
     this.warned = true;
     if (reading.level !== "warn") return; // a more severe level is the decision's to journal
-    this.ctx.journal.append({ type: "notice", cgroup: MACHINE_SCOPE, message: `warn: ${reading.reason}` });
+    this.ctx.journal.append({ type: "notice", cgroup: MACHINE_SCOPE, level: "warn", message: `warn: ${reading.reason}` });
     this.ctx.log(`machine: warn: ${reading.reason}`);
   }
 

@@ -15,7 +15,7 @@ import type { ScopeProbe } from "./scope-probe.js";
 export const REHEARSAL_ROUNDS = 3;
 
 /**
- * Runs `observe` and a decision on what it saw `rounds` times, as a real incident would, but
+ * Runs `observe` and a decision on what it saw `rounds` times (returns how long the last took), as a real incident would, but
  * through a context whose journal and log are silent and a probe that reports the scope fine at
  * the last check before the signal. Processes already exiting are left out of the rehearsal's
  * snapshot, so it never waits for one.
@@ -26,7 +26,7 @@ export async function rehearse<Trigger>(
   trigger: Trigger,
   usageBytes: () => number,
   rounds: number = REHEARSAL_ROUNDS,
-): Promise<void> {
+): Promise<number> {
   const silent: EngineContext = {
     ...ctx,
     journal: { append: () => {} },
@@ -46,5 +46,11 @@ export async function rehearse<Trigger>(
     },
   };
   const runner = new IncidentRunner(silent, rehearsal, () => false);
-  for (let round = 0; round < rounds; round++) await runner.run(trigger, ctx.host.now());
+  let roundMs = 0;
+  for (let round = 0; round < rounds; round++) {
+    const startedAtMs = ctx.host.now();
+    await runner.run(trigger, startedAtMs);
+    roundMs = ctx.host.now() - startedAtMs;
+  }
+  return roundMs;
 }

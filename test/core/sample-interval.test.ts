@@ -32,6 +32,15 @@ describe("adaptive sampling interval", () => {
     assert.equal(nextSampleDelayMs(falling, LEVELS, BOUNDS), 256);
   });
 
+  it("the fastest fall to the newest sample counts: a hog that began a moment ago is not averaged away over the second", () => {
+    // Over the second: 200 MiB in 1000 ms; over the last 100 ms: 100 MiB.
+    assert.equal(fallRateBytesPerMs([at(0, 6000), at(900, 5900), at(1000, 5800)]), MIB);
+    // Steady: the second's rate.
+    assert.equal(fallRateBytesPerMs([at(0, 6000), at(900, 5100), at(1000, 5000)]), MIB);
+    // Memory that came back in the last interval is no fall there; the second's fall still counts.
+    assert.equal(fallRateBytesPerMs([at(0, 6000), at(900, 4000), at(1000, 5000)]), MIB);
+  });
+
   it("a rise counts as no fall", () => {
     assert.equal(fallRateBytesPerMs([at(0, 1000), at(500, 3000)]), 0);
     assert.equal(nextSampleDelayMs([at(0, 1000), at(500, 2048)], LEVELS, BOUNDS), 512);

@@ -179,8 +179,26 @@ export class FakeHost implements Host {
   listings = 0;
   listAllProcesses(): Result<ProcessSample[]> {
     this.listings++;
-    this.timeMs += this.listingCostMs;
+    if (this.listingCostMs > 0) this.runWhileBusy(this.listingCostMs);
     return this.listProcesses();
+  }
+
+  /**
+   * The world goes on while the daemon is busy for `ms`: the timers due meanwhile run now, in
+   * order (a hog's growth timer, say), without letting promises settle in between. The engine's
+   * own timers may run here too; a test using this arms none that re-enter the listing.
+   */
+  private runWhileBusy(ms: number): void {
+    const end = this.timeMs + ms;
+    for (;;) {
+      this.timers.sort((a, b) => a.atMs - b.atMs || a.seq - b.seq);
+      const next = this.timers[0];
+      if (!next || next.atMs > end) break;
+      this.timers.shift();
+      this.timeMs = Math.max(this.timeMs, next.atMs);
+      next.cb();
+    }
+    this.timeMs = end;
   }
   /** The machine's PSI trigger: refused unless a test sets one up (the machine guard samples instead). */
   watchMachinePressure(_trigger: PressureTrigger, _onPressure: () => void): Result<PressureWatch> {

@@ -38,6 +38,8 @@ describe("machine levels: warn", () => {
     await host.advance(3000);
     assert.equal(notices(journal).filter((m) => /^warn: /.test(m)).length, 1);
     assert.match(notices(journal)[0] ?? "", /warn: available 110\.0 MiB of 1024\.0 MiB \(10\.7% < 15%\), no swap: warn level/);
+    const warned = journal.records.find((r) => r.type === "notice");
+    assert.equal(warned?.type === "notice" ? warned.level : undefined, "warn", "the warn notice says its level, for warnCommand");
     host.machineOtherUsedBytes = 0;
     host.processes.get(200)!.rssBytes = 10 * MIB; // memory plentiful again
     await host.advance(2000);
