@@ -74,7 +74,14 @@ export function withWarnCommand(journal: JournalSink, options: WarnCommandOption
       journal.append(record);
       if (record.type === "notice" && record.level === "warn") start(record);
     },
-    ...(journal.appendUnflushed !== undefined ? { appendUnflushed: (record: JournalRecord) => journal.appendUnflushed?.(record) } : {}),
+    ...(journal.appendUnflushed !== undefined
+      ? {
+          appendUnflushed: (record: JournalRecord) => {
+            journal.appendUnflushed?.(record);
+            if (record.type === "notice" && record.level === "warn") start(record);
+          },
+        }
+      : {}),
     ...(journal.flush !== undefined ? { flush: () => journal.flush?.() } : {}),
     whenIdle: async () => {
       await running;

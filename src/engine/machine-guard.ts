@@ -7,7 +7,7 @@
 
 import { decide } from "../core/decide.js";
 import { appendSample, emptyHistory, entryAtSeq, newestEntry, newestKeptWhere, newestSample, oldestKept } from "../core/machine-history.js";
-import { atLeast, memoryLevel, type MemoryLevel } from "../core/machine-levels.js";
+import { atLeast, bytesAboveNextLevel, memoryLevel, projectSample, type MemoryLevel } from "../core/machine-levels.js";
 import { BELOW_LOW_SAMPLE_INTERVAL_MS, belowLowSampleIntervalMs, detectMachinePressure, type MachineSample, type MachineVerdict } from "../core/machine-pressure.js";
 import { DEFAULT_GROWTH_HORIZON_MS, ProcessGrowth } from "../core/process-growth.js";
 import type { RankedSnapshot } from "../core/rank.js";
@@ -21,7 +21,7 @@ import type { EngineContext } from "./engine-context.js";
 import type { CgroupRef, PressureTrigger, Unwatch } from "./host.js";
 import type { IncidentScope, Observed } from "./incident-scope.js";
 import { IncidentRunner } from "./incident-runner.js";
-import type { DecisionRecord } from "./journal-record.js";
+import type { DecisionRecord, JournalRecord } from "./journal-record.js";
 import { journalKernelKills, type KernelKillScope } from "./kernel-kill-report.js";
 import type { ScopeProbe, ScopeReading } from "./scope-probe.js";
 import type { TerminatePlan } from "./terminate-grace.js";
@@ -62,6 +62,8 @@ const FALL_WINDOW_MS = 1000;
  */
 const GROWTH_LISTING_MS = 1000;
 const GROWTH_LISTING_PLENTY_MS = 5000;
+/** Below the warn level, no listing for growth while the next acting line is less than this far ahead at the measured fall. */
+const GROWTH_LISTING_SKIPPED_WITHIN_MS = 1000;
 /** Above the warn level listing may cost at most this share of one core (a host with 10,000 processes lists more seldom). */
 const GROWTH_LISTING_PLENTY_CPU_SHARE = 0.01;
 /** Top-level cgroups come and go (a container starts): the set watched is read again this often. */
@@ -73,6 +75,11 @@ const TOP_LEVEL_RESCAN_MS = 30_000;
  * stalled behind the disk does not make every later one act on a guess seconds ahead.
  */
 const MAX_DECISION_LEAD_MS = 500;
+/**
+ * A decision under pressure takes about twice its rehearsal at rest (in the VM: 22-24 ms rehearsed,
+ * 30-62 ms for the first real decisions): the first lead, until a real decision measures its own.
+ */
+const REHEARSAL_TO_PRESSURE = 2;
 
 /** Rounds of the decision path at start (each lists every process once). */
 const MACHINE_WARM_UP_ROUNDS = 5;
@@ -232,7 +239,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     try {
       // The last round is what a decision costs, warm: the lead until a real decision measures its own.
       const lastRoundMs = await rehearse(this.ctx, this, trigger, usageBytes);
-      this.decisionLeadMs = Math.min(MAX_DECISION_LEAD_MS, Math.max(this.decisionLeadMs, lastRoundMs));
+      this.decisionLeadMs = Math.min(MAX_DECISION_LEAD_MS, Math.max(this.decisionLeadMs, REHEARSAL_TO_PRESSURE * lastRoundMs));
     } catch (error) {
       this.ctx.log(`machine guard: the rehearsal of a decision failed (${String(error)}); the first real decision will be slower`);
     }
@@ -370,6 +377,12 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
    */
   private followGrowth(sample: MachineSample): void {
     const plenty = memoryLevel(sample, this.config).level === null;
+    // Memory falling onto the next acting line within a second: the decision's own listing comes
+    // in a moment and measures growth from the last one; a listing now would only delay the sample
+    // that sees the line crossed.
+    const fall = fallRateBytesPerMs(this.recentFall());
+    const headroom = bytesAboveNextLevel(projectSample(sample, { bytesPerMs: fall, leadMs: this.decisionLeadMs }), this.config);
+    if (!plenty && fall > 0 && headroom !== null && headroom / fall < GROWTH_LISTING_SKIPPED_WITHIN_MS) return;
     const everyMs = plenty ? Math.max(GROWTH_LISTING_PLENTY_MS, this.lastGrowthListingMs / GROWTH_LISTING_PLENTY_CPU_SHARE) : GROWTH_LISTING_MS;
     if (sample.atMs - this.lastGrowthListingAtMs < everyMs) return;
     this.lastGrowthListingAtMs = sample.atMs;
@@ -388,7 +401,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
       return;
     }
     const verdict = this.verdict();
-    this.noticeWarnLevel(sample.value);
+    this.noticeWarnLevel(sample.value, verdict);
     if (sample.value.atMs - this.lastTopLevelScanAtMs >= TOP_LEVEL_RESCAN_MS) this.watchTopLevelCgroups();
     if (verdict.kind === "ok") this.followGrowth(sample.value);
     if (verdict.kind === "ok") {
@@ -421,7 +434,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
   }
 
   /** The warn level is journaled once, when memory first falls below it, and again only after it has been above it. */
-  private noticeWarnLevel(sample: MachineSample): void {
+  private noticeWarnLevel(sample: MachineSample, verdict: MachineVerdict): void {
     const reading = memoryLevel(sample, this.config);
     if (reading.level === null) {
       this.warned = false;
@@ -429,8 +442,12 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     }
     if (this.warned) return;
     this.warned = true;
-    if (reading.level !== "warn") return; // a more severe level is the decision's to journal
-    this.ctx.journal.append({ type: "notice", cgroup: MACHINE_SCOPE, level: "warn", message: `warn: ${reading.reason}` });
+    // A more severe level, or one memory will have reached when a signal lands: the decision's to journal.
+    if (reading.level !== "warn" || verdict.kind !== "ok") return;
+    // Written, not flushed: a notice on the way to a decision must not wait for the disk first.
+    const notice: JournalRecord = { type: "notice", cgroup: MACHINE_SCOPE, level: "warn", message: `warn: ${reading.reason}` };
+    if (this.ctx.journal.appendUnflushed !== undefined) this.ctx.journal.appendUnflushed(notice);
+    else this.ctx.journal.append(notice);
     this.ctx.log(`machine: warn: ${reading.reason}`);
   }
 

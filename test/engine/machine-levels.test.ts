@@ -184,7 +184,7 @@ describe("machine levels: judged where memory will be when the signal lands", ()
     engine.stop();
     const [first] = decisions(journal);
     assert.equal(first?.victim?.comm, "hog");
-    assert.match(first?.incident.reason ?? "", /falling .* MiB\/s: .* when a signal lands \(100 ms\): (terminate|kill) level/);
+    assert.match(first?.incident.reason ?? "", /falling .* MiB\/s: .* when a signal lands \((100|200) ms\): (terminate|kill) level/, "the lead: twice the rehearsal's 100 ms, then the decisions' own");
     // Without the projection the 100 ms listing lets the hog take another 100 MiB past the line it was sampled at.
     assert.ok(lowestAvailableBytes > 0.05 * host.machineTotalBytes, `lowest MemAvailable ${(lowestAvailableBytes / MIB).toFixed(1)} MiB: below the kill line`);
   });
