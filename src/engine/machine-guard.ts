@@ -121,7 +121,6 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
   private lastKillUseless: string | null = null;
   private holdNoticeGiven = false;
   private readonly runner: IncidentRunner<MachineTrigger>;
-  private readonly machineProbe: ScopeProbe;
   /** When the current decision began waiting for a process in flight (null: it did not). */
   private waitStartedAtMs: number | null = null;
   /** /proc/vmstat oom_kill at the last sample: a rise is the kernel's kill, journaled. */
@@ -141,7 +140,6 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
 
   constructor(private readonly ctx: EngineContext) {
     this.runner = new IncidentRunner(ctx, this, () => this.stopped);
-    this.machineProbe = { read: () => this.readScope(), judgedAtExit: true };
   }
 
   private get config() {
@@ -493,8 +491,17 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     this.availablePeakSinceVictimBytes = last?.availableBytes ?? null;
   }
 
-  probe(): ScopeProbe {
-    return this.machineProbe;
+  /**
+   * The machine as this trigger's decision and confirmation see it. A decision taken on the
+   * projection alone (the line not crossed yet, only where memory will be when the signal lands)
+   * stands at the last look before the signal unless memory has come back above where it was
+   * decided: a fall measured over the few ms of a listing says too little to undo it.
+   */
+  probe(trigger: MachineTrigger): ScopeProbe {
+    const { verdict, sample } = trigger;
+    const projectedOnly = verdict.kind === "low-memory" && !atLeast(memoryLevel(sample, this.config).level, levelOf(verdict));
+    const standsAtOrBelowBytes = projectedOnly ? sample.availableBytes : null;
+    return { read: () => this.readScope(standsAtOrBelowBytes), judgedAtExit: true };
   }
 
   /** A fresh sample, if the machine still calls for a kill (the next poll journals why, if another kill has to wait). */
@@ -604,8 +611,11 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     }
   }
 
-  /** The machine as a scope: memory in use, whether a rule still fires, and whether it is critical. */
-  private readScope(): Result<ScopeReading> {
+  /**
+   * The machine as a scope: memory in use, whether a rule still fires (or, for a decision on the
+   * projection, memory is not back above where it was decided), and whether it is critical.
+   */
+  private readScope(standsAtOrBelowBytes: number | null = null): Result<ScopeReading> {
     const read = this.sample();
     // One failed read under pressure (ENOMEM, EMFILE) is not the machine recovering: judge on the last sample.
     const last = newestSample(this.history);
@@ -617,7 +627,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
       ok: true,
       value: {
         usageBytes: sample.value.totalBytes - sample.value.availableBytes,
-        outOfMemory: verdict.kind !== "ok",
+        outOfMemory: verdict.kind !== "ok" || (standsAtOrBelowBytes !== null && sample.value.availableBytes <= standsAtOrBelowBytes),
         critical: acting && verdict.critical,
       },
     };

@@ -190,6 +190,56 @@ describe("machine levels: judged where memory will be when the signal lands", ()
   });
 });
 
+describe("machine levels: a decision on the projection at the last look before the signal", () => {
+  function suddenDrop(): { host: FakeHost; journal: MemoryJournal; engine: Engine } {
+    const host = new FakeHost(2);
+    const journal = new MemoryJournal();
+    const engine = new Engine(host, journal, { observeIntervalMs: 100, maxObservationsWithoutProgress: 5 });
+    host.add({ pid: 100, comm: "small", rssBytes: 10 * MIB });
+    host.add({ pid: 300, comm: "hog", rssBytes: 400 * MIB });
+    host.listingCostMs = 50; // the lead: twice the rehearsal's 50 ms
+    return { host, journal, engine };
+  }
+
+  /** After the start (whose rehearsal opens a pidfd too): memory given back just before the real decision's signal. */
+  function freeBeforeSignal(host: FakeHost, mib: number): void {
+    host.beforeNextSignal = () => {
+      host.machineOtherUsedBytes -= mib * MIB;
+    };
+  }
+
+  it("stands while memory is not back above where it was decided, though the fall over the listing alone would not project it", async () => {
+    const { host, journal, engine } = suddenDrop();
+    makeAvailable(host, 600);
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(2000);
+    freeBeforeSignal(host, 0);
+    makeAvailable(host, 180); // 420 MiB at once, then nothing more: only the projection crosses the terminate line
+    await host.advance(3000);
+    await engine.whenIdle();
+    engine.stop();
+    const [first, ...more] = decisions(journal);
+    assert.equal(more.length, 0, JSON.stringify(more.map((d) => d.action)));
+    assert.match(first?.incident.reason ?? "", /when a signal lands/);
+    assert.notEqual(first?.outcome.result, "resolved-before-kill");
+    assert.deepEqual([...host.terminated, ...host.killed], [300]);
+  });
+
+  it("memory back above where it was decided before the signal: nobody is signalled", async () => {
+    const { host, journal, engine } = suddenDrop();
+    makeAvailable(host, 600);
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(2000);
+    freeBeforeSignal(host, 100);
+    makeAvailable(host, 180);
+    await host.advance(3000);
+    await engine.whenIdle();
+    engine.stop();
+    assert.deepEqual([...host.terminated, ...host.killed], []);
+    assert.equal(decisions(journal)[0]?.outcome.result, "resolved-before-kill");
+  });
+});
+
 describe("machine levels: the kernel's hand during a grace", () => {
   it("a victim the kernel's OOM killer takes during the SIGTERM grace: the outcome says so, and nobody else dies", async () => {
     const { host, journal, engine } = setup({ onTerm: "ignore" });
