@@ -145,17 +145,22 @@ export class FakeHost implements Host {
   async advance(ms: number): Promise<void> {
     const end = this.timeMs + ms;
     await settle();
-    for (;;) {
-      this.timers.sort((a, b) => a.atMs - b.atMs || a.seq - b.seq);
-      const next = this.timers[0];
-      if (!next || next.atMs > end) break;
-      this.timers.shift();
-      // A listing that costs time (listingCostMs) may have moved the clock past a timer's due time.
-      this.timeMs = Math.max(this.timeMs, next.atMs);
+    for (let next = this.takeDue(end); next !== undefined; next = this.takeDue(end)) {
       next.cb();
       await settle();
     }
     this.timeMs = end;
+  }
+
+  /** The first timer due by `end`, taken off the list with the clock moved to it (undefined: none). */
+  private takeDue(end: number): { cb: () => void } | undefined {
+    this.timers.sort((a, b) => a.atMs - b.atMs || a.seq - b.seq);
+    const next = this.timers[0];
+    if (!next || next.atMs > end) return undefined;
+    this.timers.shift();
+    // A listing that costs time (listingCostMs) may have moved the clock past a timer's due time.
+    this.timeMs = Math.max(this.timeMs, next.atMs);
+    return next;
   }
 
   // ----- Host -----
@@ -190,14 +195,7 @@ export class FakeHost implements Host {
    */
   private runWhileBusy(ms: number): void {
     const end = this.timeMs + ms;
-    for (;;) {
-      this.timers.sort((a, b) => a.atMs - b.atMs || a.seq - b.seq);
-      const next = this.timers[0];
-      if (!next || next.atMs > end) break;
-      this.timers.shift();
-      this.timeMs = Math.max(this.timeMs, next.atMs);
-      next.cb();
-    }
+    for (let next = this.takeDue(end); next !== undefined; next = this.takeDue(end)) next.cb();
     this.timeMs = end;
   }
   /** The machine's PSI trigger: refused unless a test sets one up (the machine guard samples instead). */
