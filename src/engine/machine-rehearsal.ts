@@ -12,7 +12,9 @@ import type { IncidentScope, Observed } from "./incident-scope.js";
 import type { ScopeProbe } from "./scope-probe.js";
 
 /** Rounds of the whole path: the first compiles it, the next ones let V8 optimise what runs hot. */
-export const REHEARSAL_ROUNDS = 3;
+export const REHEARSAL_ROUNDS = 5;
+/** The growth the rehearsal gives every other process (a rate, not a measurement: nothing is decided on it). */
+const REHEARSED_GROWTH_BYTES_PER_SEC = 1024 * 1024;
 
 /**
  * Runs `observe` and a decision on what it saw `rounds` times (returns how long the last took), as a real incident would, but
@@ -42,7 +44,13 @@ export async function rehearse<Trigger>(
     observe: async (t: Trigger): Promise<Observed | null> => {
       const observed = await scope.observe(t);
       if (observed === null) return null;
-      return { ...observed, snapshot: { ...observed.snapshot, processes: observed.snapshot.processes.filter((p) => !p.exiting) } };
+      // At start no growth is measured yet; a real decision ranks growers and idle processes
+      // apart, so the rehearsal has every other process growing, and those paths compile too.
+      return {
+        ...observed,
+        snapshot: { ...observed.snapshot, processes: observed.snapshot.processes.filter((p) => !p.exiting) },
+        growth: { rates: { bytesPerSec: (p) => (p.pid % 2 === 0 ? REHEARSED_GROWTH_BYTES_PER_SEC : 0), peakBytesBefore: () => null }, horizonMs: observed.growth?.horizonMs ?? 0 },
+      };
     },
   };
   const runner = new IncidentRunner(silent, rehearsal, () => false);
