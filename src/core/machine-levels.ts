@@ -48,8 +48,10 @@ export function levelThresholds(level: MemoryLevel, config: MemoryLevelsConfig):
 export interface LevelReading {
   /** The most severe level reached (null: none). */
   level: MemoryLevel | null;
-  /** Plain words with the numbers, for the journal: "available 80.0 MiB of 1024.0 MiB (7.8% < 10%), no swap". */
+  /** Plain words with the numbers, for the journal: "available 80.0 MiB of 1024.0 MiB (7.8% < 10%), no swap: terminate level". */
   reason: string;
+  /** The same without the level's name at the end: what a projection's words follow. */
+  facts: string;
 }
 
 const MIB = 1024 * 1024;
@@ -76,12 +78,11 @@ export function memoryLevel(s: MachinePressure, config: MemoryLevelsConfig): Lev
   for (const level of [...MEMORY_LEVELS].reverse()) {
     const thresholds = levelThresholds(level, config);
     if (!reached(s, thresholds)) continue;
-    return {
-      level,
-      reason: `available ${mib(s.availableBytes)} of ${mib(s.totalBytes)} (${availablePct.toFixed(1)}% < ${thresholds.availablePct}%), ${swapWords(s)}: ${level} level`,
-    };
+    const facts = `available ${mib(s.availableBytes)} of ${mib(s.totalBytes)} (${availablePct.toFixed(1)}% < ${thresholds.availablePct}%), ${swapWords(s)}`;
+    return { level, reason: `${facts}: ${level} level`, facts };
   }
-  return { level: null, reason: `available ${mib(s.availableBytes)} of ${mib(s.totalBytes)} (${availablePct.toFixed(1)}%), ${swapWords(s)}` };
+  const facts = `available ${mib(s.availableBytes)} of ${mib(s.totalBytes)} (${availablePct.toFixed(1)}%), ${swapWords(s)}`;
+  return { level: null, reason: facts, facts };
 }
 
 /**
@@ -115,13 +116,10 @@ export function projectedLevel(s: MachinePressure, config: MemoryLevelsConfig, p
   const then = memoryLevel(projected, config);
   if (then.level === null || atLeast(now.level, then.level)) return now;
   const thresholds = levelThresholds(then.level, config);
-  const words = now.reason.replace(/: \w+ level$/, "");
-  return {
-    level: then.level,
-    reason:
-      `${words}, falling ${mib(projection.bytesPerMs * 1000)}/s: ${mib(projected.availableBytes)} ` +
-      `(${percentOf(projected.availableBytes, s.totalBytes).toFixed(1)}% < ${thresholds.availablePct}%) when a signal lands (${Math.round(projection.leadMs)} ms): ${then.level} level`,
-  };
+  const facts =
+    `${now.facts}, falling ${mib(projection.bytesPerMs * 1000)}/s: ${mib(projected.availableBytes)} ` +
+    `(${percentOf(projected.availableBytes, s.totalBytes).toFixed(1)}% < ${thresholds.availablePct}%) when a signal lands (${Math.round(projection.leadMs)} ms)`;
+  return { level: then.level, reason: `${facts}: ${then.level} level`, facts };
 }
 
 /** Whether `level` is at least as severe as `than`. */

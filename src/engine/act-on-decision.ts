@@ -215,7 +215,7 @@ const GONE_CODES = new Set(["ESRCH", "START_TIME_MISMATCH"]);
 
 /** Watches a process someone else is ending, with the same patience as our own victims. */
 async function waitForInFlight(scope: ActScope, plan: Plan, inFlight: InFlight): Promise<Acted> {
-  const { host, options } = scope;
+  const { host } = scope;
   const decision = journalDecision(scope, { ...plan.base, victim: null, action: "wait", waitingFor: inFlightRecord(inFlight), msToKill: null });
   plan.onWaiting?.(host.now());
   const opened = host.openVictim(inFlight.pid, inFlight.startTimeTicks);

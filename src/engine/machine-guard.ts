@@ -9,12 +9,13 @@ import { decide } from "../core/decide.js";
 import { appendSample, emptyHistory, entryAtSeq, newestEntry, newestKeptWhere, newestSample, oldestKept } from "../core/machine-history.js";
 import { atLeast, bytesAboveNextLevel, memoryLevel, projectSample, type MemoryLevel } from "../core/machine-levels.js";
 import { BELOW_LOW_SAMPLE_INTERVAL_MS, belowLowSampleIntervalMs, detectMachinePressure, type MachineSample, type MachineVerdict } from "../core/machine-pressure.js";
+import { machineAsScope, NO_MEMORY_EVENTS } from "../core/machine-scope.js";
 import { DEFAULT_GROWTH_HORIZON_MS, ProcessGrowth } from "../core/process-growth.js";
 import type { RankedSnapshot } from "../core/rank.js";
 import type { Result } from "../core/result.js";
 import { fallRateBytesPerMs, nextSampleDelayMs, type SampleIntervalConfig } from "../core/sample-interval.js";
 import { MAX_WINDOW_SAMPLES } from "../core/tunable-keys.js";
-import type { Candidate, CgroupSample, MachinePressure } from "../core/types.js";
+import type { Candidate, MachinePressure } from "../core/types.js";
 import type { Acted } from "./act-on-decision.js";
 import type { KilledVictim } from "./confirm-kill.js";
 import type { EngineContext } from "./engine-context.js";
@@ -199,7 +200,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
       const machine: MachineSample = { ...sample, atMs };
       memoryLevel(machine, this.config);
       nextSampleDelayMs([machine], this.config, this.intervals());
-      const snapshot = { takenAtMs: atMs, cgroup: machineAsCgroup(machine), processes: listed.value, selfPid: host.selfPid(), pageSizeBytes: host.pageSizeBytes() };
+      const snapshot = { takenAtMs: atMs, cgroup: machineAsScope(machine), processes: listed.value, selfPid: host.selfPid(), pageSizeBytes: host.pageSizeBytes() };
       decide(snapshot, {
         maxCandidates: options.journalCandidates,
         totalMemoryPages: Math.floor((sample.totalBytes + sample.swapTotalBytes) / host.pageSizeBytes()),
@@ -525,7 +526,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     this.growth.record(takenAtMs, processes.value);
     this.lastGrowthListingAtMs = takenAtMs;
     return {
-      snapshot: { takenAtMs, cgroup: machineAsCgroup(sample), processes: processes.value, selfPid: host.selfPid(), pageSizeBytes: host.pageSizeBytes() },
+      snapshot: { takenAtMs, cgroup: machineAsScope(sample), processes: processes.value, selfPid: host.selfPid(), pageSizeBytes: host.pageSizeBytes() },
       growth: { rates: this.growth.rates(takenAtMs), horizonMs: DEFAULT_GROWTH_HORIZON_MS },
       totalMemoryPages: Math.floor((sample.totalBytes + sample.swapTotalBytes) / host.pageSizeBytes()),
       incident: {
@@ -533,7 +534,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
         cgroup: MACHINE_SCOPE,
         usageBytes: sample.totalBytes - sample.availableBytes,
         limitBytes: sample.totalBytes,
-        events: { low: 0, high: 0, max: 0, oom: 0, oomKill: 0, oomGroupKill: 0 },
+        events: { ...NO_MEMORY_EVENTS },
         reason: verdict.reason,
         machine: machineNumbers(sample),
       },
@@ -637,21 +638,6 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
 /** How urgent a verdict is: the low-memory level it reached; every other rule is as urgent as the kill level. */
 function levelOf(verdict: MachineVerdict): Exclude<MemoryLevel, "warn"> {
   return verdict.kind === "low-memory" && verdict.level === "terminate" ? "terminate" : "kill";
-}
-
-/** The machine in the shape ranking expects: no limit, so oom_score_adj scales by RAM + swap as in a global OOM. */
-function machineAsCgroup(sample: MachineSample): CgroupSample {
-  return {
-    path: MACHINE_SCOPE,
-    version: 2,
-    usageBytes: sample.totalBytes - sample.availableBytes,
-    limitBytes: null,
-    highBytes: null,
-    underOom: false,
-    oomKillDisabled: false,
-    events: { low: 0, high: 0, max: 0, oom: 0, oomKill: 0, oomGroupKill: 0 },
-    oomGroup: false,
-  };
 }
 
 function machineNumbers(sample: MachineSample): NonNullable<DecisionRecord["incident"]["machine"]> {

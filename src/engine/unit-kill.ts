@@ -4,7 +4,7 @@
 // a cgroup with no protected member goes by cgroup.kill at the SIGKILL, which also takes any
 // process that joined it since.
 
-import { killUnitFor, type KillUnitConfig, type UnitChoice, type UnitContext } from "../core/kill-unit.js";
+import { killUnitFor, type KillUnitConfig, type UnitChoice } from "../core/kill-unit.js";
 import type { RankedSnapshot } from "../core/rank.js";
 import type { Candidate, ProcessSample, Snapshot } from "../core/types.js";
 import type { CgroupRef, Host, VictimHandle } from "./host.js";

@@ -281,7 +281,7 @@ describe("machine levels: the kernel's hand during a grace", () => {
 
 describe("machine levels: a second victim in one episode", () => {
   it("at the kill level, once the first victim is gone and memory is still falling: someone else is filling it", async () => {
-    const { host, journal, engine } = setup({ onKill: "exit" });
+    const { host, engine } = setup({ onKill: "exit" });
     makeAvailable(host, 30); // the kill level
     assert.ok(engine.guardMachine().ok);
     await host.advance(200);

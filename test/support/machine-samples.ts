@@ -2,6 +2,7 @@
 // whole machine in the shape ranking expects (no limit, v2, no events).
 
 import type { MachineSample } from "../../src/core/machine-pressure.js";
+import { machineAsScope } from "../../src/core/machine-scope.js";
 import type { CgroupSample, MachinePressure } from "../../src/core/types.js";
 
 const MIB = 1024 * 1024;
@@ -31,15 +32,5 @@ export function machinePressure(o: Partial<MachinePressure> = {}): MachinePressu
 
 /** The whole machine as a scope: no limit, so oom_score_adj scales by the machine's pages. */
 export function machineScope(): CgroupSample {
-  return {
-    path: "/",
-    version: 2,
-    usageBytes: 0,
-    limitBytes: null,
-    highBytes: null,
-    underOom: false,
-    oomKillDisabled: false,
-    events: { low: 0, high: 0, max: 0, oom: 0, oomKill: 0, oomGroupKill: 0 },
-    oomGroup: false,
-  };
+  return machineAsScope({ totalBytes: 0, availableBytes: 0 });
 }

@@ -5,19 +5,14 @@
 // listed in docs/vm-test-bed.md. Without qemu or the built kernel every test skips and says why.
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { before, test } from "node:test";
-import { projectRoot } from "../fixtures/captured.js";
 import { vmUnavailableReason } from "./artifacts.js";
-import { runInGuest, type GuestRun } from "./harness.js";
-import { sectionResult, sectionsScript, type GuestSection, type SectionResult } from "./sections.js";
+import type { GuestRun } from "./harness.js";
+import { assertEverySectionEnded, check, DAEMON_SECTION, file, flatKeyed, runSections, section as sectionOf, type Section } from "./section-checks.js";
+import type { GuestSection } from "./sections.js";
 
 const skip = vmUnavailableReason();
 if (skip !== null) console.log(`# VM tests skipped: ${skip}`);
-
-const CHECKS = join(projectRoot(), "test", "vm", "checks");
-const check = (name: string): string => readFileSync(join(CHECKS, name), "utf8");
 
 // The limits allow for a busy host: a Node start took 8-10 s in the guest on a quiet one, up to
 // 80 s while another VM ran beside it.
@@ -43,55 +38,15 @@ let run: GuestRun | undefined;
 before(
   async () => {
     if (skip !== null) return;
-    const { script, inputs } = sectionsScript(SECTIONS);
-    run = await runInGuest({
-      script,
-      inputs: { ...inputs, "v2-lib.sh": check("v2-lib.sh"), "v2-alloc.py": check("v2-alloc.py") },
-      memMiB: 1024,
-      cpus: 2,
-      timeoutMs: 1_500_000,
-    });
-    const sectionTimes = SECTIONS.map(({ name }) => `${name} ${sectionResult(run!, name).durationMs ?? "?"} ms`).join(", ");
-    console.log(`# vm: boot to script ${run.bootMs ?? "?"} ms, whole run ${run.totalMs} ms; sections: ${sectionTimes}`);
+    run = await runSections(SECTIONS, ["v2-lib.sh", "v2-alloc.py"]);
   },
   { timeout: 1_560_000 },
 );
 
 const options = { skip: skip ?? false };
 
-type Section = SectionResult & { describe: string };
-
-/** Journal lines cut to this length in a failure message: the decision records are long. */
-const SHOWN_LINE_CHARS = 2000;
-
 /** The section's result; any failing assertion's message carries its output, timeline, daemon logs and journals. */
-function section(name: string): Section {
-  assert.ok(run, "the VM run did not happen");
-  const result = sectionResult(run, name);
-  const shown = [...result.files].filter(([path]) => path === "timeline" || path.endsWith(".log") || path.endsWith(".jsonl"));
-  const files = shown.map(([path, text]) => `--- ${path}:\n${text.split("\n").map((line) => line.slice(0, SHOWN_LINE_CHARS)).join("\n")}`).join("\n");
-  const describe = `section ${name} (status ${result.status}):\n${result.output}\n${files}\n--- console tail:\n${run.console.split("\n").slice(-20).join("\n")}`;
-  assert.equal(result.status, 0, describe);
-  return { ...result, describe };
-}
-
-function file(result: Section, name: string): string {
-  const text = result.files.get(name);
-  assert.notEqual(text, undefined, `${name} missing from ${result.describe}`);
-  return (text ?? "").trim();
-}
-
-function flatKeyed(text: string): Map<string, number> {
-  return new Map(
-    text
-      .split("\n")
-      .filter((line) => line !== "")
-      .map((line) => {
-        const [key, value] = line.split(" ");
-        return [key ?? "", Number(value)];
-      }),
-  );
-}
+const section = (name: string): Section => sectionOf(run, name, DAEMON_SECTION);
 
 // The journal as the guest wrote it: the fields these tests read (the format is in README.md, "The journal").
 interface Candidate {
@@ -170,10 +125,7 @@ function assertBandKill(result: Section, entries: Entry[], cgroup: string, victi
 }
 
 test("the guest ran every v2 section to its end", options, () => {
-  assert.ok(run);
-  assert.equal(run.timedOut, false, run.console);
-  assert.equal(run.exitCode, 0, run.console);
-  for (const { name } of SECTIONS) assert.notEqual(sectionResult(run, name).status, null, `section ${name} never ended:\n${run.console}`);
+  assertEverySectionEnded(run, SECTIONS);
 });
 
 test("guard band: oomwarden kills the tail the kernel throttles in the band, the sleep lives, the kernel kills nothing; memory.high is the band while managed and max again after SIGTERM", options, () => {

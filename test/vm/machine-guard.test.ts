@@ -7,19 +7,14 @@
 // kernel every test skips and says why.
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { before, test } from "node:test";
-import { projectRoot } from "../fixtures/captured.js";
 import { vmUnavailableReason } from "./artifacts.js";
-import { runInGuest, type GuestRun } from "./harness.js";
-import { sectionResult, sectionsScript, type GuestSection, type SectionResult } from "./sections.js";
+import type { GuestRun } from "./harness.js";
+import { assertEverySectionEnded, check, DAEMON_SECTION, file, runSections, section as sectionOf, type Section } from "./section-checks.js";
+import type { GuestSection } from "./sections.js";
 
 const skip = vmUnavailableReason();
 if (skip !== null) console.log(`# VM tests skipped: ${skip}`);
-
-const CHECKS = join(projectRoot(), "test", "vm", "checks");
-const check = (name: string): string => readFileSync(join(CHECKS, name), "utf8");
 
 // A section took 69-163 s here beside one or two other VMs, most of it the daemon's start (Node
 // took 26-94 s to start in the guest); the limits leave room for a host busier still.
@@ -49,43 +44,15 @@ let run: GuestRun | undefined;
 before(
   async () => {
     if (skip !== null) return;
-    const { script, inputs } = sectionsScript(SECTIONS);
-    run = await runInGuest({
-      script,
-      inputs: { ...inputs, ...Object.fromEntries(INPUTS.map((name) => [name, check(name)])) },
-      memMiB: 1024,
-      cpus: 2,
-      timeoutMs: 1_500_000,
-    });
-    const sectionTimes = SECTIONS.map(({ name }) => `${name} ${sectionResult(run!, name).durationMs ?? "?"} ms`).join(", ");
-    console.log(`# vm: boot to script ${run.bootMs ?? "?"} ms, whole run ${run.totalMs} ms; sections: ${sectionTimes}`);
+    run = await runSections(SECTIONS, INPUTS);
   },
   { timeout: 1_560_000 },
 );
 
 const options = { skip: skip ?? false };
 
-type Section = SectionResult & { describe: string };
-
-/** Journal lines cut to this length in a failure message: the decision records are long. */
-const SHOWN_LINE_CHARS = 2000;
-
 /** The section's result; any failing assertion's message carries its output, timeline, daemon log and journal. */
-function section(name: string): Section {
-  assert.ok(run, "the VM run did not happen");
-  const result = sectionResult(run, name);
-  const shown = [...result.files].filter(([path]) => path === "timeline" || path.endsWith(".log") || path.endsWith(".jsonl"));
-  const files = shown.map(([path, text]) => `--- ${path}:\n${text.split("\n").map((line) => line.slice(0, SHOWN_LINE_CHARS)).join("\n")}`).join("\n");
-  const describe = `section ${name} (status ${result.status}):\n${result.output}\n${files}\n--- console tail:\n${run.console.split("\n").slice(-20).join("\n")}`;
-  assert.equal(result.status, 0, describe);
-  return { ...result, describe };
-}
-
-function file(result: Section, name: string): string {
-  const text = result.files.get(name);
-  assert.notEqual(text, undefined, `${name} missing from ${result.describe}`);
-  return (text ?? "").trim();
-}
+const section = (name: string): Section => sectionOf(run, name, DAEMON_SECTION);
 
 const pid = (result: Section, name: string): number => Number(file(result, name));
 
@@ -200,10 +167,7 @@ function assertSigkillAfterGrace(result: Section, decision: Decision, outcome: O
 }
 
 test("the guest ran every machine-guard section to its end", options, () => {
-  assert.ok(run);
-  assert.equal(run.timedOut, false, run.console);
-  assert.equal(run.exitCode, 0, run.console);
-  for (const { name } of SECTIONS) assert.notEqual(sectionResult(run, name).status, null, `section ${name} never ended:\n${run.console}`);
+  assertEverySectionEnded(run, SECTIONS);
 });
 
 test("levels in order on a guest running out: warn journaled, then SIGTERM at the terminate level, then SIGKILL for a hog that ignores it; a hog that exits on SIGTERM gets no SIGKILL; the kernel's OOM killer never fires and the innocent lives", options, () => {

@@ -6,20 +6,18 @@
 
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { release } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { projectRoot } from "../fixtures/captured.js";
 import { vmUnavailableReason } from "./artifacts.js";
 import { keptHostPaths, runInGuest, shellQuote, type GuestRun } from "./harness.js";
-import { sectionResult, sectionsScript, type GuestSection, type SectionResult } from "./sections.js";
+import { check, file, flatKeyed, section as sectionOf, sectionTimes, type Section } from "./section-checks.js";
+import { sectionResult, sectionsScript, type GuestSection } from "./sections.js";
 
 const skip = vmUnavailableReason();
 if (skip !== null) console.log(`# VM tests skipped: ${skip}`);
-
-const CHECKS = join(projectRoot(), "test", "vm", "checks");
-const check = (name: string): string => readFileSync(join(CHECKS, name), "utf8");
 
 // A host folder under /tmp, where the guest mounts a fresh tmpfs, as a CI clone of the checkout
 // would be: the run asks for it to stay visible.
@@ -54,10 +52,9 @@ before(
       timeoutMs: 600_000,
     });
     const nodeStartMs = sectionResult(run, "node-addon").files.get("node-start-ms")?.trim() ?? "?";
-    const sectionTimes = SECTIONS.map(({ name }) => `${name} ${sectionResult(run!, name).durationMs ?? "?"} ms`).join(", ");
     console.log(
       `# vm: boot to script ${run.bootMs ?? "?"} ms (guest uptime ${run.bootGuestUptimeSec ?? "?"} s), node start ${nodeStartMs} ms, ` +
-        `whole run ${run.totalMs} ms; sections: ${sectionTimes}`,
+        `whole run ${run.totalMs} ms; sections: ${sectionTimes(run, SECTIONS)}`,
     );
   },
   { timeout: 660_000 },
@@ -66,26 +63,7 @@ before(
 const options = { skip: skip ?? false };
 
 /** The section's result, with everything it printed in the message of any failing assertion. */
-function section(name: string): SectionResult & { describe: string } {
-  assert.ok(run, "the VM run did not happen");
-  const result = sectionResult(run, name);
-  const describe = `section ${name} (status ${result.status}):\n${result.output}\n--- console tail:\n${run.console.split("\n").slice(-30).join("\n")}`;
-  assert.equal(result.status, 0, describe);
-  return { ...result, describe };
-}
-
-function file(result: SectionResult & { describe: string }, name: string): string {
-  const text = result.files.get(name);
-  assert.notEqual(text, undefined, `${name} missing from ${result.describe}`);
-  return (text ?? "").trim();
-}
-
-function flatKeyed(text: string): Map<string, number> {
-  return new Map(text.split("\n").filter((line) => line !== "").map((line) => {
-    const [key, value] = line.split(" ");
-    return [key ?? "", Number(value)];
-  }));
-}
+const section = (name: string): Section => sectionOf(run, name, { consoleLines: 30 });
 
 /** The kernel's "oom-kill:" summary line for `pid`, from a dmesg dump. */
 function oomKillSummary(dmesg: string, pid: string): string | undefined {

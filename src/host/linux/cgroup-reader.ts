@@ -2,7 +2,8 @@
 // to the pure parsers, and turn "the cgroup went away" into an ENOENT result.
 
 import { fail, ok, type Result } from "../../core/result.js";
-import type { CgroupSample, MemoryEventCounters } from "../../core/types.js";
+import { NO_MEMORY_EVENTS } from "../../core/machine-scope.js";
+import type { CgroupSample } from "../../core/types.js";
 import type { CgroupRef } from "../../engine/host.js";
 import { V1, V2 } from "./control-files.js";
 import { isVanishedCode, nodeLinuxFs, type LinuxFs } from "./linux-fs.js";
@@ -36,7 +37,6 @@ function readOptionalControl<T>(ref: CgroupRef, file: string, parse: (text: stri
   return result;
 }
 
-const NO_EVENTS: MemoryEventCounters = { low: 0, high: 0, max: 0, oom: 0, oomKill: 0, oomGroupKill: 0 };
 
 function readV1Sample(ref: CgroupRef, fs: LinuxFs): Result<CgroupSample> {
   // oom_control first: it is the file whose change woke us, so it is the freshest evidence.
@@ -54,7 +54,7 @@ function readV1Sample(ref: CgroupRef, fs: LinuxFs): Result<CgroupSample> {
     underOom: oomControl.value.underOom,
     oomKillDisabled: oomControl.value.oomKillDisabled,
     // v1 has no low/high/max/oom counters; oom_control's oom_kill is the one it does have.
-    events: { ...NO_EVENTS, oomKill: oomControl.value.oomKillCount },
+    events: { ...NO_MEMORY_EVENTS, oomKill: oomControl.value.oomKillCount },
     highBytes: null,
     oomGroup: false,
   });

@@ -11,11 +11,8 @@ set -eu
 begin mg-levels
 dir=$(work_dir mg-levels)
 
-python3 "$ALLOC" 100 0 "$PWD/innocent-ready" > /dev/null &
-innocent=$!
-STARTED="$STARTED $innocent"
-echo "$innocent" > innocent-pid
-wait_until 60 test -e innocent-ready
+hold_idle innocent 100
+innocent=$HELD
 
 guard "$dir"
 daemon=$DAEMON
@@ -24,8 +21,7 @@ kernel_mark
 # a: ignores SIGTERM.
 python3 "$PROC" --ignore-term --head-start "$(head_start_mib 100)" "$ALLOC" 0 40 > hog-a-progress 2> hog-a.err &
 hog=$!
-STARTED="$STARTED $hog"
-echo "$hog" > hog-a-pid
+tracked hog-a "$hog"
 mark "hog a $hog started"
 hog_status "$hog" > hog-a-status
 outcomes_in "$dir/journal.jsonl" 1
@@ -34,8 +30,7 @@ memory_back
 # b: SIGTERM's default action.
 python3 "$PROC" --head-start "$(head_start_mib 100)" "$ALLOC" 0 40 > hog-b-progress 2> hog-b.err &
 hog=$!
-STARTED="$STARTED $hog"
-echo "$hog" > hog-b-pid
+tracked hog-b "$hog"
 mark "hog b $hog started"
 hog_status "$hog" > hog-b-status
 outcomes_in "$dir/journal.jsonl" 2

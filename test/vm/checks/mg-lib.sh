@@ -11,6 +11,25 @@ GROUP="$VM_IN/mg-group.py"
 # The default warn level, for the hogs' head start (mg-proc.py): how far they may go at once.
 WARN_PCT=15
 
+# tracked NAME PID: a process the section started in the background: stopped at the section's
+# end (v2-lib.sh's STARTED), its pid in the file NAME-pid for the tests.
+tracked() {
+  STARTED="$STARTED $2"
+  echo "$2" > "$1-pid"
+}
+
+# hold_idle NAME MIB [MG_PROC_OPTION...]: a Python holding MIB MiB and nothing more (mg-proc.py
+# with the options, around v2-alloc.py), waited for until it holds it; tracked as NAME, pid in $HELD.
+hold_idle() {
+  _name=$1
+  _mib=$2
+  shift 2
+  python3 "$PROC" "$@" "$ALLOC" "$_mib" 0 "$PWD/$_name-ready" > /dev/null &
+  HELD=$!
+  tracked "$_name" "$HELD"
+  wait_until 60 test -e "$_name-ready"
+}
+
 # guard DIR [CONFIG_LINE...]: DIR/config.yaml (journal and state directory in DIR, then the
 # lines), `oomwarden run --config` with it, waited for until it guards the machine; pid in $DAEMON.
 guard() {

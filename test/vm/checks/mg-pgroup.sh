@@ -9,11 +9,8 @@ set -eu
 begin mg-pgroup
 dir=$(work_dir mg-pgroup)
 
-python3 "$ALLOC" 100 0 "$PWD/other-ready" > /dev/null &
-other=$!
-STARTED="$STARTED $other"
-echo "$other" > other-pid
-wait_until 60 test -e other-ready
+hold_idle other 100
+other=$HELD
 
 guard "$dir" "killUnit: process-group"
 daemon=$DAEMON

@@ -10,11 +10,8 @@ set -eu
 begin mg-protect
 dir=$(work_dir mg-protect)
 
-python3 "$PROC" --comm bigdb "$ALLOC" 550 0 "$PWD/bigdb-ready" > /dev/null &
-bigdb=$!
-STARTED="$STARTED $bigdb"
-echo "$bigdb" > bigdb-pid
-wait_until 60 test -e bigdb-ready
+hold_idle bigdb 550 --comm bigdb
+bigdb=$HELD
 cat "/proc/$bigdb/comm" > bigdb-comm
 
 guard "$dir" "rules:" "  - name: keep-db" "    comm: '^bigdb\$'" "    action: protect"
@@ -23,8 +20,7 @@ kernel_mark
 
 python3 "$PROC" --head-start "$(head_start_mib 60)" "$ALLOC" 0 20 > hog-progress 2> hog.err &
 hog=$!
-STARTED="$STARTED $hog"
-echo "$hog" > hog-pid
+tracked hog "$hog"
 mark "hog $hog started"
 hog_status "$hog" > hog-status
 outcomes_in "$dir/journal.jsonl" 1
