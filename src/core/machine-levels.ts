@@ -122,6 +122,16 @@ export function projectedLevel(s: MachinePressure, config: MemoryLevelsConfig, p
   return { level: then.level, reason: `${facts}: ${then.level} level`, facts };
 }
 
+/**
+ * Whether memory came back between a low-memory decision and a later look: MemAvailable or free
+ * swap rose by at least `minProgressBytes`. A machine hovering at a line, a reclaim pass giving a
+ * MiB back and taking it again, has not come back, and a decision taken there stands.
+ */
+export function memoryCameBack(decided: MachinePressure, now: MachinePressure, minProgressBytes: number): boolean {
+  const step = Math.max(1, minProgressBytes);
+  return now.availableBytes - decided.availableBytes >= step || now.swapFreeBytes - decided.swapFreeBytes >= step;
+}
+
 /** Whether `level` is at least as severe as `than`. */
 export function atLeast(level: MemoryLevel | null, than: MemoryLevel): boolean {
   return level !== null && MEMORY_LEVELS.indexOf(level) >= MEMORY_LEVELS.indexOf(than);

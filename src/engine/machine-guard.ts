@@ -7,7 +7,7 @@
 
 import { decide } from "../core/decide.js";
 import { appendSample, emptyHistory, entryAtSeq, newestEntry, newestKeptWhere, newestSample, oldestKept } from "../core/machine-history.js";
-import { atLeast, bytesAboveNextLevel, memoryLevel, projectSample, type MemoryLevel } from "../core/machine-levels.js";
+import { atLeast, bytesAboveNextLevel, memoryCameBack, memoryLevel, projectSample, type MemoryLevel } from "../core/machine-levels.js";
 import { BELOW_LOW_SAMPLE_INTERVAL_MS, belowLowSampleIntervalMs, detectMachinePressure, type MachineSample, type MachineVerdict } from "../core/machine-pressure.js";
 import { machineAsScope, NO_MEMORY_EVENTS } from "../core/machine-scope.js";
 import { DEFAULT_GROWTH_HORIZON_MS, ProcessGrowth } from "../core/process-growth.js";
@@ -493,16 +493,18 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
   }
 
   /**
-   * The machine as this trigger's decision and confirmation see it. A decision taken on the
-   * projection alone (the line not crossed yet, only where memory will be when the signal lands)
-   * stands at the last look before the signal unless memory has come back above where it was
-   * decided: a fall measured over the few ms of a listing says too little to undo it.
+   * The machine as this trigger's decision and confirmation see it. A low-memory decision stands
+   * at the last look before the signal, and later, until memory has come back from where it was
+   * decided (memoryCameBack: by minProgressBytes), even when that look finds the line a hair's
+   * breadth above: in a thrashing machine reclaim moves MemAvailable up and down by a MiB at the
+   * line, and a decision undone there is taken again a sample later, only later. A decision on
+   * the projection alone is held the same way: a fall measured over the few ms of a listing says
+   * too little to undo it.
    */
   probe(trigger: MachineTrigger): ScopeProbe {
     const { verdict, sample } = trigger;
-    const projectedOnly = verdict.kind === "low-memory" && !atLeast(memoryLevel(sample, this.config).level, levelOf(verdict));
-    const standsAtOrBelowBytes = projectedOnly ? sample.availableBytes : null;
-    return { read: () => this.readScope(standsAtOrBelowBytes), judgedAtExit: true };
+    const decidedAt = verdict.kind === "low-memory" ? sample : null;
+    return { read: () => this.readScope(decidedAt), judgedAtExit: true };
   }
 
   /** A fresh sample, if the machine still calls for a kill (the next poll journals why, if another kill has to wait). */
@@ -613,10 +615,10 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
   }
 
   /**
-   * The machine as a scope: memory in use, whether a rule still fires (or, for a decision on the
-   * projection, memory is not back above where it was decided), and whether it is critical.
+   * The machine as a scope: memory in use, whether a rule still fires (or, after a low-memory
+   * decision, memory has not come back from where it was decided), and whether it is critical.
    */
-  private readScope(standsAtOrBelowBytes: number | null = null): Result<ScopeReading> {
+  private readScope(decidedAt: MachineSample | null = null): Result<ScopeReading> {
     const read = this.sample();
     // One failed read under pressure (ENOMEM, EMFILE) is not the machine recovering: judge on the last sample.
     const last = newestSample(this.history);
@@ -628,7 +630,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
       ok: true,
       value: {
         usageBytes: sample.value.totalBytes - sample.value.availableBytes,
-        outOfMemory: verdict.kind !== "ok" || (standsAtOrBelowBytes !== null && sample.value.availableBytes <= standsAtOrBelowBytes),
+        outOfMemory: verdict.kind !== "ok" || (decidedAt !== null && !memoryCameBack(decidedAt, sample.value, this.ctx.options.minProgressBytes)),
         critical: acting && verdict.critical,
       },
     };

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { atLeast, bytesAboveNextLevel, memoryLevel, projectedLevel, type MemoryLevelsConfig } from "../../src/core/machine-levels.js";
+import { atLeast, bytesAboveNextLevel, memoryCameBack, memoryLevel, projectedLevel, type MemoryLevelsConfig } from "../../src/core/machine-levels.js";
 import { lowMemory } from "../../src/core/machine-pressure.js";
 import type { MachinePressure } from "../../src/core/types.js";
 import { DEFAULT_ENGINE_OPTIONS } from "../../src/engine/engine-options.js";
@@ -95,5 +95,21 @@ describe("memory levels", () => {
 
   it("atLeast orders warn < terminate < kill", () => {
     assert.ok(atLeast("kill", "terminate") && atLeast("terminate", "terminate") && !atLeast("warn", "terminate") && !atLeast(null, "warn"));
+  });
+});
+
+describe("memory came back since a decision", () => {
+  it("by at least minProgressBytes of MemAvailable or of free swap; a hover at the line is not", () => {
+    const decided = machine(99.5, { totalMiB: 100, freeMiB: 5 });
+    assert.equal(memoryCameBack(decided, machine(100.4, { totalMiB: 100, freeMiB: 5 }), MIB), false);
+    assert.equal(memoryCameBack(decided, machine(100.5, { totalMiB: 100, freeMiB: 5 }), MIB), true);
+    assert.equal(memoryCameBack(decided, machine(99.5, { totalMiB: 100, freeMiB: 6 }), MIB), true);
+    assert.equal(memoryCameBack(decided, machine(90, { totalMiB: 100, freeMiB: 5 }), MIB), false);
+  });
+
+  it("a minProgressBytes of 0 still needs a byte more: the same reading is not a return", () => {
+    const decided = machine(99.5);
+    assert.equal(memoryCameBack(decided, machine(99.5), 0), false);
+    assert.equal(memoryCameBack(decided, machine(99.6), 0), true);
   });
 });

@@ -240,6 +240,37 @@ describe("machine levels: a decision on the projection at the last look before t
   });
 });
 
+describe("machine levels: a decision at the line, memory hovering there", () => {
+  /** Memory given back (MiB) between the real decision's last look and its signal. */
+  async function hoverAtLine(backMiB: number): Promise<{ host: FakeHost; journal: MemoryJournal }> {
+    const { host, journal, engine } = setup({ onTerm: { exitAfterMs: 100 } });
+    makeAvailable(host, 102); // 9.96% of 1 GiB: just below the terminate line
+    host.beforeNextSignal = () => {
+      host.machineOtherUsedBytes -= backMiB * MIB;
+    };
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(2000);
+    await engine.whenIdle();
+    engine.stop();
+    return { host, journal };
+  }
+
+  it("a reclaim pass lifting memory a fraction of a MiB above the line does not undo it", async () => {
+    const { host, journal } = await hoverAtLine(0.6); // 102.6 MiB: 10.02%, above the line at the last look
+    assert.deepEqual(host.terminated, [300]);
+    const [first, ...more] = decisions(journal);
+    assert.equal(more.length, 0);
+    assert.equal(first?.action, "terminate");
+    assert.equal(first?.outcome.result, "recovered");
+  });
+
+  it("memory back by more than minProgressBytes (1 MiB) at the last look: nobody is signalled", async () => {
+    const { host, journal } = await hoverAtLine(5);
+    assert.deepEqual([...host.terminated, ...host.killed], []);
+    assert.equal(decisions(journal)[0]?.outcome.result, "resolved-before-kill");
+  });
+});
+
 describe("machine levels: the kernel's hand during a grace", () => {
   it("a victim the kernel's OOM killer takes during the SIGTERM grace: the outcome says so, and nobody else dies", async () => {
     const { host, journal, engine } = setup({ onTerm: "ignore" });
