@@ -12,6 +12,7 @@
 // while the daemon runs counts from the next sample on. A share of 0 turns its level off.
 
 import type { MachinePressure } from "./types.js";
+import { progressStepBytes } from "./victim-tracker.js";
 
 export type MemoryLevel = "warn" | "terminate" | "kill";
 
@@ -128,7 +129,7 @@ export function projectedLevel(s: MachinePressure, config: MemoryLevelsConfig, p
  * MiB back and taking it again, has not come back, and a decision taken there stands.
  */
 export function memoryCameBack(decided: MachinePressure, now: MachinePressure, minProgressBytes: number): boolean {
-  const step = Math.max(1, minProgressBytes);
+  const step = progressStepBytes(minProgressBytes);
   return now.availableBytes - decided.availableBytes >= step || now.swapFreeBytes - decided.swapFreeBytes >= step;
 }
 

@@ -147,15 +147,22 @@ export function startTracking(
 }
 
 /**
+ * The smallest change of memory that counts as progress, or as memory back: minProgressBytes, but
+ * at least a byte, so that the same reading twice is never progress.
+ */
+export function progressStepBytes(minProgressBytes: number): number {
+  return Number.isFinite(minProgressBytes) ? Math.max(1, minProgressBytes) : 1;
+}
+
+/**
  * Enforces the minimums (1 observation, 1 byte), so a bad config can neither escalate at once nor
  * never. The values themselves are the engine's tunables (one place for their defaults).
  */
 export function normalizeTrackerConfig(config: TrackerConfig): TrackerConfig {
   const max = config.maxObservationsWithoutProgress;
-  const min = config.minProgressBytes;
   return {
     maxObservationsWithoutProgress: Number.isFinite(max) ? Math.max(1, Math.floor(max)) : 1,
-    minProgressBytes: Number.isFinite(min) ? Math.max(1, min) : 1,
+    minProgressBytes: progressStepBytes(config.minProgressBytes),
   };
 }
 

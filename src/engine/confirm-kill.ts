@@ -4,7 +4,7 @@
 // state machine every watched victim goes through, observes at a steady interval.
 
 import type { Candidate } from "../core/types.js";
-import { observe, startTracking, type TrackerState } from "../core/victim-tracker.js";
+import { observe, progressStepBytes, startTracking, type TrackerState } from "../core/victim-tracker.js";
 import type { EngineOptions } from "./engine-options.js";
 import type { Host, TimerHandle, Unwatch, VictimHandle } from "./host.js";
 import type { Outcome } from "./journal-record.js";
@@ -35,7 +35,7 @@ export interface ConfirmScope {
 
 /** The tracker's settings from the engine options. */
 export function trackerConfig(options: EngineOptions): { maxObservationsWithoutProgress: number; minProgressBytes: number } {
-  return { maxObservationsWithoutProgress: options.maxObservationsWithoutProgress, minProgressBytes: Math.max(1, options.minProgressBytes) };
+  return { maxObservationsWithoutProgress: options.maxObservationsWithoutProgress, minProgressBytes: progressStepBytes(options.minProgressBytes) };
 }
 
 /** How a victim is watched: ours is reaped; a process someone else is ending is only watched. */
