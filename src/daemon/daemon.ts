@@ -13,6 +13,7 @@ import { defaultStateDir, journalPathIn } from "./paths.js";
 import { describeMachine } from "./machine-report.js";
 import { fatalReport } from "./fatal-report.js";
 import { giveBackLeftovers } from "./leftovers.js";
+import { keepCompiledCode } from "./compiled-code.js";
 
 const MEMORY_WATCH_INTERVAL_MS = 10_000;
 /** Each of these would end the process without a word; all of them restore the kernel's settings first. */
@@ -80,7 +81,7 @@ export async function runDaemon(args: DaemonRunOptions): Promise<number> {
   const host = createLinuxHost();
   const capabilities = host.capabilities();
   for (const line of capabilities.notes) log(line);
-  const protection = host.protectSelf();
+  const protection = [...host.protectSelf(), keepCompiledCode()];
   for (const line of protection) log(line);
 
   let journal: JournalSink;
