@@ -54,7 +54,9 @@ export function killUnitFor(victim: Candidate, snapshot: Snapshot, ranking: Rank
   const protectedPids = new Set(ranking.excluded.filter((e) => e.rule !== undefined).map((e) => e.pid));
   const isProtected = (p: ProcessSample): boolean => p.pid === 1 || p.pid === snapshot.selfPid || p.oomScoreAdj === OOM_SCORE_ADJ_MIN || protectedPids.has(p.pid);
   const others = (inUnit: (p: ProcessSample) => boolean): { others: ProcessSample[]; spared: ProcessSample[] } => {
-    const members = snapshot.processes.filter((p) => !(p.pid === victim.pid && p.startTimeTicks === victim.startTimeTicks) && !p.isKernelThread && inUnit(p));
+    // The screened-out processes belong to units as much as the ranked ones.
+    const listed = snapshot.screenedOut === undefined ? snapshot.processes : [...snapshot.processes, ...snapshot.screenedOut];
+    const members = listed.filter((p) => !(p.pid === victim.pid && p.startTimeTicks === victim.startTimeTicks) && !p.isKernelThread && inUnit(p));
     return { others: members.filter((p) => !isProtected(p)), spared: members.filter(isProtected) };
   };
   if (context.oomGroupCgroup !== null && details !== undefined && (config.allowSessions || !isSessionCgroup(context.oomGroupCgroup))) {

@@ -139,9 +139,8 @@ export function rankCandidates(snapshot: Snapshot, options: RankOptions): Ranked
 function candidateOf(proc: ProcessSample, badness: KillableBadness, match: RuleMatch | null, growth: GrowthProjection | undefined, pageSizeBytes: number): Candidate {
   const candidate: Candidate = { pid: proc.pid, comm: proc.comm, startTimeTicks: proc.startTimeTicks, rssBytes: proc.rssBytes, score: badness.points, reason: badness.reason };
   if (growth !== undefined) {
-    const bytesPerSec = growth.rates.bytesPerSec(proc);
-    const growthPages = projectedGrowthPages(bytesPerSec, growth.horizonMs, pageSizeBytes);
-    if (bytesPerSec !== null && bytesPerSec < IDLE_BELOW_BYTES_PER_SEC) {
+    const { idle, growthPages, bytesPerSec } = growthRank(proc, growth, pageSizeBytes);
+    if (idle) {
       candidate.idle = true;
       candidate.reason += "; idle (not growing): after every growing process";
     } else if (growthPages > 0 && bytesPerSec !== null) {
@@ -158,6 +157,13 @@ function candidateOf(proc: ProcessSample, badness: KillableBadness, match: RuleM
 }
 
 const MIB = 1024 * 1024;
+
+/** What growth does to a process's rank: idle (measured, not growing) ranks after every growing one; a grower's badness is projected. */
+export function growthRank(proc: ProcessIdentity, growth: GrowthProjection, pageSizeBytes: number): { idle: boolean; growthPages: number; bytesPerSec: number | null } {
+  const bytesPerSec = growth.rates.bytesPerSec(proc);
+  const idle = bytesPerSec !== null && bytesPerSec < IDLE_BELOW_BYTES_PER_SEC;
+  return { idle, growthPages: idle || bytesPerSec === null ? 0 : projectedGrowthPages(bytesPerSec, growth.horizonMs, pageSizeBytes), bytesPerSec };
+}
 
 /**
  * Growth below this is idle: 2.5 MiB over the 10 s horizon, more than an idle process's RSS

@@ -95,7 +95,14 @@ export interface CgroupSample {
 export interface Snapshot {
   takenAtMs: number;
   cgroup: CgroupSample;
+  /** The processes ranked: every one read in full. */
   processes: ProcessSample[];
+  /**
+   * The processes a screening listing left out of the ranking (src/core/screening.ts): their
+   * memory and flags as screened, swap, page tables, oom_score_adj and uid as last read in full.
+   * Never candidates; members of a victim's unit all the same. Absent: none.
+   */
+  screenedOut?: ProcessSample[];
   /** The daemon's own pid, never a candidate. */
   selfPid: number;
   pageSizeBytes: number;

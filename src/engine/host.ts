@@ -1,6 +1,7 @@
 // The engine's view of the machine. Implemented by src/host/linux (real kernel, v1 and v2),
 // and later by the simulator adapter. Time and timers come only from here.
 
+import type { ScreenedListing } from "../core/screening.js";
 import type { Result } from "../core/result.js";
 import type { CgroupSample, CgroupVersion, MachinePressure, ProcessSample } from "../core/types.js";
 
@@ -123,6 +124,15 @@ export interface Host {
    * the host can tell them; pids that vanish while reading are skipped.
    */
   listAllProcesses(options?: ListingOptions): Result<ProcessSample[]>;
+  /**
+   * A decision's listing of every user-space process: the processes the host knows it screens
+   * (cheap reads: memory and flags now, the kernel's badness within ScreenedListing.bounds, swap,
+   * page tables, oom_score_adj and uid as last read in full), the others it reads in full.
+   * Absent: the host lists everything in full (listAllProcesses).
+   */
+  screenAllProcesses?(): Result<ScreenedListing>;
+  /** The given processes read in full (after screenAllProcesses); pids gone meanwhile are left out. */
+  readInFull?(pids: readonly number[]): Result<ProcessSample[]>;
   /**
    * The machine's memory pressure as the kernel reports it (Linux: a PSI trigger on
    * /proc/pressure/memory): onPressure runs each time stalls reach trigger.stallUs within a window.

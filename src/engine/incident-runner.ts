@@ -9,7 +9,7 @@ import type { Candidate } from "../core/types.js";
 import { actOnDecision, type ActScope, type DecisionBase } from "./act-on-decision.js";
 import { AliveVictims } from "./alive-victims.js";
 import type { EngineContext } from "./engine-context.js";
-import type { IncidentScope } from "./incident-scope.js";
+import type { IncidentScope, RankInputs } from "./incident-scope.js";
 import type { DecidedRecord } from "./journal-record.js";
 
 export class IncidentRunner<Trigger> {
@@ -105,16 +105,19 @@ export class IncidentRunner<Trigger> {
     if (escalatedFrom !== null) this.ctx.log(`${this.scope.name}: decision ${escalatedFrom} stalled; choosing the next victim`);
     const snapshotStartMs = host.now();
     const majorFaultsAtSnapshot = host.selfMajorFaults();
-    const observed = await this.scope.observe(trigger);
-    if (observed === null) return null;
-    const rankStartMs = host.now();
-    const decision = decide(observed.snapshot, {
+    const ranking: RankInputs = {
       maxCandidates: options.journalCandidates,
-      totalMemoryPages: observed.totalMemoryPages,
       aliveVictims: this.victims.handles(),
       killedElsewhere: this.ctx.killed.identities(),
       minInFlightBytes: options.minProgressBytes,
       rules: options.victimRules,
+    };
+    const observed = await this.scope.observe(trigger, ranking);
+    if (observed === null) return null;
+    const rankStartMs = host.now();
+    const decision = decide(observed.snapshot, {
+      ...ranking,
+      totalMemoryPages: observed.totalMemoryPages,
       ...(observed.growth !== undefined ? { growth: observed.growth } : {}),
     });
     const base: DecisionBase = {
@@ -123,6 +126,7 @@ export class IncidentRunner<Trigger> {
       incident: observed.incident,
       candidates: decision.ranking.top,
       excluded: [...decision.ranking.excluded],
+      ...(observed.screening !== undefined ? { screening: observed.screening } : {}),
       escalatedFrom,
       priorVictimsAlive: this.victims.pids(),
     };

@@ -8,7 +8,9 @@ import type { Result } from "../core/result.js";
 import type { Candidate, Snapshot } from "../core/types.js";
 import type { Acted } from "./act-on-decision.js";
 import type { KilledVictim } from "./confirm-kill.js";
-import type { DecisionRecord } from "./journal-record.js";
+import type { ProcessIdentity } from "../core/rank.js";
+import type { VictimRule } from "../core/victim-rules.js";
+import type { DecisionRecord, ScreeningRecord } from "./journal-record.js";
 import type { ScopeProbe } from "./scope-probe.js";
 import type { TerminatePlan } from "./terminate-grace.js";
 import type { UnitPlan } from "./unit-kill.js";
@@ -22,6 +24,17 @@ export interface Observed {
   totalMemoryPages: number;
   /** The processes' growth, where the scope follows it (ProcessGrowth): ranking then projects badness over its horizon. Absent: badness alone. */
   growth?: GrowthProjection;
+  /** Processes a screening listing left out of the snapshot (src/core/screening.ts), for the journal. Absent: every process was read in full. */
+  screening?: ScreeningRecord;
+}
+
+/** What the ranking takes besides the snapshot, the same for the decision and for a screening listing before it. */
+export interface RankInputs {
+  maxCandidates: number;
+  aliveVictims: readonly ProcessIdentity[];
+  killedElsewhere: readonly ProcessIdentity[];
+  minInFlightBytes: number;
+  rules: readonly VictimRule[];
 }
 
 /**
@@ -39,7 +52,7 @@ export interface IncidentScope<Trigger> {
    */
   recheck(previous: Trigger): Trigger | null;
   /** The snapshot a decision is made from; null when there is none (the scope has applied its own fallback). */
-  observe(trigger: Trigger): Promise<Observed | null>;
+  observe(trigger: Trigger, ranking: RankInputs): Promise<Observed | null>;
   /** cgroup.kill of the whole scope, where there is such a thing. */
   killGroup?: () => Result<{ killedPids: number[] }>;
   /** A decision that killed nobody because nobody could be killed is journaled (false: already said). */

@@ -102,6 +102,14 @@ export type UnitRecord =
   | { kind: "process-group"; pgid: number; pids: number[]; spared: { pid: number; comm: string }[] }
   | { kind: "cgroup"; cgroup: string; reason: string; byCgroupKill: boolean; pids: number[]; spared: { pid: number; comm: string }[] };
 
+export interface ScreeningRecord {
+  /** Processes in the snapshot: read in full, by the screening's choice or because the host did not know them yet. */
+  readInFull: number;
+  screenedOut: number;
+  /** The most any screened-out process could have ranked on, in pages (badness and growth). */
+  screenedOutAtMostPages: number | null;
+}
+
 export interface DecisionRecord {
   type: "decision";
   decisionId: number;
@@ -126,6 +134,12 @@ export interface DecisionRecord {
   };
   candidates: Candidate[];
   excluded: Exclusion[];
+  /**
+   * A screening listing (machine guard): the processes read in full, and those left out because
+   * the kernel's badness of each (its oom_score's band, with its growth) could not reach the
+   * first candidates'; `excluded` then names only processes read in full.
+   */
+  screening?: ScreeningRecord;
   victim: VictimRecord | null;
   action: ActionKind;
   /** The victim's unit: the other members signalled with it (pids), and the protected ones spared. */

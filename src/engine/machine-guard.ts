@@ -20,7 +20,8 @@ import type { Acted } from "./act-on-decision.js";
 import type { KilledVictim } from "./confirm-kill.js";
 import type { EngineContext } from "./engine-context.js";
 import type { CgroupRef, PressureTrigger, Unwatch } from "./host.js";
-import type { IncidentScope, Observed } from "./incident-scope.js";
+import type { IncidentScope, Observed, RankInputs } from "./incident-scope.js";
+import { listForDecision } from "./decision-listing.js";
 import { IncidentRunner } from "./incident-runner.js";
 import type { DecisionRecord, JournalRecord } from "./journal-record.js";
 import { journalKernelKills, type KernelKillScope } from "./kernel-kill-report.js";
@@ -136,6 +137,8 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
   private lastTopLevelScanAtMs = -Infinity;
   /** From a decision's sample to its signal, as last measured (the warm-up's last round, then each decision). */
   private decisionLeadMs = 0;
+  /** Why screening listings were given up (the kernel's oom_score did not match what was read in full); null: they hold. */
+  private screeningFailed: string | null = null;
   /** The decision path rehearsed at start (resolved once the first sample is scheduled). */
   private rehearsal: Promise<void> = Promise.resolve();
 
@@ -516,21 +519,34 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     return { verdict, sample: fresh.value };
   }
 
-  async observe({ verdict, sample }: MachineTrigger): Promise<Observed | null> {
+  async observe({ verdict, sample }: MachineTrigger, ranking: RankInputs): Promise<Observed | null> {
     const { host } = this.ctx;
     const takenAtMs = host.now();
-    const processes = host.listAllProcesses();
-    if (!processes.ok) {
-      this.ctx.log(`machine guard: cannot list processes (${processes.error.message})`);
+    const totalMemoryPages = Math.floor((sample.totalBytes + sample.swapTotalBytes) / host.pageSizeBytes());
+    const listed = listForDecision({ host, growth: this.growth, horizonMs: DEFAULT_GROWTH_HORIZON_MS, takenAtMs, ranking, totalPages: totalMemoryPages, screen: this.screeningFailed === null });
+    if (!listed.ok) {
+      this.ctx.log(`machine guard: cannot list processes (${listed.error.message})`);
       return null;
     }
+    if (listed.value.bandsFailed !== undefined && this.screeningFailed === null) {
+      this.screeningFailed = listed.value.bandsFailed;
+      this.ctx.log(`machine guard: the kernel's oom_score does not match the badness read in full (${listed.value.bandsFailed}): every decision reads every process in full from now on`);
+    }
     this.waitStartedAtMs = null;
-    this.growth.record(takenAtMs, processes.value);
     this.lastGrowthListingAtMs = takenAtMs;
+    const { processes, screenedOut, growth, screening } = listed.value;
     return {
-      snapshot: { takenAtMs, cgroup: machineAsScope(sample), processes: processes.value, selfPid: host.selfPid(), pageSizeBytes: host.pageSizeBytes() },
-      growth: { rates: this.growth.rates(takenAtMs), horizonMs: DEFAULT_GROWTH_HORIZON_MS },
-      totalMemoryPages: Math.floor((sample.totalBytes + sample.swapTotalBytes) / host.pageSizeBytes()),
+      snapshot: {
+        takenAtMs,
+        cgroup: machineAsScope(sample),
+        processes,
+        ...(screenedOut.length > 0 ? { screenedOut } : {}),
+        selfPid: host.selfPid(),
+        pageSizeBytes: host.pageSizeBytes(),
+      },
+      growth,
+      ...(screening !== undefined ? { screening } : {}),
+      totalMemoryPages,
       incident: {
         kind: verdict.kind === "ok" ? "low-memory" : verdict.kind,
         cgroup: MACHINE_SCOPE,

@@ -8,7 +8,7 @@
 
 import type { EngineContext } from "./engine-context.js";
 import { IncidentRunner } from "./incident-runner.js";
-import type { IncidentScope, Observed } from "./incident-scope.js";
+import type { IncidentScope, Observed, RankInputs } from "./incident-scope.js";
 import type { ScopeProbe } from "./scope-probe.js";
 
 /** Rounds of the whole path: the first compiles it, the next ones let V8 optimise what runs hot. */
@@ -41,8 +41,8 @@ export async function rehearse<Trigger>(
     probe: () => fine,
     recheck: () => null,
     journalsNothingDone: () => false,
-    observe: async (t: Trigger): Promise<Observed | null> => {
-      const observed = await scope.observe(t);
+    observe: async (t: Trigger, ranking: RankInputs): Promise<Observed | null> => {
+      const observed = await scope.observe(t, ranking);
       if (observed === null) return null;
       // At start no growth is measured yet; a real decision ranks growers and idle processes
       // apart, so the rehearsal has every other process growing, and those paths compile too.

@@ -37,6 +37,19 @@ describe("parseProcStat", () => {
     assert.equal(stat.sid, 1775);
   });
 
+  it("SIGKILL pending from field 31 (the task's own pending signals, decimal): bit 9, nothing else", () => {
+    const line = (signals: number): string => {
+      const fields: Array<string | number> = ["D", 1, 41, 41, 0, -1, 4194304, 100, 0, 0, 0, 1, 1, 0, 0, 20, 0, 1, 0, 1000, 3133440, 406];
+      while (fields.length < 50) fields.push(0);
+      fields[31 - 3] = signals;
+      return `41 (hog) ${fields.join(" ")}\n`;
+    };
+    assert.equal(value(parseProcStat(line(256))).sigkillPending, true);
+    assert.equal(value(parseProcStat(line(256 | 2 | 1 << 14))).sigkillPending, true);
+    assert.equal(value(parseProcStat(line(2 | 1 << 14))).sigkillPending, false, "SIGINT and SIGTERM are not SIGKILL");
+    assert.equal(value(parseProcStat("41 (old) S 1 41 41 0 -1 4194304 100 0 0 0 1 1 0 0 20 0 1 0 1000 3133440 406\n")).sigkillPending, false, "a stat cut before field 31");
+  });
+
   it("marks kthreadd (PF_KTHREAD in field 9) as a kernel thread", () => {
     const stat = value(parseProcStat(captured("proc-kthreadd-stat.txt")));
     assert.equal(stat.pid, 2);

@@ -81,7 +81,7 @@ describe("ProcessTable: what a listing reads", () => {
       const first = table.list([41, 42], MACHINE);
       assert.deepEqual(pidsOf(first.samples), [41, 42]);
       assert.ok(fs.reads().includes("/41/cmdline"), "details read at first sight");
-      assert.equal(table.keptFds, 6);
+      assert.equal(table.keptFds, 8);
 
       fs.clearLog();
       const second = table.list([41, 42], MACHINE);
@@ -90,6 +90,30 @@ describe("ProcessTable: what a listing reads", () => {
         fs.log.map((entry) => `${entry.access} ${entry.path}`),
         ["read /41/status", "read /41/oom_score_adj", "read /41/stat", "read /42/status", "read /42/oom_score_adj", "read /42/stat"],
       );
+    });
+  });
+
+  it("a screening listing reads a known process's stat and oom_score alone; a new one, and one after an exec, in full", () => {
+    withHarness({}, ({ proc, fs, table }) => {
+      proc.addProcess(41, { ...userProcess(41, "api", { rssKiB: 400 }), oomScore: "700\n", oomScoreAdj: "200\n" });
+      const first = table.list([41], MACHINE);
+      proc.addProcess(42, userProcess(42, "new"));
+      fs.clearLog();
+      const screened = table.screen([41, 42], MACHINE, 4096);
+      assert.deepEqual(fs.reads().filter((path) => path.startsWith("/41/")), ["/41/stat", "/41/oom_score"]);
+      assert.ok(fs.reads().includes("/42/status"), "a process not known yet is read in full");
+      assert.deepEqual([...screened.oomScores], [[41, 700]]);
+      const [api] = screened.samples;
+      // rss from stat (field 24: 406 pages in the fixture), the rest as the full read left it.
+      assert.equal(api?.rssBytes, 406 * 4096);
+      assert.equal(api?.oomScoreAdj, 200);
+      assert.deepEqual(api?.details, first.samples[0]?.details);
+      // An exec (another comm): in full, its details read again.
+      proc.writeFile(41, "stat", statLine(41, "api-v2", { startTimeTicks: 410 }));
+      fs.clearLog();
+      const again = table.screen([41], MACHINE, 4096);
+      assert.deepEqual(again.oomScores.size, 0);
+      assert.ok(fs.reads().includes("/41/status") && fs.reads().includes("/41/cmdline"), fs.reads().join(", "));
     });
   });
 
@@ -133,8 +157,8 @@ describe("ProcessTable: what a listing reads", () => {
       proc.addProcess(41, userProcess(41, "api"));
       assert.deepEqual(pidsOf(table.list([2, 41], MACHINE).samples), [41]);
       assert.deepEqual(fs.reads().filter((path) => path.startsWith("/2/")), ["/2/stat", "/2/stat"]);
-      assert.equal(table.keptFds, 4);
-      assert.equal(fs.openFds(), 4);
+      assert.equal(table.keptFds, 5);
+      assert.equal(fs.openFds(), 5);
       fs.clearLog();
       assert.deepEqual(pidsOf(table.list([2, 41], MACHINE).samples), [41]);
       assert.deepEqual(fs.reads().filter((path) => path.startsWith("/2/")), ["/2/oom_score_adj"]);
@@ -148,8 +172,8 @@ describe("ProcessTable: what a listing reads", () => {
       proc.removeProcess(2);
       proc.addProcess(2, userProcess(2, "user", { startTimeTicks: 900 }));
       assert.deepEqual(pidsOf(table.list([2], MACHINE).samples), [2]);
-      assert.equal(table.keptFds, 3);
-      assert.equal(fs.openFds(), 3);
+      assert.equal(table.keptFds, 4);
+      assert.equal(fs.openFds(), 4);
     });
   });
 
@@ -180,9 +204,9 @@ describe("ProcessTable: processes that go, and pids that come back", () => {
       assert.equal(sample?.startTimeTicks, 2000);
       assert.equal(sample?.comm, "new");
       assert.equal(sample?.details?.cmdline, "new --arg");
-      assert.equal(fs.log.filter((entry) => entry.access === "close").length, 3, "the old process's three fds closed");
-      assert.equal(table.keptFds, 3);
-      assert.equal(fs.openFds(), 3);
+      assert.equal(fs.log.filter((entry) => entry.access === "close").length, 4, "the old process's four fds closed");
+      assert.equal(table.keptFds, 4);
+      assert.equal(fs.openFds(), 4);
     });
   });
 
@@ -209,8 +233,8 @@ describe("ProcessTable: processes that go, and pids that come back", () => {
       const listed = table.list([41, 42], MACHINE);
       assert.deepEqual(pidsOf(listed.samples), [42]);
       assert.deepEqual(listed.unreadable, []);
-      assert.equal(table.keptFds, 3);
-      assert.equal(fs.openFds(), 3);
+      assert.equal(table.keptFds, 4);
+      assert.equal(fs.openFds(), 4);
     });
   });
 
@@ -270,8 +294,8 @@ describe("ProcessTable: processes that go, and pids that come back", () => {
       for (const pid of [41, 42]) proc.addProcess(pid, userProcess(pid, `p${pid}`));
       table.list([41, 42], MACHINE);
       table.keepOnly([42]);
-      assert.equal(table.keptFds, 3);
-      assert.equal(fs.openFds(), 3);
+      assert.equal(table.keptFds, 4);
+      assert.equal(fs.openFds(), 4);
       assert.equal(table.size, 1);
     });
   });
@@ -287,18 +311,18 @@ describe("ProcessTable: processes that go, and pids that come back", () => {
       clock.ms += IDLE_SWEEP_MS;
       table.list([41], MACHINE);
       assert.equal(table.size, 2);
-      assert.equal(table.keptFds, 6);
+      assert.equal(table.keptFds, 8);
     });
   });
 });
 
 describe("ProcessTable: the fd cap", () => {
   it("beyond the cap processes are read by path, with the same samples and details, and nothing more is kept", () => {
-    withHarness({ maxKeptFds: 3 }, ({ proc, fs, table }) => {
+    withHarness({ maxKeptFds: 4 }, ({ proc, fs, table }) => {
       for (const pid of [41, 42, 43]) proc.addProcess(pid, userProcess(pid, `p${pid}`));
       const first = table.list([41, 42, 43], MACHINE);
       assert.deepEqual(pidsOf(first.samples), [41, 42, 43]);
-      assert.equal(table.keptFds, 3);
+      assert.equal(table.keptFds, 4);
       fs.clearLog();
       const second = table.list([41, 42, 43], MACHINE);
       assert.deepEqual(second.samples, first.samples);
@@ -319,7 +343,7 @@ describe("ProcessTable: the fd cap", () => {
       assert.equal(table.keptFds, 0);
       fs.failOpensWith = null;
       table.list([41], MACHINE);
-      assert.equal(table.keptFds, 3, "kept once fds are there again");
+      assert.equal(table.keptFds, 4, "kept once fds are there again");
     });
   });
 

@@ -59,6 +59,8 @@ export const PROC = {
   stat: "stat",
   status: "status",
   oomScoreAdj: "oom_score_adj",
+  /** The kernel's badness scaled to 0..2000: what a screening listing reads (src/core/oom-score.ts). */
+  oomScore: "oom_score",
   wchan: "wchan",
   task: "task",
   cgroup: "cgroup",

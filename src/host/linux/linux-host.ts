@@ -7,6 +7,8 @@ import { setPriority } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fail, ok, type Result } from "../../core/result.js";
+import { badnessBoundsOf, type BadnessBounds } from "../../core/oom-score.js";
+import type { ScreenedListing } from "../../core/screening.js";
 import type { CgroupSample, MachinePressure, ProcessSample } from "../../core/types.js";
 import type {
   CgroupIdentity,
@@ -189,14 +191,36 @@ export class LinuxHost implements Host {
     return listTopLevelCgroups(this.mounts, this.fs);
   }
   listAllProcesses(options: ListingOptions = {}): Result<ProcessSample[]> {
+    const pids = this.userPids();
+    if (!pids.ok) return pids;
+    // As in listProcesses: a process that cannot be read (hidepid) cannot be scored, so it is left out.
+    const { samples } = this.processTable.list(pids.value, { skipKernelThreads: true, refreshStaleDetails: options.refreshStaleDetails === true, within: null });
+    return ok(samples);
+  }
+  /** The pids of /proc, ascending; the table forgets the processes no longer there. */
+  private userPids(): Result<number[]> {
     const entries = this.fs.listEntries(this.procRoot);
     if (!entries.ok) return fail(entries.error.code, `cannot list processes: ${entries.error.message}`);
     // Numeric entries are the processes (thread ids are hidden from readdir); "self", "meminfo", ... are not.
     const pids = entries.value.filter((name) => /^\d+$/.test(name)).map(Number).sort((a, b) => a - b);
     this.processTable.keepOnly(pids);
-    // As in listProcesses: a process that cannot be read (hidepid) cannot be scored, so it is left out.
-    const { samples } = this.processTable.list(pids, { skipKernelThreads: true, refreshStaleDetails: options.refreshStaleDetails === true, within: null });
-    return ok(samples);
+    return ok(pids);
+  }
+
+  screenAllProcesses(): Result<ScreenedListing> {
+    // The kernel scales oom_score over its own RAM + swap: /proc/meminfo's, whatever stands in for the machine.
+    const memory = readMachineMemory(this.procRoot, this.fs);
+    if (!memory.ok) return memory;
+    const pids = this.userPids();
+    if (!pids.ok) return pids;
+    const kernelTotalPages = Math.floor((memory.value.totalBytes + memory.value.swapTotalBytes) / this.pageSize);
+    const { samples, oomScores } = this.processTable.screen(pids.value, { skipKernelThreads: true, refreshStaleDetails: false, within: null }, this.pageSize);
+    const bounds = new Map<number, BadnessBounds>();
+    for (const [pid, score] of oomScores) bounds.set(pid, badnessBoundsOf(score, kernelTotalPages));
+    return ok({ processes: samples, bounds, kernelTotalPages });
+  }
+  readInFull(pids: readonly number[]): Result<ProcessSample[]> {
+    return ok(this.processTable.list(pids, { skipKernelThreads: true, refreshStaleDetails: false, within: null }).samples);
   }
 
   resolveProcessCgroup(cgroup: string): Result<CgroupRef> {

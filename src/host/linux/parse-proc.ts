@@ -39,11 +39,18 @@ export interface ProcStat {
   vsizeBytes: number;
   /** Field 24, in pages. */
   rssPages: number;
+  /**
+   * SIGKILL pending, from field 31 (the task's own pending signals, status's SigPnd): a fatal
+   * signal is put in every thread's own set the moment it is sent. false where the field is absent.
+   */
+  sigkillPending: boolean;
 }
 
 /** Fields after comm start at field 3 (state); field n is at index n - 3. */
 const STAT_FIRST_FIELD_AFTER_COMM = 3;
 const STAT_LAST_FIELD_USED = 24;
+/** Pending signals (not required: read where the kernel prints it, as every kernel since 2.6 does). */
+const STAT_SIGNAL_FIELD = 31;
 
 export function parseProcStat(text: string): Result<ProcStat> {
   // comm is printed raw between "(" and ")", so it can hold ")" itself; everything after it is
@@ -71,6 +78,8 @@ export function parseProcStat(text: string): Result<ProcStat> {
   const startTimeTicks = parseCount(field(22));
   const vsizeBytes = parseUnsigned(field(23));
   const rssPages = parseCount(field(24));
+  // Field 31 as a decimal bitmap (cut to 31 bits by the kernel): SIGKILL's bit is in range.
+  const signals = rest.length >= STAT_SIGNAL_FIELD - STAT_FIRST_FIELD_AFTER_COMM + 1 ? parseCount(field(STAT_SIGNAL_FIELD)) : 0;
   if (ppid === null || pgid === null || sid === null || flags === null || numThreads === null || startTimeTicks === null || vsizeBytes === null || rssPages === null) {
     return fail(PARSE_ERROR, `stat of pid ${pid}: a numeric field is not a number`);
   }
@@ -89,6 +98,7 @@ export function parseProcStat(text: string): Result<ProcStat> {
     startTimeTicks,
     vsizeBytes,
     rssPages,
+    sigkillPending: signals !== null && (signals & SIGKILL_PENDING_BIT) !== 0,
   });
 }
 
@@ -220,6 +230,15 @@ function sigkillInMask(value: string | undefined): boolean | "bad" {
   if (!/^[0-9a-fA-F]{1,32}$/.test(hex)) return "bad";
   // SIGKILL is in the lowest byte pair: the last 8 hex digits suffice (and stay in 32 bits).
   return (Number.parseInt(hex.slice(-8), 16) & SIGKILL_PENDING_BIT) !== 0;
+}
+
+// ---------------------------------------------------------------- /proc/PID/oom_score
+
+/** The kernel's badness on its 0..2000 scale (src/core/oom-score.ts). */
+export function parseOomScore(text: string): Result<number> {
+  const score = parseCount(text.trim());
+  if (score === null) return fail(PARSE_ERROR, `oom_score: not a count: ${quoted(text.slice(0, 40))}`);
+  return ok(score);
 }
 
 // ---------------------------------------------------------------- /proc/PID/oom_score_adj

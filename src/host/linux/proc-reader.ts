@@ -101,10 +101,29 @@ export function sampleFromReads(pid: number, reads: ProcessReads): ProcessSample
     oomScoreAdj,
     isKernelThread: stat.isKernelThread,
     threads: statLater.numThreads,
-    // The later stat read: a kill that landed while the files were read shows there. A zombie
-    // leader keeps PF_EXITING while its threads run on: only a pending SIGKILL says it is dying.
-    exiting: status.sigkillPending || (statLater.isExiting && statLater.state !== "Z"),
+    // The later stat read: a kill that landed while the files were read shows there.
+    exiting: status.sigkillPending || isExiting(statLater),
   };
+}
+
+/** What a process's last full reads left (swap, page tables, oom_score_adj, uid): a screening listing reads none of them. */
+export interface LastFullReads {
+  status: ProcStatus;
+  oomScoreAdj: number;
+}
+
+/**
+ * A screened process (one read of stat): its memory, state and flags now, stat's own pending
+ * SIGKILL; swap, page tables, oom_score_adj and uid as its last full reads left them.
+ */
+export function screenedSample(pid: number, stat: ProcStat, last: LastFullReads, pageSizeBytes: number): ProcessSample {
+  const sample = sampleFromReads(pid, { stat, status: last.status, oomScoreAdj: last.oomScoreAdj, statLater: stat });
+  return { ...sample, rssBytes: stat.rssPages * pageSizeBytes, exiting: stat.sigkillPending || isExiting(stat) };
+}
+
+/** In do_exit(). A zombie leader keeps PF_EXITING while its threads run on: only a pending SIGKILL says it is dying. */
+function isExiting(stat: ProcStat): boolean {
+  return stat.isExiting && stat.state !== "Z";
 }
 
 export function readProcessSample(pid: number, procRoot = DEFAULT_PROC_ROOT, fs: LinuxFs = nodeLinuxFs, options: SampleOptions = {}): Result<ProcessSample> {

@@ -1,7 +1,9 @@
 // A process listing for a few reads a process: between listings the table keeps each process's
-// /proc/PID/stat, status and oom_score_adj open and reads them again with pread (no open, no
-// close, no path lookup), and keeps its slow-changing details (cmdline, exe, cgroup), so that a
-// listing under pressure reads three small files a known process and nothing else.
+// /proc/PID/stat, status, oom_score_adj and oom_score open and reads them again with pread (no
+// open, no close, no path lookup), and keeps its slow-changing details (cmdline, exe, cgroup), so
+// that a listing under pressure reads three small files a known process and nothing else, and a
+// screening listing (screen) two: stat and oom_score, the kernel's badness in a band
+// (src/core/screening.ts chooses the few to read in full from there).
 //
 // An fd of /proc/PID/<file> names the process it was opened for, not the pid: once that process
 // is gone (reaped), every read through it is ESRCH, even after the pid was given to a new process
@@ -17,14 +19,14 @@ import { fail, ok, type Result } from "../../core/result.js";
 import type { CgroupPreference, ProcessDetails, ProcessSample } from "../../core/types.js";
 import { PROC } from "./control-files.js";
 import { isVanishedCode, type LinuxFs } from "./linux-fs.js";
-import { parseOomScoreAdj, parseOpenFilesSoftLimit, parseProcStat, parseProcStatus, type CgroupHierarchy } from "./parse-proc.js";
+import { parseOomScore, parseOomScoreAdj, parseOpenFilesSoftLimit, parseProcStat, parseProcStatus, type CgroupHierarchy } from "./parse-proc.js";
 import { isCgroupWithin, readPathDetails, type CgroupPreferenceLookup, type PathDetails } from "./process-details.js";
-import { KERNEL_THREAD, readProcessFiles, readProcessStartTime, sampleFromReads, type ProcessReads, type ProcessSamples } from "./proc-reader.js";
+import { KERNEL_THREAD, readProcessFiles, readProcessStartTime, sampleFromReads, screenedSample, type LastFullReads, type ProcessReads, type ProcessSamples } from "./proc-reader.js";
 
-/** Fds kept at most (three a process, one a kernel thread): some 1,300 processes read warm, the rest by path. */
+/** Fds kept at most (four a process, one a kernel thread): some 1,000 processes read warm, the rest by path. */
 export const DEFAULT_MAX_KEPT_FDS = 4096;
 /** What a process costs the cap until its stat says whether it is a kernel thread (which keeps one). */
-const FDS_PER_PROCESS = 3;
+const FDS_PER_PROCESS = 4;
 /** The soft RLIMIT_NOFILE assumed where /proc/self/limits cannot be read: the usual default. */
 const ASSUMED_OPEN_FILES_LIMIT = 1024;
 
@@ -84,6 +86,8 @@ interface KeptFds {
   status: number | null;
   /** Read to tell whether the process still holds its pid, a fifth of the kernel's work for stat. */
   oomScoreAdj: number;
+  /** null for a kernel thread. */
+  oomScore: number | null;
 }
 
 interface KeptDetails {
@@ -102,6 +106,8 @@ interface Entry {
   fds: KeptFds | null;
   details: KeptDetails | null;
   listedAtMs: number;
+  /** What the last full reads left: a screened sample takes swap, page tables, oom_score_adj and uid from here. */
+  lastFull: LastFullReads | null;
 }
 
 /** A process just opened (or read by path): its fds, if kept, and its reads (null: a kernel thread left out). */
@@ -146,6 +152,65 @@ export class ProcessTable {
     return { samples, unreadable };
   }
 
+  /**
+   * A screening listing: a process known with its fds and details reads stat and oom_score
+   * (screenedSample: its memory and flags now, the rest as last read in full) and comes with its
+   * oom_score; any other (new, read by path, after an exec) is read in full, as list does. Read the
+   * chosen ones in full afterwards with list.
+   */
+  screen(pids: readonly number[], listing: TableListing, pageSizeBytes: number): ProcessSamples & { oomScores: Map<number, number> } {
+    const now = this.options.now();
+    const preferences = new Map<string, CgroupPreference | null>();
+    const samples: ProcessSample[] = [];
+    const oomScores = new Map<number, number>();
+    const unreadable: ProcessSamples["unreadable"] = [];
+    for (const pid of pids) {
+      const screened = this.screenOne(pid, pageSizeBytes, now);
+      if (screened !== null && screened.ok) {
+        samples.push(screened.value.sample);
+        oomScores.set(pid, screened.value.oomScore);
+        continue;
+      }
+      if (screened !== null && screened.error.code !== "ESRCH") {
+        unreadable.push({ pid, error: screened.error });
+        continue;
+      }
+      // Not screenable, or gone since (a new process may hold the pid now): in full.
+      const sample = this.sample(pid, listing, now, preferences);
+      if (sample.ok) samples.push(sample.value);
+      else if (sample.error.code !== "ESRCH" && sample.error.code !== KERNEL_THREAD) unreadable.push({ pid, error: sample.error });
+    }
+    if (now - this.lastSweepMs >= IDLE_SWEEP_MS) this.sweepIdle(now);
+    return { samples, oomScores, unreadable };
+  }
+
+  /** One known process through its kept stat and oom_score (null: it cannot be screened, read it in full). */
+  private screenOne(pid: number, pageSizeBytes: number, now: number): Result<{ sample: ProcessSample; oomScore: number }> | null {
+    const entry = this.entries.get(pid);
+    const fds = entry?.fds;
+    if (entry === undefined || fds === undefined || fds === null || fds.stat === null || fds.oomScore === null || entry.lastFull === null) return null;
+    const facts = entry.details?.facts;
+    if (facts === undefined || facts === null) return null;
+    const stat = this.readFd(pid, fds.stat, PROC.stat, parseProcStat);
+    if (!stat.ok) {
+      if (stat.error.code === "ESRCH") this.drop(pid);
+      return stat.error.code === "ESRCH" ? null : stat;
+    }
+    // An exec since: its details are read again, in full.
+    if (stat.value.comm !== entry.details?.comm) return null;
+    const oomScore = this.readFd(pid, fds.oomScore, PROC.oomScore, parseOomScore);
+    if (!oomScore.ok) {
+      if (oomScore.error.code === "ESRCH") this.drop(pid);
+      return oomScore.error.code === "ESRCH" ? null : oomScore;
+    }
+    entry.listedAtMs = now;
+    const sample = screenedSample(pid, stat.value, entry.lastFull, pageSizeBytes);
+    const uid = entry.lastFull.status.uid;
+    if (uid === null) return ok({ sample, oomScore: oomScore.value });
+    const { cmdline, exe, cgroup } = facts.path;
+    return ok({ sample: { ...sample, details: { uid, pgid: stat.value.pgid, sid: stat.value.sid, cmdline, exe, cgroup, cgroupPreference: facts.cgroupPreference } }, oomScore: oomScore.value });
+  }
+
   /** After a readdir of /proc: the processes whose pids are no longer there are gone, and their fds are closed. */
   keepOnly(pids: readonly number[]): void {
     if (this.entries.size === 0) return;
@@ -165,6 +230,7 @@ export class ProcessTable {
     entry.listedAtMs = now;
     if (reads === null) return fail(KERNEL_THREAD, `pid ${pid} is a kernel thread`);
     if (!reads.ok) return reads;
+    entry.lastFull = { status: reads.value.status, oomScoreAdj: reads.value.oomScoreAdj };
     const details = this.details(pid, entry, reads.value, listing, now, preferences);
     if (!details.ok) return details;
     const sample = sampleFromReads(pid, reads.value);
@@ -198,7 +264,7 @@ export class ProcessTable {
     }
     // A pid that now names another process takes nothing of the one before.
     this.drop(pid);
-    const fresh: Entry = { startTimeTicks, fds, details: null, listedAtMs: this.options.now() };
+    const fresh: Entry = { startTimeTicks, fds, details: null, listedAtMs: this.options.now(), lastFull: null };
     this.entries.set(pid, fresh);
     return ok({ entry: fresh, reads: reads === null ? null : ok(reads) });
   }
@@ -253,6 +319,9 @@ export class ProcessTable {
     const oomScoreAdjFd = this.openFd(pid, PROC.oomScoreAdj);
     if (!oomScoreAdjFd.ok) return isOutOfFds(oomScoreAdjFd.error.code) ? outOfFds() : giveUp(oomScoreAdjFd);
     opened.push(oomScoreAdjFd.value);
+    const oomScoreFd = this.openFd(pid, PROC.oomScore);
+    if (!oomScoreFd.ok) return isOutOfFds(oomScoreFd.error.code) ? outOfFds() : giveUp(oomScoreFd);
+    opened.push(oomScoreFd.value);
 
     const status = this.readFd(pid, statusFd.value, PROC.status, parseProcStatus);
     if (!status.ok) return giveUp(status);
@@ -267,7 +336,7 @@ export class ProcessTable {
     this.kept += FDS_PER_PROCESS;
     return ok({
       startTimeTicks: stat.value.startTimeTicks,
-      fds: { stat: statFd.value, status: statusFd.value, oomScoreAdj: oomScoreAdjFd.value },
+      fds: { stat: statFd.value, status: statusFd.value, oomScoreAdj: oomScoreAdjFd.value, oomScore: oomScoreFd.value },
       reads: { stat: stat.value, status: status.value, oomScoreAdj: oomScoreAdj.value, statLater: statLater.value },
     });
   }
@@ -288,7 +357,7 @@ export class ProcessTable {
       return fail("ESRCH", `process ${pid} no longer exists`);
     }
     this.kept += 1;
-    return ok({ startTimeTicks, fds: { stat: null, status: null, oomScoreAdj: aliveFd.value }, reads: null });
+    return ok({ startTimeTicks, fds: { stat: null, status: null, oomScoreAdj: aliveFd.value, oomScore: null }, reads: null });
   }
 
   /** Open, read, close, as before the table: beyond the cap, or when the process is out of fds. */
@@ -373,7 +442,7 @@ export class ProcessTable {
     if (entry === undefined) return;
     this.entries.delete(pid);
     if (entry.fds === null) return;
-    for (const fd of [entry.fds.stat, entry.fds.status, entry.fds.oomScoreAdj]) {
+    for (const fd of [entry.fds.stat, entry.fds.status, entry.fds.oomScoreAdj, entry.fds.oomScore]) {
       if (fd === null) continue;
       this.options.fs.closeFile(fd);
       this.kept--;

@@ -3,6 +3,9 @@
 // on Linux. Time is the simulator's virtual time.
 
 import { fail, ok, type Result } from "../../core/result.js";
+import { oomBadness } from "../../core/badness.js";
+import { badnessBoundsOf, oomScoreOf, type BadnessBounds } from "../../core/oom-score.js";
+import type { ScreenedListing } from "../../core/screening.js";
 import type { CgroupSample, MachinePressure, ProcessSample } from "../../core/types.js";
 import type {
   CgroupIdentity,
@@ -77,6 +80,32 @@ export class SimHost implements Host {
   listAllProcesses(): Result<ProcessSample[]> {
     const samples: ProcessSample[] = [];
     for (const pid of this.api.allPids()) {
+      const info = this.api.process(pid);
+      if (info !== null) samples.push(this.toProcess(info));
+    }
+    return ok(samples);
+  }
+  /**
+   * Screened as the Linux host screens a process it knows: each with the oom_score the kernel would
+   * print for it (its band of badness, src/core/oom-score.ts). The simulated processes are read
+   * exactly either way, so what screening changes here is only which of them the decision ranks.
+   */
+  screenAllProcesses(): Result<ScreenedListing> {
+    const listed = this.listAllProcesses();
+    if (!listed.ok) return listed;
+    const m = this.api.machine();
+    const kernelTotalPages = m.totalPages + m.swapTotalPages;
+    const bounds = new Map<number, BadnessBounds>();
+    for (const proc of listed.value) {
+      // The kernel's own view: it does not spare the daemon (selfPid -1 matches nobody).
+      const badness = oomBadness(proc, -1, kernelTotalPages, this.api.pageSizeBytes);
+      bounds.set(proc.pid, badnessBoundsOf(oomScoreOf(badness.points, kernelTotalPages), kernelTotalPages));
+    }
+    return ok({ processes: listed.value, bounds, kernelTotalPages });
+  }
+  readInFull(pids: readonly number[]): Result<ProcessSample[]> {
+    const samples: ProcessSample[] = [];
+    for (const pid of pids) {
       const info = this.api.process(pid);
       if (info !== null) samples.push(this.toProcess(info));
     }

@@ -1,0 +1,95 @@
+// The machine guard's listing for a decision: a screening listing where the host offers one
+// (every known process in two cheap reads, src/core/screening.ts choosing the few to read in
+// full), else every process in full. Growth is recorded from the whole listing, screened or not,
+// before the choice, which ranks on it.
+//
+// The screening's bounds come from the kernel's oom_score over the kernel's RAM + swap. Where
+// that does not hold (a /proc/meminfo that is not the kernel's, as lxcfs gives a container), the
+// exact badness of the processes read in full falls outside their bands: the listing then reads
+// every process in full, and tells the caller to screen no more.
+
+import { oomBadness } from "../core/badness.js";
+import type { ProcessGrowth, GrowthProjection } from "../core/process-growth.js";
+import { fail, ok, type Result } from "../core/result.js";
+import { chooseFullReads, type ScreenedListing } from "../core/screening.js";
+import type { ProcessSample } from "../core/types.js";
+import type { Host } from "./host.js";
+import type { RankInputs } from "./incident-scope.js";
+import type { ScreeningRecord } from "./journal-record.js";
+
+export interface DecisionListing {
+  /** Read in full: what the decision ranks. */
+  processes: ProcessSample[];
+  /** Screened and left out (units still take them). */
+  screenedOut: ProcessSample[];
+  growth: GrowthProjection;
+  screening?: ScreeningRecord;
+  /** The bands did not hold for a process read in full: why (screen no more). */
+  bandsFailed?: string;
+}
+
+export interface DecisionListingContext {
+  host: Host;
+  growth: ProcessGrowth;
+  horizonMs: number;
+  takenAtMs: number;
+  ranking: RankInputs;
+  /** The scope's pages as the ranking scales oom_score_adj with them. */
+  totalPages: number;
+  /** false: list every process in full (screening was found not to hold here). */
+  screen: boolean;
+}
+
+export function listForDecision(ctx: DecisionListingContext): Result<DecisionListing> {
+  const { host } = ctx;
+  const screened = ctx.screen && host.screenAllProcesses !== undefined && host.readInFull !== undefined ? host.screenAllProcesses() : null;
+  const listing: Result<ScreenedListing> = screened ?? wholeListing(host);
+  if (!listing.ok) return listing;
+  const { processes, bounds } = listing.value;
+  ctx.growth.record(ctx.takenAtMs, processes);
+  const growth: GrowthProjection = { rates: ctx.growth.rates(ctx.takenAtMs), horizonMs: ctx.horizonMs };
+  if (bounds.size === 0 || host.readInFull === undefined) return ok({ processes, screenedOut: [], growth });
+
+  const pageSizeBytes = host.pageSizeBytes();
+  const selfPid = host.selfPid();
+  const choice = chooseFullReads(listing.value, { ...ctx.ranking, totalPages: ctx.totalPages, pageSizeBytes, selfPid, growth });
+  const chosen = new Set(choice.readInFull);
+  const read = host.readInFull(choice.readInFull);
+  if (!read.ok) return fail(read.error.code, `cannot read the chosen processes in full: ${read.error.message}`);
+  const bandsFailed = outsideItsBand(read.value, bounds, ctx.totalPages, pageSizeBytes, selfPid);
+  const screenedOut = processes.filter((p) => bounds.has(p.pid) && !chosen.has(p.pid));
+  if (bandsFailed !== null) {
+    const rest = host.readInFull(screenedOut.map((p) => p.pid));
+    const all = [...processes.filter((p) => !bounds.has(p.pid)), ...read.value, ...(rest.ok ? rest.value : [])].sort((a, b) => a.pid - b.pid);
+    return ok({ processes: all, screenedOut: [], growth, bandsFailed });
+  }
+  const ranked = [...processes.filter((p) => !bounds.has(p.pid)), ...read.value].sort((a, b) => a.pid - b.pid);
+  return ok({
+    processes: ranked,
+    screenedOut,
+    growth,
+    screening: { readInFull: ranked.length, screenedOut: choice.screenedOut, screenedOutAtMostPages: choice.screenedOutAtMostPages },
+  });
+}
+
+function wholeListing(host: Host): Result<ScreenedListing> {
+  const all = host.listAllProcesses();
+  return all.ok ? ok({ processes: all.value, bounds: new Map(), kernelTotalPages: 0 }) : all;
+}
+
+/**
+ * A process read in full whose exact badness lies outside the band its oom_score gave a moment
+ * before, by more than a band's width (room for what it allocated in between): null if none.
+ */
+function outsideItsBand(read: readonly ProcessSample[], bounds: ScreenedListing["bounds"], totalPages: number, pageSizeBytes: number, selfPid: number): string | null {
+  for (const proc of read) {
+    const band = bounds.get(proc.pid);
+    const badness = oomBadness(proc, selfPid, totalPages, pageSizeBytes);
+    if (band === undefined || badness.points === null || band.lowPages === -Infinity) continue;
+    const slack = band.highPages - band.lowPages + 1;
+    if (badness.points < band.lowPages - slack || badness.points > band.highPages + slack) {
+      return `${proc.comm}[${proc.pid}] has a badness of ${badness.points} pages, its oom_score said ${band.lowPages}-${band.highPages}`;
+    }
+  }
+  return null;
+}
