@@ -15,6 +15,8 @@
 // - table-first: a new host's first listing (every file opened, every detail read);
 // - table-refresh: every detail read again (an unhurried listing past the recheck age);
 // - old-reader: readProcessSamples by path, what listAllProcesses did before the table;
+// - screened: what a machine guard decision lists, stat and oom_score of every known process
+//   through the kept fds, then the five with the highest oom_score read in full;
 // - oom-score-node / oom-score-python: one read of /proc/PID/oom_score per pid.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -44,7 +46,9 @@ const GUEST_CPUS = 2;
 const GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const SECTION = "process-listing";
 
-const METHODS = ["table", "table-first", "table-refresh", "old-reader", "oom-score-node", "oom-score-python"] as const;
+const METHODS = ["table", "table-first", "table-refresh", "old-reader", "screened", "oom-score-node", "oom-score-python"] as const;
+/** How many a screened listing reads in full: the journal's candidates by default. */
+const SCREENED_FULL_READS = 5;
 type Method = (typeof METHODS)[number];
 
 interface Spread {
@@ -119,6 +123,11 @@ function measureScenario(name: string, rounds: number): Scenario {
       refreshTable.list(pids, { skipKernelThreads: true, refreshStaleDetails: true, within: null });
     },
     "old-reader": () => readProcessSamples(listPids(), "/proc", nodeLinuxFs, { skipKernelThreads: true }),
+    screened: () => {
+      const { bounds } = value(host.screenAllProcesses());
+      const highest = [...bounds].sort((a, b) => b[1].highPages - a[1].highPages).slice(0, SCREENED_FULL_READS);
+      value(host.readInFull(highest.map(([pid]) => pid)));
+    },
     "oom-score-node": () => {
       for (const pid of listPids()) {
         try {

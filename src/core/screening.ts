@@ -7,7 +7,8 @@
 // read in full, comes out exactly as if every process had been:
 //   - every process a rule or a cgroup xattr names (prefer, avoid, protect: the journal shows
 //     who a protect rule saved), every process on its way out or killed earlier (the ranking
-//     waits for those), and init and the daemon itself never (never candidates);
+//     waits for those), and init and the daemon itself (never candidates, but the journal's
+//     exclusions say so: two reads);
 //   - of the rest, every process whose best possible rank reaches the worst rank the first
 //     `maxCandidates` of them are sure to have. A rank is (growing before idle, then the badness
 //     projected over the growth horizon), the ranking's own order (rank.ts) with only the badness
@@ -68,8 +69,13 @@ export function chooseFullReads(listing: ScreenedListing, options: ScreeningOpti
   const open: Array<{ pid: number; best: Rank; unkillable: boolean; footprintPages: number }> = [];
   const surestRanks: Rank[] = [];
   for (const proc of listing.processes) {
-    if (proc.pid === 1 || proc.pid === options.selfPid || proc.isKernelThread) continue;
+    if (proc.isKernelThread) continue;
     const bounds = listing.bounds.get(proc.pid);
+    const neverCandidate = proc.pid === 1 || proc.pid === options.selfPid;
+    if (neverCandidate) {
+      if (bounds !== undefined) readInFull.push(proc.pid);
+      continue;
+    }
     const mustRead = proc.exiting || special.has(identityKey(proc)) || matchVictimRule(proc, options.rules) !== null;
     if (bounds === undefined) {
       // Read in full already: its rank is known, and it counts among the surest.

@@ -57,12 +57,12 @@ describe("chooseFullReads", () => {
     assert.deepEqual(choice.readInFull, [13]);
   });
 
-  it("always reads what a rule names, what is on its way out and a victim still dying; never init or itself", () => {
+  it("always reads what a rule names, what is on its way out and a victim still dying, and init and itself (so the journal says why they are never candidates)", () => {
     const compiled = compileVictimRules([{ name: "spare-db", comm: "^db$", action: "protect" }], { linearFallback: false });
     assert.ok(compiled.ok);
     const processes = [proc(1, 500), proc(SELF, 500), proc(10, 400), proc(11, 1, { comm: "db" }), proc(12, 1, { exiting: true }), proc(13, 1), proc(14, 1)];
     const choice = chooseFullReads(listing(processes), screening({ maxCandidates: 1, rules: compiled.rules, aliveVictims: [{ pid: 13, startTimeTicks: 1013 }] }));
-    assert.deepEqual(choice.readInFull, [10, 11, 12, 13]);
+    assert.deepEqual(choice.readInFull, [1, 10, 11, 12, 13, SELF].sort((a, b) => a - b));
     assert.equal(choice.screenedOut, 1);
   });
 
