@@ -6,6 +6,7 @@ import { writeSync } from "node:fs";
 import { Engine } from "../engine/engine.js";
 import type { JournalSink } from "../engine/journal-record.js";
 import { createLinuxHost } from "../host/linux/linux-host.js";
+import { rulesReadCommandLines } from "../core/victim-rules.js";
 import { DEFAULT_CONFIG, loadConfigFile, type DaemonConfig } from "./config.js";
 import type { FileJournal } from "./journal.js";
 import { openDaemonState } from "./daemon-state.js";
@@ -78,11 +79,14 @@ export async function runDaemon(args: DaemonRunOptions): Promise<number> {
   if (owner.kind === "absent") {
     log(`the state directory ${stateDir} cannot be created (${owner.reason}): no original can be recorded, so no cgroup setting will be changed (no v1 takeover, no soft-limit mode)`);
   }
-  const host = createLinuxHost();
+  // A command line is read only for a rule that matches on one: the read takes the process's mmap lock.
+  const readCommandLines = rulesReadCommandLines(config.engine.victimRules);
+  const host = createLinuxHost({ readCommandLines });
   const capabilities = host.capabilities();
   for (const line of capabilities.notes) log(line);
-  const protection = [...host.protectSelf(), keepCompiledCode()];
-  for (const line of protection) log(line);
+  const commandLines = readCommandLines ? "command lines read (a victim rule matches on them)" : "command lines not read (no victim rule matches on one)";
+  const selfNotes = [...host.protectSelf(), keepCompiledCode(), commandLines];
+  for (const line of selfNotes) log(line);
 
   let journal: JournalSink;
   let fileJournal: FileJournal | null = null;
@@ -99,7 +103,7 @@ export async function runDaemon(args: DaemonRunOptions): Promise<number> {
     journal = withWarnCommand(journal, { argv: config.warnCommand, log });
     log(`warn level: runs ${config.warnCommand.join(" ")}`);
   }
-  journal.append({ type: "daemon", message: `started, pid ${process.pid}${config.engine.dryRun ? ", dry run" : ""}`, notes: [...capabilities.notes, ...protection] });
+  journal.append({ type: "daemon", message: `started, pid ${process.pid}${config.engine.dryRun ? ", dry run" : ""}`, notes: [...capabilities.notes, ...selfNotes] });
 
   const engine = new Engine(host, journal, config.engine, { log, ledger });
   let resolveExit: (code: number) => void = () => {};

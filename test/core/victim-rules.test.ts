@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { decide } from "../../src/core/decide.js";
 import { compareCandidates, rankCandidates } from "../../src/core/rank.js";
 import type { CgroupPreference, CgroupSample, ProcessDetails, ProcessSample, Snapshot } from "../../src/core/types.js";
-import { compileVictimRules, matchVictimRule, MAX_PATTERN_CHARS, type VictimRule, type VictimRuleSpec } from "../../src/core/victim-rules.js";
+import { compileVictimRules, matchVictimRule, MAX_PATTERN_CHARS, rulesReadCommandLines, type VictimRule, type VictimRuleSpec } from "../../src/core/victim-rules.js";
 import { linearRegexFallback } from "../../src/daemon/linear-regex.js";
 import { processSample } from "../fixtures/process-sample.js";
 import { machineScope } from "../support/machine-samples.js";
@@ -289,5 +289,18 @@ describe("compiling rules", () => {
     }
     // A syntax error is a syntax error with either engine.
     assert.equal(refusal([{ cmdline: "[", action: "avoid" }], true).message, "invalid regular expression: unterminated character class");
+  });
+});
+
+describe("rulesReadCommandLines: a command line is read only for a rule that matches on one", () => {
+  it("true when any rule has a cmdline pattern, false for rules on other fields and for no rules", () => {
+    const compiled = (specs: VictimRuleSpec[]): VictimRule[] => {
+      const result = compileVictimRules(specs, { linearFallback: false });
+      assert.ok(result.ok);
+      return result.rules;
+    };
+    assert.equal(rulesReadCommandLines([]), false);
+    assert.equal(rulesReadCommandLines(compiled([{ comm: "^db$", exe: "postgres", cgroup: "db", uid: 70, action: "protect" }])), false);
+    assert.equal(rulesReadCommandLines(compiled([{ comm: "^db$", action: "avoid" }, { name: "jobs", cmdline: "--batch", action: "prefer" }])), true);
   });
 });

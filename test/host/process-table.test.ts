@@ -40,7 +40,7 @@ interface Harness {
   lookups: string[];
 }
 
-function harness(options: { maxKeptFds?: number; hierarchy?: CgroupHierarchy; preference?: (cgroup: string) => CgroupPreference | null } = {}): Harness {
+function harness(options: { maxKeptFds?: number; hierarchy?: CgroupHierarchy; preference?: (cgroup: string) => CgroupPreference | null; readCommandLines?: boolean } = {}): Harness {
   const proc = buildProcTree();
   const fs = procLikeFs(proc.root);
   // 1000 s after boot; the fixtures' processes started in the first seconds (pid x 10 ticks).
@@ -53,6 +53,7 @@ function harness(options: { maxKeptFds?: number; hierarchy?: CgroupHierarchy; pr
     clockTicksPerSecond: TICKS_PER_SECOND,
     maxKeptFds: options.maxKeptFds ?? 4096,
     hierarchy: options.hierarchy ?? "v2",
+    ...(options.readCommandLines !== undefined ? { readCommandLines: options.readCommandLines } : {}),
     cgroupPreference: (cgroup) => {
       lookups.push(cgroup);
       return options.preference?.(cgroup) ?? null;
@@ -90,6 +91,17 @@ describe("ProcessTable: what a listing reads", () => {
         fs.log.map((entry) => `${entry.access} ${entry.path}`),
         ["read /41/status", "read /41/oom_score_adj", "read /41/stat", "read /42/status", "read /42/oom_score_adj", "read /42/stat"],
       );
+    });
+  });
+
+  it("without a rule on command lines, a new process's details leave its cmdline unread (that read takes its mmap lock)", () => {
+    withHarness({ readCommandLines: false }, ({ proc, fs, table }) => {
+      proc.addProcess(41, userProcess(41, "api", { cgroup: "0::/system.slice/api.service\n", exe: "/usr/bin/api" }));
+      const sample = table.list([41], MACHINE).samples[0];
+      assert.ok(!fs.reads().some((path) => path.endsWith("/cmdline")), fs.reads().join(", "));
+      assert.equal(sample?.details?.cmdline, "");
+      assert.equal(sample?.details?.cgroup, "/system.slice/api.service");
+      assert.equal(sample?.details?.exe, "/usr/bin/api");
     });
   });
 

@@ -107,8 +107,24 @@ test("oomwarden run with no options reports memory and manageable cgroups, keeps
     assert.match(daemon.stderr(), new RegExp(`journal: ${dir}/journal.jsonl`));
     assert.match(daemon.stderr(), /memory: [\d.]+ GiB available of [\d.]+ GiB/);
     assert.match(daemon.stderr(), /oomwarden run --cgroup/);
+    assert.match(daemon.stderr(), /command lines not read \(no victim rule matches on one\)/);
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(daemon.child.exitCode, null, "still running: it keeps observing");
+    daemon.child.kill("SIGTERM");
+    assert.equal(await daemon.exited, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a victim rule on command lines makes the daemon read them, and says so at start", { timeout: 30_000 }, async () => {
+  const dir = tempDir();
+  try {
+    const config = join(dir, "oomwarden.yaml");
+    writeFileSync(config, "lowAvailablePct: 0\nstarvationWindowMs: 0\npsiFullPct: 0\nrules:\n  - name: batch\n    cmdline: --batch\n    action: prefer\n");
+    const daemon = startDaemon(["run", "--config", config, "--state-dir", dir]);
+    await waitFor("the start notes", () => daemon.stderr().includes("command lines"));
+    assert.match(daemon.stderr(), /command lines read \(a victim rule matches on them\)/);
     daemon.child.kill("SIGTERM");
     assert.equal(await daemon.exited, 0);
   } finally {

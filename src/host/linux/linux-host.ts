@@ -48,8 +48,8 @@ import { OOM_SCORE_ADJ_MIN, parseUptimeMs, type CgroupHierarchy } from "./parse-
 
 const SIGKILL = 9;
 const SIGTERM = 15;
-/** Like earlyoom's -p: the daemon runs ahead of ordinary processes (nice 0) without starving the machine. */
-const DAEMON_NICENESS = -10;
+/** As earlyoom -p: the daemon runs ahead of ordinary processes (nice 0) when an OOM wakes it; idle, it uses no CPU to starve anyone of. */
+const DAEMON_NICENESS = -20;
 /** Used only if the addon is missing; every Linux architecture we run on has 4 KiB pages. */
 const FALLBACK_PAGE_SIZE_BYTES = 4096;
 /** Used only if the addon is missing: USER_HZ, 100 on every architecture Linux exports it for. */
@@ -74,6 +74,11 @@ export interface LinuxHostOptions {
   cgroupPreference?: CgroupPreferenceLookup;
   /** The process table's cap on kept fds (default: 4096, or half of RLIMIT_NOFILE where less). */
   maxKeptProcessFds?: number;
+  /**
+   * Read each process's /proc/PID/cmdline (default true). The daemon reads them only when a victim
+   * rule matches on them (rulesReadCommandLines): that read takes the process's mmap lock.
+   */
+  readCommandLines?: boolean;
 }
 
 export interface ProtectSelfOptions {
@@ -150,6 +155,7 @@ export class LinuxHost implements Host {
       clockTicksPerSecond: native.nativeStatus().ok ? native.sysconfClockTicks() : FALLBACK_CLOCK_TICKS,
       maxKeptFds: options.maxKeptProcessFds ?? keptFdBudget(limits.ok ? limits.value : null),
       hierarchy: this.detailsHierarchy,
+      readCommandLines: options.readCommandLines ?? true,
       cgroupPreference: options.cgroupPreference ?? new CgroupPreferenceReader({ mounts: this.mounts, now: () => this.now() }).hook,
     });
     const memTotal = readMachineMemory(this.procRoot, this.fs);

@@ -20,6 +20,7 @@ export const noCgroupPreference: CgroupPreferenceLookup = () => null;
 
 /** The facts read by path; uid, pgid and sid come with every listing's stat and status instead. */
 export interface PathDetails {
+  /** "" where not read (no rule matches on it: readPathDetails' readCmdline). */
   cmdline: string;
   exe: string | null;
   cgroup: string;
@@ -29,16 +30,21 @@ export interface PathDetails {
 const CMDLINE_READ_BYTES = 4 * CMDLINE_MAX_CHARS;
 
 /**
- * cmdline, exe and cgroup of pid, by path. The caller proves afterwards, through an fd of the
- * process opened before, that the pid still names the same process (these opens could otherwise
- * land on a process that took the pid meanwhile). exe is null where it cannot be read: a kernel
- * thread or a zombie has none, another user's process needs ptrace rights.
+ * cmdline (if readCmdline), exe and cgroup of pid, by path. The caller proves afterwards, through
+ * an fd of the process opened before, that the pid still names the same process (these opens could
+ * otherwise land on a process that took the pid meanwhile). exe is null where it cannot be read: a
+ * kernel thread or a zombie has none, another user's process needs ptrace rights. The command line
+ * is the one file here whose read takes the process's mmap lock (rulesReadCommandLines).
  */
-export function readPathDetails(pid: number, procRoot: string, fs: LinuxFs, hierarchy: CgroupHierarchy): Result<PathDetails> {
-  const cmdlinePath = `${procRoot}/${pid}/${PROC.cmdline}`;
-  const cmdline = fs.readTextPrefix(cmdlinePath, CMDLINE_READ_BYTES);
-  if (!cmdline.ok) {
-    return isVanishedCode(cmdline.error.code) ? fail("ESRCH", `process ${pid} no longer exists`) : fail(cmdline.error.code, `cannot read ${cmdlinePath}: ${cmdline.error.message}`);
+export function readPathDetails(pid: number, procRoot: string, fs: LinuxFs, hierarchy: CgroupHierarchy, readCmdline: boolean): Result<PathDetails> {
+  let cmdline = "";
+  if (readCmdline) {
+    const cmdlinePath = `${procRoot}/${pid}/${PROC.cmdline}`;
+    const read = fs.readTextPrefix(cmdlinePath, CMDLINE_READ_BYTES);
+    if (!read.ok) {
+      return isVanishedCode(read.error.code) ? fail("ESRCH", `process ${pid} no longer exists`) : fail(read.error.code, `cannot read ${cmdlinePath}: ${read.error.message}`);
+    }
+    cmdline = parseCmdline(read.value);
   }
   const exe = fs.readLink(`${procRoot}/${pid}/${PROC.exe}`);
   const entries = readProcCgroups(pid, procRoot, fs);
@@ -46,7 +52,7 @@ export function readPathDetails(pid: number, procRoot: string, fs: LinuxFs, hier
   // The other hierarchy's line rather than none (a v1-only kernel still prints "0::/", a v2-only one no memory line).
   const cgroup = cgroupOf(entries.value, hierarchy) ?? cgroupOf(entries.value, hierarchy === "v2" ? "v1-memory" : "v2");
   if (cgroup === null) return fail("ENOENT", `${procRoot}/${pid}/${PROC.cgroup} names no cgroup`);
-  return ok({ cmdline: parseCmdline(cmdline.value), exe: exe.ok ? exe.value : null, cgroup });
+  return ok({ cmdline, exe: exe.ok ? exe.value : null, cgroup });
 }
 
 /** Whether cgroup is within (itself or below it); both "/"-rooted as /proc/PID/cgroup prints them. */

@@ -68,6 +68,8 @@ export interface ProcessTableOptions {
   maxKeptFds: number;
   /** Which line of /proc/PID/cgroup is a process's cgroup. */
   hierarchy: CgroupHierarchy;
+  /** Read each process's command line (only victim rules match on it; rulesReadCommandLines). Default true. */
+  readCommandLines?: boolean;
   cgroupPreference: CgroupPreferenceLookup;
 }
 
@@ -375,7 +377,7 @@ export class ProcessTable {
   private details(pid: number, entry: Entry, reads: ProcessReads, listing: TableListing, now: number, preferences: Map<string, CgroupPreference | null>): Result<ProcessDetails | null> {
     const startedAtMs = (entry.startTimeTicks * 1000) / this.options.clockTicksPerSecond;
     if (detailsStale(entry.details, reads.stat.comm, listing, now, startedAtMs)) {
-      const path = readPathDetails(pid, this.options.procRoot, this.options.fs, this.options.hierarchy);
+      const path = readPathDetails(pid, this.options.procRoot, this.options.fs, this.options.hierarchy, this.options.readCommandLines ?? true);
       // Opened by path: they are this process's only if it still holds the pid now.
       const same = this.stillThere(pid, entry);
       if (!same.ok) return same;
