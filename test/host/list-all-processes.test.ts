@@ -41,7 +41,7 @@ describe("listAllProcesses on a fake /proc", () => {
     }
   });
 
-  it("leaves a kernel thread out after its stat, its status never read; a later listing reads its oom_score_adj alone", () => {
+  it("leaves a kernel thread out after its stat, its status never read; a later unhurried listing reads its oom_score_adj alone, one under pressure nothing (pid 2 is given once)", () => {
     const proc = buildProcTree();
     try {
       proc.addProcess(KTHREADD, { stat: captured("proc-kthreadd-stat.txt"), status: captured("proc-kthreadd-status.txt") });
@@ -56,8 +56,11 @@ describe("listAllProcesses on a fake /proc", () => {
       // stat, then stat again through its fd once oom_score_adj (what is kept) is open.
       assert.deepEqual(read.filter((path) => path.startsWith(`/${KTHREADD}/`)), [`/${KTHREADD}/stat`, `/${KTHREADD}/stat`]);
       fs.clearLog();
-      value(host.listAllProcesses());
-      assert.deepEqual(fs.reads().filter((path) => path.startsWith(`/${KTHREADD}/`)), [`/${KTHREADD}/oom_score_adj`], "one small read at every listing after");
+      value(host.listAllProcesses({ refreshStaleDetails: true }));
+      assert.deepEqual(fs.reads().filter((path) => path.startsWith(`/${KTHREADD}/`)), [`/${KTHREADD}/oom_score_adj`], "one small read at every unhurried listing after");
+      fs.clearLog();
+      assert.deepEqual(value(host.listAllProcesses()).map((p) => p.pid), [41]);
+      assert.deepEqual(fs.reads().filter((path) => path.startsWith(`/${KTHREADD}/`)), [], "none under pressure");
       assert.ok(read.includes("/41/status") && read.includes("/41/oom_score_adj"), read.join(", "));
     } finally {
       proc.cleanup();

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LinuxHost } from "../../src/host/linux/linux-host.js";
 import { nodeLinuxFs } from "../../src/host/linux/linux-fs.js";
-import { readMachinePressure } from "../../src/host/linux/machine-pressure-reader.js";
+import { MachinePressureReader, readMachinePressure } from "../../src/host/linux/machine-pressure-reader.js";
+import { procLikeFs } from "../support/proc-like-fs.js";
 import { buildProcTree, type ProcTree } from "../fixtures/proc-tree.js";
 import { errorOf, value } from "../support/result-assert.js";
 
@@ -142,6 +143,44 @@ describe("readMachinePressure on a fake /proc", () => {
     assert.ok(error.message.startsWith(`${file("vmstat")}: `), error.message);
   });
 
+  it("a reader keeps each file open: one open per file over many samples, each sample read afresh", () => {
+    writeProc();
+    const fs = procLikeFs(proc.root);
+    const reader = new MachinePressureReader(proc.root, fs);
+    try {
+      assert.deepEqual(value(reader.read(PAGE_BYTES)), EXPECTED);
+      writeProc({ meminfo: MEMINFO.replace("MemAvailable:     300000 kB", "MemAvailable:      90000 kB"), vmstat: VMSTAT.replace("oom_kill 9", "oom_kill 10") });
+      const later = value(reader.read(PAGE_BYTES));
+      assert.deepEqual([later.availableBytes, later.oomKillsTotal], [90000 * KIB, 10]);
+      value(reader.read(PAGE_BYTES));
+      const opens = fs.log.filter((entry) => entry.access === "open").map((entry) => entry.path);
+      assert.deepEqual(opens.sort(), ["/meminfo", "/pressure/memory", "/vmstat", "/zoneinfo"]);
+      assert.equal(fs.log.filter((entry) => entry.access === "read").length, 12, "one pread a file a sample");
+      assert.equal(fs.log.filter((entry) => entry.access === "readText").length, 0, "nothing by path");
+    } finally {
+      reader.close();
+    }
+    assert.equal(fs.openFds(), 0, "close gives every fd back");
+  });
+
+  it("a kept file that fails to read is read by path that once, and opened afresh the next time", () => {
+    writeProc();
+    const fs = procLikeFs(proc.root);
+    let failNext = false;
+    const flaky = { ...fs, readOpenFile: (fd: number) => (failNext ? ((failNext = false), { ok: false as const, error: { code: "EIO", message: "injected" } }) : fs.readOpenFile(fd)) };
+    const reader = new MachinePressureReader(proc.root, flaky);
+    try {
+      value(reader.read(PAGE_BYTES));
+      failNext = true;
+      assert.deepEqual(value(reader.read(PAGE_BYTES)), EXPECTED);
+      assert.deepEqual(fs.log.filter((entry) => entry.access === "readText").map((entry) => entry.path), ["/meminfo"]);
+      value(reader.read(PAGE_BYTES));
+      assert.equal(fs.log.filter((entry) => entry.access === "open" && entry.path === "/meminfo").length, 2);
+    } finally {
+      reader.close();
+    }
+  });
+
   it("a malformed zoneinfo is a parse failure naming it", () => {
     writeProc({ zoneinfo: ZONEINFO.replace("min      200", "min      2 00") });
     const error = errorOf(readMachinePressure(proc.root, nodeLinuxFs, PAGE_BYTES));
@@ -169,5 +208,19 @@ describe("readMachinePressure through LinuxHost on this machine's /proc", () => 
       assert.ok(sample.psiSomeTotalUs !== null && sample.psiSomeTotalUs >= 0);
       assert.ok(sample.psiFullTotalUs !== null && sample.psiFullTotalUs >= 0);
     }
+  });
+
+  it("through its kept fds the kernel's counters move on from sample to sample, as by path", () => {
+    const host = new LinuxHost();
+    const first = value(host.readMachinePressure());
+    // Memory faulted in and given back between the samples: the free pages move.
+    const held = Array.from({ length: 64 }, () => Buffer.alloc(1024 * 1024, 1));
+    const second = value(host.readMachinePressure());
+    const byPath = value(readMachinePressure("/proc", nodeLinuxFs, PAGE_BYTES));
+    assert.equal(held.length, 64);
+    assert.equal(second.totalBytes, first.totalBytes);
+    assert.notEqual(second.freeBytes, first.freeBytes, "a kept fd reads the file afresh");
+    assert.ok(second.reclaimedPagesTotal >= first.reclaimedPagesTotal && byPath.reclaimedPagesTotal >= second.reclaimedPagesTotal);
+    if (first.psiSomeTotalUs !== null && second.psiSomeTotalUs !== null) assert.ok(second.psiSomeTotalUs >= first.psiSomeTotalUs);
   });
 });

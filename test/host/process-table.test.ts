@@ -165,25 +165,40 @@ describe("ProcessTable: what a listing reads", () => {
 
   it("a kernel thread is left out after its stat, keeps one fd (oom_score_adj), and costs one read of it a listing", () => {
     withHarness({}, ({ proc, fs, table }) => {
-      proc.addProcess(2, { stat: statLine(2, "kthreadd", { flags: KTHREAD_FLAGS }), status: statusText(2, "kthreadd", null) });
+      proc.addProcess(400, { stat: statLine(400, "kworker/u4:3", { flags: KTHREAD_FLAGS }), status: statusText(400, "kworker/u4:3", null) });
       proc.addProcess(41, userProcess(41, "api"));
-      assert.deepEqual(pidsOf(table.list([2, 41], MACHINE).samples), [41]);
-      assert.deepEqual(fs.reads().filter((path) => path.startsWith("/2/")), ["/2/stat", "/2/stat"]);
+      assert.deepEqual(pidsOf(table.list([41, 400], MACHINE).samples), [41]);
+      assert.deepEqual(fs.reads().filter((path) => path.startsWith("/400/")), ["/400/stat", "/400/stat"]);
       assert.equal(table.keptFds, 5);
       assert.equal(fs.openFds(), 5);
       fs.clearLog();
+      assert.deepEqual(pidsOf(table.list([41, 400], MACHINE).samples), [41]);
+      assert.deepEqual(fs.reads().filter((path) => path.startsWith("/400/")), ["/400/oom_score_adj"]);
+    });
+  });
+
+  it("a kernel thread on a pid the kernel gives only once (below 300) costs no read under pressure, one in an unhurried listing", () => {
+    withHarness({}, ({ proc, fs, table }) => {
+      proc.addProcess(2, { stat: statLine(2, "kthreadd", { flags: KTHREAD_FLAGS }), status: statusText(2, "kthreadd", null) });
+      proc.addProcess(41, userProcess(41, "api"));
+      table.list([2, 41], MACHINE);
+      fs.clearLog();
       assert.deepEqual(pidsOf(table.list([2, 41], MACHINE).samples), [41]);
+      assert.deepEqual(fs.reads().filter((path) => path.startsWith("/2/")), []);
+      // Checkpoint/restore alone can give such a pid again: an unhurried listing still looks.
+      fs.clearLog();
+      assert.deepEqual(pidsOf(table.list([2, 41], { ...MACHINE, refreshStaleDetails: true }).samples), [41]);
       assert.deepEqual(fs.reads().filter((path) => path.startsWith("/2/")), ["/2/oom_score_adj"]);
     });
   });
 
   it("a kernel thread that exits is dropped, and a user process on its pid is listed", () => {
     withHarness({}, ({ proc, fs, table }) => {
-      proc.addProcess(2, { stat: statLine(2, "kworker/0:1", { flags: KTHREAD_FLAGS, startTimeTicks: 5 }), status: statusText(2, "kworker/0:1", null) });
-      table.list([2], MACHINE);
-      proc.removeProcess(2);
-      proc.addProcess(2, userProcess(2, "user", { startTimeTicks: 900 }));
-      assert.deepEqual(pidsOf(table.list([2], MACHINE).samples), [2]);
+      proc.addProcess(400, { stat: statLine(400, "kworker/0:1", { flags: KTHREAD_FLAGS, startTimeTicks: 5 }), status: statusText(400, "kworker/0:1", null) });
+      table.list([400], MACHINE);
+      proc.removeProcess(400);
+      proc.addProcess(400, userProcess(400, "user", { startTimeTicks: 900 }));
+      assert.deepEqual(pidsOf(table.list([400], MACHINE).samples), [400]);
       assert.equal(table.keptFds, 4);
       assert.equal(fs.openFds(), 4);
     });

@@ -123,7 +123,8 @@ test("a victim rule on command lines makes the daemon read them, and says so at 
     const config = join(dir, "oomwarden.yaml");
     writeFileSync(config, "lowAvailablePct: 0\nstarvationWindowMs: 0\npsiFullPct: 0\nrules:\n  - name: batch\n    cmdline: --batch\n    action: prefer\n");
     const daemon = startDaemon(["run", "--config", config, "--state-dir", dir]);
-    await waitFor("the start notes", () => daemon.stderr().includes("command lines"));
+    // The report comes after the signal handlers are in place: SIGTERM then stops it cleanly.
+    await waitFor("the report", () => daemon.stderr().includes("to manage a cgroup"));
     assert.match(daemon.stderr(), /command lines read \(a victim rule matches on them\)/);
     daemon.child.kill("SIGTERM");
     assert.equal(await daemon.exited, 0);

@@ -33,7 +33,7 @@ import { PROC, V1, V1_UNLIMITED_WRITE, V2, V2_UNLIMITED } from "./control-files.
 import { lockExclusiveWithin } from "./exclusive-lock.js";
 import { KernelLog } from "./kernel-log.js";
 import { isVanishedCode, nodeLinuxFs, type LinuxFs } from "./linux-fs.js";
-import { readMachinePressure } from "./machine-pressure-reader.js";
+import { MachinePressureReader } from "./machine-pressure-reader.js";
 import { figuresWithStandIn, findMemoryStandIn, type MemoryStandIn } from "./container-memory.js";
 import { lockResidentCode, type ResidentCodeMode } from "./resident-code.js";
 import { listTopLevelCgroups } from "./top-level-cgroups.js";
@@ -122,6 +122,7 @@ export class LinuxHost implements Host {
   private readonly kernelLog: KernelLog;
   /** The listings' kept fds and details (process-table.ts). */
   readonly processTable: ProcessTable;
+  private machineFiles: MachinePressureReader | null = null;
   /** The hierarchy whose /proc/PID/cgroup line is a process's ProcessDetails.cgroup. */
   private readonly detailsHierarchy: CgroupHierarchy;
   /** Inside a container: the cgroup whose limit stands in for /proc/meminfo (container-memory.ts). */
@@ -184,7 +185,9 @@ export class LinuxHost implements Host {
     return machine.ok ? figuresWithStandIn(machine.value, this.memoryStandIn, this.fs) : machine;
   }
   readMachinePressure(): Result<MachinePressure> {
-    return readMachinePressure(this.procRoot, this.fs, this.pageSize, this.memoryStandIn);
+    // Files kept open for the host's life: a sample every few tens of ms near a line.
+    this.machineFiles ??= new MachinePressureReader(this.procRoot, this.fs);
+    return this.machineFiles.read(this.pageSize, this.memoryStandIn);
   }
   /** getrusage's ru_majflt: a system call, no file read. */
   selfMajorFaults(): number {

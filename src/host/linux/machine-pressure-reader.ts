@@ -1,56 +1,92 @@
 // The machine guard's sample (MachinePressure) from four procfs files: meminfo, zoneinfo, vmstat
-// and pressure/memory. Reads go through a LinuxFs so fixture trees stand in for /proc; parsing is
-// left to the pure parsers beside this file. Every file is read afresh at each sample: swap added
-// after start (a zram device, a swap file) is in the next sample's SwapTotal and SwapFree.
+// and pressure/memory, each through an fd kept open (kept-file.ts). Reads go through a LinuxFs so
+// fixture trees stand in for /proc; parsing is left to the pure parsers beside this file. Every
+// file is read afresh at each sample: swap added after start (a zram device, a swap file) is in
+// the next sample's SwapTotal and SwapFree.
 // Inside a container, the cgroup standing in for the machine (container-memory.ts) replaces
 // meminfo's total, available and swap.
 
 import { fail, ok, type Result } from "../../core/result.js";
 import type { MachinePressure } from "../../core/types.js";
-import { figuresWithStandIn, type MemoryStandIn } from "./container-memory.js";
+import { figuresWithStandIn, type MemoryFigures, type MemoryStandIn } from "./container-memory.js";
 import { PROC } from "./control-files.js";
+import { KeptFile } from "./kept-file.js";
 import type { LinuxFs } from "./linux-fs.js";
-import { parseMeminfo } from "./parse-proc.js";
-import { parsePressure } from "./parse-pressure.js";
-import { allocStallsTotal, parseVmstat, reclaimedPagesTotal } from "./parse-vmstat.js";
-import { parseZoneinfo, sumWatermarks } from "./parse-zoneinfo.js";
+import { parseMeminfo, type Meminfo } from "./parse-proc.js";
+import { parsePressure, type Pressure } from "./parse-pressure.js";
+import { allocStallsTotal, parseVmstat, reclaimedPagesTotal, type Vmstat } from "./parse-vmstat.js";
+import { parseZoneinfo, sumWatermarks, type Zoneinfo } from "./parse-zoneinfo.js";
 
-/** Reads and parses ${procRoot}/<file>; errors name the path. */
-function readParsed<T>(procRoot: string, file: string, parse: (text: string) => Result<T>, fs: LinuxFs): Result<T> {
-  const path = `${procRoot}/${file}`;
-  const text = fs.readText(path);
-  if (!text.ok) return fail(text.error.code, `cannot read ${path}: ${text.error.message}`);
+/** Reads and parses a kept file; errors name the path. */
+function readParsed<T>(file: KeptFile, parse: (text: string) => Result<T>): Result<T> {
+  const text = file.read();
+  if (!text.ok) return fail(text.error.code, `cannot read ${file.path}: ${text.error.message}`);
   const parsed = parse(text.value);
-  if (!parsed.ok) return fail(parsed.error.code, `${path}: ${parsed.error.message}`);
+  if (!parsed.ok) return fail(parsed.error.code, `${file.path}: ${parsed.error.message}`);
   return parsed;
 }
 
-export function readMachinePressure(procRoot: string, fs: LinuxFs, pageSizeBytes: number, standIn: MemoryStandIn | null = null): Result<MachinePressure> {
-  const meminfo = readParsed(procRoot, PROC.meminfo, parseMeminfo, fs);
-  if (!meminfo.ok) return meminfo;
-  const figures = figuresWithStandIn(meminfo.value, standIn, fs);
-  if (!figures.ok) return figures;
-  const zoneinfo = readParsed(procRoot, PROC.zoneinfo, parseZoneinfo, fs);
-  if (!zoneinfo.ok) return zoneinfo;
-  const vmstat = readParsed(procRoot, PROC.vmstat, parseVmstat, fs);
-  if (!vmstat.ok) return vmstat;
-  // PSI is optional (CONFIG_PSI off, or psi=0 on the command line): without it the pressure rule
-  // is off, but watermarks and low memory must still be watched, so any PSI problem means null.
-  const pressure = readParsed(procRoot, PROC.pressureMemory, parsePressure, fs);
+/** The four files of a sample, each kept open between samples. */
+export class MachinePressureReader {
+  private readonly meminfo: KeptFile;
+  private readonly zoneinfo: KeptFile;
+  private readonly vmstat: KeptFile;
+  private readonly pressure: KeptFile;
 
-  const watermarks = sumWatermarks(zoneinfo.value);
-  return ok({
-    totalBytes: figures.value.totalBytes,
-    availableBytes: figures.value.availableBytes,
-    freeBytes: meminfo.value.freeBytes,
+  constructor(
+    procRoot: string,
+    private readonly fs: LinuxFs,
+  ) {
+    this.meminfo = new KeptFile(`${procRoot}/${PROC.meminfo}`, fs);
+    this.zoneinfo = new KeptFile(`${procRoot}/${PROC.zoneinfo}`, fs);
+    this.vmstat = new KeptFile(`${procRoot}/${PROC.vmstat}`, fs);
+    this.pressure = new KeptFile(`${procRoot}/${PROC.pressureMemory}`, fs);
+  }
+
+  read(pageSizeBytes: number, standIn: MemoryStandIn | null = null): Result<MachinePressure> {
+    const meminfo = readParsed(this.meminfo, parseMeminfo);
+    if (!meminfo.ok) return meminfo;
+    const figures = figuresWithStandIn(meminfo.value, standIn, this.fs);
+    if (!figures.ok) return figures;
+    const zoneinfo = readParsed(this.zoneinfo, parseZoneinfo);
+    if (!zoneinfo.ok) return zoneinfo;
+    const vmstat = readParsed(this.vmstat, parseVmstat);
+    if (!vmstat.ok) return vmstat;
+    // PSI is optional (CONFIG_PSI off, or psi=0 on the command line): without it the pressure rule
+    // is off, but watermarks and low memory must still be watched, so any PSI problem means null.
+    const pressure = readParsed(this.pressure, parsePressure);
+    return ok(sampleOf(meminfo.value, figures.value, zoneinfo.value, vmstat.value, pressure.ok ? pressure.value : null, pageSizeBytes));
+  }
+
+  close(): void {
+    for (const file of [this.meminfo, this.zoneinfo, this.vmstat, this.pressure]) file.close();
+  }
+}
+
+/** One sample by path, every file opened and closed (tests, one-off reads). */
+export function readMachinePressure(procRoot: string, fs: LinuxFs, pageSizeBytes: number, standIn: MemoryStandIn | null = null): Result<MachinePressure> {
+  const reader = new MachinePressureReader(procRoot, fs);
+  try {
+    return reader.read(pageSizeBytes, standIn);
+  } finally {
+    reader.close();
+  }
+}
+
+function sampleOf(meminfo: Meminfo, figures: MemoryFigures, zoneinfo: Zoneinfo, vmstat: Vmstat, pressure: Pressure | null, pageSizeBytes: number): MachinePressure {
+  const watermarks = sumWatermarks(zoneinfo);
+  return {
+    totalBytes: figures.totalBytes,
+    availableBytes: figures.availableBytes,
+    freeBytes: meminfo.freeBytes,
     minWatermarkBytes: watermarks.minPages * pageSizeBytes,
     lowWatermarkBytes: watermarks.lowPages * pageSizeBytes,
-    swapTotalBytes: figures.value.swapTotalBytes,
-    swapFreeBytes: figures.value.swapFreeBytes,
-    reclaimedPagesTotal: reclaimedPagesTotal(vmstat.value),
-    allocStallsTotal: allocStallsTotal(vmstat.value),
-    psiSomeTotalUs: pressure.ok ? pressure.value.some.totalUs : null,
-    psiFullTotalUs: pressure.ok ? (pressure.value.full?.totalUs ?? null) : null,
-    ...(vmstat.value.has("oom_kill") ? { oomKillsTotal: vmstat.value.get("oom_kill") as number } : {}),
-  });
+    swapTotalBytes: figures.swapTotalBytes,
+    swapFreeBytes: figures.swapFreeBytes,
+    reclaimedPagesTotal: reclaimedPagesTotal(vmstat),
+    allocStallsTotal: allocStallsTotal(vmstat),
+    psiSomeTotalUs: pressure !== null ? pressure.some.totalUs : null,
+    psiFullTotalUs: pressure !== null ? (pressure.full?.totalUs ?? null) : null,
+    ...(vmstat.has("oom_kill") ? { oomKillsTotal: vmstat.get("oom_kill") as number } : {}),
+  };
 }

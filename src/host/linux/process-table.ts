@@ -48,6 +48,15 @@ export const DETAILS_SETTLE_MS = 10_000;
 export const DETAILS_RECHECK_MS = 300_000;
 /** How often the entries no listing asked for since the last sweep are checked (one pread each) and dropped if their process is gone. */
 export const IDLE_SWEEP_MS = 30_000;
+/**
+ * The kernel gives each pid below this at most once (RESERVED_PIDS in kernel/pid.c): pids are
+ * handed out upward from the last one given, and once they wrap past pid_max they start again at
+ * 300. So a pid below it that /proc still lists still names the process first given it, and a
+ * kernel thread there (most of them: they start at boot) needs no read to show it is still that
+ * thread. Only checkpoint/restore (clone3's set_tid, ns_last_pid; CAP_CHECKPOINT_RESTORE) can hand
+ * out such a pid again, so an unhurried listing still reads it.
+ */
+export const PIDS_GIVEN_ONCE_BELOW = 300;
 
 /**
  * The fds the table may keep: DEFAULT_MAX_KEPT_FDS, or half of the soft limit on open files where
@@ -275,6 +284,8 @@ export class ProcessTable {
   private readKept(pid: number, entry: Entry, listing: TableListing): Result<ProcessReads> {
     const fds = entry.fds as KeptFds;
     if (fds.stat === null || fds.status === null) {
+      // A kernel thread whose pid is given only once, in a listing under pressure: still that thread, unread.
+      if (listing.skipKernelThreads && !listing.refreshStaleDetails && pid < PIDS_GIVEN_ONCE_BELOW) return fail(KERNEL_THREAD, `pid ${pid} is a kernel thread`);
       // A kernel thread: its fd still reads, so it is still that kernel thread (PF_KTHREAD never changes).
       const alive = this.readFd(pid, fds.oomScoreAdj, PROC.oomScoreAdj, (text) => ok(text));
       if (!alive.ok) return alive;
