@@ -23,6 +23,12 @@ describe("parse-number", () => {
     assert.equal(parseUnsigned("9223372036854771712"), 9223372036854771712);
     assert.equal(parseUnsigned(`${"0".repeat(400)}42`), 42, "leading zeros are still a small number");
     assert.equal(parseUnsigned("-1"), null);
+    // The short path (up to 15 digits, no BigInt) and the long one agree at the edge.
+    assert.equal(parseUnsigned("999999999999999"), 999999999999999);
+    assert.equal(parseUnsigned("0999999999999999"), 999999999999999);
+    assert.equal(parseUnsigned("9007199254740993"), 9007199254740992, "past 2^53: rounded");
+    assert.equal(parseUnsigned("000000000000042"), 42);
+    assert.equal(parseUnsigned("0"), 0);
   });
 
   it("parseCount: non-negative safe integers only", () => {

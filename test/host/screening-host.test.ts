@@ -7,7 +7,9 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { describe, it } from "node:test";
 import { oomBadness } from "../../src/core/badness.js";
+import { readFileSync } from "node:fs";
 import { LinuxHost } from "../../src/host/linux/linux-host.js";
+import { procLikeFs } from "../support/proc-like-fs.js";
 import { value } from "../support/result-assert.js";
 
 type Started = ChildProcess & { pid: number };
@@ -32,6 +34,22 @@ async function stop(child: Started): Promise<void> {
 }
 
 describe("screening on this kernel", () => {
+  it("takes the kernel's RAM + swap from the sample just read, and reads /proc/meminfo itself only without one", () => {
+    const meminfo = readFileSync("/proc/meminfo", "utf8");
+    const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB$`, "m").exec(meminfo)?.[1]);
+    const fs = procLikeFs("/proc");
+    const host = new LinuxHost({ fs });
+    const expectedPages = Math.floor(((kib("MemTotal") + kib("SwapTotal")) * 1024) / host.pageSizeBytes());
+    value(host.readMachinePressure());
+    fs.clearLog();
+    assert.equal(value(host.screenAllProcesses()).kernelTotalPages, expectedPages);
+    assert.ok(!fs.log.some((entry) => entry.path === "/meminfo"), "no second read of meminfo");
+    const unsampled = new LinuxHost({ fs });
+    fs.clearLog();
+    assert.equal(value(unsampled.screenAllProcesses()).kernelTotalPages, expectedPages);
+    assert.ok(fs.log.some((entry) => entry.path === "/meminfo"), "no sample yet: read");
+  });
+
   it("every process's exact badness lies in the band its oom_score gives; a known one is screened, not read in full", async () => {
     const holders: Started[] = [];
     const host = new LinuxHost();

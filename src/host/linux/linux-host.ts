@@ -62,6 +62,12 @@ const FALLBACK_CLOCK_TICKS = 100;
 const CLAIM_WAIT_MS = 500;
 /** Consecutive poll errors on an OOM eventfd after which it is given up (the engine still has its journal and log). */
 const MAX_WATCH_REARMS = 3;
+/**
+ * How old the last machine sample's RAM + swap may be for a decision's screening to use them
+ * rather than read /proc/meminfo again (a decision screens within ms of its sample). Swap turned on
+ * or off in between shifts oom_score's scale; the screening's band check catches that.
+ */
+const KERNEL_TOTALS_FRESH_MS = 250;
 
 export interface LinuxHostOptions {
   procRoot?: string;
@@ -123,6 +129,8 @@ export class LinuxHost implements Host {
   /** The listings' kept fds and details (process-table.ts). */
   readonly processTable: ProcessTable;
   private machineFiles: MachinePressureReader | null = null;
+  /** The kernel's RAM + swap at the last machine sample, and when. */
+  private kernelTotals: { bytes: number; atMs: number } | null = null;
   /** The hierarchy whose /proc/PID/cgroup line is a process's ProcessDetails.cgroup. */
   private readonly detailsHierarchy: CgroupHierarchy;
   /** Inside a container: the cgroup whose limit stands in for /proc/meminfo (container-memory.ts). */
@@ -187,7 +195,9 @@ export class LinuxHost implements Host {
   readMachinePressure(): Result<MachinePressure> {
     // Files kept open for the host's life: a sample every few tens of ms near a line.
     this.machineFiles ??= new MachinePressureReader(this.procRoot, this.fs);
-    return this.machineFiles.read(this.pageSize, this.memoryStandIn);
+    const read = this.machineFiles.read(this.pageSize, this.memoryStandIn);
+    if (this.machineFiles.kernelTotalBytes !== null) this.kernelTotals = { bytes: this.machineFiles.kernelTotalBytes, atMs: this.now() };
+    return read;
   }
   /** getrusage's ru_majflt: a system call, no file read. */
   selfMajorFaults(): number {
@@ -217,12 +227,19 @@ export class LinuxHost implements Host {
   }
 
   screenAllProcesses(): Result<ScreenedListing> {
-    // The kernel scales oom_score over its own RAM + swap: /proc/meminfo's, whatever stands in for the machine.
-    const memory = readMachineMemory(this.procRoot, this.fs);
-    if (!memory.ok) return memory;
+    // The kernel scales oom_score over its own RAM + swap: /proc/meminfo's, whatever stands in for
+    // the machine. The decision's own sample read them a moment ago; older than that, read again.
+    let kernelTotalBytes: number;
+    if (this.kernelTotals !== null && this.now() - this.kernelTotals.atMs <= KERNEL_TOTALS_FRESH_MS) {
+      kernelTotalBytes = this.kernelTotals.bytes;
+    } else {
+      const memory = readMachineMemory(this.procRoot, this.fs);
+      if (!memory.ok) return memory;
+      kernelTotalBytes = memory.value.totalBytes + memory.value.swapTotalBytes;
+    }
     const pids = this.userPids();
     if (!pids.ok) return pids;
-    const kernelTotalPages = Math.floor((memory.value.totalBytes + memory.value.swapTotalBytes) / this.pageSize);
+    const kernelTotalPages = Math.floor(kernelTotalBytes / this.pageSize);
     const { samples, oomScores } = this.processTable.screen(pids.value, { skipKernelThreads: true, refreshStaleDetails: false, within: null }, this.pageSize);
     const bounds = new Map<number, BadnessBounds>();
     for (const [pid, score] of oomScores) bounds.set(pid, badnessBoundsOf(score, kernelTotalPages));

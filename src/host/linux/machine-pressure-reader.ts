@@ -32,6 +32,8 @@ export class MachinePressureReader {
   private readonly zoneinfo: KeptFile;
   private readonly vmstat: KeptFile;
   private readonly pressure: KeptFile;
+  /** RAM + swap as the kernel's meminfo gave them at the last read (stand-in or not): what oom_score is scaled over. */
+  kernelTotalBytes: number | null = null;
 
   constructor(
     procRoot: string,
@@ -46,6 +48,7 @@ export class MachinePressureReader {
   read(pageSizeBytes: number, standIn: MemoryStandIn | null = null): Result<MachinePressure> {
     const meminfo = readParsed(this.meminfo, parseMeminfo);
     if (!meminfo.ok) return meminfo;
+    this.kernelTotalBytes = meminfo.value.totalBytes + meminfo.value.swapTotalBytes;
     const figures = figuresWithStandIn(meminfo.value, standIn, this.fs);
     if (!figures.ok) return figures;
     const zoneinfo = readParsed(this.zoneinfo, parseZoneinfo);

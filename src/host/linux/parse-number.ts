@@ -7,6 +7,8 @@
 const U64_MAX = 2n ** 64n - 1n;
 /** Decimal digits of U64_MAX: text no longer than this (leading zeros aside) may be compared as a BigInt cheaply. */
 const U64_MAX_DIGITS = 20;
+/** Numbers of this many digits or fewer are below 2^53 (9007199254740992 has 16). */
+const SAFE_DIGITS = 15;
 
 /** A base-10 integer, optionally negative; null if text is anything else or not a safe integer. */
 export function parseInteger(text: string): number | null {
@@ -32,6 +34,8 @@ export function parseCount(text: string): number | null {
  */
 export function parseUnsigned(text: string): number | null {
   if (!/^\d+$/.test(text)) return null;
+  // Up to 15 digits is below 2^53: exact as a double, and no BigInt (a decision parses one a process).
+  if (text.length <= SAFE_DIGITS) return Number(text);
   const digits = text.replace(/^0+(?=\d)/, "");
   if (digits.length > U64_MAX_DIGITS || BigInt(digits) > U64_MAX) return null;
   return Number(digits);
