@@ -10,7 +10,7 @@ import { appendSample, emptyHistory, entryAtSeq, newestEntry, newestKeptWhere, n
 import { atLeast, bytesAboveNextLevel, memoryCameBack, memoryLevel, projectSample, type MemoryLevel } from "../core/machine-levels.js";
 import { BELOW_LOW_SAMPLE_INTERVAL_MS, belowLowSampleIntervalMs, detectMachinePressure, type MachineSample, type MachineVerdict } from "../core/machine-pressure.js";
 import { machineAsScope, NO_MEMORY_EVENTS } from "../core/machine-scope.js";
-import { DEFAULT_GROWTH_HORIZON_MS, ProcessGrowth } from "../core/process-growth.js";
+import { DEFAULT_GROWTH_CONFIG, DEFAULT_GROWTH_HORIZON_MS, ProcessGrowth } from "../core/process-growth.js";
 import type { RankedSnapshot } from "../core/rank.js";
 import type { Result } from "../core/result.js";
 import { fallRateBytesPerMs, nextSampleDelayMs, type SampleIntervalConfig } from "../core/sample-interval.js";
@@ -68,6 +68,20 @@ const GROWTH_LISTING_PLENTY_MS = 5000;
 const GROWTH_LISTING_SKIPPED_WITHIN_MS = 1000;
 /** Above the warn level listing may cost at most this share of one core (a host with 10,000 processes lists more seldom). */
 const GROWTH_LISTING_PLENTY_CPU_SHARE = 0.01;
+/**
+ * But never so seldom that a rate goes unmeasured: a rate needs two listings within the growth
+ * window (process-growth.ts), and a decision's own listing may come up to a couple of seconds after
+ * the last one above the warn level (the listings below it are skipped when the line is near). In
+ * the VM a listing that took 150 ms once set the next 15 s away, so no process had a rate at the
+ * decision and badness alone chose the idle 100 MiB innocent over forty growing workers.
+ */
+const GROWTH_LISTING_PLENTY_MAX_MS = 0.6 * DEFAULT_GROWTH_CONFIG.windowMs;
+
+/** How long after the last listing for growth the next one is due: once a second below the warn level; above it, seldom enough to cost 1% of a core, never past GROWTH_LISTING_PLENTY_MAX_MS. */
+export function growthListingIntervalMs(plenty: boolean, lastListingMs: number): number {
+  if (!plenty) return GROWTH_LISTING_MS;
+  return Math.min(GROWTH_LISTING_PLENTY_MAX_MS, Math.max(GROWTH_LISTING_PLENTY_MS, lastListingMs / GROWTH_LISTING_PLENTY_CPU_SHARE));
+}
 /** Top-level cgroups come and go (a container starts): the set watched is read again this often. */
 const TOP_LEVEL_RESCAN_MS = 30_000;
 
@@ -385,7 +399,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     const fall = fallRateBytesPerMs(this.recentFall());
     const headroom = bytesAboveNextLevel(projectSample(sample, { bytesPerMs: fall, leadMs: this.decisionLeadMs }), this.config);
     if (!plenty && fall > 0 && headroom !== null && headroom / fall < GROWTH_LISTING_SKIPPED_WITHIN_MS) return;
-    const everyMs = plenty ? Math.max(GROWTH_LISTING_PLENTY_MS, this.lastGrowthListingMs / GROWTH_LISTING_PLENTY_CPU_SHARE) : GROWTH_LISTING_MS;
+    const everyMs = growthListingIntervalMs(plenty, this.lastGrowthListingMs);
     if (sample.atMs - this.lastGrowthListingAtMs < everyMs) return;
     this.lastGrowthListingAtMs = sample.atMs;
     const listed = this.ctx.host.listAllProcesses({ refreshStaleDetails: plenty });
