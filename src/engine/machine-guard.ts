@@ -71,9 +71,10 @@ const GROWTH_LISTING_PLENTY_CPU_SHARE = 0.01;
 /**
  * But never so seldom that a rate goes unmeasured: a rate needs two listings within the growth
  * window (process-growth.ts), and a decision's own listing may come up to a couple of seconds after
- * the last one above the warn level (the listings below it are skipped when the line is near). In
- * the VM a listing that took 150 ms once set the next 15 s away, so no process had a rate at the
- * decision and badness alone chose the idle 100 MiB innocent over forty growing workers.
+ * the last one above the warn level (the listings below it are skipped when the line is near). At
+ * 1% of a core, any listing of 100 ms or more (the VM under load) put the next 10 s or more away;
+ * once in ten runs there no process had a rate at the decision, and badness alone chose the idle
+ * 100 MiB innocent over forty growing workers.
  */
 const GROWTH_LISTING_PLENTY_MAX_MS = 0.6 * DEFAULT_GROWTH_CONFIG.windowMs;
 
