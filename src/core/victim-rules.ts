@@ -171,7 +171,6 @@ export interface RuleMatch {
   source: string;
 }
 
-/** The first explicit rule that matches, else the cgroup's xattr preference, else null. */
 /**
  * Whether any rule matches on the command line: the only reason to read one. Reading
  * /proc/PID/cmdline takes the process's mmap lock (it copies from the process's memory), so a
@@ -181,6 +180,7 @@ export function rulesReadCommandLines(rules: readonly VictimRule[]): boolean {
   return rules.some((rule) => rule.patterns.some((pattern) => pattern.field === "cmdline"));
 }
 
+/** The first explicit rule that matches, else the cgroup's xattr preference, else null. */
 export function matchVictimRule(proc: ProcessSample, rules: readonly VictimRule[]): RuleMatch | null {
   for (const rule of rules) {
     if (ruleMatches(rule, proc)) return { name: rule.name, action: rule.action, source: `rule ${quoted(rule.name, 2 * MAX_RULE_NAME_CHARS)}` };

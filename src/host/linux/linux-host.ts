@@ -129,8 +129,8 @@ export class LinuxHost implements Host {
   /** The listings' kept fds and details (process-table.ts). */
   readonly processTable: ProcessTable;
   private machineFiles: MachinePressureReader | null = null;
-  /** The kernel's RAM + swap at the last machine sample, and when. */
-  private kernelTotals: { bytes: number; atMs: number } | null = null;
+  /** When the last machine sample read the kernel's RAM + swap (machineFiles.kernelTotalBytes). */
+  private kernelTotalsAtMs: number | null = null;
   /** The hierarchy whose /proc/PID/cgroup line is a process's ProcessDetails.cgroup. */
   private readonly detailsHierarchy: CgroupHierarchy;
   /** Inside a container: the cgroup whose limit stands in for /proc/meminfo (container-memory.ts). */
@@ -164,7 +164,7 @@ export class LinuxHost implements Host {
       clockTicksPerSecond: native.nativeStatus().ok ? native.sysconfClockTicks() : FALLBACK_CLOCK_TICKS,
       maxKeptFds: options.maxKeptProcessFds ?? keptFdBudget(limits.ok ? limits.value : null),
       hierarchy: this.detailsHierarchy,
-      readCommandLines: options.readCommandLines ?? true,
+      ...(options.readCommandLines !== undefined ? { readCommandLines: options.readCommandLines } : {}),
       cgroupPreference: options.cgroupPreference ?? new CgroupPreferenceReader({ mounts: this.mounts, now: () => this.now() }).hook,
     });
     const memTotal = readMachineMemory(this.procRoot, this.fs);
@@ -196,7 +196,7 @@ export class LinuxHost implements Host {
     // Files kept open for the host's life: a sample every few tens of ms near a line.
     this.machineFiles ??= new MachinePressureReader(this.procRoot, this.fs);
     const read = this.machineFiles.read(this.pageSize, this.memoryStandIn);
-    if (this.machineFiles.kernelTotalBytes !== null) this.kernelTotals = { bytes: this.machineFiles.kernelTotalBytes, atMs: this.now() };
+    if (this.machineFiles.kernelTotalBytes !== null) this.kernelTotalsAtMs = this.now();
     return read;
   }
   /** getrusage's ru_majflt: a system call, no file read. */
@@ -230,8 +230,9 @@ export class LinuxHost implements Host {
     // The kernel scales oom_score over its own RAM + swap: /proc/meminfo's, whatever stands in for
     // the machine. The decision's own sample read them a moment ago; older than that, read again.
     let kernelTotalBytes: number;
-    if (this.kernelTotals !== null && this.now() - this.kernelTotals.atMs <= KERNEL_TOTALS_FRESH_MS) {
-      kernelTotalBytes = this.kernelTotals.bytes;
+    const sampled = this.machineFiles?.kernelTotalBytes ?? null;
+    if (sampled !== null && this.kernelTotalsAtMs !== null && this.now() - this.kernelTotalsAtMs <= KERNEL_TOTALS_FRESH_MS) {
+      kernelTotalBytes = sampled;
     } else {
       const memory = readMachineMemory(this.procRoot, this.fs);
       if (!memory.ok) return memory;

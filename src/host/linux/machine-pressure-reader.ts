@@ -32,7 +32,7 @@ export class MachinePressureReader {
   private readonly zoneinfo: KeptFile;
   private readonly vmstat: KeptFile;
   private readonly pressure: KeptFile;
-  /** RAM + swap as the kernel's meminfo gave them at the last read (stand-in or not): what oom_score is scaled over. */
+  /** RAM + swap as the kernel's meminfo gave them at the last read (stand-in or not): what oom_score is scaled over; null if that read failed. */
   kernelTotalBytes: number | null = null;
 
   constructor(
@@ -46,6 +46,7 @@ export class MachinePressureReader {
   }
 
   read(pageSizeBytes: number, standIn: MemoryStandIn | null = null): Result<MachinePressure> {
+    this.kernelTotalBytes = null;
     const meminfo = readParsed(this.meminfo, parseMeminfo);
     if (!meminfo.ok) return meminfo;
     this.kernelTotalBytes = meminfo.value.totalBytes + meminfo.value.swapTotalBytes;
