@@ -11,10 +11,20 @@ import type { Outcome } from "./journal-record.js";
 import { emptyOutcome } from "./outcome.js";
 import type { ScopeProbe, ScopeReading } from "./scope-probe.js";
 
+/** What Host.reap settles with. */
+export type ReapResult = Awaited<ReturnType<Host["reap"]>>;
+
+/** Host.reap, a throw turned into a failed result (the confirmation must see every reap settle). */
+export function startReap(host: Host, victim: VictimHandle): Promise<ReapResult> {
+  return host.reap(victim).catch((error: unknown): ReapResult => ({ ok: false, error: { code: "EREAP", message: String(error) } }));
+}
+
 export interface KilledVictim {
   handle: VictimHandle;
   candidate: Candidate;
   killedAtMs: number;
+  /** A process_mrelease already under way (started at the SIGTERM): the confirmation waits for it instead of starting its own. */
+  reapUnderWay?: Promise<ReapResult>;
 }
 
 export interface Confirmation {
@@ -111,10 +121,7 @@ class KillConfirmation {
     const watched = host.watchExit(this.killed.handle, () => this.onExit());
     if (watched.ok) this.unwatchExit = watched.value;
     if (this.mode.reap) {
-      host
-        .reap(this.killed.handle)
-        .catch((error: unknown) => ({ ok: false as const, error: { code: "EREAP", message: String(error) } }))
-        .then((result) => this.onReapSettled(result));
+      void (this.killed.reapUnderWay ?? startReap(host, this.killed.handle)).then((result) => this.onReapSettled(result));
     }
     this.fastTick();
   }
@@ -132,7 +139,7 @@ class KillConfirmation {
     this.finish(now.outOfMemory ? "exited-still-oom" : "recovered");
   }
 
-  private onReapSettled(result: Awaited<ReturnType<Host["reap"]>>): void {
+  private onReapSettled(result: ReapResult): void {
     this.reapSettled = true;
     if (result.ok) {
       this.reap = result.value;
@@ -211,11 +218,19 @@ class KillConfirmation {
       this.finish("unresolved");
       return;
     }
+    const { host, options } = this.scope;
+    const victimRead = this.exited ? null : host.readProcess(this.killed.handle.pid);
+    // No process under the pid, yet the exit watch has not fired: the exit can be waiting in this
+    // loop turn's poll phase, behind this timer. The pidfd settles it (ESRCH: exited and reaped).
+    if (victimRead !== null && !victimRead.ok) {
+      const signal = host.maySignal(this.killed.handle);
+      if (!signal.ok && signal.error.code === "ESRCH") this.onExit();
+      if (this.done) return;
+    }
     const scopeNow = this.sample();
     if (scopeNow === null || this.done) return;
     this.observations++;
-    const { host, options } = this.scope;
-    const victim = this.exited ? null : host.readProcess(this.killed.handle.pid);
+    const victim = this.exited ? null : victimRead;
     const victimGone = this.exited || (victim !== null && !victim.ok);
     const step = observe(this.tracker, {
       atMs: host.now(),

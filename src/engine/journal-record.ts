@@ -58,6 +58,14 @@ export type OutcomeResult =
   /** terminate: the victim was still alive at the grace's end, but memory was no longer short, so no SIGKILL followed. */
   | "survived-sigterm";
 
+/**
+ * process_mrelease right after a SIGTERM: "reaped", the victim's memory freed beside its exit (it left
+ * SIGTERM to its default action, as fatal as SIGKILL); "already-exiting", its exit was freeing it
+ * already; "refused", it was not dying (it catches, blocks or ignores SIGTERM), so the grace ran;
+ * "failed", any other error; null, still running when journaled.
+ */
+export type ReapAtSigterm = "reaped" | "already-exiting" | "refused" | "failed" | null;
+
 export interface Outcome {
   result: OutcomeResult;
   /** cgroup usage in the snapshot minus usage when memory was back (or at the last observation). */
@@ -74,7 +82,8 @@ export interface Outcome {
   /** A unit kill: the members the signals reached besides the victim, and what failed. */
   unitSignalled?: { pids: number[]; errors: string[] };
   /** terminate: how the grace after SIGTERM ended, and when SIGKILL followed (from the notification; null: none). */
-  sigterm?: { graceMs: number; ending: GraceEnding; msToSigkill: number | null };
+  /** The terminate level's SIGTERM: its grace, how the grace ended, and the reap tried right after it. */
+  sigterm?: { graceMs: number; ending: GraceEnding; msToSigkill: number | null; reapAtSigterm: ReapAtSigterm };
   /**
    * The time to SIGKILL split by phase (notification to snapshot, snapshot, ranking, pidfd open and
    * signal), the processes read, and the daemon's own major page faults from the snapshot to the

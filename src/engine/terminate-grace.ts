@@ -42,7 +42,12 @@ export interface GraceResult {
  */
 export const GRACE_CHECK_MS = 100;
 
-export function awaitGrace(host: Host, victim: VictimHandle, plan: TerminatePlan, isStopped: () => boolean): Promise<GraceResult> {
+/**
+ * dying: resolves true once the kernel is known to be ending the victim (a process_mrelease of it was
+ * accepted: SIGTERM was left to its default action, as fatal as SIGKILL); the grace ends there, as
+ * for a victim seen exiting.
+ */
+export function awaitGrace(host: Host, victim: VictimHandle, plan: TerminatePlan, isStopped: () => boolean, dying?: Promise<boolean>): Promise<GraceResult> {
   return new Promise<GraceResult>((resolve) => {
     const startedAtMs = host.now();
     let timer: TimerHandle | null = null;
@@ -75,6 +80,9 @@ export function awaitGrace(host: Host, victim: VictimHandle, plan: TerminatePlan
       }
       timer = host.setTimer(Math.min(GRACE_CHECK_MS, leftMs), check);
     };
+    void dying?.then((yes) => {
+      if (yes) finish({ ending: "exiting", sigkillAtMs: null });
+    });
     const watched = host.watchExit(victim, () => finish({ ending: "exited", sigkillAtMs: null }));
     if (watched.ok) unwatch = watched.value;
     if (!done) timer = host.setTimer(Math.min(GRACE_CHECK_MS, plan.graceMs), check);

@@ -411,3 +411,22 @@ test("a reap that gives back part of the memory: the victim is watched to its ex
   assert.ok((record?.outcome.msToMemoryBack ?? 99) <= 5, `memory back when the reap ended the OOM: ${record?.outcome.msToMemoryBack} ms`);
   engine.stop();
 });
+
+test("a victim found gone before its exit watch fires (the pidfd's readiness behind a timer) is journaled as exited, with its memory back", async () => {
+  const { host, journal, engine } = setup();
+  host.exitNoticeLateMs = 500;
+  host.add({ pid: 100, comm: "innocent", rssBytes: 1 * MIB });
+  host.add({ pid: 200, comm: "hog", rssBytes: 60 * MIB, onKill: { exitAfterMs: 300 }, reapable: false });
+  host.oomNeedBytes = 4 * MIB;
+  engine.manage(host.ref.path);
+  host.fireOom();
+  await host.advance(2000);
+  await engine.whenIdle();
+  const [record, ...more] = decisions(journal);
+  assert.equal(more.length, 0);
+  assert.equal(record?.outcome.result, "recovered");
+  assert.equal(record?.outcome.victimExited, true, "the pidfd said it had exited: not 'recovered' with the victim unaccounted for");
+  const backMs = record?.outcome.msToMemoryBack ?? null;
+  assert.ok(backMs !== null && backMs >= 300 && backMs < 500, `memory back at the first observation after the exit, before the late notice: ${backMs} ms`);
+  engine.stop();
+});

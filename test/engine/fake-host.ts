@@ -33,8 +33,11 @@ export interface FakeProcess {
   /** Whether process_mrelease can take its memory (false: e.g. stuck before the mm is released). */
   reapable?: boolean;
   state?: string;
-  /** How the process reacts to SIGTERM (default: it exits after 1 ms, the default action). */
-  onTerm?: "exit" | "ignore" | { exitAfterMs: number };
+  /**
+   * How the process reacts to SIGTERM. "exit" (the default) and dyingForMs: the default action, fatal,
+   * its exit taking 1 ms or that long; exitAfterMs: a handler that exits after that long; "ignore".
+   */
+  onTerm?: "exit" | "ignore" | { exitAfterMs: number } | { dyingForMs: number };
   /** Who it is (uid, process group, cgroup...): rules and kill units read it. */
   details?: ProcessDetails;
 }
@@ -46,6 +49,8 @@ interface LiveProcess extends Required<Omit<FakeProcess, "onKill" | "onTerm" | "
   startTimeTicks: number;
   alive: boolean;
   killed: boolean;
+  /** SIGKILL, or a SIGTERM left to its default action, is on its way: the kernel lets process_mrelease reap it. */
+  dying: boolean;
   /** Past exit_mm: /proc shows no memory while the memory is still charged (being freed). */
   noMmShown: boolean;
   exitWatchers: Set<() => void>;
@@ -96,6 +101,7 @@ export class FakeHost implements Host {
       startTimeTicks: 1000 + p.pid,
       alive: true,
       killed: false,
+      dying: false,
       noMmShown: false,
       exitWatchers: new Set(),
     });
@@ -442,6 +448,7 @@ export class FakeHost implements Host {
     if (this.killRefused.has(victim.pid)) return fail("EPERM", `pid ${victim.pid}: SIGKILL not permitted`);
     this.killed.push(victim.pid);
     p.killed = true;
+    p.dying = true;
     const how = p.onKill;
     if (how === "exit") this.setTimer(1, () => this.exit(p));
     else if (how !== undefined && how !== "stall" && "exitAfterMs" in how) this.setTimer(how.exitAfterMs, () => this.exit(p));
@@ -466,8 +473,10 @@ export class FakeHost implements Host {
     if (this.killRefused.has(victim.pid)) return fail("EPERM", `pid ${victim.pid}: SIGTERM not permitted`);
     this.terminated.push(victim.pid);
     const how = p.onTerm ?? "exit";
-    if (how === "exit") this.setTimer(1, () => this.exit(p));
-    else if (how !== "ignore") this.setTimer(how.exitAfterMs, () => this.exit(p));
+    if (how === "ignore") return ok(undefined);
+    // Only the default action makes SIGTERM fatal; a handler leaves the process alive until it exits by itself.
+    if (how === "exit" || "dyingForMs" in how) p.dying = true;
+    this.setTimer(how === "exit" ? 1 : "dyingForMs" in how ? how.dyingForMs : how.exitAfterMs, () => this.exit(p));
     return ok(undefined);
   }
   /** Where the details' cgroups live in this fake: resolveProcessCgroup maps "/a/b" to UNIT_ROOT + "/a/b". */
@@ -488,6 +497,8 @@ export class FakeHost implements Host {
   reap(victim: VictimHandle): Promise<Result<{ durationMs: number; alreadyGone: boolean }>> {
     this.reaped.push(victim.pid);
     const p = this.processes.get(victim.pid);
+    // As the kernel: only a process with a fatal signal pending may be reaped, and it says so at once.
+    if (p !== undefined && p.alive && !p.dying) return Promise.resolve(fail("EINVAL", `pid ${victim.pid}: no fatal signal pending`));
     return new Promise((resolve) => {
       // A victim whose exit finishes first leaves the reap nothing to do: it returns at the exit.
       const startedAtMs = this.timeMs;
@@ -514,12 +525,18 @@ export class FakeHost implements Host {
   }
   releaseVictim(): void {}
 
+  /** How long after an exit its watchers hear of it (a pidfd's readiness waiting behind timers). */
+  exitNoticeLateMs = 0;
   exit(p: LiveProcess): void {
     if (!p.alive) return;
     p.alive = false;
     p.rssBytes = 0;
-    for (const w of [...p.exitWatchers]) w();
-    p.exitWatchers.clear();
+    const notify = (): void => {
+      for (const w of [...p.exitWatchers]) w();
+      p.exitWatchers.clear();
+    };
+    if (this.exitNoticeLateMs === 0) notify();
+    else this.setTimer(this.exitNoticeLateMs, notify);
   }
 
   private sample(p: LiveProcess): ProcessSample {

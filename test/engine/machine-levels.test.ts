@@ -70,7 +70,26 @@ describe("machine levels: terminate", () => {
     assert.match(record?.incident.reason ?? "", /\(8\.0% < 10%\), no swap: terminate level/);
     assert.equal(record?.outcome.result, "recovered");
     assert.equal(record?.outcome.victimExited, true);
-    assert.deepEqual(record?.outcome.sigterm, { graceMs: 3000, ending: "exited", msToSigkill: null });
+    assert.deepEqual(record?.outcome.sigterm, { graceMs: 3000, ending: "exited", msToSigkill: null, reapAtSigterm: "refused" }, "a victim that catches SIGTERM cannot be reaped before it exits");
+    engine.stop();
+  });
+
+  it("a victim that leaves SIGTERM to its default action is reaped at once, beside its exit, and only once", async () => {
+    const { host, journal, engine } = setup({ onTerm: { dyingForMs: 300 } });
+    makeAvailable(host, 82);
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(5000);
+    await engine.whenIdle();
+    assert.deepEqual(host.terminated, [300]);
+    assert.deepEqual(host.killed, [], "dying already: no SIGKILL");
+    assert.deepEqual(host.reaped, [300], "the reap begun at the SIGTERM is the confirmation's too");
+    const [record, ...rest] = decisions(journal);
+    assert.equal(rest.length, 0);
+    assert.deepEqual(record?.outcome.sigterm, { graceMs: 3000, ending: "exiting", msToSigkill: null, reapAtSigterm: "reaped" }, "the grace ends when the reap shows the victim dying");
+    assert.deepEqual(record?.outcome.reap, { durationMs: host.reapMs, alreadyGone: false });
+    assert.equal(record?.outcome.result, "recovered");
+    const backMs = record?.outcome.msToMemoryBack ?? Infinity;
+    assert.ok(backMs < 300, `memory back ${backMs} ms after the notification, before the 300 ms exit: the reap freed it`);
     engine.stop();
   });
 
@@ -84,8 +103,12 @@ describe("machine levels: terminate", () => {
     await engine.whenIdle();
     assert.deepEqual(host.terminated, [300]);
     assert.deepEqual(host.killed, [300]);
+    assert.deepEqual(host.reaped, [300, 300], "refused at the SIGTERM (caught), tried again after the SIGKILL");
     const [record] = decisions(journal);
     assert.equal(record?.outcome.sigterm?.ending, "grace-over");
+    assert.equal(record?.outcome.sigterm?.reapAtSigterm, "refused");
+    const reap = record?.outcome.reap;
+    assert.ok(reap != null && !("error" in reap), `the reap after the SIGKILL is journaled, not the refusal: ${JSON.stringify(reap)}`);
     const msToSigkill = record?.outcome.sigterm?.msToSigkill ?? 0;
     assert.ok(msToSigkill >= 3000 && msToSigkill <= 3100, `SIGKILL ${msToSigkill} ms after the notification`);
     assert.equal(record?.outcome.result, "recovered");

@@ -28,6 +28,7 @@ import {
 } from "../../src/host/linux/native.js";
 
 const SIGKILL = 9;
+const SIGTERM = 15;
 const NATIVE_JS = fileURLToPath(new URL("../../src/host/linux/native.js", import.meta.url));
 
 function unwrap<T>(r: Result<T>): T {
@@ -445,6 +446,41 @@ describe("native addon", () => {
       } finally {
         if (pidfd >= 0) closeFd(pidfd);
         killChild(child);
+      }
+    });
+
+    it("processMrelease after SIGTERM: accepted at once when SIGTERM is left to its default action, EINVAL when it is caught", async () => {
+      // The machine guard reaps a SIGTERMed victim at once: this is the kernel behaviour it relies on
+      // (a fatal signal marks the whole process as exiting when it is sent, before the victim runs).
+      for (const catches of [false, true]) {
+        let child: ChildProcess | undefined;
+        let pidfd = -1;
+        try {
+          // Python, because Node itself always catches SIGTERM (to restore the terminal before it exits).
+          const handler = catches ? "signal.signal(signal.SIGTERM, lambda *_: print('caught', flush=True))\n" : "";
+          const program = `import signal, sys\n${handler}b = bytearray(256 << 20)\nfor i in range(0, len(b), 4096): b[i] = 1\nprint('ready', flush=True)\nwhile True: signal.pause()\n`;
+          child = spawn("python3", ["-c", program], { stdio: ["ignore", "pipe", "inherit"] });
+          const pid = child.pid;
+          assert.ok(pid !== undefined, "spawn node failed");
+          const exit = exited(child);
+          await withTimeout(new Promise<void>((resolve) => child!.stdout!.once("data", () => resolve())), 10_000, "victim ready");
+          pidfd = unwrap(pidfdOpen(pid));
+          unwrap(pidfdSendSignal(pidfd, SIGTERM));
+          const r = await withTimeout(processMrelease(pidfd), 10_000, "processMrelease");
+          if (catches) {
+            assertFails(r, "EINVAL", `process_mrelease(pidfd ${pidfd})`);
+            assert.equal(child.exitCode, null, "a victim that caught SIGTERM lives on");
+            unwrap(pidfdSendSignal(pidfd, SIGKILL));
+            assert.equal((await withTimeout(exit, 5000, "victim exit")).signal, "SIGKILL");
+          } else {
+            // ESRCH only if its exit had already released the mm: still accepted, never EINVAL.
+            if (!r.ok) assertFails(r, "ESRCH");
+            assert.equal((await withTimeout(exit, 5000, "victim exit")).signal, "SIGTERM");
+          }
+        } finally {
+          if (pidfd >= 0) closeFd(pidfd);
+          killChild(child);
+        }
       }
     });
 
