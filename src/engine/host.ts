@@ -105,6 +105,12 @@ export interface ListingOptions {
    * Leave it unset under pressure: a listing then reads them only for processes it has not seen.
    */
   refreshStaleDetails?: boolean;
+  /**
+   * Routine (a listing for growth), not a decision's: the Linux host runs it at the priority the
+   * daemon was started with, so that a process waking beside it is not kept waiting behind the
+   * daemon's raised one for the whole listing.
+   */
+  routine?: boolean;
 }
 
 export interface Host {

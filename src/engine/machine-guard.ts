@@ -403,7 +403,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     const everyMs = growthListingIntervalMs(plenty, this.lastGrowthListingMs);
     if (sample.atMs - this.lastGrowthListingAtMs < everyMs) return;
     this.lastGrowthListingAtMs = sample.atMs;
-    const listed = this.ctx.host.listAllProcesses({ refreshStaleDetails: plenty });
+    const listed = this.ctx.host.listAllProcesses({ refreshStaleDetails: plenty, routine: true });
     this.lastGrowthListingMs = this.ctx.host.now() - sample.atMs;
     if (listed.ok) this.growth.record(sample.atMs, listed.value);
   }

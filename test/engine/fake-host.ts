@@ -10,6 +10,7 @@ import type {
   CgroupRef,
   Host,
   KernelOomKill,
+  ListingOptions,
   MachineMemory,
   OomTakeover,
   PressureTrigger,
@@ -188,8 +189,11 @@ export class FakeHost implements Host {
   listingCostMs = 0;
   /** Whole-machine listings so far. */
   listings = 0;
-  listAllProcesses(): Result<ProcessSample[]> {
+  /** Listings of the whole machine asked for as routine (for growth), and asked for as part of a decision. */
+  readonly routineListings = { routine: 0, decision: 0 };
+  listAllProcesses(options: ListingOptions = {}): Result<ProcessSample[]> {
     this.listings++;
+    this.routineListings[options.routine === true ? "routine" : "decision"]++;
     if (this.listingCostMs > 0) this.runWhileBusy(this.listingCostMs);
     return this.listProcesses();
   }

@@ -56,6 +56,7 @@ describe("machine guard: low memory", () => {
 
     assert.deepEqual(host.killed, [300]);
     assert.ok(host.alive(100) && host.alive(200));
+    assert.ok(host.routineListings.decision >= 1, `the decision's listing is not a routine one (it keeps the raised priority): ${JSON.stringify(host.routineListings)}`);
     const all = decisions(journal);
     assert.equal(all.length, 1, JSON.stringify(all));
     const [record] = all;
@@ -112,6 +113,7 @@ describe("machine guard: low memory", () => {
     before = host.machineReads;
     await host.advance(1000);
     assert.ok(Math.abs(host.machineReads - before - 1000 / 40) <= 2, `${host.machineReads - before} samples in 1 s`);
+    assert.ok(host.routineListings.routine >= 3, `the listings for growth are routine ones: ${JSON.stringify(host.routineListings)}`);
     assert.deepEqual(host.killed, []);
     assert.deepEqual(decisions(journal), []);
     engine.stop();

@@ -3,7 +3,6 @@
 // the mounts and the LinuxFs, so the same code runs in the v2 fixture tests.
 
 import { accessSync, closeSync, constants as fsConstants, openSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
-import { setPriority } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fail, ok, type Result } from "../../core/result.js";
@@ -42,14 +41,13 @@ import * as native from "./native.js";
 import { parseOomControl } from "./parse-cgroup.js";
 import { CgroupPreferenceReader } from "./cgroup-preference.js";
 import type { CgroupPreferenceLookup } from "./process-details.js";
+import { DaemonPriority } from "./daemon-priority.js";
 import { keptFdBudget, ProcessTable } from "./process-table.js";
 import { DEFAULT_PROC_ROOT, readMachineMemory, readProcessSample, readProcessStartTime, readStallEvidence } from "./proc-reader.js";
 import { OOM_SCORE_ADJ_MIN, parseUptimeMs, type CgroupHierarchy } from "./parse-proc.js";
 
 const SIGKILL = 9;
 const SIGTERM = 15;
-/** As earlyoom -p: the daemon runs ahead of ordinary processes (nice 0) when an OOM wakes it; idle, it uses no CPU to starve anyone of. */
-const DAEMON_NICENESS = -20;
 /** Used only if the addon is missing; every Linux architecture we run on has 4 KiB pages. */
 const FALLBACK_PAGE_SIZE_BYTES = 4096;
 /** Used only if the addon is missing: USER_HZ, 100 on every architecture Linux exports it for. */
@@ -129,6 +127,7 @@ export class LinuxHost implements Host {
   /** The listings' kept fds and details (process-table.ts). */
   readonly processTable: ProcessTable;
   private machineFiles: MachinePressureReader | null = null;
+  private readonly priority = new DaemonPriority();
   /** When the last machine sample read the kernel's RAM + swap (machineFiles.kernelTotalBytes). */
   private kernelTotalsAtMs: number | null = null;
   /** The hierarchy whose /proc/PID/cgroup line is a process's ProcessDetails.cgroup. */
@@ -210,11 +209,13 @@ export class LinuxHost implements Host {
     return listTopLevelCgroups(this.mounts, this.fs);
   }
   listAllProcesses(options: ListingOptions = {}): Result<ProcessSample[]> {
-    const pids = this.userPids();
-    if (!pids.ok) return pids;
-    // As in listProcesses: a process that cannot be read (hidepid) cannot be scored, so it is left out.
-    const { samples } = this.processTable.list(pids.value, { skipKernelThreads: true, refreshStaleDetails: options.refreshStaleDetails === true, within: null });
-    return ok(samples);
+    const list = (): Result<ProcessSample[]> => {
+      const pids = this.userPids();
+      if (!pids.ok) return pids;
+      // As in listProcesses: a process that cannot be read (hidepid) cannot be scored, so it is left out.
+      return ok(this.processTable.list(pids.value, { skipKernelThreads: true, refreshStaleDetails: options.refreshStaleDetails === true, within: null }).samples);
+    };
+    return options.routine === true ? this.priority.atStartPriority(list) : list();
   }
   /** The pids of /proc, ascending; the table forgets the processes no longer there. */
   private userPids(): Result<number[]> {
@@ -578,6 +579,8 @@ export class LinuxHost implements Host {
     }
     if (this.mounts.v1Memory === null && this.mounts.v2 === null) notes.push("no memory cgroup hierarchy is mounted: nothing can be managed");
     if (this.memoryStandInNote !== null) notes.push(this.memoryStandInNote);
+    const priorityFailure = this.priority.restoreFailure();
+    if (priorityFailure !== null) notes.push(priorityFailure);
     return { root, canManage: root && nativeOk.ok && (this.mounts.v1Memory !== null || this.mounts.v2 !== null), notes };
   }
 
@@ -631,13 +634,8 @@ export class LinuxHost implements Host {
     // locked, which V8 never releases (resident-code.ts).
     const residentCode = options.residentCode ?? "on-fault";
     notes.push(residentCode === "off" ? "code not locked in memory (asked so)" : lockResidentCode({ procRoot: this.procRoot, fs: this.fs, mode: residentCode }).note);
-    try {
-      // Ahead of the allocating workload when an OOM wakes us; the work is a millisecond, so this costs nobody.
-      setPriority(DAEMON_NICENESS);
-      notes.push(`scheduling priority raised (nice ${DAEMON_NICENESS})`);
-    } catch (error) {
-      notes.push(`cannot raise scheduling priority to nice ${DAEMON_NICENESS} (${(error as NodeJS.ErrnoException).code ?? "error"}; needs CAP_SYS_NICE): kills may wait behind busy processes`);
-    }
+    // Ahead of the allocating workload when an OOM wakes us; routine listings step down (daemon-priority.ts).
+    notes.push(this.priority.raise());
     const adjPath = join(this.procRoot, "self", "oom_score_adj");
     const written = writeControl(adjPath, String(OOM_SCORE_ADJ_MIN));
     if (written.ok) {
