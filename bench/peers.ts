@@ -228,11 +228,12 @@ function claimFor(process: GuestProcess, claims: readonly KillClaim[]): KillClai
   return others.filter((c) => c.signal === died).at(-1) ?? others.at(-1) ?? kernel ?? null;
 }
 
-export function analyseRun(run: GuestRun, results: Pick<GuestResults, "memTotalKib" | "epochMinusMonotonicMs">): RunMetrics {
-  const base: RunMetrics = {
-    workload: run.workload,
-    handler: run.handler,
-    run: run.run,
+/** A run's metrics before anything is measured: nothing seen, nothing known. */
+export function emptyRunMetrics(workload: string, handler: string, run: number): RunMetrics {
+  return {
+    workload,
+    handler,
+    run,
     deaths: [],
     innocentsKilled: [],
     startToFirstKillMs: null,
@@ -247,16 +248,20 @@ export function analyseRun(run: GuestRun, results: Pick<GuestResults, "memTotalK
     rereadLongestPassMs: null,
     rereadBaselinePassMs: null,
     kernelOomKills: null,
-    handlerReadyMs: run.handlerReadyMs ?? null,
+    handlerReadyMs: null,
     handlerRssMiB: null,
     handlerMajorFaults: null,
     samplerMaxIntervalMs: null,
     psiFullPeakPct: null,
     psiFullPeakUserServicePct: null,
     psiFullStallMs: null,
-    finished: run.finished ?? false,
-    notes: run.notes ?? [],
+    finished: false,
+    notes: [],
   };
+}
+
+export function analyseRun(run: GuestRun, results: Pick<GuestResults, "memTotalKib" | "epochMinusMonotonicMs">): RunMetrics {
+  const base: RunMetrics = { ...emptyRunMetrics(run.workload, run.handler, run.run), handlerReadyMs: run.handlerReadyMs ?? null, finished: run.finished ?? false, notes: run.notes ?? [] };
   if (run.error !== undefined || run.mem === undefined || run.t0Ms === undefined || run.endMs === undefined) return { ...base, error: run.error ?? "no measurements" };
   const t0 = run.t0Ms;
   const end = run.endMs;

@@ -3,38 +3,11 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { cellOf, cellRow, TABLE_HEADER, type RunMetrics } from "../../bench/peers.js";
+import { cellOf, cellRow, emptyRunMetrics, TABLE_HEADER, type RunMetrics } from "../../bench/peers.js";
 
 function run(n: number, over: Partial<RunMetrics>): RunMetrics {
-  return {
-    workload: "thrash",
-    handler: "oomwarden",
-    run: n,
-    deaths: [],
-    innocentsKilled: [],
-    startToFirstKillMs: 20_000,
-    tenPctToKillMs: null,
-    fivePctToKillMs: null,
-    tenPctUnseenWithinMs: null,
-    fivePctUnseenWithinMs: null,
-    lowestAvailableMiB: 90,
-    lowestAvailablePct: 9,
-    heartbeatLongestGapMs: null,
-    heartbeatKilled: false,
-    rereadLongestPassMs: null,
-    rereadBaselinePassMs: null,
-    kernelOomKills: 0,
-    handlerReadyMs: null,
-    handlerRssMiB: null,
-    handlerMajorFaults: null,
-    samplerMaxIntervalMs: null,
-    psiFullPeakPct: null,
-    psiFullPeakUserServicePct: null,
-    psiFullStallMs: null,
-    finished: true,
-    notes: [],
-    ...over,
-  };
+  // A run with a kill 20 s in that reached neither line before it, unless `over` says otherwise.
+  return { ...emptyRunMetrics("thrash", "oomwarden", n), startToFirstKillMs: 20_000, lowestAvailableMiB: 90, lowestAvailablePct: 9, kernelOomKills: 0, finished: true, ...over };
 }
 
 const column = (name: string): number => TABLE_HEADER.indexOf(name);
