@@ -402,7 +402,7 @@ export interface Cell {
   psiFullPeakUserServicePct: number | null;
 }
 
-/** The heartbeat reports only wake-ups later than this: a run without one had no gap as long. */
+/** The heartbeat reports only wake-ups later than this (HEARTBEAT_REPORT_OVER_MS of bench/vm/peers/peers.py): a run without one had no gap as long. */
 const HEARTBEAT_REPORTED_MS = 50;
 
 export function cellOf(workload: string, handler: string, runs: readonly RunMetrics[]): Cell {

@@ -81,8 +81,7 @@ export interface Outcome {
   groupKilledPids?: number[];
   /** A unit kill: the members the signals reached besides the victim, and what failed. */
   unitSignalled?: { pids: number[]; errors: string[] };
-  /** terminate: how the grace after SIGTERM ended, and when SIGKILL followed (from the notification; null: none). */
-  /** The terminate level's SIGTERM: its grace, how the grace ended, and the reap tried right after it. */
+  /** terminate: how the grace after SIGTERM ended, when SIGKILL followed (from the notification; null: none), and the reap tried right after the SIGTERM. */
   sigterm?: { graceMs: number; ending: GraceEnding; msToSigkill: number | null; reapAtSigterm: ReapAtSigterm };
   /**
    * The time to SIGKILL split by phase (notification to snapshot, snapshot, ranking, pidfd open and

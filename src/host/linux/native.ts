@@ -167,10 +167,10 @@ export function pidfdSendSignal(pidfd: number, signal: number): Result<void> {
 
 /**
  * process_mrelease(pidfd, 0) on the libuv threadpool (it blocks ~40-70 ms/GiB). Send a fatal signal
- * first (SIGKILL, or a SIGTERM the process leaves to its default action), else EINVAL. ESRCH means there is no mm left to reap: the victim is reaped, or is already freeing
- * its memory itself, which can still take tens of ms (measured: ESRCH 4-18 ms after SIGKILL for a
- * 1 GiB victim whose exit completed ~50-60 ms after it). Confirm recovery from the cgroup's usage,
- * not from ESRCH. durationMs is measured in C around the syscall (CLOCK_MONOTONIC). Keep the pidfd
+ * first (SIGKILL, or a SIGTERM the process leaves to its default action), else EINVAL. ESRCH means
+ * there is no mm left to reap: the victim is reaped, or is already freeing its memory itself, which
+ * can still take tens of ms (measured: ESRCH 4-18 ms after SIGKILL for a 1 GiB victim whose exit
+ * completed ~50-60 ms after it). Confirm recovery from the cgroup's usage, not from ESRCH. durationMs is measured in C around the syscall (CLOCK_MONOTONIC). Keep the pidfd
  * open until the promise settles.
  */
 export function processMrelease(pidfd: number): Promise<Result<{ durationMs: number }>> {
