@@ -176,21 +176,17 @@ test("levels in order on a guest running out: warn journaled, then SIGTERM at th
   const result = section("mg-levels");
   const hogs = [pid(result, "hog-a-pid"), pid(result, "hog-b-pid")] as const;
   const innocent = pid(result, "innocent-pid");
-  assert.equal(file(result, "hog-a-status"), "137", `the hog that ignores SIGTERM died of SIGKILL: ${result.describe}`);
-  assert.equal(file(result, "hog-b-status"), "143", `the other died of SIGTERM: ${result.describe}`);
-  assert.equal(file(result, "innocent-state"), "alive", result.describe);
-  const innocentRssKb = Number(/VmRSS:\s+(\d+) kB/.exec(file(result, "innocent-rss"))?.[1]);
-  assert.ok(innocentRssKb >= 100 * 1024, `the innocent kept its 100 MiB: ${innocentRssKb} kB`);
-
+  // The journal first: when a hog dies of the wrong signal, the decisions say why.
   const entries = journal(result);
   assertNoKernelOom(result, entries);
   const decisions = decisionsIn(entries);
-  assert.equal(decisions.length, 2, `one decision per hog, nobody else: ${result.describe}`);
+  const decided = decisions.map((d) => `${d.action} of ${d.victim?.pid} (${d.incident.reason})`).join("; ");
+  assert.equal(decisions.length, 2, `one decision per hog, nobody else: ${decided}: ${result.describe}`);
   const summary: string[] = [];
   let previousEnd = -1; // where the previous episode's outcome is in the journal
   decisions.forEach((decision, episode) => {
     const hog = hogs[episode] as number;
-    assert.equal(decision.action, "terminate", `the terminate level acted first: ${result.describe}`);
+    assert.equal(decision.action, "terminate", `the terminate level acted first: ${decided}: ${result.describe}`);
     assert.equal(decision.incident.kind, "low-memory", result.describe);
     assert.equal(decision.victim?.pid, hog, `the victim: ${result.describe}`);
     assert.equal(decision.candidates[0]?.pid, hog, result.describe);
@@ -242,6 +238,11 @@ test("levels in order on a guest running out: warn journaled, then SIGTERM at th
     );
     previousEnd = outcomeAt;
   });
+  assert.equal(file(result, "hog-a-status"), "137", `the hog that ignores SIGTERM died of SIGKILL: ${result.describe}`);
+  assert.equal(file(result, "hog-b-status"), "143", `the other died of SIGTERM: ${result.describe}`);
+  assert.equal(file(result, "innocent-state"), "alive", result.describe);
+  const innocentRssKb = Number(/VmRSS:\s+(\d+) kB/.exec(file(result, "innocent-rss"))?.[1]);
+  assert.ok(innocentRssKb >= 100 * 1024, `the innocent kept its 100 MiB: ${innocentRssKb} kB`);
   console.log(`# vm mg-levels: ${summary.join("; ")}`);
 });
 
