@@ -12,6 +12,8 @@
 //
 // Methods, each a full listing (readdir of /proc included), interleaved round by round:
 // - table: the listing of a host that has listed before (the steady state);
+// - routine: the machine guard's listing for growth on the same host: stat alone of a process
+//   whose rss has not moved since its last full read (ProcessTable.glance);
 // - table-first: a new host's first listing (every file opened, every detail read);
 // - table-refresh: every detail read again (an unhurried listing past the recheck age);
 // - old-reader: readProcessSamples by path, what listAllProcesses did before the table;
@@ -46,7 +48,7 @@ const GUEST_CPUS = 2;
 const GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const SECTION = "process-listing";
 
-const METHODS = ["table", "table-first", "table-refresh", "old-reader", "screened", "oom-score-node", "oom-score-python"] as const;
+const METHODS = ["table", "routine", "table-first", "table-refresh", "old-reader", "screened", "oom-score-node", "oom-score-python"] as const;
 /** How many a screened listing reads in full: the journal's candidates by default. */
 const SCREENED_FULL_READS = 5;
 type Method = (typeof METHODS)[number];
@@ -107,6 +109,7 @@ function measureScenario(name: string, rounds: number): Scenario {
   const refreshTable = new ProcessTable({ procRoot: "/proc", fs: nodeLinuxFs, now: () => refreshClock.ms, clockTicksPerSecond: 100, maxKeptFds: 4096, hierarchy: "v2", cgroupPreference: noCgroupPreference });
   const timed: Record<Exclude<Method, "oom-score-python">, () => void> = {
     table: () => host.listAllProcesses(),
+    routine: () => host.listAllProcesses({ routine: true }),
     "table-first": () => {
       const fresh = new LinuxHost();
       const startCpu = process.cpuUsage();

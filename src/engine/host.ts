@@ -108,7 +108,8 @@ export interface ListingOptions {
   /**
    * Routine (a listing for growth), not a decision's: the Linux host runs it at the priority the
    * daemon was started with, so that a process waking beside it is not kept waiting behind the
-   * daemon's raised one for the whole listing.
+   * daemon's raised one for the whole listing, and reads one file (stat) of a process whose rss has
+   * not moved since it was last read in full, its swap and page tables as they were then.
    */
   routine?: boolean;
 }

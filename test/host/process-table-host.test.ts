@@ -1,7 +1,7 @@
 // The process table on this machine's kernel, with processes this test starts (and kills, by pid):
 // what a kept /proc/PID fd answers once its process is gone and once its pid is someone else's,
 // the same samples as the reader by path, details of a real process, a second listing that reads
-// no detail, an exit between listings, and the fd cap.
+// no detail, a routine listing that reads stat alone, an exit between listings, and the fd cap.
 
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -199,6 +199,38 @@ describe("LinuxHost listings through the process table, on this machine", () => 
       assert.ok(second.every((s) => s.details?.cmdline.startsWith("sleep 6")));
       assert.deepEqual(opened.filter((path) => mine.some((prefix) => path.startsWith(prefix))), []);
       assert.deepEqual(slowReads.filter((path) => mine.some((prefix) => path.startsWith(prefix))), []);
+    } finally {
+      host.processTable.close();
+    }
+  });
+
+  it("a routine listing gives a full listing's samples and reads stat alone of a process whose rss did not move", () => {
+    const pathOfFd = new Map<number, string>();
+    const readPaths: string[] = [];
+    const countingFs: LinuxFs = {
+      ...nodeLinuxFs,
+      openFile(path) {
+        const fd = nodeLinuxFs.openFile(path);
+        if (fd.ok) pathOfFd.set(fd.value, path);
+        return fd;
+      },
+      readOpenFile(fd) {
+        readPaths.push(pathOfFd.get(fd) ?? `fd ${fd}`);
+        return nodeLinuxFs.readOpenFile(fd);
+      },
+    };
+    const host = new LinuxHost({ fs: countingFs });
+    try {
+      const full = ours(value(host.listAllProcesses()));
+      readPaths.length = 0;
+      const routine = ours(value(host.listAllProcesses({ routine: true })));
+      assert.equal(routine.length, children.length);
+      assert.deepEqual(routine, full);
+      const mine = children.map((c) => `/proc/${c.pid}/`);
+      assert.deepEqual(
+        readPaths.filter((path) => mine.some((prefix) => path.startsWith(prefix))),
+        mine.map((prefix) => `${prefix}stat`),
+      );
     } finally {
       host.processTable.close();
     }

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { CgroupPreference } from "../../src/core/types.js";
 import { LinuxHost } from "../../src/host/linux/linux-host.js";
 import { readProcessSamples } from "../../src/host/linux/proc-reader.js";
-import { DETAILS_RECHECK_MS, DETAILS_SETTLE_MS, IDLE_SWEEP_MS, keptFdBudget, ProcessTable, type TableListing } from "../../src/host/linux/process-table.js";
+import { DETAILS_RECHECK_MS, DETAILS_SETTLE_MS, GLANCE_FULL_READ_MAX_AGE_MS, IDLE_SWEEP_MS, keptFdBudget, ProcessTable, type TableListing } from "../../src/host/linux/process-table.js";
 import type { CgroupHierarchy } from "../../src/host/linux/parse-proc.js";
 import { buildProcTree, statLine, statusText, type FakeProcess, type ProcTree } from "../fixtures/proc-tree.js";
 import { procLikeFs, type ProcLikeFs } from "../support/proc-like-fs.js";
@@ -126,6 +126,57 @@ describe("ProcessTable: what a listing reads", () => {
       const again = table.screen([41], MACHINE, 4096);
       assert.deepEqual(again.oomScores.size, 0);
       assert.ok(fs.reads().includes("/41/status") && fs.reads().includes("/41/cmdline"), fs.reads().join(", "));
+    });
+  });
+
+  it("a routine listing (glance) reads stat alone of a known process whose rss has not moved; one that moved, a new one, and one read in full too long ago, in full", () => {
+    // stat's rss (pages) as status's VmRSS (the kernel's stat is approximate: only its moving matters).
+    const steady = (pid: number, comm: string, swapKiB: number, rssPages = 406): FakeProcess => ({
+      ...userProcess(pid, comm),
+      stat: statLine(pid, comm, { startTimeTicks: pid * 10, rssPages }),
+      status: statusText(pid, comm, { rssKiB: rssPages * 4, anonKiB: rssPages * 2, swapKiB, pteKiB: 8 }),
+    });
+    withHarness({}, ({ proc, fs, table, clock }) => {
+      proc.addProcess(41, steady(41, "idle", 300));
+      proc.addProcess(42, steady(42, "grower", 0));
+      const first = table.list([41, 42], MACHINE);
+      proc.addProcess(43, steady(43, "new", 0));
+      // 42 grows (and gets page tables for it); 41 only had its swap change, which a glance cannot see.
+      proc.writeFile(42, "stat", statLine(42, "grower", { startTimeTicks: 420, rssPages: 906 }));
+      proc.writeFile(42, "status", statusText(42, "grower", { rssKiB: 906 * 4, anonKiB: 906 * 2, swapKiB: 0, pteKiB: 12 }));
+      proc.writeFile(41, "status", statusText(41, "idle", { rssKiB: 406 * 4, anonKiB: 406 * 2, swapKiB: 200, pteKiB: 8 }));
+      clock.ms += 1000;
+      fs.clearLog();
+      const glanced = table.glance([41, 42, 43], MACHINE);
+      assert.deepEqual(fs.reads().filter((path) => path.startsWith("/41/")), ["/41/stat"]);
+      assert.ok(fs.reads().includes("/42/status") && fs.reads().includes("/43/status"), fs.reads().join(", "));
+      const [idle, grower, fresh] = glanced.samples;
+      // The one stat read gives what the full read gave (swap as it left it); the others are read now.
+      assert.deepEqual(idle, first.samples[0]);
+      assert.equal(grower?.rssBytes, 906 * 4 * 1024);
+      assert.equal(grower?.pageTablesBytes, 12 * 1024);
+      assert.equal(fresh?.comm, "new");
+      // A full read older than the growth window: read again, and the swap seen is today's.
+      clock.ms += GLANCE_FULL_READ_MAX_AGE_MS;
+      fs.clearLog();
+      const later = table.glance([41], MACHINE);
+      assert.ok(fs.reads().includes("/41/status"), fs.reads().join(", "));
+      assert.equal(later.samples[0]?.swapBytes, 200 * 1024);
+      // Read in full just now: stat alone again.
+      fs.clearLog();
+      table.glance([41], MACHINE);
+      assert.deepEqual(fs.reads(), ["/41/stat"]);
+    });
+  });
+
+  it("a routine listing with memory plentiful reads details that went stale, as a full listing does", () => {
+    withHarness({}, ({ proc, fs, table, clock }) => {
+      proc.addProcess(41, { ...userProcess(41, "api"), stat: statLine(41, "api", { startTimeTicks: 410, rssPages: 25 }) });
+      table.list([41], UNHURRIED);
+      clock.ms += DETAILS_RECHECK_MS;
+      fs.clearLog();
+      table.glance([41], UNHURRIED);
+      assert.ok(fs.reads().includes("/41/cmdline"), fs.reads().join(", "));
     });
   });
 

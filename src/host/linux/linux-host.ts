@@ -212,8 +212,11 @@ export class LinuxHost implements Host {
     const list = (): Result<ProcessSample[]> => {
       const pids = this.userPids();
       if (!pids.ok) return pids;
+      const listing = { skipKernelThreads: true, refreshStaleDetails: options.refreshStaleDetails === true, within: null };
       // As in listProcesses: a process that cannot be read (hidepid) cannot be scored, so it is left out.
-      return ok(this.processTable.list(pids.value, { skipKernelThreads: true, refreshStaleDetails: options.refreshStaleDetails === true, within: null }).samples);
+      // A routine listing glances at the processes whose rss has not moved (stat alone).
+      const listed = options.routine === true ? this.processTable.glance(pids.value, listing) : this.processTable.list(pids.value, listing);
+      return ok(listed.samples);
     };
     return options.routine === true ? this.priority.atStartPriority(list) : list();
   }

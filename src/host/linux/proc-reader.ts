@@ -113,12 +113,22 @@ export interface LastFullReads {
 }
 
 /**
- * A screened process (one read of stat): its memory, state and flags now, stat's own pending
- * SIGKILL; swap, page tables, oom_score_adj and uid as its last full reads left them.
+ * A process glanced at (one read of stat, its rss there unchanged since its last full reads): its
+ * state and flags now, stat's own pending SIGKILL; its memory, oom_score_adj and uid as those
+ * reads left them. Its rss too: stat's is the kernel's approximate sum of per-CPU counters (on
+ * this kernel up to ~180 KiB off status's exact VmRSS), so the exact one read last stands.
+ */
+export function glancedSample(pid: number, stat: ProcStat, last: LastFullReads): ProcessSample {
+  const sample = sampleFromReads(pid, { stat, status: last.status, oomScoreAdj: last.oomScoreAdj, statLater: stat });
+  return { ...sample, exiting: stat.sigkillPending || isExiting(stat) };
+}
+
+/**
+ * A screened process (one read of stat): as glanced at, with its rss now (stat's, approximate);
+ * swap, page tables, oom_score_adj and uid as its last full reads left them.
  */
 export function screenedSample(pid: number, stat: ProcStat, last: LastFullReads, pageSizeBytes: number): ProcessSample {
-  const sample = sampleFromReads(pid, { stat, status: last.status, oomScoreAdj: last.oomScoreAdj, statLater: stat });
-  return { ...sample, rssBytes: stat.rssPages * pageSizeBytes, exiting: stat.sigkillPending || isExiting(stat) };
+  return { ...glancedSample(pid, stat, last), rssBytes: stat.rssPages * pageSizeBytes };
 }
 
 /** In do_exit(). A zombie leader keeps PF_EXITING while its threads run on: only a pending SIGKILL says it is dying. */

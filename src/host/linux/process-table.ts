@@ -3,7 +3,8 @@
 // open, no close, no path lookup), and keeps its slow-changing details (cmdline, exe, cgroup), so
 // that a listing under pressure reads three small files a known process and nothing else, and a
 // screening listing (screen) two: stat and oom_score, the kernel's badness in a band
-// (src/core/screening.ts chooses the few to read in full from there).
+// (src/core/screening.ts chooses the few to read in full from there), and a routine listing
+// (glance, for growth) one, stat, for a process whose rss has not moved since its last full read.
 //
 // An fd of /proc/PID/<file> names the process it was opened for, not the pid: once that process
 // is gone (reaped), every read through it is ESRCH, even after the pid was given to a new process
@@ -19,9 +20,9 @@ import { fail, ok, type Result } from "../../core/result.js";
 import type { CgroupPreference, ProcessDetails, ProcessSample } from "../../core/types.js";
 import { PROC } from "./control-files.js";
 import { isVanishedCode, type LinuxFs } from "./linux-fs.js";
-import { parseOomScore, parseOomScoreAdj, parseOpenFilesSoftLimit, parseProcStat, parseProcStatus, type CgroupHierarchy } from "./parse-proc.js";
+import { parseOomScore, parseOomScoreAdj, parseOpenFilesSoftLimit, parseProcStat, parseProcStatus, type CgroupHierarchy, type ProcStat } from "./parse-proc.js";
 import { isCgroupWithin, readPathDetails, type CgroupPreferenceLookup, type PathDetails } from "./process-details.js";
-import { KERNEL_THREAD, readProcessFiles, readProcessStartTime, sampleFromReads, screenedSample, type LastFullReads, type ProcessReads, type ProcessSamples } from "./proc-reader.js";
+import { glancedSample, KERNEL_THREAD, readProcessFiles, readProcessStartTime, sampleFromReads, screenedSample, type LastFullReads, type ProcessReads, type ProcessSamples } from "./proc-reader.js";
 
 /** Fds kept at most (four a process, one a kernel thread): some 1,000 processes read warm, the rest by path. */
 export const DEFAULT_MAX_KEPT_FDS = 4096;
@@ -46,6 +47,14 @@ const ASSUMED_OPEN_FILES_LIMIT = 1024;
  */
 export const DETAILS_SETTLE_MS = 10_000;
 export const DETAILS_RECHECK_MS = 300_000;
+/**
+ * A routine listing (glance) takes a process's swap and page tables from its last full read while
+ * its rss, in stat, has not moved since: swapping out or in moves pages between rss and swap, and
+ * mapping more moves rss, so an rss that stayed put is a process whose memory stayed put. A full
+ * read at least this often still catches what leaves rss alone (swap freed by an munmap): one per
+ * growth window (src/core/process-growth.ts), so every window has a fresh point.
+ */
+export const GLANCE_FULL_READ_MAX_AGE_MS = 10_000;
 /** How often the entries no listing asked for since the last sweep are checked (one pread each) and dropped if their process is gone. */
 export const IDLE_SWEEP_MS = 30_000;
 /**
@@ -118,7 +127,13 @@ interface Entry {
   details: KeptDetails | null;
   listedAtMs: number;
   /** What the last full reads left: a screened sample takes swap, page tables, oom_score_adj and uid from here. */
-  lastFull: LastFullReads | null;
+  lastFull: KeptFullReads | null;
+}
+
+/** The last full reads, with stat's rss then and when they were made: what a glance compares with. */
+interface KeptFullReads extends LastFullReads {
+  rssPages: number;
+  atMs: number;
 }
 
 /** A process just opened (or read by path): its fds, if kept, and its reads (null: a kernel thread left out). */
@@ -195,11 +210,71 @@ export class ProcessTable {
     return { samples, oomScores, unreadable };
   }
 
+  /**
+   * A routine listing, for growth: a known process whose rss in stat has not moved since its last
+   * full read, made within GLANCE_FULL_READ_MAX_AGE_MS, reads stat alone (its memory as that read
+   * left it: glancedSample); any other (new, changed, exec'd, details stale for this listing) is
+   * read in full, as list does.
+   */
+  glance(pids: readonly number[], listing: TableListing): ProcessSamples {
+    const now = this.options.now();
+    const preferences = new Map<string, CgroupPreference | null>();
+    const samples: ProcessSample[] = [];
+    const unreadable: ProcessSamples["unreadable"] = [];
+    for (const pid of pids) {
+      const glanced = this.glanceOne(pid, listing, now);
+      if (glanced !== null && glanced.ok) {
+        samples.push(glanced.value);
+        continue;
+      }
+      if (glanced !== null && glanced.error.code !== "ESRCH") {
+        unreadable.push({ pid, error: glanced.error });
+        continue;
+      }
+      const sample = this.sample(pid, listing, now, preferences);
+      if (sample.ok) samples.push(sample.value);
+      else if (sample.error.code !== "ESRCH" && sample.error.code !== KERNEL_THREAD) unreadable.push({ pid, error: sample.error });
+    }
+    if (now - this.lastSweepMs >= IDLE_SWEEP_MS) this.sweepIdle(now);
+    return { samples, unreadable };
+  }
+
+  /** One known process through its kept stat alone (null: it cannot be glanced at, read it in full). */
+  private glanceOne(pid: number, listing: TableListing, now: number): Result<ProcessSample> | null {
+    const kept = this.keptStat(pid);
+    if (kept === null || !kept.ok) return kept;
+    const { entry, lastFull, stat } = kept.value;
+    if (stat.rssPages !== lastFull.rssPages || now - lastFull.atMs >= GLANCE_FULL_READ_MAX_AGE_MS) return null;
+    const startedAtMs = (entry.startTimeTicks * 1000) / this.options.clockTicksPerSecond;
+    if (detailsStale(entry.details, stat.comm, listing, now, startedAtMs)) return null;
+    entry.listedAtMs = now;
+    return ok(withKeptDetails(glancedSample(pid, stat, lastFull), entry, lastFull, stat));
+  }
+
   /** One known process through its kept stat and oom_score (null: it cannot be screened, read it in full). */
   private screenOne(pid: number, pageSizeBytes: number, now: number): Result<{ sample: ProcessSample; oomScore: number }> | null {
+    const kept = this.keptStat(pid);
+    if (kept === null || !kept.ok) return kept;
+    const { entry, lastFull, fds, stat } = kept.value;
+    if (fds.oomScore === null) return null;
+    const oomScore = this.readFd(pid, fds.oomScore, PROC.oomScore, parseOomScore);
+    if (!oomScore.ok) {
+      if (oomScore.error.code === "ESRCH") this.drop(pid);
+      return oomScore.error.code === "ESRCH" ? null : oomScore;
+    }
+    entry.listedAtMs = now;
+    return ok({ sample: withKeptDetails(screenedSample(pid, stat, lastFull, pageSizeBytes), entry, lastFull, stat), oomScore: oomScore.value });
+  }
+
+  /**
+   * A known process's stat through its kept fd, where it has a full read and details to go with it
+   * and has not exec'd since (another comm: read in full, details again). null: it cannot be read
+   * that way (or is gone: its entry dropped), read it in full.
+   */
+  private keptStat(pid: number): Result<{ entry: Entry; fds: KeptFds; lastFull: KeptFullReads; stat: ProcStat }> | null {
     const entry = this.entries.get(pid);
     const fds = entry?.fds;
-    if (entry === undefined || fds === undefined || fds === null || fds.stat === null || fds.oomScore === null || entry.lastFull === null) return null;
+    if (entry === undefined || fds === undefined || fds === null || fds.stat === null || entry.lastFull === null) return null;
     const facts = entry.details?.facts;
     if (facts === undefined || facts === null) return null;
     const stat = this.readFd(pid, fds.stat, PROC.stat, parseProcStat);
@@ -207,20 +282,10 @@ export class ProcessTable {
       if (stat.error.code === "ESRCH") this.drop(pid);
       return stat.error.code === "ESRCH" ? null : stat;
     }
-    // An exec since: its details are read again, in full.
     if (stat.value.comm !== entry.details?.comm) return null;
-    const oomScore = this.readFd(pid, fds.oomScore, PROC.oomScore, parseOomScore);
-    if (!oomScore.ok) {
-      if (oomScore.error.code === "ESRCH") this.drop(pid);
-      return oomScore.error.code === "ESRCH" ? null : oomScore;
-    }
-    entry.listedAtMs = now;
-    const sample = screenedSample(pid, stat.value, entry.lastFull, pageSizeBytes);
-    const uid = entry.lastFull.status.uid;
-    if (uid === null) return ok({ sample, oomScore: oomScore.value });
-    const { cmdline, exe, cgroup } = facts.path;
-    return ok({ sample: { ...sample, details: { uid, pgid: stat.value.pgid, sid: stat.value.sid, cmdline, exe, cgroup, cgroupPreference: facts.cgroupPreference } }, oomScore: oomScore.value });
+    return ok({ entry, fds, lastFull: entry.lastFull, stat: stat.value });
   }
+
 
   /** After a readdir of /proc: the processes whose pids are no longer there are gone, and their fds are closed. */
   keepOnly(pids: readonly number[]): void {
@@ -241,7 +306,7 @@ export class ProcessTable {
     entry.listedAtMs = now;
     if (reads === null) return fail(KERNEL_THREAD, `pid ${pid} is a kernel thread`);
     if (!reads.ok) return reads;
-    entry.lastFull = { status: reads.value.status, oomScoreAdj: reads.value.oomScoreAdj };
+    entry.lastFull = { status: reads.value.status, oomScoreAdj: reads.value.oomScoreAdj, rssPages: reads.value.statLater.rssPages, atMs: now };
     const details = this.details(pid, entry, reads.value, listing, now, preferences);
     if (!details.ok) return details;
     const sample = sampleFromReads(pid, reads.value);
@@ -461,6 +526,15 @@ export class ProcessTable {
       this.kept--;
     }
   }
+}
+
+/** A sample of one stat read with the details kept: uid as the last full read left it, pgid and sid from that stat. */
+function withKeptDetails(sample: ProcessSample, entry: Entry, lastFull: LastFullReads, stat: ProcStat): ProcessSample {
+  const facts = entry.details?.facts;
+  const uid = lastFull.status.uid;
+  if (uid === null || facts === undefined || facts === null) return sample;
+  const { cmdline, exe, cgroup } = facts.path;
+  return { ...sample, details: { uid, pgid: stat.pgid, sid: stat.sid, cmdline, exe, cgroup, cgroupPreference: facts.cgroupPreference } };
 }
 
 /** Whether kept details must be read again now (see DETAILS_SETTLE_MS). */
