@@ -133,6 +133,21 @@ export function memoryCameBack(decided: MachinePressure, now: MachinePressure, m
   return now.availableBytes - decided.availableBytes >= step || now.swapFreeBytes - decided.swapFreeBytes >= step;
 }
 
+/**
+ * How far memory must have come back, as a share of RAM, for the last look before a decision's
+ * signal to call it off. At the terminate line of a thrashing guest (1 GiB, a re-reader and a
+ * 20 MiB/s leak) MemAvailable rose 1-4 MiB in a tenth of a second as reclaim went back and forth,
+ * and a decision undone on such a rise was taken again 0.2-0.5 s later: 1% (10 MiB there) is
+ * above that noise and a fifth of the 5% between two levels. Only the last look uses it; once
+ * the victim is gone, memoryCameBack's minProgressBytes says whether its exit gave memory back.
+ */
+export const LAST_LOOK_COMEBACK_SHARE = 0.01;
+
+/** Whether memory came back far enough since a low-memory decision for its last look to call it off (LAST_LOOK_COMEBACK_SHARE). */
+export function memoryCameBackBeforeSignal(decided: MachinePressure, now: MachinePressure, minProgressBytes: number): boolean {
+  return memoryCameBack(decided, now, Math.max(minProgressBytes, decided.totalBytes * LAST_LOOK_COMEBACK_SHARE));
+}
+
 /** Whether `level` is at least as severe as `than`. */
 export function atLeast(level: MemoryLevel | null, than: MemoryLevel): boolean {
   return level !== null && MEMORY_LEVELS.indexOf(level) >= MEMORY_LEVELS.indexOf(than);

@@ -88,7 +88,7 @@ export async function actOnDecision(scope: ActScope, plan: Plan): Promise<Acted>
     // that fails (EMFILE, ENOMEM under pressure) says nothing: the decision stands.
     stillNeeded: () => {
       const now = scope.probe.read();
-      return !now.ok || now.value.outOfMemory;
+      return !now.ok || (now.value.standsBeforeSignal ?? now.value.outOfMemory);
     },
     // On file before the signal: a daemon that dies at any instant after it leaves the decision
     // behind. Written, not yet flushed: the disk is synced once the reap is under way.

@@ -7,7 +7,7 @@
 
 import { decide } from "../core/decide.js";
 import { appendSample, emptyHistory, entryAtSeq, newestEntry, newestKeptWhere, newestSample, oldestKept } from "../core/machine-history.js";
-import { atLeast, bytesAboveNextLevel, memoryCameBack, memoryLevel, projectSample, type MemoryLevel } from "../core/machine-levels.js";
+import { atLeast, bytesAboveNextLevel, memoryCameBack, memoryCameBackBeforeSignal, memoryLevel, projectSample, type MemoryLevel } from "../core/machine-levels.js";
 import { BELOW_LOW_SAMPLE_INTERVAL_MS, belowLowSampleIntervalMs, detectMachinePressure, type MachineSample, type MachineVerdict } from "../core/machine-pressure.js";
 import { machineAsScope, NO_MEMORY_EVENTS } from "../core/machine-scope.js";
 import { DEFAULT_GROWTH_CONFIG, DEFAULT_GROWTH_HORIZON_MS, ProcessGrowth } from "../core/process-growth.js";
@@ -512,12 +512,12 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
 
   /**
    * The machine as this trigger's decision and confirmation see it. A low-memory decision stands
-   * at the last look before the signal, and later, until memory has come back from where it was
-   * decided (memoryCameBack: by minProgressBytes), even when that look finds the line a hair's
-   * breadth above: in a thrashing machine reclaim moves MemAvailable up and down by a MiB at the
-   * line, and a decision undone there is taken again a sample later, only later. A decision on
-   * the projection alone is held the same way: a fall measured over the few ms of a listing says
-   * too little to undo it.
+   * at the last look before the signal until memory has come back from where it was decided by 1%
+   * of RAM (memoryCameBackBeforeSignal), and after the victim's exit until it came back by
+   * minProgressBytes (memoryCameBack), even when either look finds the line above: in a thrashing
+   * machine reclaim moves MemAvailable up and down by MiBs at the line, and a decision undone there
+   * is taken again a sample later, only later. A decision on the projection alone is held the same
+   * way: a fall measured over the few ms of a listing says too little to undo it.
    */
   probe(trigger: MachineTrigger): ScopeProbe {
     const { verdict, sample } = trigger;
@@ -662,6 +662,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
       value: {
         usageBytes: sample.value.totalBytes - sample.value.availableBytes,
         outOfMemory: verdict.kind !== "ok" || (decidedAt !== null && !memoryCameBack(decidedAt, sample.value, this.ctx.options.minProgressBytes)),
+        standsBeforeSignal: verdict.kind !== "ok" || (decidedAt !== null && !memoryCameBackBeforeSignal(decidedAt, sample.value, this.ctx.options.minProgressBytes)),
         critical: acting && verdict.critical,
       },
     };

@@ -12,6 +12,12 @@ export interface ScopeReading {
   /** The condition that led to the kill still holds. */
   outOfMemory: boolean;
   /**
+   * Whether the decision stands at the last look before its signal; outOfMemory where not given.
+   * The machine holds a decision there against a rise of MemAvailable smaller than the noise of a
+   * thrashing machine (machine-levels.ts LAST_LOOK_COMEBACK_SHARE).
+   */
+  standsBeforeSignal?: boolean;
+  /**
    * Bad enough for a second victim while the first is alive but stalled. A memcg at its limit
    * always is (its tasks wait); the machine only below the guard's critical level (above it, it
    * can wait for a victim slow to exit).

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { atLeast, bytesAboveNextLevel, memoryCameBack, memoryLevel, projectedLevel, type MemoryLevelsConfig } from "../../src/core/machine-levels.js";
+import { atLeast, bytesAboveNextLevel, memoryCameBack, memoryCameBackBeforeSignal, memoryLevel, projectedLevel, type MemoryLevelsConfig } from "../../src/core/machine-levels.js";
 import { lowMemory } from "../../src/core/machine-pressure.js";
 import type { MachinePressure } from "../../src/core/types.js";
 import { DEFAULT_ENGINE_OPTIONS } from "../../src/engine/engine-options.js";
@@ -105,6 +105,14 @@ describe("memory came back since a decision", () => {
     assert.equal(memoryCameBack(decided, machine(100.5, { totalMiB: 100, freeMiB: 5 }), MIB), true);
     assert.equal(memoryCameBack(decided, machine(99.5, { totalMiB: 100, freeMiB: 6 }), MIB), true);
     assert.equal(memoryCameBack(decided, machine(90, { totalMiB: 100, freeMiB: 5 }), MIB), false);
+  });
+
+  it("before the signal, by 1% of RAM (10 MiB of 1000), or minProgressBytes where that is more", () => {
+    const decided = machine(99.5, { totalMiB: 100, freeMiB: 5 });
+    assert.equal(memoryCameBackBeforeSignal(decided, machine(109.4, { totalMiB: 100, freeMiB: 5 }), MIB), false);
+    assert.equal(memoryCameBackBeforeSignal(decided, machine(109.5, { totalMiB: 100, freeMiB: 5 }), MIB), true);
+    assert.equal(memoryCameBackBeforeSignal(decided, machine(99.5, { totalMiB: 100, freeMiB: 15 }), MIB), true);
+    assert.equal(memoryCameBackBeforeSignal(decided, machine(109.5, { totalMiB: 100, freeMiB: 5 }), 20 * MIB), false);
   });
 
   it("a minProgressBytes of 0 still needs a byte more: the same reading is not a return", () => {

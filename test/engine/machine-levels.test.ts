@@ -287,8 +287,16 @@ describe("machine levels: a decision at the line, memory hovering there", () => 
     assert.equal(first?.outcome.result, "recovered");
   });
 
-  it("memory back by more than minProgressBytes (1 MiB) at the last look: nobody is signalled", async () => {
+  it("memory back by 5 MiB at the last look, the noise of a thrashing machine at the line (under 1% of RAM): the decision stands", async () => {
     const { host, journal } = await hoverAtLine(5);
+    assert.deepEqual(host.terminated, [300]);
+    const [first, ...more] = decisions(journal);
+    assert.equal(more.length, 0);
+    assert.equal(first?.action, "terminate");
+  });
+
+  it("memory back by more than 1% of RAM at the last look: nobody is signalled", async () => {
+    const { host, journal } = await hoverAtLine(12); // 1 GiB: 1% is 10.24 MiB
     assert.deepEqual([...host.terminated, ...host.killed], []);
     assert.equal(decisions(journal)[0]?.outcome.result, "resolved-before-kill");
   });
