@@ -164,18 +164,7 @@ export class ProcessTable {
 
   /** Samples with details for pids, in the order given; pids gone meanwhile are left out silently. */
   list(pids: readonly number[], listing: TableListing): ProcessSamples {
-    const now = this.options.now();
-    // Many processes share a cgroup: its preference is looked up once a listing.
-    const preferences = new Map<string, CgroupPreference | null>();
-    const samples: ProcessSample[] = [];
-    const unreadable: ProcessSamples["unreadable"] = [];
-    for (const pid of pids) {
-      const sample = this.sample(pid, listing, now, preferences);
-      if (sample.ok) samples.push(sample.value);
-      else if (sample.error.code !== "ESRCH" && sample.error.code !== KERNEL_THREAD) unreadable.push({ pid, error: sample.error });
-    }
-    if (now - this.lastSweepMs >= IDLE_SWEEP_MS) this.sweepIdle(now);
-    return { samples, unreadable };
+    return this.listEach(pids, listing, null);
   }
 
   /**
@@ -185,29 +174,14 @@ export class ProcessTable {
    * chosen ones in full afterwards with list.
    */
   screen(pids: readonly number[], listing: TableListing, pageSizeBytes: number): ProcessSamples & { oomScores: Map<number, number> } {
-    const now = this.options.now();
-    const preferences = new Map<string, CgroupPreference | null>();
-    const samples: ProcessSample[] = [];
     const oomScores = new Map<number, number>();
-    const unreadable: ProcessSamples["unreadable"] = [];
-    for (const pid of pids) {
+    const listed = this.listEach(pids, listing, (pid, now) => {
       const screened = this.screenOne(pid, pageSizeBytes, now);
-      if (screened !== null && screened.ok) {
-        samples.push(screened.value.sample);
-        oomScores.set(pid, screened.value.oomScore);
-        continue;
-      }
-      if (screened !== null && screened.error.code !== "ESRCH") {
-        unreadable.push({ pid, error: screened.error });
-        continue;
-      }
-      // Not screenable, or gone since (a new process may hold the pid now): in full.
-      const sample = this.sample(pid, listing, now, preferences);
-      if (sample.ok) samples.push(sample.value);
-      else if (sample.error.code !== "ESRCH" && sample.error.code !== KERNEL_THREAD) unreadable.push({ pid, error: sample.error });
-    }
-    if (now - this.lastSweepMs >= IDLE_SWEEP_MS) this.sweepIdle(now);
-    return { samples, oomScores, unreadable };
+      if (screened === null || !screened.ok) return screened;
+      oomScores.set(pid, screened.value.oomScore);
+      return ok(screened.value.sample);
+    });
+    return { ...listed, oomScores };
   }
 
   /**
@@ -217,20 +191,30 @@ export class ProcessTable {
    * read in full, as list does.
    */
   glance(pids: readonly number[], listing: TableListing): ProcessSamples {
+    return this.listEach(pids, listing, (pid, now) => this.glanceOne(pid, listing, now));
+  }
+
+  /**
+   * Each pid through `quick` where given (null: it cannot be read that way, or is gone, so it is
+   * read in full; an error other than ESRCH: unreadable), else in full; then the idle sweep when due.
+   */
+  private listEach(pids: readonly number[], listing: TableListing, quick: ((pid: number, now: number) => Result<ProcessSample> | null) | null): ProcessSamples {
     const now = this.options.now();
+    // Many processes share a cgroup: its preference is looked up once a listing.
     const preferences = new Map<string, CgroupPreference | null>();
     const samples: ProcessSample[] = [];
     const unreadable: ProcessSamples["unreadable"] = [];
     for (const pid of pids) {
-      const glanced = this.glanceOne(pid, listing, now);
-      if (glanced !== null && glanced.ok) {
-        samples.push(glanced.value);
+      const fast = quick?.(pid, now) ?? null;
+      if (fast !== null && fast.ok) {
+        samples.push(fast.value);
         continue;
       }
-      if (glanced !== null && glanced.error.code !== "ESRCH") {
-        unreadable.push({ pid, error: glanced.error });
+      if (fast !== null && fast.error.code !== "ESRCH") {
+        unreadable.push({ pid, error: fast.error });
         continue;
       }
+      // Not readable the quick way, or gone since (a new process may hold the pid now): in full.
       const sample = this.sample(pid, listing, now, preferences);
       if (sample.ok) samples.push(sample.value);
       else if (sample.error.code !== "ESRCH" && sample.error.code !== KERNEL_THREAD) unreadable.push({ pid, error: sample.error });
