@@ -657,12 +657,15 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     const sample = read.ok ? read : { ok: true as const, value: last as MachineSample };
     const verdict = this.verdict();
     const acting = verdict.kind !== "ok" && verdict.heldBack === undefined;
+    // A rule fires, or memory has not come back from where the decision was taken (by the given measure).
+    const holds = (cameBack: typeof memoryCameBack): boolean =>
+      verdict.kind !== "ok" || (decidedAt !== null && !cameBack(decidedAt, sample.value, this.ctx.options.minProgressBytes));
     return {
       ok: true,
       value: {
         usageBytes: sample.value.totalBytes - sample.value.availableBytes,
-        outOfMemory: verdict.kind !== "ok" || (decidedAt !== null && !memoryCameBack(decidedAt, sample.value, this.ctx.options.minProgressBytes)),
-        standsBeforeSignal: verdict.kind !== "ok" || (decidedAt !== null && !memoryCameBackBeforeSignal(decidedAt, sample.value, this.ctx.options.minProgressBytes)),
+        outOfMemory: holds(memoryCameBack),
+        standsBeforeSignal: holds(memoryCameBackBeforeSignal),
         critical: acting && verdict.critical,
       },
     };

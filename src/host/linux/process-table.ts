@@ -232,7 +232,7 @@ export class ProcessTable {
     const startedAtMs = (entry.startTimeTicks * 1000) / this.options.clockTicksPerSecond;
     if (detailsStale(entry.details, stat.comm, listing, now, startedAtMs)) return null;
     entry.listedAtMs = now;
-    return ok(withKeptDetails(glancedSample(pid, stat, lastFull), entry, lastFull, stat));
+    return ok(withKeptDetails(glancedSample(pid, stat, lastFull), entry, stat));
   }
 
   /** One known process through its kept stat and oom_score (null: it cannot be screened, read it in full). */
@@ -247,7 +247,7 @@ export class ProcessTable {
       return oomScore.error.code === "ESRCH" ? null : oomScore;
     }
     entry.listedAtMs = now;
-    return ok({ sample: withKeptDetails(screenedSample(pid, stat, lastFull, pageSizeBytes), entry, lastFull, stat), oomScore: oomScore.value });
+    return ok({ sample: withKeptDetails(screenedSample(pid, stat, lastFull, pageSizeBytes), entry, stat), oomScore: oomScore.value });
   }
 
   /**
@@ -513,9 +513,9 @@ export class ProcessTable {
 }
 
 /** A sample of one stat read with the details kept: uid as the last full read left it, pgid and sid from that stat. */
-function withKeptDetails(sample: ProcessSample, entry: Entry, lastFull: LastFullReads, stat: ProcStat): ProcessSample {
+function withKeptDetails(sample: ProcessSample, entry: Entry, stat: ProcStat): ProcessSample {
   const facts = entry.details?.facts;
-  const uid = lastFull.status.uid;
+  const uid = entry.lastFull?.status.uid ?? null;
   if (uid === null || facts === undefined || facts === null) return sample;
   const { cmdline, exe, cgroup } = facts.path;
   return { ...sample, details: { uid, pgid: stat.pgid, sid: stat.sid, cmdline, exe, cgroup, cgroupPreference: facts.cgroupPreference } };
