@@ -18,7 +18,8 @@
 //
 // Truncation: `candidates` is always the FULL order, because the engine must be able to fall
 // through to the next candidate when the first has vanished. `top` holds the first maxCandidates
-// for the journal; topCandidates() does the same for any Ranking.
+// for the journal (topCandidates() does the same for any Ranking), filled up, where a screening
+// left processes out of the snapshot, with the best of those, marked screened.
 
 import { computeTotalPages, oomBadness, type KillableBadness } from "./badness.js";
 import { projectedGrowthPages, type GrowthProjection } from "./process-growth.js";
@@ -132,8 +133,36 @@ export function rankCandidates(snapshot: Snapshot, options: RankOptions): Ranked
   candidates.sort(compareCandidates);
   excluded.sort(compareExclusions);
   inFlight.sort((a, b) => b.rssBytes - a.rssBytes || a.pid - b.pid || a.startTimeTicks - b.startTimeTicks);
-  return { candidates, top: topCandidates({ candidates, excluded }, options.maxCandidates), excluded, totalPages, inFlight };
+  const top = topCandidates({ candidates, excluded }, options.maxCandidates);
+  if (snapshot.screenedOut !== undefined && top.length < options.maxCandidates) {
+    top.push(...screenedRunnersUp(snapshot, snapshot.screenedOut, totalPages, options).slice(0, options.maxCandidates - top.length));
+  }
+  return { candidates, top, excluded, totalPages, inFlight };
 }
+
+/**
+ * The processes a screening left out, ranked the same way on what it read (their memory now, the
+ * rest as last read in full), each marked screened: the journal's list goes on with them after the
+ * candidates, so a decision still shows who came next. They are never in the kill order: the
+ * screening read in full every process that could rank among the first candidates.
+ */
+function screenedRunnersUp(snapshot: Snapshot, screenedOut: readonly ProcessSample[], totalPages: number, options: RankOptions): Candidate[] {
+  const runnersUp: Candidate[] = [];
+  for (const proc of screenedOut) {
+    const badness = oomBadness(proc, snapshot.selfPid, totalPages, snapshot.pageSizeBytes);
+    if (badness.points === null || proc.exiting) continue;
+    const match = matchVictimRule(proc, options.rules ?? []);
+    if (match?.action === "protect") continue;
+    const candidate = candidateOf(proc, badness, match, options.growth, snapshot.pageSizeBytes);
+    candidate.screened = true;
+    candidate.reason += SCREENED_REASON;
+    runnersUp.push(candidate);
+  }
+  return runnersUp.sort(compareCandidates);
+}
+
+/** What a screened runner-up's reason ends with. */
+export const SCREENED_REASON = "; screened: rss from stat, the rest as last read in full (not a candidate to kill)";
 
 /** A killable process as a candidate: its badness, its growth over the horizon, and the rule that placed it. */
 function candidateOf(proc: ProcessSample, badness: KillableBadness, match: RuleMatch | null, growth: GrowthProjection | undefined, pageSizeBytes: number): Candidate {

@@ -153,6 +153,11 @@ export interface Candidate {
   /** The victim rule (or the cgroup xattr, e.g. "user.oomd_avoid") that matched it, with what it does. */
   rule?: string;
   ruleAction?: "prefer" | "avoid";
+  /**
+   * Listed for the journal only, after the candidates: a process a screening left out of the
+   * ranking (Snapshot.screenedOut), ranked on what the screening read. Never chosen.
+   */
+  screened?: true;
   reason: string;
 }
 

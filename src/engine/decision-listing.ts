@@ -1,6 +1,6 @@
 // The machine guard's listing for a decision: a screening listing where the host offers one
-// (every known process in two cheap reads, src/core/screening.ts choosing the few to read in
-// full), else every process in full. Growth is recorded from the whole listing, screened or not,
+// (every known process in two cheap reads, src/core/screening.ts choosing the few that could be
+// the victim, to read in full), else every process in full. Growth is recorded from the whole listing, screened or not,
 // before the choice, which ranks on it.
 //
 // The screening's bounds come from the kernel's oom_score over the kernel's RAM + swap. Where
@@ -16,6 +16,17 @@ import type { ProcessSample } from "../core/types.js";
 import type { Host } from "./host.js";
 import type { RankInputs } from "./incident-scope.js";
 import type { ScreeningRecord } from "./journal-record.js";
+
+/**
+ * How many first candidates a decision reads in full: the victim alone. Reading a process in full
+ * (its status above all) is most of what a decision costs, and a second candidate, wanted only
+ * should the first be gone by the signal, is read in full only where a process is within a band of
+ * the victim: the others are small, and a tiny process's band reaches down to 0, so the second
+ * place is open to all of them. A victim gone by the signal gives its memory back; the next sample
+ * decides again if that was not enough. The journal's list goes on with the screened processes
+ * after those read in full (rank.ts).
+ */
+export const FULL_READ_CANDIDATES = 1;
 
 export interface DecisionListing {
   /** Read in full: what the decision ranks. */
@@ -52,7 +63,8 @@ export function listForDecision(ctx: DecisionListingContext): Result<DecisionLis
 
   const pageSizeBytes = host.pageSizeBytes();
   const selfPid = host.selfPid();
-  const choice = chooseFullReads(listing.value, { ...ctx.ranking, totalPages: ctx.totalPages, pageSizeBytes, selfPid, growth });
+  const maxCandidates = Math.min(ctx.ranking.maxCandidates, FULL_READ_CANDIDATES);
+  const choice = chooseFullReads(listing.value, { ...ctx.ranking, maxCandidates, totalPages: ctx.totalPages, pageSizeBytes, selfPid, growth });
   const chosen = new Set(choice.readInFull);
   const read = host.readInFull(choice.readInFull);
   if (!read.ok) return fail(read.error.code, `cannot read the chosen processes in full: ${read.error.message}`);

@@ -140,12 +140,13 @@ export interface DecisionRecord {
       psiFullTotalUs: number | null;
     };
   };
+  /** The best victims first; after them, where a screening left processes out, the best of those (marked screened). */
   candidates: Candidate[];
   excluded: Exclusion[];
   /**
    * A screening listing (machine guard): the processes read in full, and those left out because
    * the kernel's badness of each (its oom_score's band, with its growth) could not reach the
-   * first candidates'; `excluded` then names only processes read in full.
+   * first two candidates' (decision-listing.ts); `excluded` then names only processes read in full.
    */
   screening?: ScreeningRecord;
   victim: VictimRecord | null;

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { unkillableReason } from "../../src/core/badness.js";
 import { ALIVE_VICTIM_REASON, compareCandidates, IN_FLIGHT_REASON, rankCandidates, SMALL_EXIT_REASON, topCandidates } from "../../src/core/rank.js";
 import type { CgroupSample, ProcessSample, Snapshot } from "../../src/core/types.js";
+import { compileVictimRules } from "../../src/core/victim-rules.js";
 import { processSample } from "../fixtures/process-sample.js";
 
 const PAGE = 4096;
@@ -177,6 +178,64 @@ describe("rankCandidates details", () => {
     assert.deepEqual(rankCandidates(snapshot([]), { maxCandidates: 5, totalMemoryPages: 1 }).candidates, []);
     const onlyInit = rankCandidates(snapshot(fromRows([ROWS[0]!])), { maxCandidates: 5, totalMemoryPages: 1 });
     assert.deepEqual([onlyInit.candidates, onlyInit.excluded.length], [[], 1]);
+  });
+});
+
+describe("processes a screening left out", () => {
+  // Read in full: the hog and sshd (protected by oom_score_adj -1000); screened: four others.
+  const [hog, sshd, ...rest] = fromRows([
+    [310, "hog", "R", 40000, 0, 90, 0, false],
+    [320, "sshd", "S", 1500, 0, 10, -1000, false],
+    [330, "worker", "S", 16000, 0, 40, 0, false],
+    [331, "cache", "S", 30000, 0, 60, 0, false],
+    [332, "unkillable", "S", 50000, 0, 10, -1000, false],
+    [333, "tiny", "S", 10, 0, 0, 0, false],
+  ]);
+  const screenedOut = rest;
+  const shot: Snapshot = { ...snapshot([hog!, sshd!]), screenedOut };
+
+  it("fill the journal's list after the candidates, best first and marked screened; never candidates to kill", () => {
+    const ranking = rankCandidates(shot, { maxCandidates: 4, totalMemoryPages: MACHINE_PAGES });
+    assert.deepEqual(ranking.candidates.map((c) => c.comm), ["hog"]);
+    assert.deepEqual(
+      ranking.top.map((c) => [c.comm, c.screened ?? false]),
+      [
+        ["hog", false],
+        ["cache", true],
+        ["worker", true],
+        ["tiny", true],
+      ],
+    );
+    // Ranked as the candidates are: the same badness, with the reason saying where it came from.
+    const cache = ranking.top[1]!;
+    assert.equal(cache.score, 30060);
+    assert.match(cache.reason, /screened: rss from stat/);
+    // A process the kernel will not kill is never listed as a runner-up, nor is it an exclusion (it was not read in full).
+    assert.ok(!ranking.top.some((c) => c.comm === "unkillable"));
+    assert.ok(!ranking.excluded.some((e) => e.comm === "unkillable"));
+  });
+
+  it("only as many as the list has room for, and none when the candidates fill it", () => {
+    assert.deepEqual(
+      rankCandidates(shot, { maxCandidates: 2, totalMemoryPages: MACHINE_PAGES }).top.map((c) => c.comm),
+      ["hog", "cache"],
+    );
+    const full = rankCandidates({ ...snapshot(fromRows(ROWS)), screenedOut }, { maxCandidates: 3, totalMemoryPages: MACHINE_PAGES });
+    assert.ok(full.top.length === 3 && full.top.every((c) => c.screened === undefined));
+  });
+
+  it("a screened process a protect rule names is not listed; one a prefer rule names keeps its class", () => {
+    const compiled = compileVictimRules(
+      [
+        { name: "keep-cache", comm: "^cache$", action: "protect" },
+        { name: "tiny-first", comm: "^tiny$", action: "prefer" },
+      ],
+      { linearFallback: false },
+    );
+    assert.ok(compiled.ok);
+    const ranking = rankCandidates(shot, { maxCandidates: 4, totalMemoryPages: MACHINE_PAGES, rules: compiled.rules });
+    assert.deepEqual(ranking.top.map((c) => c.comm), ["hog", "tiny", "worker"]);
+    assert.equal(ranking.top[1]?.ruleAction, "prefer");
   });
 });
 
