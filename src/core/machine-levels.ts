@@ -88,27 +88,37 @@ export function memoryLevel(s: MachinePressure, config: MemoryLevelsConfig): Lev
 
 /**
  * Memory keeps falling while a decision is made: a signal sent leadMs after the sample lands on a
- * machine bytesPerMs x leadMs lower. The levels are judged where memory will be when the signal
- * lands, so a hog filling the machine faster than a decision takes is met at the line, not past
- * it (or after the kernel's own OOM). Only the measured fall counts, never an assumed one.
+ * machine bytesPerMs x leadMs lower. And a decision not taken at this sample is taken at the next
+ * at the earliest, nextSampleMs later. The levels are judged where memory will be when the signal
+ * of a decision taken at the next sample would land, so that the signal lands before the line,
+ * never past it, and a hog filling the machine faster than a decision takes is met at the line,
+ * not past it (or after the kernel's own OOM). Only the measured fall counts, never an assumed one.
  */
 export interface FallProjection {
   /** MemAvailable's fall over the last second, bytes per ms (0 when rising). */
   bytesPerMs: number;
   /** How long a decision takes from its sample to its signal, as last measured. */
   leadMs: number;
+  /** The least wait until the next sample (absent: 0, a decision judged for this sample alone). */
+  nextSampleMs?: number;
 }
 
-/** The sample as it will be leadMs later at the measured fall (swap is left as it is: it fills far slower). */
+/** How far ahead a projection judges: the wait for the next sample and a decision's lead. */
+export function projectionAheadMs(projection: FallProjection): number {
+  return Math.max(0, projection.leadMs) + Math.max(0, projection.nextSampleMs ?? 0);
+}
+
+/** The sample as it will be that far ahead at the measured fall (swap is left as it is: it fills far slower). */
 export function projectSample<T extends MachinePressure>(s: T, projection: FallProjection | undefined): T {
-  if (projection === undefined || projection.bytesPerMs <= 0 || projection.leadMs <= 0) return s;
-  return { ...s, availableBytes: Math.max(0, s.availableBytes - projection.bytesPerMs * projection.leadMs) };
+  if (projection === undefined || projection.bytesPerMs <= 0 || projectionAheadMs(projection) <= 0) return s;
+  return { ...s, availableBytes: Math.max(0, s.availableBytes - projection.bytesPerMs * projectionAheadMs(projection)) };
 }
 
 /**
  * The most severe level the sample reaches now or, projected, by the time a signal lands. The
  * reason gives both when the projection decided: "available 180.0 MiB ... (18.7%), falling 640.0
- * MiB/s: 52.0 MiB (5.4% < 10%) when a signal lands (200 ms): terminate level".
+ * MiB/s: 52.0 MiB (5.4% < 10%) when a signal lands (200 ms)", or, with a wait for the next sample,
+ * "... when a signal decided a sample later would land (40 + 160 ms): terminate level".
  */
 export function projectedLevel(s: MachinePressure, config: MemoryLevelsConfig, projection: FallProjection | undefined): LevelReading {
   const now = memoryLevel(s, config);
@@ -119,8 +129,14 @@ export function projectedLevel(s: MachinePressure, config: MemoryLevelsConfig, p
   const thresholds = levelThresholds(then.level, config);
   const facts =
     `${now.facts}, falling ${mib(projection.bytesPerMs * 1000)}/s: ${mib(projected.availableBytes)} ` +
-    `(${percentOf(projected.availableBytes, s.totalBytes).toFixed(1)}% < ${thresholds.availablePct}%) when a signal lands (${Math.round(projection.leadMs)} ms)`;
+    `(${percentOf(projected.availableBytes, s.totalBytes).toFixed(1)}% < ${thresholds.availablePct}%) ${whenItLands(projection)}`;
   return { level: then.level, reason: `${facts}: ${then.level} level`, facts };
+}
+
+function whenItLands(projection: FallProjection): string {
+  const nextSampleMs = Math.round(projection.nextSampleMs ?? 0);
+  const leadMs = Math.round(projection.leadMs);
+  return nextSampleMs > 0 ? `when a signal decided a sample later would land (${nextSampleMs} + ${leadMs} ms)` : `when a signal lands (${leadMs} ms)`;
 }
 
 /**
@@ -134,18 +150,33 @@ export function memoryCameBack(decided: MachinePressure, now: MachinePressure, m
 }
 
 /**
- * How far memory must have come back, as a share of RAM, for the last look before a decision's
- * signal to call it off. At the terminate line of a thrashing guest (1 GiB, a re-reader and a
- * 20 MiB/s leak) MemAvailable rose 1-4 MiB in a tenth of a second as reclaim went back and forth,
- * and a decision undone on such a rise was taken again 0.2-0.5 s later: 1% (10 MiB there) is
- * above that noise and a fifth of the 5% between two levels. Only the last look uses it; once
- * the victim is gone, memoryCameBack's minProgressBytes says whether its exit gave memory back.
+ * How far MemAvailable (or free swap) must move, as a share of RAM, for the machine guard to read
+ * the move as memory given back or taken again rather than reclaim going back and forth. At the
+ * terminate line of a thrashing guest (1 GiB, a re-reader and a 20 MiB/s leak) MemAvailable rose
+ * 1-4 MiB in a tenth of a second that way, and a decision undone on such a rise was taken again
+ * 0.2-0.5 s later: 1% (10 MiB there) is above that noise and a fifth of the 5% between two levels.
+ * The last look before a signal uses it (memoryCameBackBeforeSignal), and so does the question
+ * whether memory is being filled again after a victim (memoryFellAgain); once a victim is gone,
+ * memoryCameBack's minProgressBytes says whether its exit gave memory back.
  */
-export const LAST_LOOK_COMEBACK_SHARE = 0.01;
+export const RECLAIM_NOISE_SHARE = 0.01;
 
-/** Whether memory came back far enough since a low-memory decision for its last look to call it off (LAST_LOOK_COMEBACK_SHARE). */
+/** The smallest move of memory that is not reclaim's noise: RECLAIM_NOISE_SHARE of RAM, or minProgressBytes where more. */
+export function noiseFloorBytes(totalBytes: number, minProgressBytes: number): number {
+  return Math.max(minProgressBytes, totalBytes * RECLAIM_NOISE_SHARE);
+}
+
+/** Whether memory came back far enough since a low-memory decision for its last look to call it off. */
 export function memoryCameBackBeforeSignal(decided: MachinePressure, now: MachinePressure, minProgressBytes: number): boolean {
-  return memoryCameBack(decided, now, Math.max(minProgressBytes, decided.totalBytes * LAST_LOOK_COMEBACK_SHARE));
+  return memoryCameBack(decided, now, noiseFloorBytes(decided.totalBytes, minProgressBytes));
+}
+
+/**
+ * Whether MemAvailable fell from `peakBytes` (its highest since the last victim was gone) by more
+ * than the noise floor: something is filling memory again.
+ */
+export function memoryFellAgain(peakBytes: number, now: MachinePressure, minProgressBytes: number): boolean {
+  return peakBytes - now.availableBytes > noiseFloorBytes(now.totalBytes, minProgressBytes);
 }
 
 /** Whether `level` is at least as severe as `than`. */

@@ -23,13 +23,17 @@ export interface SampleIntervalConfig {
 
 /**
  * The fall of MemAvailable in bytes per ms: the fastest from any earlier sample of `recent` to the
- * newest (0 when rising or with fewer than two samples). Given a sample about a second back and
- * the one just before the newest, a steady fall is measured over the second and a hog that began
- * a moment ago over the last interval, where an average over the second would hide most of it.
+ * newest (0 with fewer than two samples). Given a sample about a second back and the one just
+ * before the newest, a steady fall is measured over the second and a hog that began a moment ago
+ * over the last interval, where an average over the second would hide most of it. A fall that has
+ * stopped is none: where the last interval shows MemAvailable level or rising (an allocation that
+ * ended, reclaim giving a MiB back), nothing is projected, or one big allocation a moment ago
+ * would be projected on for a whole second after it ended.
  */
 export function fallRateBytesPerMs(recent: readonly MachineSample[]): number {
   const last = recent[recent.length - 1];
-  if (last === undefined) return 0;
+  const previous = recent[recent.length - 2];
+  if (last === undefined || previous === undefined || previous.availableBytes <= last.availableBytes) return 0;
   let fastest = 0;
   for (const earlier of recent) {
     if (earlier.atMs >= last.atMs) continue;
@@ -41,14 +45,14 @@ export function fallRateBytesPerMs(recent: readonly MachineSample[]): number {
 /**
  * The delay before the next sample, in ms. `recent`: the last few samples, oldest first, the newest
  * last. leadMs: how long a decision takes to its signal; the levels are judged where memory will
- * be by then at the measured fall (machine-levels.ts projectSample), so the headroom is measured
- * from there too.
+ * be when the signal of a decision taken at the next sample (minMs away, at the least) would land,
+ * at the measured fall (machine-levels.ts projectSample), so the headroom is measured from there too.
  */
 export function nextSampleDelayMs(recent: readonly MachineSample[], levels: MemoryLevelsConfig, config: SampleIntervalConfig, leadMs = 0): number {
   const last = recent[recent.length - 1];
   if (last === undefined) return config.minMs;
   const fall = fallRateBytesPerMs(recent);
-  const newest = projectSample(last, { bytesPerMs: fall, leadMs });
+  const newest = projectSample(last, { bytesPerMs: fall, leadMs, nextSampleMs: config.minMs });
   const headroomBytes = bytesAboveNextLevel(newest, levels);
   const rate = Math.max(fall, config.assumedFillBytesPerMs);
   // Below the last line what lies ahead is the kernel's own OOM, where MemAvailable runs out: the

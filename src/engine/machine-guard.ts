@@ -7,7 +7,7 @@
 
 import { decide } from "../core/decide.js";
 import { appendSample, emptyHistory, entryAtSeq, newestEntry, newestKeptWhere, newestSample, oldestKept } from "../core/machine-history.js";
-import { atLeast, bytesAboveNextLevel, memoryCameBack, memoryCameBackBeforeSignal, memoryLevel, projectSample, type MemoryLevel } from "../core/machine-levels.js";
+import { atLeast, bytesAboveNextLevel, memoryCameBack, memoryCameBackBeforeSignal, memoryFellAgain, memoryLevel, projectSample, type FallProjection, type MemoryLevel } from "../core/machine-levels.js";
 import { BELOW_LOW_SAMPLE_INTERVAL_MS, belowLowSampleIntervalMs, detectMachinePressure, type MachineSample, type MachineVerdict } from "../core/machine-pressure.js";
 import { machineAsScope, NO_MEMORY_EVENTS } from "../core/machine-scope.js";
 import { DEFAULT_GROWTH_CONFIG, DEFAULT_GROWTH_HORIZON_MS, ProcessGrowth } from "../core/process-growth.js";
@@ -320,8 +320,13 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     return detectMachinePressure(this.history, this.config, {
       lastStarvationKillAtMs: this.lastStarvationKillAtMs,
       lastKillAtMs: this.lastKillAtMs,
-      projection: { bytesPerMs: fallRateBytesPerMs(this.recentFall()), leadMs: this.decisionLeadMs },
+      projection: this.projection(fallRateBytesPerMs(this.recentFall())),
     });
+  }
+
+  /** Where the levels are judged: when the signal of a decision taken at the next sample would land, at this fall. */
+  private projection(bytesPerMs: number): FallProjection {
+    return { bytesPerMs, leadMs: this.decisionLeadMs, nextSampleMs: this.intervals().minMs };
   }
 
   /**
@@ -398,7 +403,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     // in a moment and measures growth from the last one; a listing now would only delay the sample
     // that sees the line crossed.
     const fall = fallRateBytesPerMs(this.recentFall());
-    const headroom = bytesAboveNextLevel(projectSample(sample, { bytesPerMs: fall, leadMs: this.decisionLeadMs }), this.config);
+    const headroom = bytesAboveNextLevel(projectSample(sample, this.projection(fall)), this.config);
     if (!plenty && fall > 0 && headroom !== null && headroom / fall < GROWTH_LISTING_SKIPPED_WITHIN_MS) return;
     const everyMs = growthListingIntervalMs(plenty, this.lastGrowthListingMs);
     if (sample.atMs - this.lastGrowthListingAtMs < everyMs) return;
@@ -487,21 +492,24 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     if (this.lastKillUseless !== null && !refilling) return `${this.lastKillUseless}: another kill would not help either; waiting until the condition clears`;
     // A terminate that did not suffice leads to the kill level's decision: memory fell further.
     if (this.episodeLevel === "terminate" && levelOf(verdict) === "kill") return null;
-    // The last victim is gone and its memory back, yet memory is at the kill level and falling
-    // again: something else is filling it (a second hog, forty workers). Another victim, as the
-    // kernel would take one; never while a victim is still on its way out.
-    if (refilling && levelOf(verdict) === "kill") return null;
+    // The last victim is gone and its memory back, yet memory is below an acting line and falling
+    // again: something else is filling it (a second hog, forty workers). Another victim, with the
+    // signal of the level memory is at, as the kernel would take one; never while a victim is still
+    // on its way out. Waiting for the kill level instead only let the machine run lower: forty
+    // workers refilling what each victim freed took a 1 GiB guest to 1-4% of RAM, where everything
+    // stalled for a second or two at a time, and every one of those kills was needed all the same.
+    if (refilling) return null;
     if (!verdict.critical) {
-      return `${this.episodeKills} kill(s) already in this episode; another only below ${this.config.criticalAvailablePct}% available, on watermark starvation, or at the kill level once memory falls again after the last victim`;
+      return `${this.episodeKills} kill(s) already in this episode; another only below ${this.config.criticalAvailablePct}% available, on watermark starvation, or once memory falls again after the last victim is gone`;
     }
     return null;
   }
 
-  /** Since the last victim exited, MemAvailable fell from its peak by more than minProgressBytes. */
+  /** Since the last victim exited, MemAvailable fell from its peak by more than reclaim's noise (memoryFellAgain). */
   private refilling(): boolean {
     const last = newestSample(this.history);
     const peak = this.availablePeakSinceVictimBytes;
-    return last !== undefined && peak !== null && peak - last.availableBytes > this.ctx.options.minProgressBytes;
+    return last !== undefined && peak !== null && memoryFellAgain(peak, last, this.ctx.options.minProgressBytes);
   }
 
   /** The victim is gone: from now on its memory counts as back, and a fall from here is someone else's. */

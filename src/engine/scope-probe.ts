@@ -14,7 +14,7 @@ export interface ScopeReading {
   /**
    * Whether the decision stands at the last look before its signal; outOfMemory where not given.
    * The machine holds a decision there against a rise of MemAvailable smaller than the noise of a
-   * thrashing machine (machine-levels.ts LAST_LOOK_COMEBACK_SHARE).
+   * thrashing machine (machine-levels.ts RECLAIM_NOISE_SHARE).
    */
   standsBeforeSignal?: boolean;
   /**

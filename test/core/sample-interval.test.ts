@@ -26,10 +26,12 @@ describe("adaptive sampling interval", () => {
   });
 
   it("a fall faster than the assumed rate shortens it in proportion", () => {
-    // 4 GiB in 1024 ms: 4 MiB/ms, twice the assumed rate.
+    // 4 GiB in 1024 ms: 4 MiB/ms, twice the assumed rate. Memory is judged where it will be when a
+    // decision at the next sample (minMs, 20 ms, away) would signal: 80 MiB lower, so 944 MiB of
+    // headroom at 4 MiB/ms: 236 ms.
     const falling = [at(0, 6144), at(1024, 2048)];
     assert.equal(fallRateBytesPerMs(falling), 4 * MIB);
-    assert.equal(nextSampleDelayMs(falling, LEVELS, BOUNDS), 256);
+    assert.equal(nextSampleDelayMs(falling, LEVELS, BOUNDS), 236);
   });
 
   it("the fastest fall to the newest sample counts: a hog that began a moment ago is not averaged away over the second", () => {
@@ -37,8 +39,9 @@ describe("adaptive sampling interval", () => {
     assert.equal(fallRateBytesPerMs([at(0, 6000), at(900, 5900), at(1000, 5800)]), MIB);
     // Steady: the second's rate.
     assert.equal(fallRateBytesPerMs([at(0, 6000), at(900, 5100), at(1000, 5000)]), MIB);
-    // Memory that came back in the last interval is no fall there; the second's fall still counts.
-    assert.equal(fallRateBytesPerMs([at(0, 6000), at(900, 4000), at(1000, 5000)]), MIB);
+    // Memory that came back in the last interval, or stayed level: the fall has stopped, none is projected.
+    assert.equal(fallRateBytesPerMs([at(0, 6000), at(900, 4000), at(1000, 5000)]), 0);
+    assert.equal(fallRateBytesPerMs([at(0, 6000), at(900, 4000), at(1000, 4000)]), 0);
   });
 
   it("a rise counts as no fall", () => {
@@ -62,9 +65,10 @@ describe("adaptive sampling interval", () => {
   });
 
   it("with a decision's lead, the headroom is measured from where memory will be when its signal lands", () => {
-    // 4 MiB/ms for 1024 ms to 2048 MiB; a decision of 128 ms lands 512 MiB lower, 512 MiB above the terminate line: 128 ms.
+    // 4 MiB/ms for 1024 ms to 2048 MiB; a decision of 128 ms taken at the next sample, 20 ms away,
+    // lands 592 MiB lower, 432 MiB above the terminate line: 108 ms.
     const falling = [at(0, 6144), at(1024, 2048)];
-    assert.equal(nextSampleDelayMs(falling, LEVELS, BOUNDS, 128), 128);
+    assert.equal(nextSampleDelayMs(falling, LEVELS, BOUNDS, 128), 108);
     // The lead is taken from the measured fall only: memory that does not fall is not projected.
     assert.equal(nextSampleDelayMs([at(0, 2048), at(1000, 2048)], LEVELS, BOUNDS, 128), 512);
   });

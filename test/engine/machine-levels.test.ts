@@ -20,6 +20,20 @@ function setup(hog: Partial<FakeProcess> = {}): { host: FakeHost; journal: Memor
   return { host, journal, engine };
 }
 
+/**
+ * A machine whose memory others hold (makeAvailable): the first victim, a 20 MiB hog that exits on
+ * SIGTERM, gives back too little to leave the terminate level it was taken at.
+ */
+function setupSmallVictims(): { host: FakeHost; journal: MemoryJournal; engine: Engine } {
+  const host = new FakeHost(2);
+  const journal = new MemoryJournal();
+  const engine = new Engine(host, journal, { observeIntervalMs: 100, maxObservationsWithoutProgress: 5 });
+  host.add({ pid: 100, comm: "small", rssBytes: 5 * MIB });
+  host.add({ pid: 200, comm: "medium", rssBytes: 10 * MIB });
+  host.add({ pid: 300, comm: "hog", rssBytes: 20 * MIB, onTerm: "exit" });
+  return { host, journal, engine };
+}
+
 /** MemAvailable of the 1 GiB machine, in MiB (the processes hold 912 MiB, so at most 110). */
 function makeAvailable(host: FakeHost, availableMiB: number): void {
   host.machineOtherUsedBytes = host.machineTotalBytes - host.usageBytes() - availableMiB * MIB;
@@ -34,7 +48,8 @@ describe("machine levels: warn", () => {
     makeAvailable(host, 110 - 0); // 10.7%: below warn (15%), above terminate (10%)
     assert.ok(engine.guardMachine().ok);
     await host.advance(3000);
-    makeAvailable(host, 105);
+    // 3 MiB in a 40 ms interval (75 MiB/s), projected 40 ms ahead: 104 MiB, still above the 10% line.
+    makeAvailable(host, 107);
     await host.advance(3000);
     assert.equal(notices(journal).filter((m) => /^warn: /.test(m)).length, 1);
     assert.match(notices(journal)[0] ?? "", /warn: available 110\.0 MiB of 1024\.0 MiB \(10\.7% < 15%\), no swap: warn level/);
@@ -43,12 +58,20 @@ describe("machine levels: warn", () => {
     host.machineOtherUsedBytes = 0;
     host.processes.get(200)!.rssBytes = 10 * MIB; // memory plentiful again
     await host.advance(2000);
+    // Back down, above the warn level first, then 2 MiB per 100 ms to 108 MiB: a fall that, projected
+    // a sample and a decision ahead, stays above the terminate line (one sudden drop from plenty to
+    // just above it would not, and would be decided on).
     host.processes.get(200)!.rssBytes = 300 * MIB;
-    makeAvailable(host, 108);
+    makeAvailable(host, 200);
+    await host.advance(2000);
+    for (let availableMiB = 198; availableMiB >= 108; availableMiB -= 2) {
+      makeAvailable(host, availableMiB);
+      await host.advance(100);
+    }
     await host.advance(2000);
     assert.equal(notices(journal).filter((m) => /^warn: /.test(m)).length, 2);
     assert.deepEqual(host.killed, []);
-    assert.deepEqual(host.terminated, []);
+    assert.deepEqual(host.terminated, [], decisions(journal).map((d) => d.incident.reason).join("\n"));
     assert.deepEqual(decisions(journal), []);
     engine.stop();
   });
@@ -161,16 +184,15 @@ describe("machine levels: terminate", () => {
   });
 
   it("a terminate that did not suffice is followed by a kill-level decision once memory falls further", async () => {
-    // The hog exits on SIGTERM, but medium keeps the machine short and then shorter.
-    const { host, journal, engine } = setup({ onTerm: "exit" });
+    // The hog exits on SIGTERM, but gives back too little: the machine stays short, then gets shorter.
+    const { host, journal, engine } = setupSmallVictims();
     makeAvailable(host, 82);
     assert.ok(engine.guardMachine().ok);
     await host.advance(100);
     assert.deepEqual(host.terminated, [300]);
     assert.ok(!host.alive(300));
-    makeAvailable(host, 82); // what the hog gave back is taken again at once
     await host.advance(2000);
-    assert.deepEqual(host.killed, [], "still the terminate level: one victim per episode");
+    assert.deepEqual([...host.terminated, ...host.killed], [300], "memory stays where the hog's exit left it: one victim per episode");
     makeAvailable(host, 30);
     await host.advance(3000);
     await engine.whenIdle();
@@ -207,7 +229,7 @@ describe("machine levels: judged where memory will be when the signal lands", ()
     engine.stop();
     const [first] = decisions(journal);
     assert.equal(first?.victim?.comm, "hog");
-    assert.match(first?.incident.reason ?? "", /falling .* MiB\/s: .* when a signal lands \((100|200) ms\): (terminate|kill) level/, "the lead: twice the rehearsal's 100 ms, then the decisions' own");
+    assert.match(first?.incident.reason ?? "", /falling .* MiB\/s: .* when a signal decided a sample later would land \(40 \+ (100|200) ms\): (terminate|kill) level/, "the next sample at least 40 ms away, and the lead: twice the rehearsal's 100 ms, then the decisions' own");
     // Without the projection the 100 ms listing lets the hog take another 100 MiB past the line it was sampled at.
     assert.ok(lowestAvailableBytes > 0.05 * host.machineTotalBytes, `lowest MemAvailable ${(lowestAvailableBytes / MIB).toFixed(1)} MiB: below the kill line`);
   });
@@ -243,7 +265,7 @@ describe("machine levels: a decision on the projection at the last look before t
     engine.stop();
     const [first, ...more] = decisions(journal);
     assert.equal(more.length, 0, JSON.stringify(more.map((d) => d.action)));
-    assert.match(first?.incident.reason ?? "", /when a signal lands/);
+    assert.match(first?.incident.reason ?? "", /when a signal decided a sample later would land/);
     assert.notEqual(first?.outcome.result, "resolved-before-kill");
     assert.deepEqual([...host.terminated, ...host.killed], [300]);
   });
@@ -357,6 +379,50 @@ describe("machine levels: a second victim in one episode", () => {
     await engine.whenIdle();
     assert.deepEqual(host.killed, [300, 200], "the next victim, not critical yet (available above 1.5%) but still falling");
     engine.stop();
+  });
+
+  it("at the terminate level too, once the first victim is gone and memory falls again by more than 1% of RAM: SIGTERM to the next", async () => {
+    const { host, journal, engine } = setupSmallVictims();
+    makeAvailable(host, 82); // the terminate level
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(200);
+    assert.deepEqual(host.terminated, [300]);
+    // The hog's 20 MiB are back (102 MiB, still below the 10% line), then something fills memory
+    // again, 2 MiB per 100 ms: never down to the kill level (5%, 51 MiB) in the 1.5 s watched.
+    const backBytes = host.machineTotalBytes - host.usageBytes() - host.machineOtherUsedBytes;
+    for (let t = 0; t < 1500; t += 100) {
+      host.machineOtherUsedBytes += 2 * MIB;
+      await host.advance(100);
+    }
+    await engine.whenIdle();
+    engine.stop();
+    // The hog, then medium; small too once memory fell again after medium (the fill never stops here).
+    assert.deepEqual(host.terminated.slice(0, 2), [300, 200], JSON.stringify(notices(journal)));
+    assert.deepEqual(host.killed, [], "SIGTERM each time: memory never reached the kill level");
+    const [, second] = decisions(journal).filter((d) => d.victim !== null);
+    assert.equal(second?.action, "terminate");
+    assert.match(second?.incident.reason ?? "", /terminate level/);
+    // Not before memory fell by more than 1% of RAM (10.24 MiB) from where the hog's exit left it.
+    const decidedAtBytes = second?.incident.machine?.availableBytes ?? Infinity;
+    assert.ok(decidedAtBytes < backBytes - 10.24 * MIB, `${(decidedAtBytes / MIB).toFixed(1)} MiB, back at ${(backBytes / MIB).toFixed(1)}`);
+  });
+
+  it("not on reclaim's noise: memory moving by less than 1% of RAM after the first victim takes nobody else", async () => {
+    const { host, journal, engine } = setupSmallVictims();
+    makeAvailable(host, 82);
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(200);
+    assert.deepEqual(host.terminated, [300]);
+    // Back at 102 MiB, then up and down by up to 8 MiB, as reclaim moves MemAvailable at the line, for 3 s.
+    const otherUsedBytes = host.machineOtherUsedBytes;
+    for (let t = 0; t < 3000; t += 100) {
+      host.machineOtherUsedBytes = otherUsedBytes + ((t / 100) % 5) * 2 * MIB;
+      await host.advance(100);
+    }
+    await engine.whenIdle();
+    engine.stop();
+    assert.deepEqual([...host.terminated, ...host.killed], [300]);
+    assert.ok(notices(journal).some((m) => /1 kill\(s\) already in this episode; another only below 1\.5% available, on watermark starvation, or once memory falls again after the last victim is gone/.test(m)), notices(journal).join("\n"));
   });
 
   it("many small workers refilling what each victim frees: one after another, never the bigger idle process, and memory never runs out", async () => {
