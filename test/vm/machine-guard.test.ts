@@ -192,14 +192,14 @@ test("levels in order on a guest running out: warn journaled, then SIGTERM at th
     assert.equal(decision.candidates[0]?.pid, hog, result.describe);
     assert.ok(decision.candidates.some((c) => c.pid === innocent), `the innocent a candidate, ranked below: ${result.describe}`);
     const decidedPct = availablePctAt(decision, result);
-    // Judged where memory would be when the signal landed, at the measured fall: the reason gives that share.
-    const projected = /\(([\d.]+)% < [\d.]+%\) when a signal lands/.exec(decision.incident.reason ?? "");
+    // Judged where memory would be when the signal of a decision a sample later landed, at the measured fall: the reason gives that share.
+    const projected = /\(([\d.]+)% < [\d.]+%\) when a signal (?:lands|decided a sample later would land)/.exec(decision.incident.reason ?? "");
     const judgedPct = projected !== null ? Number(projected[1]) : decidedPct;
     // The reason's share is rounded to a tenth ("10.0% < 10%" for 9.96%): its "<" is the daemon's own comparison.
     const judgedBelow = projected !== null || decidedPct < TERMINATE_PCT;
     assert.ok(
       judgedBelow && judgedPct >= KILL_PCT && decidedPct >= KILL_PCT && decidedPct < TERMINATE_PCT + 2,
-      `decided at the terminate level (${decidedPct.toFixed(1)}% available, ${judgedPct.toFixed(1)}% when the signal lands): ${result.describe}`,
+      `decided at the terminate level (${decidedPct.toFixed(1)}% available, ${judgedPct.toFixed(1)}% as judged ahead): ${result.describe}`,
     );
 
     // The warn notice of this episode: after the previous episode ended, before this decision.
