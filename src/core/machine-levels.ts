@@ -104,7 +104,7 @@ export interface FallProjection {
 }
 
 /** How far ahead a projection judges: the wait for the next sample and a decision's lead. */
-export function projectionAheadMs(projection: FallProjection): number {
+function projectionAheadMs(projection: FallProjection): number {
   return Math.max(0, projection.leadMs) + Math.max(0, projection.nextSampleMs ?? 0);
 }
 
@@ -156,7 +156,7 @@ export function memoryCameBack(decided: MachinePressure, now: MachinePressure, m
  * 1-4 MiB in a tenth of a second that way, and a decision undone on such a rise was taken again
  * 0.2-0.5 s later: 1% (10 MiB there) is above that noise and a fifth of the 5% between two levels.
  * The last look before a signal uses it (memoryCameBackBeforeSignal), and so does the question
- * whether memory is being filled again after a victim (memoryFellAgain); once a victim is gone,
+ * whether memory is being filled again after a victim at the terminate level (memoryFellAgain); once a victim is gone,
  * memoryCameBack's minProgressBytes says whether its exit gave memory back.
  */
 export const RECLAIM_NOISE_SHARE = 0.01;
@@ -172,11 +172,17 @@ export function memoryCameBackBeforeSignal(decided: MachinePressure, now: Machin
 }
 
 /**
- * Whether MemAvailable fell from `peakBytes` (its highest since the last victim was gone) by more
- * than the noise floor: something is filling memory again.
+ * Whether MemAvailable fell from `peakBytes` (its highest since the last victim was gone) far enough
+ * to say something is filling memory again, at the level memory is at. At the kill level the
+ * kernel's own OOM is near and any fall past minProgressBytes counts; at the terminate level there
+ * is time to be sure, and only a fall past the noise floor does. Forty workers in a 1 GiB guest
+ * took what each victim gave back within milliseconds (its exit showed no memory back at all), and
+ * then 1% of RAM in a quarter of a second: the terminate level's next victim waits that long, the
+ * kill level's does not.
  */
-export function memoryFellAgain(peakBytes: number, now: MachinePressure, minProgressBytes: number): boolean {
-  return peakBytes - now.availableBytes > noiseFloorBytes(now.totalBytes, minProgressBytes);
+export function memoryFellAgain(peakBytes: number, now: MachinePressure, minProgressBytes: number, level: Exclude<MemoryLevel, "warn">): boolean {
+  const floorBytes = level === "kill" ? minProgressBytes : noiseFloorBytes(now.totalBytes, minProgressBytes);
+  return peakBytes - now.availableBytes > floorBytes;
 }
 
 /** Whether `level` is at least as severe as `than`. */

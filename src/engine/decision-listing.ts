@@ -1,7 +1,7 @@
 // The machine guard's listing for a decision: a screening listing where the host offers one
 // (every known process in two cheap reads, src/core/screening.ts choosing the few that could be
-// the victim, to read in full), else every process in full. Growth is recorded from the whole listing, screened or not,
-// before the choice, which ranks on it.
+// the victim, to read in full), else every process in full. Growth is recorded from the whole
+// listing, screened or not, before the choice, which ranks on it.
 //
 // The screening's bounds come from the kernel's oom_score over the kernel's RAM + swap. Where
 // that does not hold (a /proc/meminfo that is not the kernel's, as lxcfs gives a container), the

@@ -146,7 +146,7 @@ export interface DecisionRecord {
   /**
    * A screening listing (machine guard): the processes read in full, and those left out because
    * the kernel's badness of each (its oom_score's band, with its growth) could not reach the
-   * first two candidates' (decision-listing.ts); `excluded` then names only processes read in full.
+   * victim's (decision-listing.ts FULL_READ_CANDIDATES); `excluded` then names only processes read in full.
    */
   screening?: ScreeningRecord;
   victim: VictimRecord | null;

@@ -486,18 +486,19 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
   /** Why another kill in this episode must wait (null: it may go ahead). One kill per episode, more only while critical and while kills help. */
   private holdBack(verdict: MachineVerdict): string | null {
     if (this.episodeKills === 0) return null;
-    const refilling = this.refilling();
+    const refilling = this.refilling(levelOf(verdict));
     // A kill that gave nothing back is useless only if nothing is taking the memory again: with
     // forty workers growing, their growth eats what the victim freed, and the next one must go.
     if (this.lastKillUseless !== null && !refilling) return `${this.lastKillUseless}: another kill would not help either; waiting until the condition clears`;
     // A terminate that did not suffice leads to the kill level's decision: memory fell further.
     if (this.episodeLevel === "terminate" && levelOf(verdict) === "kill") return null;
     // The last victim is gone and its memory back, yet memory is below an acting line and falling
-    // again: something else is filling it (a second hog, forty workers). Another victim, with the
-    // signal of the level memory is at, as the kernel would take one; never while a victim is still
-    // on its way out. Waiting for the kill level instead only let the machine run lower: forty
-    // workers refilling what each victim freed took a 1 GiB guest to 1-4% of RAM, where everything
-    // stalled for a second or two at a time, and every one of those kills was needed all the same.
+    // again (memoryFellAgain, at the level memory is at): something else is filling it (a second
+    // hog, forty workers). Another victim, with the signal of that level, as the kernel would take
+    // one; never while a victim is still on its way out. Waiting for the kill level instead only
+    // let the machine run lower: forty workers refilling what each victim freed took a 1 GiB guest
+    // to 1-4% of RAM, where everything stalled for a second or two at a time, and every one of
+    // those kills was needed all the same.
     if (refilling) return null;
     if (!verdict.critical) {
       return `${this.episodeKills} kill(s) already in this episode; another only below ${this.config.criticalAvailablePct}% available, on watermark starvation, or once memory falls again after the last victim is gone`;
@@ -505,11 +506,11 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     return null;
   }
 
-  /** Since the last victim exited, MemAvailable fell from its peak by more than reclaim's noise (memoryFellAgain). */
-  private refilling(): boolean {
+  /** Since the last victim exited, MemAvailable fell from its peak far enough, at this level, to say memory is being filled again (memoryFellAgain). */
+  private refilling(level: Exclude<MemoryLevel, "warn">): boolean {
     const last = newestSample(this.history);
     const peak = this.availablePeakSinceVictimBytes;
-    return last !== undefined && peak !== null && memoryFellAgain(peak, last, this.ctx.options.minProgressBytes);
+    return last !== undefined && peak !== null && memoryFellAgain(peak, last, this.ctx.options.minProgressBytes, level);
   }
 
   /** The victim is gone: from now on its memory counts as back, and a fall from here is someone else's. */

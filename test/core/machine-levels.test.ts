@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { atLeast, bytesAboveNextLevel, memoryCameBack, memoryCameBackBeforeSignal, memoryLevel, projectedLevel, type MemoryLevelsConfig } from "../../src/core/machine-levels.js";
+import { atLeast, bytesAboveNextLevel, memoryCameBack, memoryCameBackBeforeSignal, memoryFellAgain, memoryLevel, projectedLevel, type MemoryLevelsConfig } from "../../src/core/machine-levels.js";
 import { lowMemory } from "../../src/core/machine-pressure.js";
 import type { MachinePressure } from "../../src/core/types.js";
 import { DEFAULT_ENGINE_OPTIONS } from "../../src/engine/engine-options.js";
@@ -113,6 +113,18 @@ describe("memory came back since a decision", () => {
     assert.equal(memoryCameBackBeforeSignal(decided, machine(109.5, { totalMiB: 100, freeMiB: 5 }), MIB), true);
     assert.equal(memoryCameBackBeforeSignal(decided, machine(99.5, { totalMiB: 100, freeMiB: 15 }), MIB), true);
     assert.equal(memoryCameBackBeforeSignal(decided, machine(109.5, { totalMiB: 100, freeMiB: 5 }), 20 * MIB), false);
+  });
+
+  it("filled again after a victim: at the terminate level by more than 1% of RAM, at the kill level by more than minProgressBytes", () => {
+    // Back at 90 MiB of 1000 after the victim; 1% of RAM is 10 MiB.
+    const peakBytes = 90 * MIB;
+    assert.equal(memoryFellAgain(peakBytes, machine(80.1), MIB, "terminate"), false);
+    assert.equal(memoryFellAgain(peakBytes, machine(79.9), MIB, "terminate"), true);
+    assert.equal(memoryFellAgain(peakBytes, machine(89.1), MIB, "kill"), false);
+    assert.equal(memoryFellAgain(peakBytes, machine(88.9), MIB, "kill"), true);
+    // A minProgressBytes above 1% of RAM is the floor at both levels.
+    assert.equal(memoryFellAgain(peakBytes, machine(75), 20 * MIB, "terminate"), false);
+    assert.equal(memoryFellAgain(peakBytes, machine(75), 20 * MIB, "kill"), false);
   });
 
   it("a minProgressBytes of 0 still needs a byte more: the same reading is not a return", () => {

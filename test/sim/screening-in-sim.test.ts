@@ -53,7 +53,7 @@ test("a screened decision kills the leak, reads few in full, and journals what i
   const screening = decision.screening;
   assert.ok(screening !== undefined, "the decision was screened");
   assert.ok(screening.screenedOut > 0, JSON.stringify(screening));
-  // The first two candidates (decision-listing.ts), and init and oomwarden where the simulated machine lists them.
+  // The victim's place (decision-listing.ts), and init and oomwarden where the simulated machine lists them.
   assert.ok(screening.readInFull <= FULL_READ_CANDIDATES + 2, JSON.stringify(screening));
   assert.equal(decision.phasesMs?.processes, screening.readInFull);
   // The record lists the journal's five: the candidates read in full first, then the best of those
