@@ -197,8 +197,12 @@ test("levels in order on a guest running out: warn journaled, then SIGTERM at th
     const judgedPct = projected !== null ? Number(projected[1]) : decidedPct;
     // The reason's share is rounded to a tenth ("10.0% < 10%" for 9.96%): its "<" is the daemon's own comparison.
     const judgedBelow = projected !== null || decidedPct < TERMINATE_PCT;
+    // A decision on the sample itself comes within 2% of the line; one on the projection may come
+    // earlier, as far ahead as the fall measured then reaches in a sample and a decision (in one CI
+    // run hog b's head start still fell at 385 MiB/s at 12.2%, judged 8.5%), but never above the warn level.
+    const earliestPct = projected !== null ? WARN_PCT : TERMINATE_PCT + 2;
     assert.ok(
-      judgedBelow && judgedPct >= KILL_PCT && decidedPct >= KILL_PCT && decidedPct < TERMINATE_PCT + 2,
+      judgedBelow && judgedPct >= KILL_PCT && decidedPct >= KILL_PCT && decidedPct < earliestPct,
       `decided at the terminate level (${decidedPct.toFixed(1)}% available, ${judgedPct.toFixed(1)}% as judged ahead): ${result.describe}`,
     );
 
