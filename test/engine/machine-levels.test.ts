@@ -10,28 +10,41 @@ import { FakeHost, type FakeProcess } from "./fake-host.js";
 
 const MIB = 1024 * 1024;
 
-function setup(hog: Partial<FakeProcess> = {}): { host: FakeHost; journal: MemoryJournal; engine: Engine } {
+type Machine = { host: FakeHost; journal: MemoryJournal; engine: Engine };
+
+/** A 1 GiB machine running these processes, its engine observing every 100 ms. */
+function machineWith(processes: FakeProcess[]): Machine {
   const host = new FakeHost(2);
   const journal = new MemoryJournal();
   const engine = new Engine(host, journal, { observeIntervalMs: 100, maxObservationsWithoutProgress: 5 });
-  host.add({ pid: 100, comm: "small", rssBytes: 10 * MIB });
-  host.add({ pid: 200, comm: "medium", rssBytes: 300 * MIB });
-  host.add({ pid: 300, comm: "hog", rssBytes: 600 * MIB, ...hog });
+  for (const p of processes) host.add(p);
   return { host, journal, engine };
 }
 
+function setup(hog: Partial<FakeProcess> = {}): Machine {
+  return machineWith([
+    { pid: 100, comm: "small", rssBytes: 10 * MIB },
+    { pid: 200, comm: "medium", rssBytes: 300 * MIB },
+    { pid: 300, comm: "hog", rssBytes: 600 * MIB, ...hog },
+  ]);
+}
+
 /**
- * A machine whose memory others hold (makeAvailable): the first victim, a 20 MiB hog that exits on
- * SIGTERM, gives back too little to leave the terminate level it was taken at.
+ * A machine whose memory others hold (makeAvailable), at the terminate level: its first victim, a
+ * 20 MiB hog that exits on SIGTERM, gives back too little to leave that level.
  */
-function setupSmallVictims(): { host: FakeHost; journal: MemoryJournal; engine: Engine } {
-  const host = new FakeHost(2);
-  const journal = new MemoryJournal();
-  const engine = new Engine(host, journal, { observeIntervalMs: 100, maxObservationsWithoutProgress: 5 });
-  host.add({ pid: 100, comm: "small", rssBytes: 5 * MIB });
-  host.add({ pid: 200, comm: "medium", rssBytes: 10 * MIB });
-  host.add({ pid: 300, comm: "hog", rssBytes: 20 * MIB, onTerm: "exit" });
-  return { host, journal, engine };
+async function hogTerminatedFirst(): Promise<Machine> {
+  const machine = machineWith([
+    { pid: 100, comm: "small", rssBytes: 5 * MIB },
+    { pid: 200, comm: "medium", rssBytes: 10 * MIB },
+    { pid: 300, comm: "hog", rssBytes: 20 * MIB, onTerm: "exit" },
+  ]);
+  makeAvailable(machine.host, 82); // the terminate level
+  assert.ok(machine.engine.guardMachine().ok);
+  await machine.host.advance(200);
+  assert.deepEqual(machine.host.terminated, [300]);
+  assert.ok(!machine.host.alive(300));
+  return machine;
 }
 
 /** MemAvailable of the 1 GiB machine, in MiB (the processes hold 912 MiB, so at most 110). */
@@ -185,12 +198,7 @@ describe("machine levels: terminate", () => {
 
   it("a terminate that did not suffice is followed by a kill-level decision once memory falls further", async () => {
     // The hog exits on SIGTERM, but gives back too little: the machine stays short, then gets shorter.
-    const { host, journal, engine } = setupSmallVictims();
-    makeAvailable(host, 82);
-    assert.ok(engine.guardMachine().ok);
-    await host.advance(100);
-    assert.deepEqual(host.terminated, [300]);
-    assert.ok(!host.alive(300));
+    const { host, journal, engine } = await hogTerminatedFirst();
     await host.advance(2000);
     assert.deepEqual([...host.terminated, ...host.killed], [300], "memory stays where the hog's exit left it: one victim per episode");
     makeAvailable(host, 30);
@@ -236,14 +244,13 @@ describe("machine levels: judged where memory will be when the signal lands", ()
 });
 
 describe("machine levels: a decision on the projection at the last look before the signal", () => {
-  function suddenDrop(): { host: FakeHost; journal: MemoryJournal; engine: Engine } {
-    const host = new FakeHost(2);
-    const journal = new MemoryJournal();
-    const engine = new Engine(host, journal, { observeIntervalMs: 100, maxObservationsWithoutProgress: 5 });
-    host.add({ pid: 100, comm: "small", rssBytes: 10 * MIB });
-    host.add({ pid: 300, comm: "hog", rssBytes: 400 * MIB });
-    host.listingCostMs = 50; // the lead: twice the rehearsal's 50 ms
-    return { host, journal, engine };
+  function suddenDrop(): Machine {
+    const machine = machineWith([
+      { pid: 100, comm: "small", rssBytes: 10 * MIB },
+      { pid: 300, comm: "hog", rssBytes: 400 * MIB },
+    ]);
+    machine.host.listingCostMs = 50; // the lead: twice the rehearsal's 50 ms
+    return machine;
   }
 
   /** After the start (whose rehearsal opens a pidfd too): memory given back just before the real decision's signal. */
@@ -382,11 +389,7 @@ describe("machine levels: a second victim in one episode", () => {
   });
 
   it("at the terminate level too, once the first victim is gone and memory falls again by more than 1% of RAM: SIGTERM to the next", async () => {
-    const { host, journal, engine } = setupSmallVictims();
-    makeAvailable(host, 82); // the terminate level
-    assert.ok(engine.guardMachine().ok);
-    await host.advance(200);
-    assert.deepEqual(host.terminated, [300]);
+    const { host, journal, engine } = await hogTerminatedFirst();
     // The hog's 20 MiB are back (102 MiB, still below the 10% line), then something fills memory
     // again, 2 MiB per 100 ms: never down to the kill level (5%, 51 MiB) in the 1.5 s watched.
     const backBytes = host.machineTotalBytes - host.usageBytes() - host.machineOtherUsedBytes;
@@ -408,11 +411,7 @@ describe("machine levels: a second victim in one episode", () => {
   });
 
   it("not on reclaim's noise: memory moving by less than 1% of RAM after the first victim takes nobody else", async () => {
-    const { host, journal, engine } = setupSmallVictims();
-    makeAvailable(host, 82);
-    assert.ok(engine.guardMachine().ok);
-    await host.advance(200);
-    assert.deepEqual(host.terminated, [300]);
+    const { host, journal, engine } = await hogTerminatedFirst();
     // Back at 102 MiB, then up and down by up to 8 MiB, as reclaim moves MemAvailable at the line, for 3 s.
     const otherUsedBytes = host.machineOtherUsedBytes;
     for (let t = 0; t < 3000; t += 100) {
