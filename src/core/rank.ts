@@ -135,30 +135,20 @@ export function rankCandidates(snapshot: Snapshot, options: RankOptions): Ranked
   inFlight.sort((a, b) => b.rssBytes - a.rssBytes || a.pid - b.pid || a.startTimeTicks - b.startTimeTicks);
   const top = topCandidates({ candidates, excluded }, options.maxCandidates);
   if (snapshot.screenedOut !== undefined && top.length < options.maxCandidates) {
-    top.push(...screenedRunnersUp(snapshot, snapshot.screenedOut, totalPages, options).slice(0, options.maxCandidates - top.length));
+    top.push(...screenedRunnersUp(snapshot, snapshot.screenedOut, options).slice(0, options.maxCandidates - top.length));
   }
   return { candidates, top, excluded, totalPages, inFlight };
 }
 
 /**
- * The processes a screening left out, ranked the same way on what it read (their memory now, the
- * rest as last read in full), each marked screened: the journal's list goes on with them after the
- * candidates, so a decision still shows who came next. They are never in the kill order: the
- * screening read in full every process that could rank among the first candidates.
+ * The processes a screening left out, ranked by this same ranking on what it read (their memory
+ * now, the rest as last read in full), each marked screened: the journal's list goes on with them
+ * after the candidates, so a decision still shows who came next. They are never in the kill order:
+ * the screening read in full every process that could rank among the first candidates.
  */
-function screenedRunnersUp(snapshot: Snapshot, screenedOut: readonly ProcessSample[], totalPages: number, options: RankOptions): Candidate[] {
-  const runnersUp: Candidate[] = [];
-  for (const proc of screenedOut) {
-    const badness = oomBadness(proc, snapshot.selfPid, totalPages, snapshot.pageSizeBytes);
-    if (badness.points === null || proc.exiting) continue;
-    const match = matchVictimRule(proc, options.rules ?? []);
-    if (match?.action === "protect") continue;
-    const candidate = candidateOf(proc, badness, match, options.growth, snapshot.pageSizeBytes);
-    candidate.screened = true;
-    candidate.reason += SCREENED_REASON;
-    runnersUp.push(candidate);
-  }
-  return runnersUp.sort(compareCandidates);
+function screenedRunnersUp(snapshot: Snapshot, screenedOut: ProcessSample[], options: RankOptions): Candidate[] {
+  const { screenedOut: _screenedOut, ...rest } = snapshot;
+  return rankCandidates({ ...rest, processes: screenedOut }, options).candidates.map((c) => ({ ...c, screened: true, reason: c.reason + SCREENED_REASON }));
 }
 
 /** What a screened runner-up's reason ends with. */
