@@ -85,7 +85,7 @@ export function parseOptions(argv: readonly string[]): Options | string {
 }
 
 // What the guest recorded (bench/vm/peers/peers.py). Times are guest CLOCK_MONOTONIC ms.
-interface GuestProcess {
+export interface GuestProcess {
   role: "workload" | "innocent" | "handler" | "helper";
   name: string;
   pid: number;
@@ -97,7 +97,7 @@ interface GuestProcess {
   endedByBenchMs: number | null;
   lines?: StampedLine[];
 }
-interface GuestRun {
+export interface GuestRun {
   workload: string;
   handler: string;
   run: number;
@@ -159,6 +159,21 @@ export interface Death {
   claimedAtMs: number | null;
 }
 
+/**
+ * A late wake-up of the heartbeat. It was late either waiting for a CPU (its time on a run queue
+ * since the wake-up before, from /proc/self/schedstat) or waiting for memory (major faults: its own
+ * pages read back in), or neither (the guest itself stalled: emulation). MemAvailable as the watcher
+ * last read it before the gap began.
+ */
+export interface LateWakeup {
+  /** Guest ms from the workload's start to the late wake-up. */
+  atMs: number;
+  gapMs: number;
+  runQueueWaitMs: number | null;
+  majorFaults: number | null;
+  availableMiB: number | null;
+}
+
 export interface RunMetrics {
   workload: string;
   handler: string;
@@ -177,6 +192,8 @@ export interface RunMetrics {
   lowestAvailableMiB: number | null;
   lowestAvailablePct: number | null;
   heartbeatLongestGapMs: number | null;
+  /** Each late wake-up of the heartbeat: why it was late, as far as it can tell (LateWakeup). */
+  heartbeatLate: LateWakeup[];
   heartbeatKilled: boolean;
   rereadLongestPassMs: number | null;
   rereadBaselinePassMs: number | null;
@@ -244,6 +261,7 @@ export function emptyRunMetrics(workload: string, handler: string, run: number):
     lowestAvailableMiB: null,
     lowestAvailablePct: null,
     heartbeatLongestGapMs: null,
+    heartbeatLate: [],
     heartbeatKilled: false,
     rereadLongestPassMs: null,
     rereadBaselinePassMs: null,
@@ -299,12 +317,26 @@ export function analyseRun(run: GuestRun, results: Pick<GuestResults, "memTotalK
     .flatMap((p) => (p.lines ?? []).filter(([, text]) => text.startsWith("ready")).map(([at]) => at));
   const growersStart = readyAt.length > 0 ? Math.min(...readyAt) : (run.phases?.leakStartMs ?? t0);
   const heartbeat = processes.find((p) => p.name === "heartbeat");
-  const gaps = (heartbeat?.lines ?? []).flatMap(([, text]) => {
-    const m = /^gap (\S+) (\S+)$/.exec(text);
+  const series = run.mem.series;
+  const lateWakeups = (heartbeat?.lines ?? []).flatMap(([, text]): LateWakeup[] => {
+    // "gap MS END_S [RUN_QUEUE_MS MAJOR_FAULTS]": the two causes only from the heartbeat that reports them.
+    const m = /^gap (\S+) (\S+)(?: (\S+) (\S+))?$/.exec(text);
     if (m === null) return [];
+    const gapMs = Number(m[1]);
     const endMs = Number(m[2]) * 1000;
-    return endMs >= t0 && endMs <= end ? [Number(m[1])] : [];
+    if (endMs < t0 || endMs > end) return [];
+    const before = series.filter(([at]) => at <= endMs - gapMs).at(-1);
+    return [
+      {
+        atMs: round(endMs - t0, 0) ?? 0,
+        gapMs,
+        runQueueWaitMs: m[3] === undefined ? null : Number(m[3]),
+        majorFaults: m[4] === undefined ? null : Number(m[4]),
+        availableMiB: before === undefined ? null : round(before[1] / MIB_KIB),
+      },
+    ];
   });
+  const gaps = lateWakeups.map((w) => w.gapMs);
   const reread = processes.find((p) => p.name === "reread");
   const passes = (reread?.lines ?? []).flatMap(([, text]) => {
     const m = /^pass (\d+) (\S+) (\S+)$/.exec(text);
@@ -330,6 +362,7 @@ export function analyseRun(run: GuestRun, results: Pick<GuestResults, "memTotalK
     lowestAvailableMiB: run.mem.minKib === null ? null : round(run.mem.minKib / MIB_KIB),
     lowestAvailablePct: run.mem.minKib === null ? null : round((100 * run.mem.minKib) / totalKib, 2),
     heartbeatLongestGapMs: gaps.length === 0 ? null : Math.max(...gaps),
+    heartbeatLate: lateWakeups,
     heartbeatKilled: innocentsKilled.includes("heartbeat"),
     rereadLongestPassMs: reread === undefined ? null : round(Math.max(...afterLeak.map((p) => p.ms), unfinished ?? 0), 0),
     rereadBaselinePassMs: passes[1]?.ms ?? null,
@@ -352,6 +385,13 @@ export function analyseRun(run: GuestRun, results: Pick<GuestResults, "memTotalK
         }
       : {}),
   };
+}
+
+/** ", during oomwarden's decision N": a decision that ran (from its sample to its record) while the heartbeat slept. */
+function nearDecision(m: RunMetrics, w: LateWakeup): string {
+  const gapStartMs = w.atMs - w.gapMs;
+  const during = (m.oomwarden ?? []).filter((d) => d.atMs >= gapStartMs && d.atMs - (d.msToKill ?? 0) <= w.atMs);
+  return during.length === 0 ? "" : `, during oomwarden's decision ${during.map((d) => d.decisionId).join(", ")}`;
 }
 
 const median = (values: ReadonlyArray<number | null>): number | null => {
@@ -660,10 +700,17 @@ export function report(results: GuestResults, options: Options, wall: { total: n
       (m.oomwarden ?? []).map(
         (d) =>
           `  ${m.workload} run ${m.run + 1}: decision ${d.decisionId} ${d.sinceTenPctMs === null ? `at ${seconds(d.atMs)} s` : `${seconds(d.sinceTenPctMs)} s after 10%`} ${d.kind} ${d.action} ${d.victim === null ? "nobody" : `${d.victim.comm} (${fmt(d.victim.rssMiB, 0)} MiB)`}` +
-          ` msToKill ${fmt(d.msToKill, 0)} phases ${d.phasesMs == null ? "-" : `snapshot ${fmt(d.phasesMs.snapshot, 0)} rank ${fmt(d.phasesMs.rank, 0)} kill ${fmt(d.phasesMs.kill, 0)} (${d.phasesMs.processes} processes)`}` +
+          ` msToKill ${fmt(d.msToKill, 0)} phases ${d.phasesMs == null ? "-" : `snapshot ${fmt(d.phasesMs.snapshot, 0)} rank ${fmt(d.phasesMs.rank, 0)} kill ${fmt(d.phasesMs.kill, 0)} (${d.phasesMs.processes} processes${d.phasesMs.cpuGivenBackMs ? `, CPU given back ${fmt(d.phasesMs.cpuGivenBackMs, 1)}` : ""})`}` +
           ` avail ${fmt(d.availableMiB, 0)} MiB -> ${d.result ?? "no outcome"}${d.victimExited === false ? " (victim not exited)" : ""}`,
       ),
     );
+  const lateLines = metrics.flatMap((m) =>
+    m.heartbeatLate.map(
+      (w) =>
+        `  ${m.workload} ${m.handler} run ${m.run + 1}: at ${seconds(w.atMs)} s, ${fmt(w.gapMs, 0)} ms: on a run queue ${w.runQueueWaitMs === null ? "?" : `${fmt(w.runQueueWaitMs, 0)} ms`}, ` +
+        `major faults ${w.majorFaults ?? "?"}, MemAvailable ${fmt(w.availableMiB, 0)} MiB${nearDecision(m, w)}`,
+    ),
+  );
   const heldBack = metrics.flatMap((m) => (m.oomwardenHeldBack ?? []).map((n) => `  ${m.workload} run ${m.run + 1}: at ${seconds(n.atMs)} s: ${n.message}`));
   const handlerLines = options.handlers
     .filter((h) => h !== "kernel")
@@ -683,6 +730,7 @@ export function report(results: GuestResults, options: Options, wall: { total: n
     "Handlers:",
     ...handlerLines,
     ...(wardenLines.length > 0 ? ["", "oomwarden's decisions (journal):", ...wardenLines] : []),
+    ...(lateLines.length > 0 ? ["", "The heartbeat's late wake-ups (what it waited for since the wake-up before):", ...lateLines] : []),
     ...(heldBack.length > 0 ? ["oomwarden's kills held back (journal notices):", ...heldBack] : []),
     "",
     oomdNote,

@@ -181,8 +181,12 @@ export function memoryCameBackBeforeSignal(decided: MachinePressure, now: Machin
  * kill level's does not.
  */
 export function memoryFellAgain(peakBytes: number, now: MachinePressure, minProgressBytes: number, level: Exclude<MemoryLevel, "warn">): boolean {
-  const floorBytes = level === "kill" ? minProgressBytes : noiseFloorBytes(now.totalBytes, minProgressBytes);
-  return peakBytes - now.availableBytes > floorBytes;
+  return peakBytes - now.availableBytes > refillFallBytes(level, now.totalBytes, minProgressBytes);
+}
+
+/** How far MemAvailable must fall from its peak after a victim, at `level`, before memoryFellAgain says so. */
+export function refillFallBytes(level: Exclude<MemoryLevel, "warn">, totalBytes: number, minProgressBytes: number): number {
+  return level === "kill" ? minProgressBytes : noiseFloorBytes(totalBytes, minProgressBytes);
 }
 
 /** Whether `level` is at least as severe as `than`. */

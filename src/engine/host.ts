@@ -153,6 +153,18 @@ export interface Host {
    * difference across a decision says whether the daemon's own code was paged out while it decided.
    */
   selfMajorFaults(): number;
+  /**
+   * The time this process gave the CPU back so far, in ms, in pauses within long work at its
+   * raised priority (so that a process of lower priority waiting on that CPU can run): the
+   * difference across a decision is what those pauses added to it.
+   */
+  cpuGivenBackMs(): number;
+  /**
+   * An incident begins: the daemon runs ahead of other processes (a raised scheduling priority)
+   * until the returned release is called, and at its usual priority otherwise. Nested calls hold it
+   * until every release has been called.
+   */
+  beginUrgentWork(): () => void;
 
   /** Checks that path exists, lies inside a cgroup mount and is a memory cgroup; errors name the path. */
   resolveCgroup(path: string): Result<CgroupRef>;

@@ -56,12 +56,15 @@ export class IncidentRunner<Trigger> {
    */
   begin(work: () => Promise<void>, failure: string, done: (absorbedAtMs: number | null) => void): void {
     this.running = true;
+    // From the detection to the incident's end, ahead of the workload; at the daemon's usual priority between incidents.
+    const release = this.ctx.host.beginUrgentWork();
     this.idle = work()
       .catch((error: unknown) => {
         this.ctx.journal.append({ type: "error", cgroup: this.scope.name, message: `${failure}: ${String(error)}` });
         this.ctx.log(`${this.scope.name}: ${failure}: ${String(error)}`);
       })
       .finally(() => {
+        release();
         this.running = false;
         this.absorbedReported = 0;
         const absorbedAtMs = this.absorbed > 0 ? this.firstAbsorbedAtMs : null;
@@ -105,6 +108,7 @@ export class IncidentRunner<Trigger> {
     if (escalatedFrom !== null) this.ctx.log(`${this.scope.name}: decision ${escalatedFrom} stalled; choosing the next victim`);
     const snapshotStartMs = host.now();
     const majorFaultsAtSnapshot = host.selfMajorFaults();
+    const givenBackMsAtSnapshot = host.cpuGivenBackMs();
     const ranking: RankInputs = {
       maxCandidates: options.journalCandidates,
       aliveVictims: this.victims.handles(),
@@ -135,7 +139,7 @@ export class IncidentRunner<Trigger> {
       base,
       decision,
       usageBeforeBytes: observed.incident.usageBytes,
-      times: { notifiedAtMs, snapshotStartMs, rankStartMs, processes: observed.snapshot.processes.length, majorFaultsAtSnapshot },
+      times: { notifiedAtMs, snapshotStartMs, rankStartMs, processes: observed.snapshot.processes.length, majorFaultsAtSnapshot, givenBackMsAtSnapshot },
       journalNothingDone: this.scope.journalsNothingDone?.() ?? true,
       ...(this.scope.onWaiting !== undefined ? { onWaiting: (atMs: number) => this.scope.onWaiting?.(trigger, atMs) } : {}),
       ...(this.scope.onKilled !== undefined ? { onKilled: (killed) => this.scope.onKilled?.(trigger, killed) } : {}),

@@ -88,7 +88,7 @@ export interface Outcome {
    * signal), the processes read, and the daemon's own major page faults from the snapshot to the
    * signal (pages of its code or data read back from disk: 0 when it stayed resident).
    */
-  phasesMs?: { detect: number; snapshot: number; rank: number; kill: number; processes: number; majorFaults?: number };
+  phasesMs?: { detect: number; snapshot: number; rank: number; kill: number; processes: number; majorFaults?: number; cpuGivenBackMs?: number };
   /**
    * "kernel": the victim was taken by the kernel's OOM killer (a kernel-kill record names it), not
    * by our signal: its SIGKILL landed first, between the decision and our signal or during a

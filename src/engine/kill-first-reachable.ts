@@ -69,6 +69,8 @@ export interface DecisionTimes {
   processes: number;
   /** The daemon's major faults when the snapshot began (host.selfMajorFaults()). */
   majorFaultsAtSnapshot: number;
+  /** The CPU it had given back when the snapshot began (host.cpuGivenBackMs()). */
+  givenBackMsAtSnapshot: number;
 }
 
 export type Phases = NonNullable<Outcome["phasesMs"]>;
@@ -93,6 +95,7 @@ export function killAndTime(
     kill: atMs - killStartMs,
     processes: times.processes,
     majorFaults: host.selfMajorFaults() - times.majorFaultsAtSnapshot,
+    cpuGivenBackMs: host.cpuGivenBackMs() - times.givenBackMsAtSnapshot,
   });
   const attempt = killFirstReachable(host, candidates, excluded, {
     ...(hooks.stillNeeded !== undefined ? { stillNeeded: hooks.stillNeeded } : {}),

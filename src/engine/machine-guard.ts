@@ -7,7 +7,7 @@
 
 import { decide } from "../core/decide.js";
 import { appendSample, emptyHistory, entryAtSeq, newestEntry, newestKeptWhere, newestSample, oldestKept } from "../core/machine-history.js";
-import { atLeast, bytesAboveNextLevel, memoryCameBack, memoryCameBackBeforeSignal, memoryFellAgain, memoryLevel, projectSample, type FallProjection, type MemoryLevel } from "../core/machine-levels.js";
+import { atLeast, bytesAboveNextLevel, memoryCameBack, memoryCameBackBeforeSignal, memoryFellAgain, memoryLevel, projectSample, refillFallBytes, type FallProjection, type MemoryLevel } from "../core/machine-levels.js";
 import { BELOW_LOW_SAMPLE_INTERVAL_MS, belowLowSampleIntervalMs, detectMachinePressure, type MachineSample, type MachineVerdict } from "../core/machine-pressure.js";
 import { machineAsScope, NO_MEMORY_EVENTS } from "../core/machine-scope.js";
 import { DEFAULT_GROWTH_CONFIG, DEFAULT_GROWTH_HORIZON_MS, ProcessGrowth } from "../core/process-growth.js";
@@ -489,7 +489,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     const refilling = this.refilling(levelOf(verdict));
     // A kill that gave nothing back is useless only if nothing is taking the memory again: with
     // forty workers growing, their growth eats what the victim freed, and the next one must go.
-    if (this.lastKillUseless !== null && !refilling) return `${this.lastKillUseless}: another kill would not help either; waiting until the condition clears`;
+    if (this.lastKillUseless !== null && !refilling) return `${this.lastKillUseless}: another kill would not help either, unless memory is being filled again; ${this.refillWait(levelOf(verdict))}`;
     // A terminate that did not suffice leads to the kill level's decision: memory fell further.
     if (this.episodeLevel === "terminate" && levelOf(verdict) === "kill") return null;
     // The last victim is gone and its memory back, yet memory is below an acting line and falling
@@ -501,9 +501,19 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     // those kills was needed all the same.
     if (refilling) return null;
     if (!verdict.critical) {
-      return `${this.episodeKills} kill(s) already in this episode; another only below ${this.config.criticalAvailablePct}% available, on watermark starvation, or once memory falls again after the last victim is gone`;
+      return `${this.episodeKills} kill(s) already in this episode; another only below ${this.config.criticalAvailablePct}% available, on watermark starvation, or once memory falls again after the last victim is gone (${this.refillWait(levelOf(verdict))})`;
     }
     return null;
+  }
+
+  /** "waiting for MemAvailable to fall below N MiB (M MiB under its P MiB since the victim exited)", or for the victim's exit. */
+  private refillWait(level: Exclude<MemoryLevel, "warn">): string {
+    const peak = this.availablePeakSinceVictimBytes;
+    const last = newestSample(this.history);
+    if (peak === null || last === undefined) return "waiting for the last victim to exit";
+    const fall = refillFallBytes(level, last.totalBytes, this.ctx.options.minProgressBytes);
+    const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
+    return `waiting for MemAvailable to fall below ${mib(peak - fall)} MiB (${mib(fall)} MiB under its ${mib(peak)} MiB since the victim exited) or the condition to clear`;
   }
 
   /** Since the last victim exited, MemAvailable fell from its peak far enough, at this level, to say memory is being filled again (memoryFellAgain). */

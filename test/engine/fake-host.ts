@@ -217,8 +217,24 @@ export class FakeHost implements Host {
   }
   /** Major faults of the daemon: tests add to it to stand for code read back from disk. */
   majorFaults = 0;
+  /** What cpuGivenBackMs answers: each listing adds givenBackPerListingMs, as a long listing at the raised priority pauses. */
+  givenBackMs = 0;
+  givenBackPerListingMs = 0;
   selfMajorFaults(): number {
     return this.majorFaults;
+  }
+  cpuGivenBackMs(): number {
+    return this.givenBackMs;
+  }
+  /** Urgent work under way (beginUrgentWork's releases not yet called). */
+  urgentWork = 0;
+  beginUrgentWork(): () => void {
+    this.urgentWork++;
+    let released = false;
+    return () => {
+      if (!released) this.urgentWork--;
+      released = true;
+    };
   }
   setMemoryLimit(_ref: CgroupRef, limitBytes: number | null): Result<void> {
     if (this.removed) return fail("ENOENT", `cannot write ${this.ref.path}/memory.limit_in_bytes: no such file or directory`);
@@ -293,6 +309,7 @@ export class FakeHost implements Host {
     });
   }
   listProcesses(): Result<ProcessSample[]> {
+    this.givenBackMs += this.givenBackPerListingMs;
     return ok([...this.processes.values()].filter((p) => p.alive).map((p) => this.sample(p)));
   }
   readProcess(pid: number): Result<ProcessSample> {

@@ -169,6 +169,38 @@ describe("a decision is on the journal when it is acted on, its outcome follows 
     engine.stop();
   });
 
+  it("the decision's phases say how long its listing gave the CPU back to others", async () => {
+    const { host, journal, engine } = setup(1, { machineGuard: { enabled: false } });
+    host.add({ pid: 100, comm: "sleep", rssBytes: 1 * MIB });
+    host.add({ pid: 200, comm: "tail", rssBytes: 60 * MIB });
+    host.givenBackMs = 7; // before this decision: not its own
+    host.givenBackPerListingMs = 1.5;
+    assert.ok(engine.manage(host.ref.path).ok);
+    host.fireOom();
+    await host.advance(1);
+    const decision = journal.records.find((r): r is DecisionRecord => r.type === "decision");
+    const given = decision?.phasesMs?.cpuGivenBackMs;
+    assert.ok(given !== undefined && given > 0 && given % 1.5 === 0, `cpuGivenBackMs ${given}`);
+    engine.stop();
+  });
+
+  it("the incident runs as urgent work (the raised priority) from its start to its end, and nothing between incidents does", async () => {
+    const { host, journal, engine } = setup(1, { machineGuard: { enabled: false } });
+    host.add({ pid: 100, comm: "sleep", rssBytes: 1 * MIB });
+    host.add({ pid: 200, comm: "tail", rssBytes: 60 * MIB, onKill: { exitAfterMs: 300 }, reapable: false });
+    assert.ok(engine.manage(host.ref.path).ok);
+    assert.equal(host.urgentWork, 0, "managing a cgroup is not urgent");
+    host.fireOom();
+    await host.advance(1);
+    assert.deepEqual(host.killed, [200]);
+    assert.equal(host.urgentWork, 1, "signalled, the victim's exit still awaited: still urgent");
+    await host.advance(3000);
+    await engine.whenIdle();
+    assert.ok(journal.records.some((r) => r.type === "outcome"));
+    assert.equal(host.urgentWork, 0, "released at the incident's end");
+    engine.stop();
+  });
+
   it("the decision is in the journal before the signal is sent", async () => {
     const { host, journal, engine } = setup(1, { machineGuard: { enabled: false } });
     host.add({ pid: 100, comm: "sleep", rssBytes: 1 * MIB });

@@ -1,9 +1,11 @@
-// The daemon's raised priority, and the routine listings that step down from it (real kernel:
-// raising a thread's priority needs CAP_SYS_NICE, which root has here and on CI).
+// The daemon's priority: raised while an incident is handled, the start priority otherwise, and
+// routine listings at the start priority always (real kernel: raising a thread's priority needs
+// CAP_SYS_NICE, which root has here and on CI).
 
 import assert from "node:assert/strict";
 import { getPriority, setPriority } from "node:os";
 import { describe, it } from "node:test";
+import { COURTESY_PAUSE_MS } from "../../src/host/linux/cpu-courtesy.js";
 import { DAEMON_NICENESS, DaemonPriority } from "../../src/host/linux/daemon-priority.js";
 import { nodeLinuxFs, type LinuxFs } from "../../src/host/linux/linux-fs.js";
 import { LinuxHost } from "../../src/host/linux/linux-host.js";
@@ -21,37 +23,49 @@ function restoringPriority(test: () => void): void {
 }
 
 describe("daemon priority", () => {
-  it("raises the thread to nice -20, runs routine work at the start priority, and raises it again", { skip: needsRoot }, () => {
+  it("stays at the start priority until an incident begins, is raised until the last one ends, and routine work steps down", { skip: needsRoot }, () => {
     restoringPriority(() => {
       const start = getPriority();
       const priority = new DaemonPriority();
-      assert.match(priority.raise(), new RegExp(`^scheduling priority raised \\(nice ${DAEMON_NICENESS}; routine listings at nice ${start}\\)$`));
+      assert.equal(priority.prepare(), `scheduling priority: nice ${DAEMON_NICENESS} while an incident is handled, nice ${start} otherwise`);
+      assert.equal(getPriority(), start, "shown to work, then back: nothing is urgent yet");
+      assert.equal(priority.raisedNow(), false);
+      const first = priority.beginUrgent();
       assert.equal(getPriority(), DAEMON_NICENESS);
-      assert.equal(
-        priority.atStartPriority(() => getPriority()),
-        start,
-        "the work ran at the start priority",
-      );
+      assert.equal(priority.raisedNow(), true);
+      const second = priority.beginUrgent(); // a second scope's incident
+      assert.equal(priority.atStartPriority(() => [getPriority(), priority.raisedNow()]).join(), [start, false].join(), "routine work at the start priority");
       assert.equal(getPriority(), DAEMON_NICENESS, "raised again afterwards");
       assert.throws(() => priority.atStartPriority(() => assert.fail("thrown inside")), /thrown inside/);
       assert.equal(getPriority(), DAEMON_NICENESS, "raised again after a throw too");
-      assert.equal(priority.restoreFailure(), null);
+      first();
+      first(); // a release counts once
+      assert.equal(getPriority(), DAEMON_NICENESS, "the second incident still runs");
+      second();
+      assert.equal(getPriority(), start);
+      assert.equal(priority.raisedNow(), false);
+      assert.equal(priority.atStartPriority(() => getPriority()), start);
+      assert.equal(priority.changeFailure(), null);
     });
   });
 
-  it("never raised: routine work runs as it is and nothing is changed", () => {
+  it("cannot be raised (not prepared, or no CAP_SYS_NICE): nothing is ever changed", () => {
     restoringPriority(() => {
       const now = getPriority();
       const priority = new DaemonPriority();
+      const release = priority.beginUrgent();
+      assert.equal(getPriority(), now);
       assert.equal(
         priority.atStartPriority(() => getPriority()),
         now,
       );
+      release();
       assert.equal(getPriority(), now);
+      assert.equal(priority.raisedNow(), false);
     });
   });
 
-  it("the Linux host's routine listing runs at the start priority, a decision's listing at the raised one", { skip: needsRoot }, () => {
+  it("the Linux host lists at the start priority, at the raised one during an incident, and routine listings at the start one always", { skip: needsRoot }, () => {
     restoringPriority(() => {
       const start = getPriority();
       const seen: number[] = [];
@@ -64,11 +78,49 @@ describe("daemon priority", () => {
         },
       };
       const host = new LinuxHost({ fs });
-      assert.match(host.protectSelf({ residentCode: "off" }).join("\n"), /scheduling priority raised/);
+      assert.match(host.protectSelf({ residentCode: "off" }).join("\n"), /scheduling priority: nice -20 while an incident is handled/);
+      assert.ok(host.listAllProcesses().ok);
+      const release = host.beginUrgentWork();
       assert.ok(host.listAllProcesses({ routine: true }).ok);
       assert.ok(host.listAllProcesses().ok);
-      assert.deepEqual(seen, [start, DAEMON_NICENESS]);
-      assert.equal(getPriority(), DAEMON_NICENESS);
+      release();
+      assert.deepEqual(seen, [start, start, DAEMON_NICENESS]);
+      assert.equal(getPriority(), start);
+    });
+  });
+
+  it("a long listing during an incident gives the CPU back between processes; at the start priority it does not", { skip: needsRoot }, () => {
+    restoringPriority(() => {
+      // Every read of a process's stat (by path: no fds kept) takes 2 ms of this thread's time.
+      const busy = (ms: number): void => {
+        const until = performance.now() + ms;
+        while (performance.now() < until);
+      };
+      let statReads = 0;
+      const fs: LinuxFs = {
+        ...nodeLinuxFs,
+        readText: (path) => {
+          if (/\/proc\/\d+\/stat$/.test(path)) {
+            busy(2);
+            statReads++;
+          }
+          return nodeLinuxFs.readText(path);
+        },
+      };
+      const host = new LinuxHost({ fs, maxKeptProcessFds: 0 });
+      host.protectSelf({ residentCode: "off" });
+      const before = host.cpuGivenBackMs();
+      assert.ok(host.listAllProcesses().ok);
+      assert.equal(host.cpuGivenBackMs(), before, "at the start priority the listing competes as an equal: no pauses");
+      const release = host.beginUrgentWork();
+      statReads = 0;
+      assert.ok(host.listAllProcesses().ok);
+      release();
+      const givenBack = host.cpuGivenBackMs() - before;
+      // A stat read of each of the machine's processes, 2 ms each: a pause after each 10 ms slice of that.
+      assert.ok(statReads >= 10, `${statReads} stat reads`);
+      const slices = Math.floor((2 * statReads) / 10);
+      assert.ok(givenBack >= (slices / 2) * COURTESY_PAUSE_MS && givenBack < 200, `${givenBack.toFixed(2)} ms given back over ${statReads} stat reads`);
     });
   });
 });

@@ -4,7 +4,8 @@
 #   hog        grows by --step-mib at --rate-mib-s (0: as fast as it can), up to --cap-mib (0: no end)
 #   idle       holds --mib, touched once, and sleeps: an innocent bystander
 #   heartbeat  wakes every --interval-ms and reports each late wake-up: the stall a
-#              latency-sensitive process feels
+#              latency-sensitive process feels, with its time on a run queue and its major
+#              faults since the wake-up before
 #   reread     re-reads the first --mib of --device in 1 MiB reads, pass after pass, reporting
 #              each pass's duration: a process with a working set in the page cache
 #   small      forks --count workers that each grow by 1 MiB steps to --each-mib at
@@ -15,6 +16,7 @@
 import argparse
 import ctypes
 import os
+import resource
 import signal
 import sys
 import time
@@ -73,23 +75,35 @@ def idle(args):
     del held
 
 
+def run_queue_wait_ns(schedstat_fd):
+    """How long this process has waited on a run queue in all (the second field of /proc/self/schedstat)."""
+    return int(os.pread(schedstat_fd, 128, 0).split()[1])
+
+
 def heartbeat(args):
     name_self(args.name)
     interval = args.interval_ms / 1000.0
     late_ms = args.report_over_ms
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    # Why a wake-up came late: waiting for a CPU (the run queue), or for memory (its own pages read
+    # back in: major faults). Each late wake-up says how much of both it had since the last one.
+    schedstat_fd = os.open("/proc/self/schedstat", os.O_RDONLY)
     say("ready", time.monotonic())
     last = time.monotonic()
+    last_wait_ns = run_queue_wait_ns(schedstat_fd)
+    last_faults = resource.getrusage(resource.RUSAGE_SELF).ru_majflt
     longest = 0.0
     while not stop:
         time.sleep(interval)
         now = time.monotonic()
+        wait_ns = run_queue_wait_ns(schedstat_fd)
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_majflt
         gap_ms = (now - last) * 1000.0
-        last = now
-        longest = max(longest, gap_ms)
         if gap_ms > late_ms:
-            say("gap", round(gap_ms, 1), round(now, 4))
+            say("gap", round(gap_ms, 1), round(now, 4), round((wait_ns - last_wait_ns) / 1e6, 1), faults - last_faults)
+        last, last_wait_ns, last_faults = now, wait_ns, faults
+        longest = max(longest, gap_ms)
     say("done", round(longest, 1))
 
 

@@ -41,6 +41,7 @@ import * as native from "./native.js";
 import { parseOomControl } from "./parse-cgroup.js";
 import { CgroupPreferenceReader } from "./cgroup-preference.js";
 import type { CgroupPreferenceLookup } from "./process-details.js";
+import { CpuCourtesy } from "./cpu-courtesy.js";
 import { DaemonPriority } from "./daemon-priority.js";
 import { keptFdBudget, ProcessTable } from "./process-table.js";
 import { DEFAULT_PROC_ROOT, readMachineMemory, readProcessSample, readProcessStartTime, readStallEvidence } from "./proc-reader.js";
@@ -128,6 +129,7 @@ export class LinuxHost implements Host {
   readonly processTable: ProcessTable;
   private machineFiles: MachinePressureReader | null = null;
   private readonly priority = new DaemonPriority();
+  private readonly courtesy = new CpuCourtesy(() => this.priority.raisedNow());
   /** When the last machine sample read the kernel's RAM + swap (machineFiles.kernelTotalBytes). */
   private kernelTotalsAtMs: number | null = null;
   /** The hierarchy whose /proc/PID/cgroup line is a process's ProcessDetails.cgroup. */
@@ -165,6 +167,7 @@ export class LinuxHost implements Host {
       hierarchy: this.detailsHierarchy,
       ...(options.readCommandLines !== undefined ? { readCommandLines: options.readCommandLines } : {}),
       cgroupPreference: options.cgroupPreference ?? new CgroupPreferenceReader({ mounts: this.mounts, now: () => this.now() }).hook,
+      courtesy: this.courtesy,
     });
     const memTotal = readMachineMemory(this.procRoot, this.fs);
     const choice = memTotal.ok ? findMemoryStandIn(this.procRoot, this.fs, this.mounts, memTotal.value.totalBytes) : { standIn: null, note: null };
@@ -201,6 +204,12 @@ export class LinuxHost implements Host {
   /** getrusage's ru_majflt: a system call, no file read. */
   selfMajorFaults(): number {
     return process.resourceUsage().majorPageFault;
+  }
+  cpuGivenBackMs(): number {
+    return this.courtesy.totalGivenBackMs();
+  }
+  beginUrgentWork(): () => void {
+    return this.priority.beginUrgent();
   }
   watchMachinePressure(trigger: PressureTrigger, onPressure: () => void): Result<PressureWatch> {
     return watchPressureFile(join(this.procRoot, PROC.pressureMemory), trigger, onPressure);
@@ -582,7 +591,7 @@ export class LinuxHost implements Host {
     }
     if (this.mounts.v1Memory === null && this.mounts.v2 === null) notes.push("no memory cgroup hierarchy is mounted: nothing can be managed");
     if (this.memoryStandInNote !== null) notes.push(this.memoryStandInNote);
-    const priorityFailure = this.priority.restoreFailure();
+    const priorityFailure = this.priority.changeFailure();
     if (priorityFailure !== null) notes.push(priorityFailure);
     return { root, canManage: root && nativeOk.ok && (this.mounts.v1Memory !== null || this.mounts.v2 !== null), notes };
   }
@@ -637,8 +646,8 @@ export class LinuxHost implements Host {
     // locked, which V8 never releases (resident-code.ts).
     const residentCode = options.residentCode ?? "on-fault";
     notes.push(residentCode === "off" ? "code not locked in memory (asked so)" : lockResidentCode({ procRoot: this.procRoot, fs: this.fs, mode: residentCode }).note);
-    // Ahead of the allocating workload when an OOM wakes us; routine listings step down (daemon-priority.ts).
-    notes.push(this.priority.raise());
+    // Ahead of the allocating workload while an incident is handled (daemon-priority.ts).
+    notes.push(this.priority.prepare());
     const adjPath = join(this.procRoot, "self", "oom_score_adj");
     const written = writeControl(adjPath, String(OOM_SCORE_ADJ_MIN));
     if (written.ok) {

@@ -89,6 +89,8 @@ export interface ProcessTableOptions {
   /** Read each process's command line (only victim rules match on it; rulesReadCommandLines). Default true. */
   readCommandLines?: boolean;
   cgroupPreference: CgroupPreferenceLookup;
+  /** Told when a listing begins and between its processes: long work at the raised priority pauses there (cpu-courtesy.ts). */
+  courtesy?: { begin(): void; step(): void };
 }
 
 export interface TableListing {
@@ -204,7 +206,10 @@ export class ProcessTable {
     const preferences = new Map<string, CgroupPreference | null>();
     const samples: ProcessSample[] = [];
     const unreadable: ProcessSamples["unreadable"] = [];
+    const courtesy = this.options.courtesy;
+    courtesy?.begin();
     for (const pid of pids) {
+      courtesy?.step();
       const fast = quick?.(pid, now) ?? null;
       if (fast !== null && fast.ok) {
         samples.push(fast.value);

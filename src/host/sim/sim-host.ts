@@ -133,6 +133,13 @@ export class SimHost implements Host {
   selfMajorFaults(): number {
     return 0;
   }
+  /** Nor does it share a CPU with the simulated tasks: nothing to give back, and no priority to raise. */
+  cpuGivenBackMs(): number {
+    return 0;
+  }
+  beginUrgentWork(): () => void {
+    return () => {};
+  }
   watchPressure(ref: CgroupRef): Result<PressureWatch> {
     return fail("ENOTSUP", `${ref.path}: the simulator has no pressure triggers`);
   }
