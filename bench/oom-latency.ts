@@ -11,7 +11,7 @@
 //   msToMemoryBack (victim exited or process_mrelease done, cgroup out of OOM), from the same notification.
 
 import { mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync } from "node:fs";
-import { getPriority, setPriority, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { FileJournal } from "../src/daemon/journal.js";
@@ -28,8 +28,8 @@ const SIZES_BYTES = (process.env.BENCH_SIZES_MIB ?? "64,1024").split(",").map((m
 /** Trials per side: p99 by nearest rank needs about 100 samples to stop being simply the maximum. */
 const TRIALS_BY_SIZE_MIB: Record<number, number> = { 64: 100, 1024: 30 };
 const trialsFor = (sizeBytes: number): number => Number(process.env.BENCH_TRIALS ?? TRIALS_BY_SIZE_MIB[sizeBytes / MIB] ?? 20);
-/** The daemon raises its own priority to this (LinuxHost.protectSelf); the engine here runs as it would there. */
-const DAEMON_NICENESS = -10;
+/** What the host said of its scheduling priority (raised during incidents, as the daemon's: LinuxHost.protectSelf). */
+let priorityNote: string | null = null;
 const TRIAL_TIMEOUT_MS = 30_000;
 
 interface Trial {
@@ -117,7 +117,11 @@ export async function oomwardenTrial(sizeBytes: number): Promise<Trial> {
   const opened = FileJournal.open(join(dir, "journal.jsonl"), () => {});
   if (!opened.ok) throw new Error(opened.message);
   const file = opened.journal;
-  const engine = new Engine(createLinuxHost(), {
+  const host = createLinuxHost();
+  // As the daemon does at start: the incidents then run at its raised priority.
+  const notes = host.protectSelf({ residentCode: "off" });
+  priorityNote ??= notes.find((n) => n.includes("scheduling priority")) ?? null;
+  const engine = new Engine(host, {
     append: (r) => (records.push(r), file.append(r)),
     appendUnflushed: (r) => (records.push(r), file.appendUnflushed(r)),
     flush: () => file.flush(),
@@ -178,16 +182,7 @@ function side(trials: Trial[]): SideResult {
   };
 }
 
-function currentNiceness(): number {
-  return getPriority();
-}
-
 export async function run(): Promise<BenchOutcome> {
-  try {
-    setPriority(DAEMON_NICENESS);
-  } catch {
-    // Measured at the normal priority then; the JSON records which.
-  }
   const bySize: Record<string, { kernel: SideResult; oomwarden: SideResult; ratios: Record<string, number | null> }> = {};
   const rows: string[][] = [];
   for (const sizeBytes of SIZES_BYTES) {
@@ -225,7 +220,7 @@ export async function run(): Promise<BenchOutcome> {
   const json = {
     benchmark: "oom-latency",
     trialsPerSide: Object.fromEntries(SIZES_BYTES.map((b) => [`${b / MIB} MiB`, trialsFor(b)])),
-    niceness: currentNiceness(),
+    priority: priorityNote,
     targets: { oomwardenKillP99Ms: 2, memoryBackRatioAtMost: 1 },
     results: bySize,
   };

@@ -11,7 +11,7 @@
 
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findOnPath, vmUnavailableReason } from "../test/vm/artifacts.js";
 import { runInGuest, shellQuote } from "../test/vm/harness.js";
@@ -603,11 +603,7 @@ function snapshotBuild(): { path: string; commit: string | null; uncommittedSrcF
 }
 
 export async function run(options: Options): Promise<BenchOutcome | { error: string }> {
-  if (options.reanalyse !== null) {
-    const saved = JSON.parse(readFileSync(options.reanalyse, "utf8")) as GuestResults & { options?: Options; wallMs?: { total: number; bootMs: number | null } };
-    const again = { ...options, ...(saved.options ?? {}), reanalyse: options.reanalyse };
-    return report(saved, again, { total: saved.wallMs?.total ?? 0, bootMs: saved.wallMs?.bootMs ?? null });
-  }
+  if (options.reanalyse !== null) return reanalyse(options, options.reanalyse);
   const unavailable = unavailableReason(options.handlers);
   if (unavailable !== null) return { error: unavailable };
   const brd = options.workloads.includes("thrash") ? brdModule() : "";
@@ -658,6 +654,42 @@ export async function run(options: Options): Promise<BenchOutcome | { error: str
   const saved = { ...results, build: { commit: build.commit, uncommittedSrcFiles: build.uncommittedSrcFiles } };
   writeResults(`peers-${new Date().toISOString().slice(0, 10)}-guest`, { ...saved, options, wallMs: { total: wallMs, guest: results.wallMs, bootMs: guest.bootMs } });
   return report(saved, options, { total: wallMs, bootMs: guest.bootMs });
+}
+
+type SavedGuestRecord = GuestResults & { options?: Options; wallMs?: { total: number; bootMs: number | null } };
+
+/** The name a reanalysis is written under: beside its input, never over it or over the day's results. */
+export function reanalysedName(input: string): string {
+  return `${basename(input, ".json").replace(/-guest$/, "")}-reanalysed`;
+}
+
+/**
+ * Reads a guest record again. A results file (what the table is made from) keeps only the measures,
+ * not the samples and lines they come from, so it cannot be analysed again: it is refused by name
+ * rather than read as a record with no runs in it.
+ */
+export function guestRecordProblem(saved: unknown): string | null {
+  if (typeof saved !== "object" || saved === null) return "it is not a JSON object";
+  const record = saved as { benchmark?: unknown; runs?: unknown };
+  if (record.benchmark === "peers") return "it is a results file, which keeps the measures but not the samples they came from; pass the guest record written beside it (peers-DATE-guest.json)";
+  if (!Array.isArray(record.runs)) return "it has no runs";
+  const unrecorded = record.runs.findIndex((r) => typeof r !== "object" || r === null || !Array.isArray((r as { processes?: unknown }).processes));
+  return unrecorded < 0 ? null : `its run ${unrecorded} has no processes (not a guest record)`;
+}
+
+function reanalyse(options: Options, input: string): BenchOutcome | { error: string } {
+  let saved: unknown;
+  try {
+    saved = JSON.parse(readFileSync(input, "utf8"));
+  } catch (e) {
+    return { error: `--reanalyse ${input}: ${(e as Error).message}` };
+  }
+  const problem = guestRecordProblem(saved);
+  if (problem !== null) return { error: `--reanalyse ${input}: ${problem}` };
+  const record = saved as SavedGuestRecord;
+  const again = { ...options, ...(record.options ?? {}), reanalyse: input };
+  const outcome = report(record, again, { total: record.wallMs?.total ?? 0, bootMs: record.wallMs?.bootMs ?? null });
+  return { ...outcome, name: reanalysedName(input) };
 }
 
 /** Everything but the boot: from what the guest recorded to the JSON and the table (also for --reanalyse). */
