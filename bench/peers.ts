@@ -121,6 +121,8 @@ export interface GuestRun {
     psi?: Partial<Record<"machine" | "userService", { peakFullAvg10: number; someStallMs: number; fullStallMs: number }>>;
     /** Sampling gaps over 50 ms: [from, to, MemAvailable KiB before, after]. */
     gaps?: Array<[number, number, number | null, number]>;
+    /** The handler's CPU, every 20 ms (absent: an older record, or no handler). */
+    handlerCpu?: HandlerCpuPoint[];
   };
   oomKill?: { before: number | null; after: number | null };
   kmsg?: Array<[number, number | null, string]>;
@@ -172,6 +174,23 @@ export interface LateWakeup {
   runQueueWaitMs: number | null;
   majorFaults: number | null;
   availableMiB: number | null;
+  /**
+   * CPU the handler ran while the heartbeat waited: its main thread and its other threads (Node's
+   * libuv pool and V8's helpers) apart, from their schedstat as the watcher read it every 20 ms,
+   * over the readings that enclose the gap (so up to 40 ms more than the gap). Null: not read.
+   */
+  handlerCpuMs: { main: number; others: number } | null;
+}
+
+/** [guest ms, main thread's CPU ms so far, the other threads' CPU ms so far], as peers.py reads them. */
+export type HandlerCpuPoint = [number, number, number];
+
+/** The handler's CPU between the readings that enclose [fromMs, toMs] (null: no reading on either side). */
+export function handlerCpuBetween(points: readonly HandlerCpuPoint[], fromMs: number, toMs: number): { main: number; others: number } | null {
+  const before = points.filter(([at]) => at <= fromMs).at(-1);
+  const after = points.find(([at]) => at >= toMs);
+  if (before === undefined || after === undefined) return null;
+  return { main: round(after[1] - before[1], 1) ?? 0, others: round(after[2] - before[2], 1) ?? 0 };
 }
 
 export interface RunMetrics {
@@ -333,6 +352,7 @@ export function analyseRun(run: GuestRun, results: Pick<GuestResults, "memTotalK
         runQueueWaitMs: m[3] === undefined ? null : Number(m[3]),
         majorFaults: m[4] === undefined ? null : Number(m[4]),
         availableMiB: before === undefined ? null : round(before[1] / MIB_KIB),
+        handlerCpuMs: handlerCpuBetween(run.mem?.handlerCpu ?? [], endMs - gapMs, endMs),
       },
     ];
   });
@@ -440,19 +460,29 @@ export interface Cell {
   handlerMajorFaults: number | null;
   psiFullPeakPct: number | null;
   psiFullPeakUserServicePct: number | null;
+  /** What each compared median is taken over, one value per run that counted: targets() pairs the runs of two handlers. */
+  perRun: Record<ComparedKey, number[]>;
 }
+
+/** The measures the targets compare oomwarden on against the best peer (lower is better). */
+export type ComparedKey = "tenPctToKillMs" | "startToFirstKillMs" | "heartbeatLongestGapMs" | "rereadLongestPassMs";
 
 /** The heartbeat reports only wake-ups later than this (HEARTBEAT_REPORT_OVER_MS of bench/vm/peers/peers.py): a run without one had no gap as long. */
 const HEARTBEAT_REPORTED_MS = 50;
 
 export function cellOf(workload: string, handler: string, runs: readonly RunMetrics[]): Cell {
   const ok = runs.filter((r) => r.error === undefined);
-  const m = (key: keyof RunMetrics): number | null => median(ok.map((r) => r[key] as number | null));
+  const present = (values: ReadonlyArray<number | null>): number[] => values.filter((v): v is number => v !== null && Number.isFinite(v));
+  const valuesOf = (key: keyof RunMetrics): number[] => present(ok.map((r) => r[key] as number | null));
+  const m = (key: keyof RunMetrics): number | null => median(valuesOf(key));
   // Censored, not missing: a kill before the line was reached is a kill at the line or sooner, so it
   // counts as 0 (leaving it out would make the handler that kills earliest look the slowest). Left
   // out: runs without a kill, and runs where the line may have been crossed unseen.
-  const toKill = (key: "tenPctToKillMs" | "fivePctToKillMs", unseen: "tenPctUnseenWithinMs" | "fivePctUnseenWithinMs"): number | null =>
-    median(ok.filter((r) => r.startToFirstKillMs !== null && (r[key] !== null || r[unseen] === null)).map((r) => r[key] ?? 0));
+  const toKillValues = (key: "tenPctToKillMs" | "fivePctToKillMs", unseen: "tenPctUnseenWithinMs" | "fivePctUnseenWithinMs"): number[] =>
+    ok.filter((r) => r.startToFirstKillMs !== null && (r[key] !== null || r[unseen] === null)).map((r) => r[key] ?? 0);
+  const toKill = (key: "tenPctToKillMs" | "fivePctToKillMs", unseen: "tenPctUnseenWithinMs" | "fivePctUnseenWithinMs"): number | null => median(toKillValues(key, unseen));
+  // Censored too: a run without a reported gap had none longer than the heartbeat reports.
+  const heartbeatValues = ok.map((r) => r.heartbeatLongestGapMs ?? 0);
   return {
     workload,
     handler,
@@ -469,8 +499,7 @@ export function cellOf(workload: string, handler: string, runs: readonly RunMetr
     tenPctUnseen: ok.filter((r) => r.tenPctUnseenWithinMs !== null).length,
     fivePctUnseen: ok.filter((r) => r.fivePctUnseenWithinMs !== null).length,
     lowestAvailableMiB: m("lowestAvailableMiB"),
-    // Censored too: a run without a reported gap had none longer than the heartbeat reports.
-    heartbeatLongestGapMs: median(ok.map((r) => r.heartbeatLongestGapMs ?? 0)),
+    heartbeatLongestGapMs: median(heartbeatValues),
     heartbeatKilled: ok.filter((r) => r.heartbeatKilled).length,
     rereadLongestPassMs: m("rereadLongestPassMs"),
     rereadBaselinePassMs: m("rereadBaselinePassMs"),
@@ -479,7 +508,25 @@ export function cellOf(workload: string, handler: string, runs: readonly RunMetr
     handlerMajorFaults: m("handlerMajorFaults"),
     psiFullPeakPct: m("psiFullPeakPct"),
     psiFullPeakUserServicePct: m("psiFullPeakUserServicePct"),
+    perRun: {
+      tenPctToKillMs: toKillValues("tenPctToKillMs", "tenPctUnseenWithinMs"),
+      startToFirstKillMs: valuesOf("startToFirstKillMs"),
+      heartbeatLongestGapMs: heartbeatValues,
+      rereadLongestPassMs: valuesOf("rereadLongestPassMs"),
+    },
   };
+}
+
+/**
+ * Of every pairing of one of oomwarden's runs with one of the peer's, how many oomwarden's run
+ * wins or ties (lower or equal): with three to five runs a cell, two medians a few tens of ms
+ * apart can sit inside either handler's spread, and this says how far apart the runs really are
+ * (a half: no better and no worse).
+ */
+export function pairingsAheadOrEven(mine: readonly number[], theirs: readonly number[]): { aheadOrEven: number; pairings: number } {
+  let aheadOrEven = 0;
+  for (const a of mine) for (const b of theirs) if (a <= b) aheadOrEven++;
+  return { aheadOrEven, pairings: mine.length * theirs.length };
 }
 
 const seconds = (ms: number | null): string => (ms === null ? "-" : (ms / 1000).toFixed(2));
@@ -528,16 +575,19 @@ export function targets(cells: readonly Cell[], workloads: readonly string[]): s
     const peers = [...PEERS].map(of).filter((c): c is Cell => c !== undefined);
     const kernel = of("kernel");
     const parts: string[] = [`innocents ${warden.innocentsKilled} (${warden.innocentsKilled === 0 ? "met" : "missed"})`];
-    const best = (key: "tenPctToKillMs" | "startToFirstKillMs" | "heartbeatLongestGapMs" | "rereadLongestPassMs"): Cell | null => {
+    const best = (key: ComparedKey): Cell | null => {
       const present = peers.filter((c) => c[key] !== null);
       return present.length === 0 ? null : present.reduce((a, b) => ((a[key] ?? Infinity) <= (b[key] ?? Infinity) ? a : b));
     };
-    const compare = (label: string, key: "tenPctToKillMs" | "startToFirstKillMs" | "heartbeatLongestGapMs" | "rereadLongestPassMs"): void => {
+    const compare = (label: string, key: ComparedKey): void => {
       const peer = best(key);
       const mine = warden[key];
       if (peer === null) return;
       const text = key === "heartbeatLongestGapMs" ? heartbeatText : seconds;
-      parts.push(`${label} ${text(mine)} s vs ${text(peer[key])} s (${peer.handler}) (${mine !== null && mine <= (peer[key] ?? Infinity) ? "met" : "missed"})`);
+      const met = mine !== null && mine <= (peer[key] ?? Infinity);
+      const { aheadOrEven, pairings } = pairingsAheadOrEven(warden.perRun[key], peer.perRun[key]);
+      const spread = pairings > 1 ? `; ahead or even in ${aheadOrEven} of ${pairings} run pairings` : "";
+      parts.push(`${label} ${text(mine)} s vs ${text(peer[key])} s (${peer.handler}) (${met ? "met" : "missed"}${spread})`);
     };
     compare("10%->kill", "tenPctToKillMs");
     compare("start->kill", "startToFirstKillMs");
@@ -740,7 +790,8 @@ export function report(results: GuestResults, options: Options, wall: { total: n
     m.heartbeatLate.map(
       (w) =>
         `  ${m.workload} ${m.handler} run ${m.run + 1}: at ${seconds(w.atMs)} s, ${fmt(w.gapMs, 0)} ms: on a run queue ${w.runQueueWaitMs === null ? "?" : `${fmt(w.runQueueWaitMs, 0)} ms`}, ` +
-        `major faults ${w.majorFaults ?? "?"}, MemAvailable ${fmt(w.availableMiB, 0)} MiB${nearDecision(m, w)}`,
+        `major faults ${w.majorFaults ?? "?"}, MemAvailable ${fmt(w.availableMiB, 0)} MiB` +
+        `${w.handlerCpuMs === null ? "" : `, ${m.handler} on a CPU ${fmt(w.handlerCpuMs.main, 0)} ms (main thread) + ${fmt(w.handlerCpuMs.others, 0)} ms (other threads)`}${nearDecision(m, w)}`,
     ),
   );
   const heldBack = metrics.flatMap((m) => (m.oomwardenHeldBack ?? []).map((n) => `  ${m.workload} run ${m.run + 1}: at ${seconds(n.atMs)} s: ${n.message}`));

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { cellOf, cellRow, emptyRunMetrics, TABLE_HEADER, type RunMetrics } from "../../bench/peers.js";
+import { cellOf, cellRow, emptyRunMetrics, pairingsAheadOrEven, TABLE_HEADER, targets, type RunMetrics } from "../../bench/peers.js";
 
 function run(n: number, over: Partial<RunMetrics>): RunMetrics {
   // A run with a kill 20 s in that reached neither line before it, unless `over` says otherwise.
@@ -48,5 +48,18 @@ describe("peers bench: medians over runs", () => {
     const many = cellOf("thrash", "oomwarden", [60, 70, 80, 90, 100, 110, null, null, null, null].map((ms, i) => run(i, { heartbeatLongestGapMs: ms })));
     assert.equal(many.heartbeatLongestGapMs, 60);
     assert.equal(cellRow(many)[column("heartbeat gap s")], "0.06");
+  });
+
+  it("the targets say how the runs pair up, not only which median is lower", () => {
+    const cells = [
+      cellOf("thrash", "oomwarden", [300, 310, 290].map((ms, i) => run(i, { workload: "thrash", tenPctToKillMs: ms }))),
+      cellOf("thrash", "earlyoom", [280, 320, 305].map((ms, i) => run(i, { workload: "thrash", handler: "earlyoom", tenPctToKillMs: ms }))),
+    ];
+    // Medians 300 vs 305: met. Pairings won or tied: 300 beats 320 and 305, 310 beats 320, 290 beats 320 and 305.
+    assert.deepEqual(pairingsAheadOrEven([300, 310, 290], [280, 320, 305]), { aheadOrEven: 5, pairings: 9 });
+    const [line] = targets(cells, ["thrash"]);
+    assert.match(line ?? "", /10%->kill 0\.30 s vs 0\.3\d s \(earlyoom\) \(met; ahead or even in 5 of 9 run pairings\)/);
+    // Both heartbeats never late past what it reports: every pairing is even.
+    assert.match(line ?? "", /heartbeat gap <0\.05 s vs <0\.05 s \(earlyoom\) \(met; ahead or even in 9 of 9 run pairings\)/);
   });
 });

@@ -35,6 +35,9 @@ SAMPLE_MS = 10.0
 PSI_EVERY_MS = 250.0
 # Sampling gaps longer than this are recorded with MemAvailable on both sides.
 GAP_RECORD_MS = 50.0
+# The handler's CPU time, per thread (its main thread apart), this often: a late heartbeat wake-up
+# is then set beside what the handler ran meanwhile.
+HANDLER_CPU_EVERY_MS = 20.0
 IDLE_MIB = 100
 HEARTBEAT_INTERVAL_MS = 10
 HEARTBEAT_REPORT_OVER_MS = 50
@@ -309,8 +312,11 @@ class Loop:
 class Sampler:
     """MemAvailable every SAMPLE_MS: first falls below 10% and 5% of RAM, the lowest, a 100 ms series."""
 
-    def __init__(self, total_kib):
+    def __init__(self, total_kib, handler_pid=None):
         self.fd = os.open("/proc/meminfo", os.O_RDONLY)
+        self.handler_pid = handler_pid
+        self.handler_cpu = []
+        self.handler_cpu_last = None
         # Memory pressure, every PSI_EVERY_MS: the machine's and the desktop user's (the cgroup
         # systemd-oomd watches), the highest full avg10 of each and the stall time over the run.
         self.psi_fds = {}
@@ -353,8 +359,31 @@ class Sampler:
                     out["fullAvg10"] = float(fields["avg10"])
         return out
 
+    def handler_cpu_ms(self):
+        """(main thread, every other thread) CPU time so far in ms, from each thread's schedstat; None once gone."""
+        main = others = 0.0
+        try:
+            tids = os.listdir(f"/proc/{self.handler_pid}/task")
+        except OSError:
+            return None
+        for tid in tids:
+            try:
+                ns = int(read(f"/proc/{self.handler_pid}/task/{tid}/schedstat").split()[0])
+            except (OSError, ValueError, IndexError):
+                continue  # a thread that ended meanwhile
+            if tid == str(self.handler_pid):
+                main += ns / 1e6
+            else:
+                others += ns / 1e6
+        return main, others
+
     def maybe_sample(self):
         t = now_ms()
+        if self.handler_pid is not None and (self.handler_cpu_last is None or t - self.handler_cpu_last >= HANDLER_CPU_EVERY_MS):
+            self.handler_cpu_last = t
+            cpu = self.handler_cpu_ms()
+            if cpu is not None:
+                self.handler_cpu.append([round(t, 1), round(cpu[0], 2), round(cpu[1], 2)])
         if self.psi_last is None or t - self.psi_last >= PSI_EVERY_MS:
             self.psi_last = t
             for key in self.psi_fds:
@@ -397,7 +426,8 @@ class Sampler:
         span = (self.last or self.started) - self.started
         return {"firstBelowMs": self.first_below, "lineKib": self.lines_kib, "minKib": self.min_kib, "minAtMs": self.min_at,
                 "samples": self.samples, "meanIntervalMs": round(span / max(self.samples - 1, 1), 2),
-                "maxIntervalMs": round(self.max_interval, 1), "series": self.series, "psi": psi, "gaps": self.gaps}
+                "maxIntervalMs": round(self.max_interval, 1), "series": self.series, "psi": psi, "gaps": self.gaps,
+                "handlerCpu": self.handler_cpu}
 
 
 class KernelLog:
@@ -659,7 +689,7 @@ def watch_workload(args, loop, spec, workload, handler, innocents):
     kmsg = KernelLog(loop)
     oom_before = vmstat("oom_kill")
     handler_before = None if handler.main is None else proc_stat(handler.main.pid)
-    loop.sampler = Sampler(args.total_kib)
+    loop.sampler = Sampler(args.total_kib, None if handler.main is None else handler.main.pid)
     t0 = now_ms()
     procs = []
     growers = []
