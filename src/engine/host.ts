@@ -105,13 +105,18 @@ export interface ListingOptions {
    * Leave it unset under pressure: a listing then reads them only for processes it has not seen.
    */
   refreshStaleDetails?: boolean;
-  /**
-   * Routine (a listing for growth), not a decision's: the Linux host runs it at the priority the
-   * daemon was started with, so that a process waking beside it is not kept waiting behind the
-   * daemon's raised one for the whole listing, and reads one file (stat) of a process whose rss has
-   * not moved since it was last read in full, its swap and page tables as they were then.
-   */
-  routine?: boolean;
+}
+
+/**
+ * A routine listing (for growth, not a decision's), taken a slice at a time: the caller gives the
+ * CPU and its event loop back between slices, so that neither a process waking beside the daemon
+ * nor the daemon's next sample waits for the whole of it. The Linux host runs each slice at the
+ * priority the daemon was started with and reads one file (stat) of a process whose rss has not
+ * moved since it was last read in full, its swap and page tables as they were then.
+ */
+export interface RoutineListing {
+  /** Lists on for about budgetMs: every process once the last slice is done, null while some are left. */
+  next(budgetMs: number): Result<ProcessSample[]> | null;
 }
 
 export interface Host {
@@ -131,6 +136,8 @@ export interface Host {
    * the host can tell them; pids that vanish while reading are skipped.
    */
   listAllProcesses(options?: ListingOptions): Result<ProcessSample[]>;
+  /** Every user-space process, as listAllProcesses, in slices (RoutineListing): the processes are those of /proc now. */
+  beginRoutineListing(options?: ListingOptions): Result<RoutineListing>;
   /**
    * A decision's listing of every user-space process: the processes the host knows it screens
    * (cheap reads: memory and flags now, the kernel's badness within ScreenedListing.bounds, swap,

@@ -15,7 +15,7 @@ import type { RankedSnapshot } from "../core/rank.js";
 import type { Result } from "../core/result.js";
 import { fallRateBytesPerMs, nextSampleDelayMs, type SampleIntervalConfig } from "../core/sample-interval.js";
 import { MAX_WINDOW_SAMPLES } from "../core/tunable-keys.js";
-import type { Candidate, MachinePressure } from "../core/types.js";
+import type { Candidate, MachinePressure, ProcessSample } from "../core/types.js";
 import type { Acted } from "./act-on-decision.js";
 import type { KilledVictim } from "./confirm-kill.js";
 import type { EngineContext } from "./engine-context.js";
@@ -28,6 +28,7 @@ import { journalKernelKills, type KernelKillScope } from "./kernel-kill-report.j
 import type { ScopeProbe, ScopeReading } from "./scope-probe.js";
 import type { TerminatePlan } from "./terminate-grace.js";
 import { rehearse } from "./machine-rehearsal.js";
+import { SlicedListing } from "./sliced-listing.js";
 import { planUnit, type UnitPlan } from "./unit-kill.js";
 
 /** The scope name machine decisions carry in the journal. */
@@ -144,8 +145,10 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
   private lastOomKills: number | undefined;
   private readonly growth = new ProcessGrowth();
   private lastGrowthListingAtMs = -Infinity;
-  /** How long the last listing for growth took: above the warn level it sets how seldom the next one comes. */
+  /** The thread time the last listing for growth took: above the warn level it sets how seldom the next one comes. */
   private lastGrowthListingMs = 0;
+  /** The listing for growth, taken in slices between samples (sliced-listing.ts). */
+  private readonly growthListing: SlicedListing;
   private unwatchPressure: Unwatch | null = null;
   /** memory.events watches of the top-level cgroups, by path. */
   private readonly topLevelWatches = new Map<string, Unwatch>();
@@ -159,6 +162,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
 
   constructor(private readonly ctx: EngineContext) {
     this.runner = new IncidentRunner(ctx, this, () => this.stopped);
+    this.growthListing = new SlicedListing(ctx, (startedAtMs, processes, workMs) => this.grown(startedAtMs, processes, workMs));
   }
 
   private get config() {
@@ -265,6 +269,7 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
 
   stop(): void {
     this.stopped = true;
+    this.growthListing.abandon();
     if (this.timer !== null) this.ctx.host.clearTimer(this.timer);
     this.timer = null;
     this.unwatchPressure?.();
@@ -406,11 +411,17 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     const headroom = bytesAboveNextLevel(projectSample(sample, this.projection(fall)), this.config);
     if (!plenty && fall > 0 && headroom !== null && headroom / fall < GROWTH_LISTING_SKIPPED_WITHIN_MS) return;
     const everyMs = growthListingIntervalMs(plenty, this.lastGrowthListingMs);
-    if (sample.atMs - this.lastGrowthListingAtMs < everyMs) return;
+    if (this.growthListing.busy || sample.atMs - this.lastGrowthListingAtMs < everyMs) return;
     this.lastGrowthListingAtMs = sample.atMs;
-    const listed = this.ctx.host.listAllProcesses({ refreshStaleDetails: plenty, routine: true });
-    this.lastGrowthListingMs = this.ctx.host.now() - sample.atMs;
-    if (listed.ok) this.growth.record(sample.atMs, listed.value);
+    this.growthListing.start(sample.atMs, { refreshStaleDetails: plenty });
+  }
+
+  /** A listing for growth is done: its processes as of when it began (its slices span a few ms of pauses more). */
+  private grown(startedAtMs: number, processes: ProcessSample[], workMs: number): void {
+    this.lastGrowthListingMs = workMs;
+    // A decision's listing since it began is newer: that one is the growth's latest point.
+    if (startedAtMs < this.lastGrowthListingAtMs) return;
+    this.growth.record(startedAtMs, processes);
   }
 
   private poll(): void {
@@ -449,6 +460,8 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
       return;
     }
     const trigger: MachineTrigger = { verdict, sample: sample.value };
+    // The decision lists for itself, and the CPU is its own meanwhile.
+    this.growthListing.abandon();
     this.runner.begin(() => this.runner.run(trigger, sample.value.atMs), "machine incident handling failed", () => {
       const latest = newestSample(this.history);
       if (latest !== undefined) this.schedule(latest);

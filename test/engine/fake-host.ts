@@ -15,6 +15,7 @@ import type {
   OomTakeover,
   PressureTrigger,
   PressureWatch,
+  RoutineListing,
   StallEvidence,
   TimerHandle,
   Unclaim,
@@ -189,13 +190,32 @@ export class FakeHost implements Host {
   listingCostMs = 0;
   /** Whole-machine listings so far. */
   listings = 0;
-  /** Listings of the whole machine asked for as routine (for growth), and asked for as part of a decision. */
+  /** Listings of the whole machine begun as routine (for growth), and asked for whole (a decision's, the warm-up's). */
   readonly routineListings = { routine: 0, decision: 0 };
-  listAllProcesses(options: ListingOptions = {}): Result<ProcessSample[]> {
+  /** Slices a routine listing takes: 1 lists it whole at the first. */
+  routineListingSlices = 1;
+  /** What each slice of a routine listing costs in virtual time (the clock moves on meanwhile, as for listingCostMs). */
+  routineSliceCostMs = 0;
+  /** Slices of routine listings taken so far, and when each was (virtual ms). */
+  readonly routineSlicesAtMs: number[] = [];
+  listAllProcesses(_options: ListingOptions = {}): Result<ProcessSample[]> {
     this.listings++;
-    this.routineListings[options.routine === true ? "routine" : "decision"]++;
+    this.routineListings.decision++;
     if (this.listingCostMs > 0) this.runWhileBusy(this.listingCostMs);
     return this.listProcesses();
+  }
+  beginRoutineListing(_options: ListingOptions = {}): Result<RoutineListing> {
+    this.listings++;
+    this.routineListings.routine++;
+    let left = this.routineListingSlices;
+    return ok({
+      next: () => {
+        this.routineSlicesAtMs.push(this.now());
+        if (this.routineSliceCostMs > 0) this.runWhileBusy(this.routineSliceCostMs);
+        left--;
+        return left > 0 ? null : this.listProcesses();
+      },
+    });
   }
 
   /**

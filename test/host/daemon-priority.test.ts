@@ -68,23 +68,32 @@ describe("daemon priority", () => {
   it("the Linux host lists at the start priority, at the raised one during an incident, and routine listings at the start one always", { skip: needsRoot }, () => {
     restoringPriority(() => {
       const start = getPriority();
-      const seen: number[] = [];
-      // The priority at the moment the listing reads /proc.
+      let seen = new Set<number>();
+      // The priorities at which a listing reads this process's own files (by path: no fds kept).
       const fs: LinuxFs = {
         ...nodeLinuxFs,
-        listEntries: (path) => {
-          if (path === "/proc") seen.push(getPriority());
-          return nodeLinuxFs.listEntries(path);
+        readText: (path) => {
+          if (path.startsWith(`/proc/${process.pid}/`)) seen.add(getPriority());
+          return nodeLinuxFs.readText(path);
         },
       };
-      const host = new LinuxHost({ fs });
+      const host = new LinuxHost({ fs, maxKeptProcessFds: 0 });
       assert.match(host.protectSelf({ residentCode: "off" }).join("\n"), /scheduling priority: nice -20 while an incident is handled/);
-      assert.ok(host.listAllProcesses().ok);
+      const listedAt = (list: () => void): number[] => {
+        seen = new Set();
+        list();
+        return [...seen];
+      };
+      assert.deepEqual(listedAt(() => assert.ok(host.listAllProcesses().ok)), [start]);
       const release = host.beginUrgentWork();
-      assert.ok(host.listAllProcesses({ routine: true }).ok);
-      assert.ok(host.listAllProcesses().ok);
+      const routine = listedAt(() => {
+        const listing = host.beginRoutineListing();
+        assert.ok(listing.ok);
+        while (listing.value.next(0) === null);
+      });
+      assert.deepEqual(routine, [start], "every slice of a routine listing at the start priority");
+      assert.deepEqual(listedAt(() => assert.ok(host.listAllProcesses().ok)), [DAEMON_NICENESS]);
       release();
-      assert.deepEqual(seen, [start, start, DAEMON_NICENESS]);
       assert.equal(getPriority(), start);
     });
   });

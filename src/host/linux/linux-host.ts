@@ -19,6 +19,7 @@ import type {
   OomTakeover,
   PressureTrigger,
   PressureWatch,
+  RoutineListing,
   StallEvidence,
   TimerHandle,
   Unclaim,
@@ -43,7 +44,7 @@ import { CgroupPreferenceReader } from "./cgroup-preference.js";
 import type { CgroupPreferenceLookup } from "./process-details.js";
 import { CpuCourtesy } from "./cpu-courtesy.js";
 import { DaemonPriority } from "./daemon-priority.js";
-import { keptFdBudget, ProcessTable } from "./process-table.js";
+import { keptFdBudget, ProcessTable, type TableListing } from "./process-table.js";
 import { DEFAULT_PROC_ROOT, readMachineMemory, readProcessSample, readProcessStartTime, readStallEvidence } from "./proc-reader.js";
 import { OOM_SCORE_ADJ_MIN, parseUptimeMs, type CgroupHierarchy } from "./parse-proc.js";
 
@@ -67,6 +68,8 @@ const MAX_WATCH_REARMS = 3;
  * or off in between shifts oom_score's scale; the screening's band check catches that.
  */
 const KERNEL_TOTALS_FRESH_MS = 250;
+/** A routine listing's slice looks at the clock after this many processes (a glance at one is a read or two). */
+const ROUTINE_PIDS_PER_STEP = 4;
 
 export interface LinuxHostOptions {
   procRoot?: string;
@@ -218,16 +221,33 @@ export class LinuxHost implements Host {
     return listTopLevelCgroups(this.mounts, this.fs);
   }
   listAllProcesses(options: ListingOptions = {}): Result<ProcessSample[]> {
-    const list = (): Result<ProcessSample[]> => {
-      const pids = this.userPids();
-      if (!pids.ok) return pids;
-      const listing = { skipKernelThreads: true, refreshStaleDetails: options.refreshStaleDetails === true, within: null };
-      // As in listProcesses: a process that cannot be read (hidepid) cannot be scored, so it is left out.
-      // A routine listing glances at the processes whose rss has not moved (stat alone).
-      const listed = options.routine === true ? this.processTable.glance(pids.value, listing) : this.processTable.list(pids.value, listing);
-      return ok(listed.samples);
-    };
-    return options.routine === true ? this.priority.atStartPriority(list) : list();
+    const pids = this.userPids();
+    if (!pids.ok) return pids;
+    // As in listProcesses: a process that cannot be read (hidepid) cannot be scored, so it is left out.
+    return ok(this.processTable.list(pids.value, this.allListing(options)).samples);
+  }
+  beginRoutineListing(options: ListingOptions = {}): Result<RoutineListing> {
+    const pids = this.userPids();
+    if (!pids.ok) return pids;
+    const listing = this.allListing(options);
+    const samples: ProcessSample[] = [];
+    let at = 0;
+    return ok({
+      // Each slice glances at the processes whose rss has not moved (stat alone), at the start priority.
+      next: (budgetMs) =>
+        this.priority.atStartPriority(() => {
+          const untilMs = this.now() + budgetMs;
+          do {
+            const slice = pids.value.slice(at, at + ROUTINE_PIDS_PER_STEP);
+            at += slice.length;
+            samples.push(...this.processTable.glance(slice, listing).samples);
+          } while (at < pids.value.length && this.now() < untilMs);
+          return at < pids.value.length ? null : ok(samples);
+        }),
+    });
+  }
+  private allListing(options: ListingOptions): TableListing {
+    return { skipKernelThreads: true, refreshStaleDetails: options.refreshStaleDetails === true, within: null };
   }
   /** The pids of /proc, ascending; the table forgets the processes no longer there. */
   private userPids(): Result<number[]> {

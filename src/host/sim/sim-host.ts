@@ -16,6 +16,7 @@ import type {
   OomTakeover,
   PressureTrigger,
   PressureWatch,
+  RoutineListing,
   StallEvidence,
   TimerHandle,
   Unclaim,
@@ -84,6 +85,10 @@ export class SimHost implements Host {
       if (info !== null) samples.push(this.toProcess(info));
     }
     return ok(samples);
+  }
+  /** Reading a simulated process costs no virtual time: the whole listing is the first slice. */
+  beginRoutineListing(): Result<RoutineListing> {
+    return ok({ next: () => this.listAllProcesses() });
   }
   /**
    * Screened as the Linux host screens a process it knows: each with the oom_score the kernel would
