@@ -38,6 +38,7 @@ GAP_RECORD_MS = 50.0
 # The handler's CPU time, per thread (its main thread apart), this often: a late heartbeat wake-up
 # is then set beside what the handler ran meanwhile.
 HANDLER_CPU_EVERY_MS = 20.0
+HANDLER_THREADS_EVERY_MS = 500.0
 IDLE_MIB = 100
 HEARTBEAT_INTERVAL_MS = 10
 HEARTBEAT_REPORT_OVER_MS = 50
@@ -317,6 +318,10 @@ class Sampler:
         self.handler_pid = handler_pid
         self.handler_cpu = []
         self.handler_cpu_last = None
+        self.handler_threads_at = -HANDLER_THREADS_EVERY_MS
+        self.handler_thread_fds = {}
+        self.handler_thread_last = {}
+        self.handler_ended_ms = {True: 0.0, False: 0.0}
         # Memory pressure, every PSI_EVERY_MS: the machine's and the desktop user's (the cgroup
         # systemd-oomd watches), the highest full avg10 of each and the stall time over the run.
         self.psi_fds = {}
@@ -359,29 +364,54 @@ class Sampler:
                     out["fullAvg10"] = float(fields["avg10"])
         return out
 
-    def handler_cpu_ms(self):
-        """(main thread, every other thread) CPU time so far in ms, from each thread's schedstat; None once gone."""
-        main = others = 0.0
-        try:
-            tids = os.listdir(f"/proc/{self.handler_pid}/task")
-        except OSError:
-            return None
-        for tid in tids:
+    def handler_cpu_ms(self, t):
+        """(main thread, every other thread) CPU time so far in ms, from each thread's schedstat; None once gone.
+
+        The watcher runs at nice -20 beside the handler, so this must cost it next to nothing: each
+        thread's schedstat stays open and is read with pread, and the list of threads is read again
+        only every HANDLER_THREADS_EVERY_MS (a thread started in between is counted from then on).
+        """
+        if t - self.handler_threads_at >= HANDLER_THREADS_EVERY_MS:
+            self.handler_threads_at = t
             try:
-                ns = int(read(f"/proc/{self.handler_pid}/task/{tid}/schedstat").split()[0])
+                tids = os.listdir(f"/proc/{self.handler_pid}/task")
+            except OSError:
+                return None
+            for tid in tids:
+                if tid not in self.handler_thread_fds:
+                    try:
+                        self.handler_thread_fds[tid] = os.open(f"/proc/{self.handler_pid}/task/{tid}/schedstat", os.O_RDONLY)
+                    except OSError:
+                        pass
+        main = others = 0.0
+        for tid, fd in list(self.handler_thread_fds.items()):
+            try:
+                ns = int(os.pread(fd, 64, 0).split()[0])
             except (OSError, ValueError, IndexError):
-                continue  # a thread that ended meanwhile
+                # Ended: what it ran is gone from the sums from now on, so keep its last count.
+                os.close(fd)
+                del self.handler_thread_fds[tid]
+                self.handler_ended_ms[tid == str(self.handler_pid)] += self.handler_thread_last.pop(tid, 0.0)
+                continue
+            self.handler_thread_last[tid] = ns / 1e6
             if tid == str(self.handler_pid):
                 main += ns / 1e6
             else:
                 others += ns / 1e6
-        return main, others
+        if not self.handler_thread_fds:
+            return None
+        return main + self.handler_ended_ms[True], others + self.handler_ended_ms[False]
+
+    def close_handler_cpu(self):
+        for fd in self.handler_thread_fds.values():
+            os.close(fd)
+        self.handler_thread_fds = {}
 
     def maybe_sample(self):
         t = now_ms()
         if self.handler_pid is not None and (self.handler_cpu_last is None or t - self.handler_cpu_last >= HANDLER_CPU_EVERY_MS):
             self.handler_cpu_last = t
-            cpu = self.handler_cpu_ms()
+            cpu = self.handler_cpu_ms(t)
             if cpu is not None:
                 self.handler_cpu.append([round(t, 1), round(cpu[0], 2), round(cpu[1], 2)])
         if self.psi_last is None or t - self.psi_last >= PSI_EVERY_MS:
@@ -414,6 +444,7 @@ class Sampler:
             self.bucket[1] = min(self.bucket[1], kib)
 
     def result(self):
+        self.close_handler_cpu()
         if self.bucket is not None:
             self.series.append([self.bucket[0] * 100, self.bucket[1]])
         os.close(self.fd)
