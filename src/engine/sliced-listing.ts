@@ -1,8 +1,8 @@
 // A routine listing of the machine's processes (for growth) taken in slices of a few ms, with a
-// pause between them: a listing runs to its end in one go otherwise, and under emulation one of
-// forty processes took 10-90 ms of the daemon's thread, during which a process waking on that CPU
-// waited (the peers bench's heartbeat, late by 50-90 ms while memory was still plentiful), and so
-// did the daemon's own next sample. A decision's listing is not sliced: it is what the kill waits for.
+// pause between them. In one go, a listing holds the daemon's next sample back for as long as it
+// takes, which on a machine with thousands of processes is long enough for a hog to pass a line
+// unseen, and holds the CPU: under emulation one of forty processes took 10-90 ms of the thread
+// while a process waking on that CPU waited. A decision's listing is not sliced: the kill waits for it.
 
 import type { ListingOptions, RoutineListing, TimerHandle } from "./host.js";
 import type { EngineContext } from "./engine-context.js";
