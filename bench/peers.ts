@@ -472,15 +472,14 @@ const HEARTBEAT_REPORTED_MS = 50;
 
 export function cellOf(workload: string, handler: string, runs: readonly RunMetrics[]): Cell {
   const ok = runs.filter((r) => r.error === undefined);
-  const present = (values: ReadonlyArray<number | null>): number[] => values.filter((v): v is number => v !== null && Number.isFinite(v));
-  const valuesOf = (key: keyof RunMetrics): number[] => present(ok.map((r) => r[key] as number | null));
+  const valuesOf = (key: keyof RunMetrics): number[] => ok.map((r) => r[key] as number | null).filter((v): v is number => v !== null && Number.isFinite(v));
   const m = (key: keyof RunMetrics): number | null => median(valuesOf(key));
   // Censored, not missing: a kill before the line was reached is a kill at the line or sooner, so it
   // counts as 0 (leaving it out would make the handler that kills earliest look the slowest). Left
   // out: runs without a kill, and runs where the line may have been crossed unseen.
   const toKillValues = (key: "tenPctToKillMs" | "fivePctToKillMs", unseen: "tenPctUnseenWithinMs" | "fivePctUnseenWithinMs"): number[] =>
     ok.filter((r) => r.startToFirstKillMs !== null && (r[key] !== null || r[unseen] === null)).map((r) => r[key] ?? 0);
-  const toKill = (key: "tenPctToKillMs" | "fivePctToKillMs", unseen: "tenPctUnseenWithinMs" | "fivePctUnseenWithinMs"): number | null => median(toKillValues(key, unseen));
+  const tenPctValues = toKillValues("tenPctToKillMs", "tenPctUnseenWithinMs");
   // Censored too: a run without a reported gap had none longer than the heartbeat reports.
   const heartbeatValues = ok.map((r) => r.heartbeatLongestGapMs ?? 0);
   return {
@@ -492,9 +491,9 @@ export function cellOf(workload: string, handler: string, runs: readonly RunMetr
     innocentsKilled: ok.reduce((sum, r) => sum + r.innocentsKilled.length, 0),
     kernelOomFired: ok.filter((r) => (r.kernelOomKills ?? 0) > 0).length,
     startToFirstKillMs: m("startToFirstKillMs"),
-    tenPctToKillMs: toKill("tenPctToKillMs", "tenPctUnseenWithinMs"),
+    tenPctToKillMs: median(tenPctValues),
     tenPctReached: ok.filter((r) => r.tenPctToKillMs !== null).length,
-    fivePctToKillMs: toKill("fivePctToKillMs", "fivePctUnseenWithinMs"),
+    fivePctToKillMs: median(toKillValues("fivePctToKillMs", "fivePctUnseenWithinMs")),
     fivePctReached: ok.filter((r) => r.fivePctToKillMs !== null).length,
     tenPctUnseen: ok.filter((r) => r.tenPctUnseenWithinMs !== null).length,
     fivePctUnseen: ok.filter((r) => r.fivePctUnseenWithinMs !== null).length,
@@ -509,7 +508,7 @@ export function cellOf(workload: string, handler: string, runs: readonly RunMetr
     psiFullPeakPct: m("psiFullPeakPct"),
     psiFullPeakUserServicePct: m("psiFullPeakUserServicePct"),
     perRun: {
-      tenPctToKillMs: toKillValues("tenPctToKillMs", "tenPctUnseenWithinMs"),
+      tenPctToKillMs: tenPctValues,
       startToFirstKillMs: valuesOf("startToFirstKillMs"),
       heartbeatLongestGapMs: heartbeatValues,
       rereadLongestPassMs: valuesOf("rereadLongestPassMs"),

@@ -416,11 +416,12 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     this.growthListing.start(sample.atMs, { refreshStaleDetails: plenty });
   }
 
-  /** A listing for growth is done: its processes as of when it began (its slices span a few ms of pauses more). */
+  /**
+   * A listing for growth is done: its processes as of when it began (its slices span a few ms of
+   * pauses more). A decision drops a listing under way, so none ends after a decision's own.
+   */
   private grown(startedAtMs: number, processes: ProcessSample[], workMs: number): void {
     this.lastGrowthListingMs = workMs;
-    // A decision's listing since it began is newer: that one is the growth's latest point.
-    if (startedAtMs < this.lastGrowthListingAtMs) return;
     this.growth.record(startedAtMs, processes);
   }
 

@@ -36,14 +36,13 @@ export class SlicedListing {
     return this.running !== null;
   }
 
-  /** Begins a listing (its first slice now); false if /proc cannot be listed. */
-  start(atMs: number, options: ListingOptions): boolean {
-    if (this.running !== null) return true;
+  /** Begins a listing, its first slice now (none while one is under way, or if /proc cannot be listed: growth is then measured from the next). */
+  start(atMs: number, options: ListingOptions): void {
+    if (this.running !== null) return;
     const begun = this.ctx.host.beginRoutineListing(options);
-    if (!begun.ok) return false;
+    if (!begun.ok) return;
     this.running = { listing: begun.value, startedAtMs: atMs, workMs: 0, timer: null };
     this.step();
-    return true;
   }
 
   /** Drops the listing under way (a decision lists for itself; a stopped guard lists nothing). */
