@@ -633,6 +633,19 @@ const progress = (text: string): void => void process.stderr.write(`${text}\n`);
  * would measure another build. Returns the commit it was built from and how many files of src/
  * differed from it.
  */
+/** A decision's phases, and how much of snapshot to signal its main thread worked, waited for a CPU or was blocked. */
+function phaseWords(p: NonNullable<WardenDecision["phasesMs"]>): string {
+  const sinceSnapshotMs = p.snapshot + p.rank + p.kill;
+  const schedule =
+    p.onCpuMs === undefined || p.runQueueMs === undefined
+      ? ""
+      : `; on a CPU ${fmt(p.onCpuMs, 0)}, run queue ${fmt(p.runQueueMs, 0)}, blocked ${fmt(Math.max(0, sinceSnapshotMs - p.onCpuMs - p.runQueueMs), 0)}`;
+  return (
+    `detect ${fmt(p.detect, 0)} snapshot ${fmt(p.snapshot, 0)} rank ${fmt(p.rank, 0)} kill ${fmt(p.kill, 0)} (${p.processes} processes` +
+    `${p.cpuGivenBackMs ? `, CPU given back ${fmt(p.cpuGivenBackMs, 1)}` : ""}${p.majorFaults ? `, ${p.majorFaults} major faults` : ""}${schedule})`
+  );
+}
+
 function snapshotBuild(): { path: string; commit: string | null; uncommittedSrcFiles: number | null } {
   rmSync(BUILD_SNAPSHOT, { recursive: true, force: true });
   mkdirSync(join(BUILD_SNAPSHOT, "build", "Release"), { recursive: true });
@@ -781,7 +794,7 @@ export function report(results: GuestResults, options: Options, wall: { total: n
       (m.oomwarden ?? []).map(
         (d) =>
           `  ${m.workload} run ${m.run + 1}: decision ${d.decisionId} ${d.sinceTenPctMs === null ? `at ${seconds(d.atMs)} s` : `${seconds(d.sinceTenPctMs)} s after 10%`} ${d.kind} ${d.action} ${d.victim === null ? "nobody" : `${d.victim.comm} (${fmt(d.victim.rssMiB, 0)} MiB)`}` +
-          ` msToKill ${fmt(d.msToKill, 0)} phases ${d.phasesMs == null ? "-" : `snapshot ${fmt(d.phasesMs.snapshot, 0)} rank ${fmt(d.phasesMs.rank, 0)} kill ${fmt(d.phasesMs.kill, 0)} (${d.phasesMs.processes} processes${d.phasesMs.cpuGivenBackMs ? `, CPU given back ${fmt(d.phasesMs.cpuGivenBackMs, 1)}` : ""})`}` +
+          ` msToKill ${fmt(d.msToKill, 0)} phases ${d.phasesMs == null ? "-" : phaseWords(d.phasesMs)}` +
           ` avail ${fmt(d.availableMiB, 0)} MiB -> ${d.result ?? "no outcome"}${d.victimExited === false ? " (victim not exited)" : ""}`,
       ),
     );

@@ -119,6 +119,12 @@ export interface RoutineListing {
   next(budgetMs: number): Result<ProcessSample[]> | null;
 }
 
+/** A thread's time on a CPU and runnable but waiting for one (ms, since it started). */
+export interface ThreadSchedule {
+  onCpuMs: number;
+  runQueueMs: number;
+}
+
 export interface Host {
   /** Monotonic milliseconds (fractional). */
   now(): number;
@@ -160,6 +166,12 @@ export interface Host {
    * difference across a decision says whether the daemon's own code was paged out while it decided.
    */
   selfMajorFaults(): number;
+  /**
+   * The time the daemon's main thread (the one that decides) has spent on a CPU and runnable but
+   * waiting for one, so far (null: the kernel does not say). The differences across a decision
+   * split its time into work, waiting for a CPU and the rest (blocked: faults, I/O, locks).
+   */
+  mainThreadSchedule(): ThreadSchedule | null;
   /**
    * The time this process gave the CPU back so far, in ms, in pauses within long work at its
    * raised priority (so that a process of lower priority waiting on that CPU can run): the

@@ -109,6 +109,7 @@ export class IncidentRunner<Trigger> {
     const snapshotStartMs = host.now();
     const majorFaultsAtSnapshot = host.selfMajorFaults();
     const givenBackMsAtSnapshot = host.cpuGivenBackMs();
+    const scheduleAtSnapshot = host.mainThreadSchedule();
     const ranking: RankInputs = {
       maxCandidates: options.journalCandidates,
       aliveVictims: this.victims.handles(),
@@ -139,7 +140,7 @@ export class IncidentRunner<Trigger> {
       base,
       decision,
       usageBeforeBytes: observed.incident.usageBytes,
-      times: { notifiedAtMs, snapshotStartMs, rankStartMs, processes: observed.snapshot.processes.length, majorFaultsAtSnapshot, givenBackMsAtSnapshot },
+      times: { notifiedAtMs, snapshotStartMs, rankStartMs, processes: observed.snapshot.processes.length, majorFaultsAtSnapshot, givenBackMsAtSnapshot, scheduleAtSnapshot },
       journalNothingDone: this.scope.journalsNothingDone?.() ?? true,
       ...(this.scope.onWaiting !== undefined ? { onWaiting: (atMs: number) => this.scope.onWaiting?.(trigger, atMs) } : {}),
       ...(this.scope.onKilled !== undefined ? { onKilled: (killed) => this.scope.onKilled?.(trigger, killed) } : {}),

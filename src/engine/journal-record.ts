@@ -86,9 +86,11 @@ export interface Outcome {
   /**
    * The time to SIGKILL split by phase (notification to snapshot, snapshot, ranking, pidfd open and
    * signal), the processes read, and the daemon's own major page faults from the snapshot to the
-   * signal (pages of its code or data read back from disk: 0 when it stayed resident).
+   * signal (pages of its code or data read back from disk: 0 when it stayed resident), and how
+   * much of that time its main thread was on a CPU (onCpuMs, to a scheduler tick) and runnable but
+   * waiting for one (runQueueMs); the rest of snapshot + rank + kill it was blocked (faults, I/O).
    */
-  phasesMs?: { detect: number; snapshot: number; rank: number; kill: number; processes: number; majorFaults?: number; cpuGivenBackMs?: number };
+  phasesMs?: { detect: number; snapshot: number; rank: number; kill: number; processes: number; majorFaults?: number; cpuGivenBackMs?: number; onCpuMs?: number; runQueueMs?: number };
   /**
    * "kernel": the victim was taken by the kernel's OOM killer (a kernel-kill record names it), not
    * by our signal: its SIGKILL landed first, between the decision and our signal or during a

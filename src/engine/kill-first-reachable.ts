@@ -6,7 +6,7 @@
 
 import type { Candidate, Exclusion } from "../core/types.js";
 import type { KilledVictim } from "./confirm-kill.js";
-import type { Host, VictimHandle } from "./host.js";
+import type { Host, ThreadSchedule, VictimHandle } from "./host.js";
 import type { Outcome } from "./journal-record.js";
 import type { KilledRegistry } from "./killed-registry.js";
 
@@ -71,9 +71,18 @@ export interface DecisionTimes {
   majorFaultsAtSnapshot: number;
   /** The CPU it had given back when the snapshot began (host.cpuGivenBackMs()). */
   givenBackMsAtSnapshot: number;
+  /** Its main thread's time on and waiting for a CPU when the snapshot began (host.mainThreadSchedule()). */
+  scheduleAtSnapshot: ThreadSchedule | null;
 }
 
 export type Phases = NonNullable<Outcome["phasesMs"]>;
+
+/** The main thread's time on a CPU and waiting for one since `at` (nothing when the kernel does not say). */
+function scheduleSince(host: Host, at: ThreadSchedule | null): { onCpuMs?: number; runQueueMs?: number } {
+  const now = at === null ? null : host.mainThreadSchedule();
+  if (at === null || now === null) return {};
+  return { onCpuMs: now.onCpuMs - at.onCpuMs, runQueueMs: now.runQueueMs - at.runQueueMs };
+}
 
 /**
  * Kills the first reachable candidate and registers it engine-wide. beforeSignal also gets where
@@ -96,6 +105,7 @@ export function killAndTime(
     processes: times.processes,
     majorFaults: host.selfMajorFaults() - times.majorFaultsAtSnapshot,
     cpuGivenBackMs: host.cpuGivenBackMs() - times.givenBackMsAtSnapshot,
+    ...scheduleSince(host, times.scheduleAtSnapshot),
   });
   const attempt = killFirstReachable(host, candidates, excluded, {
     ...(hooks.stillNeeded !== undefined ? { stillNeeded: hooks.stillNeeded } : {}),

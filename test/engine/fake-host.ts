@@ -17,6 +17,7 @@ import type {
   PressureWatch,
   RoutineListing,
   StallEvidence,
+  ThreadSchedule,
   TimerHandle,
   Unclaim,
   Unwatch,
@@ -243,6 +244,12 @@ export class FakeHost implements Host {
   selfMajorFaults(): number {
     return this.majorFaults;
   }
+  /** What mainThreadSchedule answers (null: a kernel without scheduler statistics); each listing adds schedulePerListing to it. */
+  schedule: ThreadSchedule | null = null;
+  schedulePerListing: ThreadSchedule = { onCpuMs: 0, runQueueMs: 0 };
+  mainThreadSchedule(): ThreadSchedule | null {
+    return this.schedule === null ? null : { ...this.schedule };
+  }
   cpuGivenBackMs(): number {
     return this.givenBackMs;
   }
@@ -330,6 +337,9 @@ export class FakeHost implements Host {
   }
   listProcesses(): Result<ProcessSample[]> {
     this.givenBackMs += this.givenBackPerListingMs;
+    if (this.schedule !== null) {
+      this.schedule = { onCpuMs: this.schedule.onCpuMs + this.schedulePerListing.onCpuMs, runQueueMs: this.schedule.runQueueMs + this.schedulePerListing.runQueueMs };
+    }
     return ok([...this.processes.values()].filter((p) => p.alive).map((p) => this.sample(p)));
   }
   readProcess(pid: number): Result<ProcessSample> {

@@ -184,6 +184,34 @@ describe("a decision is on the journal when it is acted on, its outcome follows 
     engine.stop();
   });
 
+  it("the decision's phases say how long its main thread was on a CPU and waiting for one", async () => {
+    const { host, journal, engine } = setup(1, { machineGuard: { enabled: false } });
+    host.add({ pid: 100, comm: "sleep", rssBytes: 1 * MIB });
+    host.add({ pid: 200, comm: "tail", rssBytes: 60 * MIB });
+    host.schedule = { onCpuMs: 500, runQueueMs: 40 }; // before this decision: not its own
+    host.schedulePerListing = { onCpuMs: 3, runQueueMs: 2 };
+    assert.ok(engine.manage(host.ref.path).ok);
+    host.fireOom();
+    await host.advance(1);
+    const phases = journal.records.find((r): r is DecisionRecord => r.type === "decision")?.phasesMs;
+    assert.ok(phases?.onCpuMs !== undefined && phases.onCpuMs > 0 && phases.onCpuMs % 3 === 0, `onCpuMs ${phases?.onCpuMs}`);
+    assert.equal(phases.runQueueMs, (phases.onCpuMs / 3) * 2);
+    engine.stop();
+  });
+
+  it("a decision on a kernel without scheduler statistics leaves those fields out", async () => {
+    const { host, journal, engine } = setup(1, { machineGuard: { enabled: false } });
+    host.add({ pid: 200, comm: "tail", rssBytes: 60 * MIB });
+    assert.ok(engine.manage(host.ref.path).ok);
+    host.fireOom();
+    await host.advance(1);
+    const phases = journal.records.find((r): r is DecisionRecord => r.type === "decision")?.phasesMs;
+    assert.ok(phases !== undefined);
+    assert.equal("onCpuMs" in phases, false);
+    assert.equal("runQueueMs" in phases, false);
+    engine.stop();
+  });
+
   it("the incident runs as urgent work (the raised priority) from its start to its end, and nothing between incidents does", async () => {
     const { host, journal, engine } = setup(1, { machineGuard: { enabled: false } });
     host.add({ pid: 100, comm: "sleep", rssBytes: 1 * MIB });

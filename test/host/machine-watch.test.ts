@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { performance } from "node:perf_hooks";
 import type { CgroupMounts } from "../../src/host/linux/cgroup-mounts.js";
 import { LinuxHost } from "../../src/host/linux/linux-host.js";
 import { nodeLinuxFs } from "../../src/host/linux/linux-fs.js";
@@ -86,6 +87,32 @@ describe("selfMajorFaults", () => {
     const statFaults = Number(/\) \S+(?: \S+){8} (\d+)/.exec(require_stat())?.[1]);
     assert.ok(statFaults >= first, `/proc/self/stat majflt ${statFaults} against ${first}`);
     assert.ok(host.selfMajorFaults() >= first);
+  });
+});
+
+describe("mainThreadSchedule", () => {
+  it("counts the main thread's work and not its sleep", async () => {
+    const host = new LinuxHost();
+    const before = host.mainThreadSchedule();
+    if (before === null) {
+      // A kernel without CONFIG_SCHED_INFO writes zeros; the file itself must still be there.
+      assert.match(value(nodeLinuxFs.readText("/proc/thread-self/schedstat")), /^0 0 \d+/);
+      return;
+    }
+    const busyUntil = performance.now() + 60;
+    while (performance.now() < busyUntil) {
+      /* on the CPU */
+    }
+    const afterWork = host.mainThreadSchedule();
+    assert.ok(afterWork !== null);
+    const workedMs = afterWork.onCpuMs - before.onCpuMs;
+    // Up to a scheduler tick (at most 10 ms) of the busy loop may not be counted yet, and the run queue may have taken some of it.
+    assert.ok(workedMs + (afterWork.runQueueMs - before.runQueueMs) >= 45, `60 ms busy: ${workedMs} ms on a CPU`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const afterSleep = host.mainThreadSchedule();
+    assert.ok(afterSleep !== null);
+    assert.ok(afterSleep.onCpuMs - afterWork.onCpuMs < 50, `100 ms asleep: ${afterSleep.onCpuMs - afterWork.onCpuMs} ms on a CPU`);
+    assert.ok(afterSleep.runQueueMs >= afterWork.runQueueMs);
   });
 });
 

@@ -13,6 +13,7 @@ import {
   parseProcCgroup,
   parseProcStat,
   parseProcStatus,
+  parseSchedstat,
   parseWchan,
   unescapeMountinfo,
 } from "../../src/host/linux/parse-proc.js";
@@ -323,5 +324,21 @@ describe("parseProcCgroup and parseWchan", () => {
     assert.equal(parseWchan(captured("proc-pid-wchan.memcg-oom-victim.txt")), "mem_cgroup_oom_synchronize");
     assert.equal(parseWchan(captured("proc-kthreadd-wchan.txt")), "kthreadd");
     assert.equal(parseWchan("0"), "");
+  });
+});
+
+describe("parseSchedstat", () => {
+  it("reads time on a CPU and on the run queue in ns", () => {
+    assert.deepEqual(value(parseSchedstat("157311127 12295842 341\n")), { onCpuNs: 157311127, runQueueNs: 12295842 });
+  });
+  it("is null where the kernel keeps no scheduler statistics (both times 0)", () => {
+    assert.equal(value(parseSchedstat("0 0 12\n")), null);
+  });
+  it("refuses anything but three counts", () => {
+    for (const text of ["", "1 2", "1 2 3 4", "1 -2 3", "a b c"]) {
+      const parsed = parseSchedstat(text);
+      assert.equal(parsed.ok, false, JSON.stringify(text));
+      assert.equal(!parsed.ok && parsed.error.code, "PARSE_ERROR");
+    }
   });
 });

@@ -69,6 +69,8 @@ export const PROC = {
   /** Symbolic link to the executable. */
   exe: "exe",
   meminfo: "meminfo",
+  /** The calling thread's time on a CPU and waiting for one (ns), and its runs: thread-self/schedstat. */
+  threadSchedstat: "thread-self/schedstat",
   /** Per-zone free pages and min/low/high watermarks. */
   zoneinfo: "zoneinfo",
   /** Machine-wide event counters (pgsteal_*, allocstall_*). */

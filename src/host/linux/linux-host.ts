@@ -21,6 +21,7 @@ import type {
   PressureWatch,
   RoutineListing,
   StallEvidence,
+  ThreadSchedule,
   TimerHandle,
   Unclaim,
   Unwatch,
@@ -46,7 +47,8 @@ import { CpuCourtesy } from "./cpu-courtesy.js";
 import { DaemonPriority } from "./daemon-priority.js";
 import { keptFdBudget, ProcessTable, type TableListing } from "./process-table.js";
 import { DEFAULT_PROC_ROOT, readMachineMemory, readProcessSample, readProcessStartTime, readStallEvidence } from "./proc-reader.js";
-import { OOM_SCORE_ADJ_MIN, parseUptimeMs, type CgroupHierarchy } from "./parse-proc.js";
+import { OOM_SCORE_ADJ_MIN, parseSchedstat, parseUptimeMs, type CgroupHierarchy } from "./parse-proc.js";
+import { KeptFile } from "./kept-file.js";
 
 const SIGKILL = 9;
 const SIGTERM = 15;
@@ -131,6 +133,7 @@ export class LinuxHost implements Host {
   /** The listings' kept fds and details (process-table.ts). */
   readonly processTable: ProcessTable;
   private machineFiles: MachinePressureReader | null = null;
+  private scheduleFile: KeptFile | null = null;
   private readonly priority = new DaemonPriority();
   private readonly courtesy = new CpuCourtesy(() => this.priority.raisedNow());
   /** When the last machine sample read the kernel's RAM + swap (machineFiles.kernelTotalBytes). */
@@ -207,6 +210,14 @@ export class LinuxHost implements Host {
   /** getrusage's ru_majflt: a system call, no file read. */
   selfMajorFaults(): number {
     return process.resourceUsage().majorPageFault;
+  }
+  /** The main thread's own schedstat through a kept fd (opened on the first call, which comes from the main thread: thread-self names the thread that opened it). Its time on a CPU lags by up to a scheduler tick. */
+  mainThreadSchedule(): ThreadSchedule | null {
+    this.scheduleFile ??= new KeptFile(join(this.procRoot, PROC.threadSchedstat), this.fs);
+    const text = this.scheduleFile.read();
+    const parsed = text.ok ? parseSchedstat(text.value) : null;
+    if (parsed === null || !parsed.ok || parsed.value === null) return null;
+    return { onCpuMs: parsed.value.onCpuNs / 1e6, runQueueMs: parsed.value.runQueueNs / 1e6 };
   }
   cpuGivenBackMs(): number {
     return this.courtesy.totalGivenBackMs();

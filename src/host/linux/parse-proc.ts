@@ -241,6 +241,26 @@ export function parseOomScore(text: string): Result<number> {
   return ok(score);
 }
 
+// ---------------------------------------------------------------- /proc/thread-self/schedstat
+
+/** A thread's time on a CPU and time runnable but waiting for one, since it started. */
+export interface ThreadScheduleNs {
+  onCpuNs: number;
+  runQueueNs: number;
+}
+
+/**
+ * "ON_CPU_NS RUN_QUEUE_NS TIMESLICES". A kernel without scheduler statistics (CONFIG_SCHED_INFO
+ * off) writes 0 for both times, which no thread that is reading its own file can have: null then.
+ */
+export function parseSchedstat(text: string): Result<ThreadScheduleNs | null> {
+  const fields = text.trim().split(/\s+/);
+  const onCpuNs = parseCount(fields[0] ?? "");
+  const runQueueNs = parseCount(fields[1] ?? "");
+  if (fields.length !== 3 || onCpuNs === null || runQueueNs === null) return fail(PARSE_ERROR, `schedstat: not three counts: ${quoted(text.slice(0, 60))}`);
+  return ok(onCpuNs === 0 && runQueueNs === 0 ? null : { onCpuNs, runQueueNs });
+}
+
 // ---------------------------------------------------------------- /proc/PID/oom_score_adj
 
 export const OOM_SCORE_ADJ_MIN = -1000;

@@ -138,6 +138,10 @@ export class SimHost implements Host {
   selfMajorFaults(): number {
     return 0;
   }
+  /** The agent's time is virtual: its decisions take no CPU time to split up. */
+  mainThreadSchedule(): null {
+    return null;
+  }
   /** Nor does it share a CPU with the simulated tasks: nothing to give back, and no priority to raise. */
   cpuGivenBackMs(): number {
     return 0;
