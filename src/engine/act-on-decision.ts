@@ -42,6 +42,8 @@ export interface ActScope {
   absorbedNotifications: () => number;
   /** cgroup.kill of the scope (a cgroup with memory.oom.group); absent where there is no such thing. */
   killGroup?: () => Result<{ killedPids: number[] }>;
+  /** A rehearsal: everything up to the signal, the victim's unit and record included, and no signal. */
+  rehearsal?: true;
 }
 
 export interface Plan {
@@ -106,6 +108,7 @@ export async function actOnDecision(scope: ActScope, plan: Plan): Promise<Acted>
       else scope.journal.append(decision);
     },
     ...(plan.terminate !== undefined ? { sigterm: true } : {}),
+    ...(scope.rehearsal === true ? { rehearsal: true } : {}),
   });
   const unitPlan = unit as UnitPlan | null;
   if (attempt.kind !== "killed") unitPlan?.release();

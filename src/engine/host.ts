@@ -190,6 +190,12 @@ export interface Host {
   /** The memory cgroup a process's details name (as /proc/PID/cgroup does: "/system.slice/x.service"), resolved under the mount that shows it. */
   resolveProcessCgroup(cgroup: string): Result<CgroupRef>;
   /**
+   * Whether memory.oom.group is set on the cgroup a process's details name (false where the file
+   * is absent: cgroup v1, the v2 root); ENOENT when there is no such cgroup. Cheap enough to ask
+   * for every ancestor of a victim on the way to its signal.
+   */
+  readOomGroup(cgroup: string): Result<boolean>;
+  /**
    * Makes this process the cgroup's only manager until the returned function is called: two
    * handlers on one cgroup would both decide each OOM (and kill twice). Refused, naming the holder
    * where known, while another holds it. The claim dies with its holder (SIGKILL included), so a

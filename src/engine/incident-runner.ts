@@ -159,6 +159,7 @@ export class IncidentRunner<Trigger> {
       isStopped: this.isStopped,
       absorbedNotifications: () => this.takeAbsorbed(),
       ...(this.scope.killGroup !== undefined ? { killGroup: this.scope.killGroup } : {}),
+      ...(this.scope.isRehearsal === true ? { rehearsal: true } : {}),
     };
   }
 

@@ -44,6 +44,8 @@ export interface RankInputs {
 export interface IncidentScope<Trigger> {
   /** The scope's name in the journal and the log: a cgroup's path, or "/" for the machine. */
   readonly name: string;
+  /** A rehearsal (machine-rehearsal.ts): every step up to the signal runs, and the signal is never sent. */
+  readonly isRehearsal?: true;
   /** How the victim's progress and the scope's recovery are read for this trigger. */
   probe(trigger: Trigger): ScopeProbe;
   /**

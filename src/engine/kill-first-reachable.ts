@@ -17,6 +17,12 @@ export interface KillHooks {
   beforeSignal?: (candidate: Candidate, atMs: number) => void;
   /** SIGTERM instead of SIGKILL: the terminate level's first signal. */
   sigterm?: boolean;
+  /**
+   * A rehearsal: the last look and beforeSignal run whatever the look says (so every function on
+   * the way to the signal has been compiled before a real decision needs it), then the victim's
+   * pidfd is closed and nothing is sent.
+   */
+  rehearsal?: true;
 }
 
 export type KillAttempt =
@@ -42,7 +48,13 @@ export function killFirstReachable(host: Host, candidates: Candidate[], excluded
       excluded.push({ pid: candidate.pid, comm: candidate.comm, reason: `not killed: ${allowed.error.message}` });
       continue;
     }
-    if (hooks.stillNeeded !== undefined && !hooks.stillNeeded()) {
+    const needed = hooks.stillNeeded === undefined || hooks.stillNeeded();
+    if (hooks.rehearsal === true) {
+      hooks.beforeSignal?.(candidate, host.now());
+      host.releaseVictim(opened.value);
+      return { kind: "no-longer-needed" };
+    }
+    if (!needed) {
       host.releaseVictim(opened.value);
       return { kind: "no-longer-needed" };
     }
@@ -94,7 +106,7 @@ export function killAndTime(
   candidates: Candidate[],
   excluded: Exclusion[],
   times: DecisionTimes,
-  hooks: { stillNeeded?: () => boolean; beforeSignal?: (candidate: Candidate, phasesMs: Phases, atMs: number) => void; sigterm?: boolean } = {},
+  hooks: { stillNeeded?: () => boolean; beforeSignal?: (candidate: Candidate, phasesMs: Phases, atMs: number) => void; sigterm?: boolean; rehearsal?: true } = {},
 ): { attempt: KillAttempt; phasesMs: Phases } {
   const killStartMs = host.now();
   const phasesUntil = (atMs: number): Phases => ({
@@ -110,6 +122,7 @@ export function killAndTime(
   const attempt = killFirstReachable(host, candidates, excluded, {
     ...(hooks.stillNeeded !== undefined ? { stillNeeded: hooks.stillNeeded } : {}),
     ...(hooks.sigterm === true ? { sigterm: true } : {}),
+    ...(hooks.rehearsal === true ? { rehearsal: true } : {}),
     beforeSignal: (candidate, atMs) => hooks.beforeSignal?.(candidate, phasesUntil(atMs), atMs),
   });
   if (attempt.kind === "killed") registry.add(attempt.killed.handle);

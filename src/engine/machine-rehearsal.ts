@@ -1,10 +1,14 @@
 // The machine guard's decision path, rehearsed at start through the real incident runner: the
-// snapshot, the ranking, the decision's record, the pidfd open and signal 0 of the chosen victim,
-// and the last look at the scope before the signal, which in a rehearsal always says memory came
-// back, so nobody is signalled. A daemon's first real decision otherwise pays for compiling every
-// function on that path the first time it runs (V8 compiles lazily): measured in the VM, 156 ms
-// for the first decision against 50 ms for the later ones, most of it before the snapshot and in
-// the ranking. The rehearsal journals nothing, logs nothing and numbers no decision.
+// snapshot, the ranking, the pidfd open and signal 0 of the chosen victim, the last look at the
+// scope before the signal, and what follows it up to the signal (the victim's unit with its
+// memory.oom.group walk, the decision's record with its phases). The scope is marked a rehearsal,
+// for which killFirstReachable closes the pidfd there and sends nothing; and its last look always
+// says memory came back, which alone would stop a real decision. A daemon's first real decision
+// otherwise pays for compiling every function on that path the first time it runs (V8 compiles
+// lazily): measured in the VM, 156 ms for the first decision against 50 ms for the later ones,
+// most of it before the snapshot and in the ranking; and while the rehearsal stopped at the last
+// look, the steps after it still cost a first decision a third of its time to the signal. The
+// rehearsal journals nothing, logs nothing and numbers no decision.
 
 import type { EngineContext } from "./engine-context.js";
 import { IncidentRunner } from "./incident-runner.js";
@@ -24,7 +28,7 @@ const REHEARSED_GROWTH_BYTES_PER_SEC = 1024 * 1024;
  */
 export async function rehearse<Trigger>(
   ctx: EngineContext,
-  scope: Pick<IncidentScope<Trigger>, "name" | "observe">,
+  scope: Pick<IncidentScope<Trigger>, "name" | "observe" | "unitFor">,
   trigger: Trigger,
   usageBytes: () => number,
   rounds: number = REHEARSAL_ROUNDS,
@@ -38,6 +42,8 @@ export async function rehearse<Trigger>(
   const fine: ScopeProbe = { read: () => ({ ok: true, value: { usageBytes: usageBytes(), outOfMemory: false, critical: false } }) };
   const rehearsal: IncidentScope<Trigger> = {
     name: scope.name,
+    isRehearsal: true,
+    ...(scope.unitFor !== undefined ? { unitFor: (observed, ranking, victim) => scope.unitFor?.(observed, ranking, victim) ?? null } : {}),
     probe: () => fine,
     recheck: () => null,
     journalsNothingDone: () => false,

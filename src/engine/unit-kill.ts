@@ -81,11 +81,9 @@ function oomGroupOf(sources: UnitSources, snapshot: Snapshot, victim: Candidate)
   let topmost: string | null = null;
   for (let depth = parts.length; depth > 0; depth--) {
     const path = `/${parts.slice(0, depth).join("/")}`;
-    const ref = sources.resolve(path);
-    if (ref === null || ref.version !== 2) break;
-    const read = sources.host.readCgroup(ref);
+    const read = sources.host.readOomGroup(path);
     if (!read.ok) break;
-    if (read.value.oomGroup) topmost = path;
+    if (read.value) topmost = path;
   }
   return topmost;
 }

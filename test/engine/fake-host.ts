@@ -480,6 +480,7 @@ export class FakeHost implements Host {
     const p = this.processes.get(pid);
     if (!p || !p.alive) return fail("ESRCH", `pid ${pid} is gone`);
     if (p.startTimeTicks !== startTimeTicks) return fail("START_TIME_MISMATCH", `pid ${pid} was reused`);
+    this.victimsOpened++;
     return ok({ pid, startTimeTicks, token: p });
   }
   /** Pids whose signals fail with EPERM (another user's processes). */
@@ -537,6 +538,12 @@ export class FakeHost implements Host {
   resolveProcessCgroup(cgroup: string): Result<CgroupRef> {
     return ok({ path: `${FakeHost.UNIT_ROOT}${cgroup === "/" ? "" : cgroup}`, version: 2 });
   }
+  /** memory.oom.group of the details' cgroups: oomGroupCgroups; readOomGroupCalls counts the asks. */
+  readOomGroupCalls = 0;
+  readOomGroup(cgroup: string): Result<boolean> {
+    this.readOomGroupCalls++;
+    return ok(this.oomGroupCgroups.has(cgroup));
+  }
   killCgroup(ref: CgroupRef = this.ref): Result<{ killedPids: number[] }> {
     this.cgroupKills.push(ref.path);
     const unit = ref.path.startsWith(FakeHost.UNIT_ROOT) ? ref.path.slice(FakeHost.UNIT_ROOT.length) || "/" : null;
@@ -574,7 +581,12 @@ export class FakeHost implements Host {
     p.exitWatchers.add(onExit);
     return ok(() => p.exitWatchers.delete(onExit));
   }
-  releaseVictim(): void {}
+  /** pidfds opened (openVictim that succeeded) and closed again (releaseVictim). */
+  victimsOpened = 0;
+  victimsReleased = 0;
+  releaseVictim(): void {
+    this.victimsReleased++;
+  }
 
   /** How long after an exit its watchers hear of it (a pidfd's readiness waiting behind timers). */
   exitNoticeLateMs = 0;

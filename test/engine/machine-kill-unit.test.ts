@@ -33,6 +33,27 @@ function setup(kind: "process" | "process-group" | "cgroup") {
 }
 
 describe("machine guard: kill units", () => {
+  it("the rehearsal at start plans the victim's unit (memory.oom.group walked, members' pidfds opened and closed) and signals nobody", async () => {
+    const { host, journal, engine } = setup("process-group");
+    const lowOtherUsedBytes = host.machineOtherUsedBytes;
+    host.machineOtherUsedBytes -= 400 * MIB; // plentiful: the rehearsal runs before the first sample
+    assert.ok(engine.guardMachine().ok);
+    await host.advance(1000);
+    await engine.whenIdle();
+    assert.deepEqual(host.killed, []);
+    assert.deepEqual(host.terminated, []);
+    assert.ok(host.readOomGroupCalls > 0, "the rehearsal walked the victim's cgroups for memory.oom.group");
+    // The victim and its two group members, every rehearsal round; each closed again.
+    assert.ok(host.victimsOpened >= 3, `pidfds opened: ${host.victimsOpened}`);
+    assert.equal(host.victimsReleased, host.victimsOpened, "every pidfd the rehearsal opened is closed");
+    assert.deepEqual(journal.records.filter((r) => r.type === "decision"), [], "the rehearsal journals no decision");
+    host.machineOtherUsedBytes = lowOtherUsedBytes;
+    await host.advance(2000);
+    await engine.whenIdle();
+    assert.deepEqual([...host.killed].sort(), [300, 301, 302], "the real decision afterwards takes the group");
+    engine.stop();
+  });
+
   it("process-group: the victim's group goes, nothing outside it, journaled with the pids", async () => {
     const { host, journal, engine } = setup("process-group");
     assert.ok(engine.guardMachine().ok);

@@ -49,6 +49,7 @@ import { keptFdBudget, ProcessTable, type TableListing } from "./process-table.j
 import { DEFAULT_PROC_ROOT, readMachineMemory, readProcessSample, readProcessStartTime, readStallEvidence } from "./proc-reader.js";
 import { OOM_SCORE_ADJ_MIN, parseSchedstat, parseUptimeMs, type CgroupHierarchy } from "./parse-proc.js";
 import { KeptFile } from "./kept-file.js";
+import { OomGroupReader } from "./oom-group-reader.js";
 
 const SIGKILL = 9;
 const SIGTERM = 15;
@@ -134,6 +135,7 @@ export class LinuxHost implements Host {
   readonly processTable: ProcessTable;
   private machineFiles: MachinePressureReader | null = null;
   private scheduleFile: KeptFile | null = null;
+  private oomGroups: OomGroupReader | null = null;
   private readonly priority = new DaemonPriority();
   private readonly courtesy = new CpuCourtesy(() => this.priority.raisedNow());
   /** When the last machine sample read the kernel's RAM + swap (machineFiles.kernelTotalBytes). */
@@ -300,6 +302,12 @@ export class LinuxHost implements Host {
     const directory = mountPoint === null || mount === undefined ? null : cgroupDirectory(cgroup, mountPoint, mount.root);
     if (directory === null) return fail("ENOENT", `cgroup ${cgroup} is not visible under this process's cgroup mounts`);
     return this.resolveCgroup(directory);
+  }
+  readOomGroup(cgroup: string): Result<boolean> {
+    const mount = this.detailsHierarchy === "v2" ? this.mounts.all.find((candidate) => candidate.mountPoint === this.mounts.v2) : undefined;
+    if (mount === undefined) return ok(false);
+    this.oomGroups ??= new OomGroupReader({ mountPoint: mount.mountPoint, root: mount.root }, this.fs, () => this.now());
+    return this.oomGroups.read(cgroup);
   }
   resolveCgroup(path: string): Result<CgroupRef> {
     // Without the mount table no answer is sure, "does not exist" least of all.

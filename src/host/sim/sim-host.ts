@@ -271,6 +271,9 @@ export class SimHost implements Host {
   resolveProcessCgroup(cgroup: string): Result<CgroupRef> {
     return fail("ENOENT", `cgroup ${cgroup}: processes in the simulator name no cgroup`);
   }
+  readOomGroup(cgroup: string): Result<boolean> {
+    return fail("ENOENT", `cgroup ${cgroup}: processes in the simulator name no cgroup`);
+  }
   killCgroup(ref: CgroupRef): Result<{ killedPids: number[] }> {
     return ok({ killedPids: this.api.killCgroup(ref.path) });
   }
