@@ -639,7 +639,8 @@ function phaseWords(p: NonNullable<WardenDecision["phasesMs"]>): string {
   const schedule =
     p.onCpuMs === undefined || p.runQueueMs === undefined
       ? ""
-      : `; on a CPU ${fmt(p.onCpuMs, 0)}, run queue ${fmt(p.runQueueMs, 0)}, blocked ${fmt(Math.max(0, sinceSnapshotMs - p.onCpuMs - p.runQueueMs), 0)}`;
+      : `; on a CPU ${fmt(p.onCpuMs, 0)}, run queue ${fmt(p.runQueueMs, 0)}, blocked ${fmt(Math.max(0, sinceSnapshotMs - p.onCpuMs - p.runQueueMs), 0)}` +
+        (p.userCpuMs === undefined || p.systemCpuMs === undefined ? "" : `; all threads user ${fmt(p.userCpuMs, 0)}, system ${fmt(p.systemCpuMs, 0)}`);
   return (
     `detect ${fmt(p.detect, 0)} snapshot ${fmt(p.snapshot, 0)} rank ${fmt(p.rank, 0)} kill ${fmt(p.kill, 0)} (${p.processes} processes` +
     `${p.cpuGivenBackMs ? `, CPU given back ${fmt(p.cpuGivenBackMs, 1)}` : ""}${p.majorFaults ? `, ${p.majorFaults} major faults` : ""}${schedule})`

@@ -119,6 +119,14 @@ export interface RoutineListing {
   next(budgetMs: number): Result<ProcessSample[]> | null;
 }
 
+/** What the daemon has used so far (getrusage). */
+export interface SelfUsage {
+  majorFaults: number;
+  /** null: not measured (the simulator's time is virtual). */
+  userCpuMs: number | null;
+  systemCpuMs: number | null;
+}
+
 /** A thread's time on a CPU and runnable but waiting for one (ms, since it started). */
 export interface ThreadSchedule {
   onCpuMs: number;
@@ -162,10 +170,13 @@ export interface Host {
   /** The memory cgroups right below the cgroup v2 root (none without v2 memory), whose memory.events watchOom can watch. */
   listTopLevelCgroups(): Result<CgroupRef[]>;
   /**
-   * This process's major page faults so far (pages read back from disk), cheap to ask: the
-   * difference across a decision says whether the daemon's own code was paged out while it decided.
+   * This process's major page faults so far (pages read back from disk) and its CPU time in user
+   * and in kernel mode (all its threads), in one cheap call: the differences across a decision
+   * say whether the daemon's own code was paged out while it decided, and how much of its time on
+   * a CPU the kernel spent on its behalf (system calls, and reclaiming memory for its allocations
+   * when the machine has none free).
    */
-  selfMajorFaults(): number;
+  selfUsage(): SelfUsage;
   /**
    * The time the daemon's main thread (the one that decides) has spent on a CPU and runnable but
    * waiting for one, so far (null: the kernel does not say). The differences across a decision

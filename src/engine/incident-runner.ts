@@ -107,7 +107,7 @@ export class IncidentRunner<Trigger> {
     const { host, options } = this.ctx;
     if (escalatedFrom !== null) this.ctx.log(`${this.scope.name}: decision ${escalatedFrom} stalled; choosing the next victim`);
     const snapshotStartMs = host.now();
-    const majorFaultsAtSnapshot = host.selfMajorFaults();
+    const usageAtSnapshot = host.selfUsage();
     const givenBackMsAtSnapshot = host.cpuGivenBackMs();
     const scheduleAtSnapshot = host.mainThreadSchedule();
     const ranking: RankInputs = {
@@ -140,7 +140,7 @@ export class IncidentRunner<Trigger> {
       base,
       decision,
       usageBeforeBytes: observed.incident.usageBytes,
-      times: { notifiedAtMs, snapshotStartMs, rankStartMs, processes: observed.snapshot.processes.length, majorFaultsAtSnapshot, givenBackMsAtSnapshot, scheduleAtSnapshot },
+      times: { notifiedAtMs, snapshotStartMs, rankStartMs, processes: observed.snapshot.processes.length, usageAtSnapshot, givenBackMsAtSnapshot, scheduleAtSnapshot },
       journalNothingDone: this.scope.journalsNothingDone?.() ?? true,
       ...(this.scope.onWaiting !== undefined ? { onWaiting: (atMs: number) => this.scope.onWaiting?.(trigger, atMs) } : {}),
       ...(this.scope.onKilled !== undefined ? { onKilled: (killed) => this.scope.onKilled?.(trigger, killed) } : {}),

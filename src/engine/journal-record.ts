@@ -89,8 +89,23 @@ export interface Outcome {
    * signal (pages of its code or data read back from disk: 0 when it stayed resident), and how
    * much of that time its main thread was on a CPU (onCpuMs, to a scheduler tick) and runnable but
    * waiting for one (runQueueMs); the rest of snapshot + rank + kill it was blocked (faults, I/O).
+   * userCpuMs and systemCpuMs split the CPU time of all its threads by mode (to the kernel's tick
+   * sampling): system time is the kernel's work for it, its system calls and any reclaim its own
+   * allocations had to wait for.
    */
-  phasesMs?: { detect: number; snapshot: number; rank: number; kill: number; processes: number; majorFaults?: number; cpuGivenBackMs?: number; onCpuMs?: number; runQueueMs?: number };
+  phasesMs?: {
+    detect: number;
+    snapshot: number;
+    rank: number;
+    kill: number;
+    processes: number;
+    majorFaults?: number;
+    cpuGivenBackMs?: number;
+    onCpuMs?: number;
+    runQueueMs?: number;
+    userCpuMs?: number;
+    systemCpuMs?: number;
+  };
   /**
    * "kernel": the victim was taken by the kernel's OOM killer (a kernel-kill record names it), not
    * by our signal: its SIGKILL landed first, between the decision and our signal or during a

@@ -6,7 +6,7 @@
 
 import type { Candidate, Exclusion } from "../core/types.js";
 import type { KilledVictim } from "./confirm-kill.js";
-import type { Host, ThreadSchedule, VictimHandle } from "./host.js";
+import type { Host, SelfUsage, ThreadSchedule, VictimHandle } from "./host.js";
 import type { Outcome } from "./journal-record.js";
 import type { KilledRegistry } from "./killed-registry.js";
 
@@ -79,8 +79,8 @@ export interface DecisionTimes {
   snapshotStartMs: number;
   rankStartMs: number;
   processes: number;
-  /** The daemon's major faults when the snapshot began (host.selfMajorFaults()). */
-  majorFaultsAtSnapshot: number;
+  /** The daemon's major faults and CPU time when the snapshot began (host.selfUsage()). */
+  usageAtSnapshot: SelfUsage;
   /** The CPU it had given back when the snapshot began (host.cpuGivenBackMs()). */
   givenBackMsAtSnapshot: number;
   /** Its main thread's time on and waiting for a CPU when the snapshot began (host.mainThreadSchedule()). */
@@ -88,6 +88,16 @@ export interface DecisionTimes {
 }
 
 export type Phases = NonNullable<Outcome["phasesMs"]>;
+
+/** Major faults since `at`, and the CPU time in user and in kernel mode where the host measures it. */
+function usageSince(host: Host, at: SelfUsage): { majorFaults: number; userCpuMs?: number; systemCpuMs?: number } {
+  const now = host.selfUsage();
+  const cpu =
+    now.userCpuMs === null || now.systemCpuMs === null || at.userCpuMs === null || at.systemCpuMs === null
+      ? {}
+      : { userCpuMs: now.userCpuMs - at.userCpuMs, systemCpuMs: now.systemCpuMs - at.systemCpuMs };
+  return { majorFaults: now.majorFaults - at.majorFaults, ...cpu };
+}
 
 /** The main thread's time on a CPU and waiting for one since `at` (nothing when the kernel does not say). */
 function scheduleSince(host: Host, at: ThreadSchedule | null): { onCpuMs?: number; runQueueMs?: number } {
@@ -115,8 +125,8 @@ export function killAndTime(
     rank: killStartMs - times.rankStartMs,
     kill: atMs - killStartMs,
     processes: times.processes,
-    majorFaults: host.selfMajorFaults() - times.majorFaultsAtSnapshot,
     cpuGivenBackMs: host.cpuGivenBackMs() - times.givenBackMsAtSnapshot,
+    ...usageSince(host, times.usageAtSnapshot),
     ...scheduleSince(host, times.scheduleAtSnapshot),
   });
   const attempt = killFirstReachable(host, candidates, excluded, {

@@ -16,6 +16,7 @@ import type {
   PressureTrigger,
   PressureWatch,
   RoutineListing,
+  SelfUsage,
   StallEvidence,
   ThreadSchedule,
   TimerHandle,
@@ -241,8 +242,11 @@ export class FakeHost implements Host {
   /** What cpuGivenBackMs answers: each listing adds givenBackPerListingMs, as a long listing at the raised priority pauses. */
   givenBackMs = 0;
   givenBackPerListingMs = 0;
-  selfMajorFaults(): number {
-    return this.majorFaults;
+  /** CPU time of the daemon, user and system: each listing adds cpuPerListingMs to both. */
+  cpuMs: { user: number; system: number } | null = null;
+  cpuPerListingMs = 0;
+  selfUsage(): SelfUsage {
+    return { majorFaults: this.majorFaults, userCpuMs: this.cpuMs?.user ?? null, systemCpuMs: this.cpuMs?.system ?? null };
   }
   /** What mainThreadSchedule answers (null: a kernel without scheduler statistics); each listing adds schedulePerListing to it. */
   schedule: ThreadSchedule | null = null;
@@ -337,6 +341,7 @@ export class FakeHost implements Host {
   }
   listProcesses(): Result<ProcessSample[]> {
     this.givenBackMs += this.givenBackPerListingMs;
+    if (this.cpuMs !== null) this.cpuMs = { user: this.cpuMs.user + this.cpuPerListingMs, system: this.cpuMs.system + this.cpuPerListingMs };
     if (this.schedule !== null) {
       this.schedule = { onCpuMs: this.schedule.onCpuMs + this.schedulePerListing.onCpuMs, runQueueMs: this.schedule.runQueueMs + this.schedulePerListing.runQueueMs };
     }

@@ -190,16 +190,20 @@ describe("a decision is on the journal when it is acted on, its outcome follows 
     host.add({ pid: 200, comm: "tail", rssBytes: 60 * MIB });
     host.schedule = { onCpuMs: 500, runQueueMs: 40 }; // before this decision: not its own
     host.schedulePerListing = { onCpuMs: 3, runQueueMs: 2 };
+    host.cpuMs = { user: 100, system: 50 };
+    host.cpuPerListingMs = 4;
     assert.ok(engine.manage(host.ref.path).ok);
     host.fireOom();
     await host.advance(1);
     const phases = journal.records.find((r): r is DecisionRecord => r.type === "decision")?.phasesMs;
     assert.ok(phases?.onCpuMs !== undefined && phases.onCpuMs > 0 && phases.onCpuMs % 3 === 0, `onCpuMs ${phases?.onCpuMs}`);
     assert.equal(phases.runQueueMs, (phases.onCpuMs / 3) * 2);
+    assert.equal(phases.userCpuMs, (phases.onCpuMs / 3) * 4, "user and system CPU time over the same listings");
+    assert.equal(phases.systemCpuMs, phases.userCpuMs);
     engine.stop();
   });
 
-  it("a decision on a kernel without scheduler statistics leaves those fields out", async () => {
+  it("a decision on a host that measures no CPU time (no scheduler statistics, the simulator) leaves those fields out", async () => {
     const { host, journal, engine } = setup(1, { machineGuard: { enabled: false } });
     host.add({ pid: 200, comm: "tail", rssBytes: 60 * MIB });
     assert.ok(engine.manage(host.ref.path).ok);
@@ -209,6 +213,8 @@ describe("a decision is on the journal when it is acted on, its outcome follows 
     assert.ok(phases !== undefined);
     assert.equal("onCpuMs" in phases, false);
     assert.equal("runQueueMs" in phases, false);
+    assert.equal("userCpuMs" in phases, false);
+    assert.equal(phases.majorFaults, 0);
     engine.stop();
   });
 

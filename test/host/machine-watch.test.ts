@@ -79,14 +79,28 @@ describe("watchMachinePressure on this machine", { skip: existsSync("/proc/press
   });
 });
 
-describe("selfMajorFaults", () => {
-  it("is this process's getrusage count, and never goes down", () => {
+describe("selfUsage", () => {
+  it("major faults are this process's getrusage count, and never go down", () => {
     const host = new LinuxHost();
-    const first = host.selfMajorFaults();
+    const first = host.selfUsage().majorFaults;
     assert.ok(Number.isInteger(first) && first >= 0);
     const statFaults = Number(/\) \S+(?: \S+){8} (\d+)/.exec(require_stat())?.[1]);
     assert.ok(statFaults >= first, `/proc/self/stat majflt ${statFaults} against ${first}`);
-    assert.ok(host.selfMajorFaults() >= first);
+    assert.ok(host.selfUsage().majorFaults >= first);
+  });
+  it("CPU time in user mode grows with work in JavaScript, in kernel mode with system calls", () => {
+    const host = new LinuxHost();
+    const before = host.selfUsage();
+    const busyUntil = performance.now() + 60;
+    while (performance.now() < busyUntil) {
+      /* on the CPU, in user mode */
+    }
+    const afterWork = host.selfUsage();
+    for (let i = 0; i < 20_000; i++) nodeLinuxFs.readText("/proc/self/stat");
+    const afterCalls = host.selfUsage();
+    assert.ok(before.userCpuMs !== null && afterWork.userCpuMs !== null && afterCalls.systemCpuMs !== null && afterWork.systemCpuMs !== null);
+    assert.ok(afterWork.userCpuMs - before.userCpuMs >= 30, `60 ms busy: ${afterWork.userCpuMs - before.userCpuMs} ms in user mode`);
+    assert.ok(afterCalls.systemCpuMs - afterWork.systemCpuMs > 0, "20,000 reads of /proc/self/stat took no time in the kernel");
   });
 });
 

@@ -20,6 +20,7 @@ import type {
   PressureTrigger,
   PressureWatch,
   RoutineListing,
+  SelfUsage,
   StallEvidence,
   ThreadSchedule,
   TimerHandle,
@@ -209,9 +210,10 @@ export class LinuxHost implements Host {
     if (this.machineFiles.kernelTotalBytes !== null) this.kernelTotalsAtMs = this.now();
     return read;
   }
-  /** getrusage's ru_majflt: a system call, no file read. */
-  selfMajorFaults(): number {
-    return process.resourceUsage().majorPageFault;
+  /** getrusage: a system call, no file read. */
+  selfUsage(): SelfUsage {
+    const usage = process.resourceUsage();
+    return { majorFaults: usage.majorPageFault, userCpuMs: usage.userCPUTime / 1000, systemCpuMs: usage.systemCPUTime / 1000 };
   }
   /** The main thread's own schedstat through a kept fd (opened on the first call, which comes from the main thread: thread-self names the thread that opened it). Its time on a CPU lags by up to a scheduler tick. */
   mainThreadSchedule(): ThreadSchedule | null {

@@ -17,6 +17,7 @@ import type {
   PressureTrigger,
   PressureWatch,
   RoutineListing,
+  SelfUsage,
   StallEvidence,
   TimerHandle,
   Unclaim,
@@ -134,9 +135,9 @@ export class SimHost implements Host {
     for (const path of [...tops].sort()) if (this.api.cgroup(path)?.version === 2) refs.push({ path, version: 2 });
     return ok(refs);
   }
-  /** The agent runs outside the simulated memory: it never faults. */
-  selfMajorFaults(): number {
-    return 0;
+  /** The agent runs outside the simulated memory (it never faults), and in virtual time (no CPU time to tell). */
+  selfUsage(): SelfUsage {
+    return { majorFaults: 0, userCpuMs: null, systemCpuMs: null };
   }
   /** The agent's time is virtual: its decisions take no CPU time to split up. */
   mainThreadSchedule(): null {
