@@ -68,7 +68,8 @@ export function listForDecision(ctx: DecisionListingContext): Result<DecisionLis
   const chosen = new Set(choice.readInFull);
   const read = host.readInFull(choice.readInFull);
   if (!read.ok) return fail(read.error.code, `cannot read the chosen processes in full: ${read.error.message}`);
-  const bandsFailed = outsideItsBand(read.value, bounds, ctx.totalPages, pageSizeBytes, selfPid);
+  const screenedRssBytes = new Map(processes.map((p) => [p.pid, p.rssBytes]));
+  const bandsFailed = outsideItsBand(read.value, bounds, screenedRssBytes, ctx.totalPages, pageSizeBytes, selfPid);
   const screenedOut = processes.filter((p) => bounds.has(p.pid) && !chosen.has(p.pid));
   if (bandsFailed !== null) {
     const rest = host.readInFull(screenedOut.map((p) => p.pid));
@@ -90,17 +91,32 @@ function wholeListing(host: Host): Result<ScreenedListing> {
 }
 
 /**
- * A process read in full whose exact badness lies outside the band its oom_score gave a moment
- * before, by more than a band's width (room for what it allocated in between): null if none.
+ * A process read in full whose badness lies outside the band its oom_score gave a moment before,
+ * by more than a band's width: null if none. Its oom_score was read after the screening's stat
+ * and before the full read, so its badness then lay between the two: the one read in full, and
+ * that less the rss it gained (or plus what it lost) since the screening's stat. A hog filling
+ * memory at a GiB a second grows by more than a band in the milliseconds between the reads, and
+ * that is not a kernel that scales oom_score otherwise.
  */
-function outsideItsBand(read: readonly ProcessSample[], bounds: ScreenedListing["bounds"], totalPages: number, pageSizeBytes: number, selfPid: number): string | null {
+function outsideItsBand(
+  read: readonly ProcessSample[],
+  bounds: ScreenedListing["bounds"],
+  screenedRssBytes: ReadonlyMap<number, number>,
+  totalPages: number,
+  pageSizeBytes: number,
+  selfPid: number,
+): string | null {
   for (const proc of read) {
     const band = bounds.get(proc.pid);
     const badness = oomBadness(proc, selfPid, totalPages, pageSizeBytes);
     if (band === undefined || badness.points === null || band.lowPages === -Infinity) continue;
+    const movedPages = Math.round((proc.rssBytes - (screenedRssBytes.get(proc.pid) ?? proc.rssBytes)) / pageSizeBytes);
+    const lowestPages = Math.min(badness.points, badness.points - movedPages);
+    const highestPages = Math.max(badness.points, badness.points - movedPages);
     const slack = band.highPages - band.lowPages + 1;
-    if (badness.points < band.lowPages - slack || badness.points > band.highPages + slack) {
-      return `${proc.comm}[${proc.pid}] has a badness of ${badness.points} pages, its oom_score said ${band.lowPages}-${band.highPages}`;
+    if (highestPages < band.lowPages - slack || lowestPages > band.highPages + slack) {
+      const moved = movedPages === 0 ? "" : ` (its rss ${movedPages > 0 ? "grew" : "shrank"} by ${Math.abs(movedPages)} pages between the reads)`;
+      return `${proc.comm}[${proc.pid}] has a badness of ${badness.points} pages${moved}, its oom_score said ${band.lowPages}-${band.highPages}`;
     }
   }
   return null;
