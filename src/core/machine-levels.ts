@@ -189,6 +189,26 @@ export function refillFallBytes(level: Exclude<MemoryLevel, "warn">, totalBytes:
   return level === "kill" ? minProgressBytes : noiseFloorBytes(totalBytes, minProgressBytes);
 }
 
+/**
+ * How near the kill level's line (the kernel's own OOM where that level is off) memory must be, at
+ * its measured fall, for a decision to race it. A fast hog crosses the 5% between the terminate
+ * and the kill lines of a 1 GiB machine in under 100 ms, a steady one (40 MiB/s) in over a second.
+ */
+export const RACING_WITHIN_MS = 1000;
+
+/**
+ * Whether a decision races memory running out: the machine critical or at the kill level, or the
+ * kill level's line less than RACING_WITHIN_MS away at the measured fall. Such a decision gives no
+ * CPU back to others on its way (Host.beginUrgentWork): a neighbour late by some tens of ms costs
+ * less than the kernel's OOM killer, and the stall before it, that a slower decision meets.
+ */
+export function racesMemory(s: MachinePressure, config: MemoryLevelsConfig, fallBytesPerMs: number, critical: boolean): boolean {
+  if (critical || memoryLevel(s, config).level === "kill") return true;
+  if (fallBytesPerMs <= 0) return false;
+  const killLineBytes = (config.lowAvailablePct / 100) * s.totalBytes;
+  return (s.availableBytes - killLineBytes) / fallBytesPerMs < RACING_WITHIN_MS;
+}
+
 /** Whether `level` is at least as severe as `than`. */
 export function atLeast(level: MemoryLevel | null, than: MemoryLevel): boolean {
   return level !== null && MEMORY_LEVELS.indexOf(level) >= MEMORY_LEVELS.indexOf(than);

@@ -192,9 +192,11 @@ export interface Host {
   /**
    * An incident begins: the daemon runs ahead of other processes (a raised scheduling priority)
    * until the returned release is called, and at its usual priority otherwise. Nested calls hold it
-   * until every release has been called.
+   * until every release has been called. Long work at the raised priority pauses now and then for
+   * the processes it holds off, unless `racing`: memory runs out within moments, and a neighbour
+   * late by some tens of ms costs less than the kernel's OOM killer that a slower decision meets.
    */
-  beginUrgentWork(): () => void;
+  beginUrgentWork(racing?: boolean): () => void;
 
   /** Checks that path exists, lies inside a cgroup mount and is a memory cgroup; errors name the path. */
   resolveCgroup(path: string): Result<CgroupRef>;

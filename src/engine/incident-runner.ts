@@ -52,12 +52,12 @@ export class IncidentRunner<Trigger> {
   /**
    * Runs `work` (which detects, then calls run()) as this scope's one incident. A failure is
    * journaled. `done` gets when the first notification absorbed meanwhile arrived (null: none),
-   * so the scope can look again.
+   * so the scope can look again. racing: memory runs out within moments (Host.beginUrgentWork).
    */
-  begin(work: () => Promise<void>, failure: string, done: (absorbedAtMs: number | null) => void): void {
+  begin(work: () => Promise<void>, failure: string, done: (absorbedAtMs: number | null) => void, racing = false): void {
     this.running = true;
     // From the detection to the incident's end, ahead of the workload; at the daemon's usual priority between incidents.
-    const release = this.ctx.host.beginUrgentWork();
+    const release = this.ctx.host.beginUrgentWork(racing);
     this.idle = work()
       .catch((error: unknown) => {
         this.ctx.journal.append({ type: "error", cgroup: this.scope.name, message: `${failure}: ${String(error)}` });

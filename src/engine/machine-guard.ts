@@ -7,7 +7,19 @@
 
 import { decide } from "../core/decide.js";
 import { appendSample, emptyHistory, entryAtSeq, newestEntry, newestKeptWhere, newestSample, oldestKept } from "../core/machine-history.js";
-import { atLeast, bytesAboveNextLevel, memoryCameBack, memoryCameBackBeforeSignal, memoryFellAgain, memoryLevel, projectSample, refillFallBytes, type FallProjection, type MemoryLevel } from "../core/machine-levels.js";
+import {
+  atLeast,
+  bytesAboveNextLevel,
+  memoryCameBack,
+  memoryCameBackBeforeSignal,
+  memoryFellAgain,
+  memoryLevel,
+  projectSample,
+  racesMemory,
+  refillFallBytes,
+  type FallProjection,
+  type MemoryLevel,
+} from "../core/machine-levels.js";
 import { BELOW_LOW_SAMPLE_INTERVAL_MS, belowLowSampleIntervalMs, detectMachinePressure, type MachineSample, type MachineVerdict } from "../core/machine-pressure.js";
 import { machineAsScope, NO_MEMORY_EVENTS } from "../core/machine-scope.js";
 import { DEFAULT_GROWTH_CONFIG, DEFAULT_GROWTH_HORIZON_MS, ProcessGrowth } from "../core/process-growth.js";
@@ -463,10 +475,16 @@ export class MachineGuard implements IncidentScope<MachineTrigger> {
     const trigger: MachineTrigger = { verdict, sample: sample.value };
     // The decision lists for itself, and the CPU is its own meanwhile.
     this.growthListing.abandon();
-    this.runner.begin(() => this.runner.run(trigger, sample.value.atMs), "machine incident handling failed", () => {
-      const latest = newestSample(this.history);
-      if (latest !== undefined) this.schedule(latest);
-    });
+    const racing = racesMemory(sample.value, this.config, fallRateBytesPerMs(this.recentFall()), verdict.critical);
+    this.runner.begin(
+      () => this.runner.run(trigger, sample.value.atMs),
+      "machine incident handling failed",
+      () => {
+        const latest = newestSample(this.history);
+        if (latest !== undefined) this.schedule(latest);
+      },
+      racing,
+    );
   }
 
   /** The warn level is journaled once, when memory first falls below it, and again only after it has been above it. */

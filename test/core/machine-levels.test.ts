@@ -3,7 +3,18 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { atLeast, bytesAboveNextLevel, memoryCameBack, memoryCameBackBeforeSignal, memoryFellAgain, memoryLevel, projectedLevel, type MemoryLevelsConfig } from "../../src/core/machine-levels.js";
+import {
+  atLeast,
+  bytesAboveNextLevel,
+  memoryCameBack,
+  memoryCameBackBeforeSignal,
+  memoryFellAgain,
+  memoryLevel,
+  projectedLevel,
+  racesMemory,
+  RACING_WITHIN_MS,
+  type MemoryLevelsConfig,
+} from "../../src/core/machine-levels.js";
 import { lowMemory } from "../../src/core/machine-pressure.js";
 import type { MachinePressure } from "../../src/core/types.js";
 import { DEFAULT_ENGINE_OPTIONS } from "../../src/engine/engine-options.js";
@@ -131,5 +142,36 @@ describe("memory came back since a decision", () => {
     const decided = machine(99.5);
     assert.equal(memoryCameBack(decided, machine(99.5), 0), false);
     assert.equal(memoryCameBack(decided, machine(99.6), 0), true);
+  });
+});
+
+describe("racesMemory", () => {
+  const perSecond = (mib: number): number => (mib * MIB) / 1000;
+
+  it("a fast hog at the terminate level races: the kill line is 50 MiB and 43 ms away at 1.17 GiB/s", () => {
+    assert.equal(racesMemory(machine(100), LEVELS, perSecond(1168), false), true);
+  });
+
+  it("a steady fall at the terminate level does not: at 40 MiB/s the kill line is over a second away", () => {
+    assert.equal(racesMemory(machine(100), LEVELS, perSecond(40), false), false);
+    assert.equal(racesMemory(machine(100), LEVELS, 0, false), false, "not falling at all");
+  });
+
+  it("the line RACING_WITHIN_MS away is where it starts", () => {
+    // 50 MiB above the kill line at 50 MiB/s: exactly a second.
+    assert.equal(RACING_WITHIN_MS, 1000);
+    assert.equal(racesMemory(machine(100), LEVELS, perSecond(50), false), false);
+    assert.equal(racesMemory(machine(100), LEVELS, perSecond(51), false), true);
+  });
+
+  it("at the kill level, or critical, every decision races, falling or not", () => {
+    assert.equal(racesMemory(machine(40), LEVELS, 0, false), true);
+    assert.equal(racesMemory(machine(300), LEVELS, 0, true), true);
+  });
+
+  it("with the kill level off, the line is the kernel's own OOM: MemAvailable at 0", () => {
+    const noKill = { ...LEVELS, lowAvailablePct: 0 };
+    assert.equal(racesMemory(machine(100), noKill, perSecond(90), false), false, "100 MiB at 90 MiB/s: over a second");
+    assert.equal(racesMemory(machine(100), noKill, perSecond(110), false), true);
   });
 });

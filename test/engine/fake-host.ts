@@ -259,7 +259,10 @@ export class FakeHost implements Host {
   }
   /** Urgent work under way (beginUrgentWork's releases not yet called). */
   urgentWork = 0;
-  beginUrgentWork(): () => void {
+  /** Each beginUrgentWork's racing, in order. */
+  readonly urgentRacing: boolean[] = [];
+  beginUrgentWork(racing = false): () => void {
+    this.urgentRacing.push(racing);
     this.urgentWork++;
     let released = false;
     return () => {

@@ -243,6 +243,31 @@ describe("machine levels: judged where memory will be when the signal lands", ()
   });
 });
 
+describe("machine levels: a decision that races memory running out", () => {
+  it("gives no CPU back on its way when the kill line is moments away, and does at a slow fall", async () => {
+    for (const [fallMiBPerTick, racing] of [[10, true], [0.2, false]] as const) {
+      const { host, engine } = setup();
+      makeAvailable(host, 110);
+      assert.ok(engine.guardMachine().ok);
+      await host.advance(1000); // the rehearsal and first samples, the machine still
+      const grow = (): void => {
+        const hog = host.processes.get(300);
+        if (hog === undefined || !hog.alive || host.terminated.includes(300) || host.killed.includes(300)) return;
+        host.machineOtherUsedBytes += fallMiBPerTick * MIB; // every 10 ms: 1 GiB/s, or 20 MiB/s
+        host.setTimer(10, grow);
+      };
+      const urgentBefore = host.urgentRacing.length;
+      host.setTimer(10, grow);
+      await host.advance(8000);
+      await engine.whenIdle();
+      engine.stop();
+      const incidents = host.urgentRacing.slice(urgentBefore);
+      assert.ok(incidents.length > 0, `no incident at a fall of ${fallMiBPerTick} MiB a tick`);
+      assert.equal(incidents[0], racing, `the first incident at a fall of ${fallMiBPerTick * 100} MiB/s`);
+    }
+  });
+});
+
 describe("machine levels: a decision on the projection at the last look before the signal", () => {
   function suddenDrop(): Machine {
     const machine = machineWith([

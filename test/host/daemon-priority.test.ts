@@ -44,6 +44,16 @@ describe("daemon priority", () => {
       second();
       assert.equal(getPriority(), start);
       assert.equal(priority.raisedNow(), false);
+      assert.equal(priority.pausesForOthers(), false, "at the start priority nothing needs pausing");
+      const plain = priority.beginUrgent();
+      assert.equal(priority.pausesForOthers(), true, "raised: long work pauses for others");
+      const racing = priority.beginUrgent(true);
+      assert.equal(getPriority(), DAEMON_NICENESS);
+      assert.equal(priority.pausesForOthers(), false, "an incident racing memory running out: no pauses while it lasts");
+      racing();
+      racing(); // a release counts once
+      assert.equal(priority.pausesForOthers(), true, "the plain incident goes on, pausing again");
+      plain();
       assert.equal(priority.atStartPriority(() => getPriority()), start);
       assert.equal(priority.changeFailure(), null);
     });
@@ -130,6 +140,15 @@ describe("daemon priority", () => {
       assert.ok(statReads >= 10, `${statReads} stat reads`);
       const slices = Math.floor((2 * statReads) / 10);
       assert.ok(givenBack >= (slices / 2) * COURTESY_PAUSE_MS && givenBack < 200, `${givenBack.toFixed(2)} ms given back over ${statReads} stat reads`);
+      // An incident racing memory running out: the same listing, raised as high, never pauses.
+      const racing = host.beginUrgentWork(true);
+      assert.equal(getPriority(), DAEMON_NICENESS);
+      const beforeRacing = host.cpuGivenBackMs();
+      statReads = 0;
+      assert.ok(host.listAllProcesses().ok);
+      racing();
+      assert.ok(statReads >= 10, `${statReads} stat reads`);
+      assert.equal(host.cpuGivenBackMs(), beforeRacing, "a racing incident's listing gave the CPU back");
     });
   });
 });

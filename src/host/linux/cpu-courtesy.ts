@@ -8,7 +8,9 @@
 // the daemon, waking with its priority, takes the CPU back at once. Measured in the VM test bed (a
 // nice -20 burst of 100 ms every 300 ms beside a 10 ms heartbeat and a busy loop of nice 0): the
 // heartbeat was late by more than 30 ms 15-17 times in 15 s without pauses, 2 times with them, and
-// each burst took 7% longer. A decision shorter than a slice never pauses.
+// each burst took 7% longer. A decision shorter than a slice never pauses, and neither does one
+// racing memory running out (DaemonPriority.pausesForOthers): with a fast hog in the emulated guest
+// the pauses and the wait for the CPU after each added 10-40 ms to a decision of 50-140.
 
 /** The work at the raised priority between two pauses, in ms. */
 export const COURTESY_SLICE_MS = 10;
@@ -35,9 +37,9 @@ export class CpuCourtesy {
   private sliceStartMs: number | null = null;
   private givenBackMs = 0;
 
-  /** raisedNow: whether the thread runs at the raised priority at this moment (work at nice 0 competes as an equal and needs no courtesy). */
+  /** shouldPause: whether work now pauses for others (at the raised priority and not racing; work at nice 0 competes as an equal and needs no courtesy). */
   constructor(
-    private readonly raisedNow: () => boolean,
+    private readonly shouldPause: () => boolean,
     private readonly clock: CourtesyClock = THREAD_CLOCK,
   ) {}
 
@@ -48,7 +50,7 @@ export class CpuCourtesy {
 
   /** Between two steps of that work: past a slice at the raised priority, the CPU is given back for a moment. */
   step(): void {
-    if (this.sliceStartMs === null || !this.raisedNow()) return;
+    if (this.sliceStartMs === null || !this.shouldPause()) return;
     const now = this.clock.now();
     if (now - this.sliceStartMs < COURTESY_SLICE_MS) return;
     this.clock.block(COURTESY_PAUSE_MS);

@@ -20,6 +20,8 @@ export class DaemonPriority {
   private startNiceness: number | null = null;
   /** Incidents under way: the thread is raised while there is at least one. */
   private urgent = 0;
+  /** Those of them racing memory running out: no pauses for others while there is at least one. */
+  private racing = 0;
   /** Inside atStartPriority's work: the thread runs at the start priority, whatever is under way. */
   private steppedDown = false;
   /** Why the priority could not be changed once after the start: it stays as it is from then on. */
@@ -39,14 +41,16 @@ export class DaemonPriority {
   }
 
   /** An incident begins: the thread is raised until every release returned so far has been called (once each). */
-  beginUrgent(): () => void {
+  beginUrgent(racing = false): () => void {
     this.urgent++;
+    if (racing) this.racing++;
     this.apply();
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.urgent--;
+      if (racing) this.racing--;
       this.apply();
     };
   }
@@ -67,6 +71,11 @@ export class DaemonPriority {
   /** Whether the thread runs at DAEMON_NICENESS at this moment. */
   raisedNow(): boolean {
     return this.target() === DAEMON_NICENESS && this.changeError === null;
+  }
+
+  /** Whether long work should pause for others now (cpu-courtesy.ts): raised, and no incident racing memory running out. */
+  pausesForOthers(): boolean {
+    return this.raisedNow() && this.racing === 0;
   }
 
   /** Null while every change of priority after the start has worked. */

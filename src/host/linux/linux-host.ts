@@ -138,7 +138,7 @@ export class LinuxHost implements Host {
   private scheduleFile: KeptFile | null = null;
   private oomGroups: OomGroupReader | null = null;
   private readonly priority = new DaemonPriority();
-  private readonly courtesy = new CpuCourtesy(() => this.priority.raisedNow());
+  private readonly courtesy = new CpuCourtesy(() => this.priority.pausesForOthers());
   /** When the last machine sample read the kernel's RAM + swap (machineFiles.kernelTotalBytes). */
   private kernelTotalsAtMs: number | null = null;
   /** The hierarchy whose /proc/PID/cgroup line is a process's ProcessDetails.cgroup. */
@@ -226,8 +226,8 @@ export class LinuxHost implements Host {
   cpuGivenBackMs(): number {
     return this.courtesy.totalGivenBackMs();
   }
-  beginUrgentWork(): () => void {
-    return this.priority.beginUrgent();
+  beginUrgentWork(racing = false): () => void {
+    return this.priority.beginUrgent(racing);
   }
   watchMachinePressure(trigger: PressureTrigger, onPressure: () => void): Result<PressureWatch> {
     return watchPressureFile(join(this.procRoot, PROC.pressureMemory), trigger, onPressure);

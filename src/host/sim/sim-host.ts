@@ -147,7 +147,7 @@ export class SimHost implements Host {
   cpuGivenBackMs(): number {
     return 0;
   }
-  beginUrgentWork(): () => void {
+  beginUrgentWork(_racing?: boolean): () => void {
     return () => {};
   }
   watchPressure(ref: CgroupRef): Result<PressureWatch> {
