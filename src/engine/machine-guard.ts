@@ -7,19 +7,7 @@
 
 import { decide } from "../core/decide.js";
 import { appendSample, emptyHistory, entryAtSeq, newestEntry, newestKeptWhere, newestSample, oldestKept } from "../core/machine-history.js";
-import {
-  atLeast,
-  bytesAboveNextLevel,
-  memoryCameBack,
-  memoryCameBackBeforeSignal,
-  memoryFellAgain,
-  memoryLevel,
-  projectSample,
-  racesMemory,
-  refillFallBytes,
-  type FallProjection,
-  type MemoryLevel,
-} from "../core/machine-levels.js";
+import { atLeast, bytesAboveNextLevel, memoryCameBack, memoryCameBackBeforeSignal, memoryFellAgain, memoryLevel, projectSample, racesMemory, refillFallBytes, type FallProjection, type MemoryLevel } from "../core/machine-levels.js";
 import { BELOW_LOW_SAMPLE_INTERVAL_MS, belowLowSampleIntervalMs, detectMachinePressure, type MachineSample, type MachineVerdict } from "../core/machine-pressure.js";
 import { machineAsScope, NO_MEMORY_EVENTS } from "../core/machine-scope.js";
 import { DEFAULT_GROWTH_CONFIG, DEFAULT_GROWTH_HORIZON_MS, ProcessGrowth } from "../core/process-growth.js";
